@@ -1,0 +1,401 @@
+//! One simulated StoreServ: its configuration, its objects and the handle that changes them.
+//!
+//! [`Array`] is the read side: getters returning borrowed views.
+//! [`ArrayMut`] is the write side, handed out by [`crate::Simulation::array_mut`]; it carries the
+//! shared world (virtual clock, event queue, trace) so every management operation is timestamped,
+//! traced and can schedule follow-up events (expiry, task completion).
+//! Operations live in the module of their concept (`cpg`, `volume`, `virtual_copy`, ...), each as
+//! an `impl ArrayMut` block.
+//!
+//! Every operation validates completely before it mutates, so an `Err` leaves the array untouched.
+
+use std::time::Duration;
+
+use crate::cpg::Cpg;
+use crate::error::{Error, ErrorCode, Result};
+use crate::host::{Host, HostSet};
+use crate::ids::{ArrayId, CpgId, HostId, SetId, TaskId, VolumeId};
+use crate::port::{Port, default_ports};
+use crate::registry::Registry;
+use crate::remote_copy::ArrayRemoteCopy;
+use crate::simulation::World;
+use crate::task::Task;
+use crate::time::Instant;
+use crate::vlun::Vlun;
+use crate::volume::Volume;
+use crate::volume_set::VolumeSet;
+
+/// Static description of one array. Defaults: [`ArrayConfig::primary`] / [`ArrayConfig::backup`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArrayConfig {
+    /// System name (WSAPI `name`); unique within a simulation.
+    pub name: String,
+    /// System id (WSAPI `id`); the partner of RC group `g` is named `g.r<id of the primary>`.
+    pub system_id: u32,
+    /// Serial number (also encoded in WWNs).
+    pub serial: String,
+    /// Model string, e.g. `HPE_3PAR 8200`.
+    pub model: String,
+    /// OS version string, e.g. `3.3.1.648`.
+    pub system_version: String,
+    /// Usable physical capacity in MiB (bounds fully provisioned allocations).
+    pub total_capacity_mib: u64,
+    /// Domains that exist on this array.
+    pub domains: Vec<String>,
+    /// Licensed features by name (`Virtual Lock` gates retention, `Remote Copy` gates RC).
+    pub licences: Vec<String>,
+    /// Ports (fixture of WSAPI spec §9/§17).
+    pub ports: Vec<Port>,
+    /// Limits of the virtual-copy tree and of volumes.
+    pub limits: Limits,
+    /// How long an online physical copy stays ACTIVE before it completes (virtual time).
+    pub online_copy_duration: Duration,
+    /// Time an unreplicated host write takes from submission to acknowledgement.
+    pub host_write_latency: Duration,
+}
+
+/// Limits enforced by an array. Defaults come from domain spec §2 and §1.6.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Virtual copies per base volume (whole tree); 500 on InForm OS 2.3.1/3.1.1.
+    pub copies_per_base: u32,
+    /// Read-write copies of one read-only copy; 256.
+    pub rw_copies_per_ro_parent: u32,
+    /// Largest volume, MiB (16 TiB).
+    pub max_volume_size_mib: u64,
+    /// Volumes (bases and copies) per array.
+    pub max_volumes: u32,
+    /// Longest expiration or retention that can be requested, hours (43,800 h = 5 years).
+    pub max_time_hours: u64,
+    /// System maximum retention (`VVRetentionTimeMax`), hours; default 336 h (14 days).
+    pub max_retention_hours: u64,
+    /// Volumes synchronising at once per array (Remote Copy); 20.
+    pub concurrent_syncs: u32,
+    /// Volumes per Remote Copy group; 300.
+    pub volumes_per_rc_group: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            copies_per_base: 500,
+            rw_copies_per_ro_parent: 256,
+            max_volume_size_mib: 16 * 1024 * 1024,
+            max_volumes: 65_535,
+            max_time_hours: 43_800,
+            max_retention_hours: 336,
+            concurrent_syncs: 20,
+            volumes_per_rc_group: 300,
+        }
+    }
+}
+
+impl ArrayConfig {
+    /// The default primary array `SIM-A`.
+    pub fn primary() -> ArrayConfig {
+        ArrayConfig::named("SIM-A", 20_001, "1620001")
+    }
+
+    /// The default backup (Remote Copy target) array `SIM-B`.
+    pub fn backup() -> ArrayConfig {
+        ArrayConfig::named("SIM-B", 20_002, "1620002")
+    }
+
+    /// An array with default settings and the given identity.
+    pub fn named(name: &str, system_id: u32, serial: &str) -> ArrayConfig {
+        ArrayConfig {
+            name: name.to_owned(),
+            system_id,
+            serial: serial.to_owned(),
+            model: "HPE_3PAR 8200".to_owned(),
+            system_version: "3.3.1.648".to_owned(),
+            total_capacity_mib: 256 * 1024 * 1024,
+            domains: vec!["UNIT_TEST_DOMAIN".to_owned()],
+            licences: [
+                "Thin Provisioning",
+                "Virtual Copy",
+                "Remote Copy",
+                "Priority Optimization",
+                "System Reporter",
+                "Compression",
+                "Virtual Lock",
+                "Dynamic Optimization",
+                "Virtual Domains",
+            ]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+            ports: default_ports(system_id),
+            limits: Limits::default(),
+            online_copy_duration: Duration::from_millis(500),
+            host_write_latency: Duration::from_micros(100),
+        }
+    }
+
+    /// Whether the licence `name` is installed.
+    pub fn licensed(&self, name: &str) -> bool {
+        self.licences.iter().any(|l| l == name)
+    }
+}
+
+/// One simulated array: the read side.
+#[derive(Debug, Clone)]
+pub struct Array {
+    pub(crate) id: ArrayId,
+    pub(crate) config: ArrayConfig,
+    pub(crate) online: bool,
+    pub(crate) cpgs: Registry<CpgId, Cpg>,
+    pub(crate) volumes: Registry<VolumeId, Volume>,
+    pub(crate) volume_sets: Registry<SetId, VolumeSet>,
+    pub(crate) hosts: Registry<HostId, Host>,
+    pub(crate) host_sets: Registry<SetId, HostSet>,
+    /// VLUN templates by creation sequence.
+    pub(crate) vluns: std::collections::BTreeMap<u64, Vlun>,
+    pub(crate) tasks: std::collections::BTreeMap<TaskId, Task>,
+    pub(crate) remote_copy: ArrayRemoteCopy,
+    pub(crate) counters: Counters,
+}
+
+/// Id counters; ids are never derived from hashes or addresses.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counters {
+    pub(crate) next_volume: u32,
+    pub(crate) next_cpg: u32,
+    pub(crate) next_host: u32,
+    pub(crate) next_set: u32,
+    pub(crate) next_vlun: u64,
+    pub(crate) next_task: u32,
+    pub(crate) next_uuid: u64,
+}
+
+impl Array {
+    pub(crate) fn new(id: ArrayId, config: ArrayConfig) -> Array {
+        let mut array = Array {
+            id,
+            config,
+            online: true,
+            cpgs: Registry::default(),
+            volumes: Registry::default(),
+            volume_sets: Registry::default(),
+            hosts: Registry::default(),
+            host_sets: Registry::default(),
+            vluns: Default::default(),
+            tasks: Default::default(),
+            remote_copy: ArrayRemoteCopy::default(),
+            counters: Counters {
+                next_volume: 1,
+                next_cpg: 1,
+                next_host: 1,
+                next_set: 1,
+                next_task: 1,
+                ..Counters::default()
+            },
+        };
+        // Real arrays always list recent system tasks; the WSAPI suite asserts at least one exists.
+        array.seed_system_tasks();
+        array
+    }
+
+    /// This array's index in the simulation.
+    pub fn id(&self) -> ArrayId {
+        self.id
+    }
+
+    /// Static configuration.
+    pub fn config(&self) -> &ArrayConfig {
+        &self.config
+    }
+
+    /// System name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Whether the array is up (not crashed).
+    pub fn is_online(&self) -> bool {
+        self.online
+    }
+
+    /// CPGs in id order.
+    pub fn cpgs(&self) -> impl DoubleEndedIterator<Item = &Cpg> {
+        self.cpgs.iter().map(|(_, cpg)| cpg)
+    }
+
+    /// The CPG called `name`.
+    pub fn cpg(&self, name: &str) -> Result<&Cpg> {
+        self.cpgs.by_name(name).ok_or_else(|| {
+            Error::new(ErrorCode::NON_EXISTENT_CPG, format!("CPG '{name}' does not exist on {}", self.name()))
+        })
+    }
+
+    /// The CPG with `id`.
+    pub fn cpg_by_id(&self, id: CpgId) -> Option<&Cpg> {
+        self.cpgs.get(id)
+    }
+
+    /// Volumes (bases and copies) in id order.
+    pub fn volumes(&self) -> impl DoubleEndedIterator<Item = &Volume> {
+        self.volumes.iter().map(|(_, volume)| volume)
+    }
+
+    /// Number of volumes (bases and copies).
+    pub fn volume_count(&self) -> usize {
+        self.volumes.len()
+    }
+
+    /// The volume called `name`.
+    pub fn volume(&self, name: &str) -> Result<&Volume> {
+        self.volumes.by_name(name).ok_or_else(|| {
+            Error::new(ErrorCode::NON_EXISTENT_VOL, format!("volume '{name}' does not exist on {}", self.name()))
+        })
+    }
+
+    /// The volume with `id`.
+    pub fn volume_by_id(&self, id: VolumeId) -> Option<&Volume> {
+        self.volumes.get(id)
+    }
+
+    /// Whether a volume called `name` exists.
+    pub fn has_volume(&self, name: &str) -> bool {
+        self.volumes.contains_name(name)
+    }
+
+    /// Volume sets in id order.
+    pub fn volume_sets(&self) -> impl DoubleEndedIterator<Item = &VolumeSet> {
+        self.volume_sets.iter().map(|(_, set)| set)
+    }
+
+    /// The volume set called `name`.
+    pub fn volume_set(&self, name: &str) -> Result<&VolumeSet> {
+        self.volume_sets
+            .by_name(name)
+            .ok_or_else(|| Error::new(ErrorCode::NON_EXISTENT_SET, format!("volume set '{name}' does not exist")))
+    }
+
+    /// Hosts in id order.
+    pub fn hosts(&self) -> impl DoubleEndedIterator<Item = &Host> {
+        self.hosts.iter().map(|(_, host)| host)
+    }
+
+    /// The host called `name`.
+    pub fn host(&self, name: &str) -> Result<&Host> {
+        self.hosts
+            .by_name(name)
+            .ok_or_else(|| Error::new(ErrorCode::NON_EXISTENT_HOST, format!("host '{name}' does not exist")))
+    }
+
+    /// The host with `id`.
+    pub fn host_by_id(&self, id: HostId) -> Option<&Host> {
+        self.hosts.get(id)
+    }
+
+    /// Host sets in id order.
+    pub fn host_sets(&self) -> impl DoubleEndedIterator<Item = &HostSet> {
+        self.host_sets.iter().map(|(_, set)| set)
+    }
+
+    /// The host set called `name`.
+    pub fn host_set(&self, name: &str) -> Result<&HostSet> {
+        self.host_sets
+            .by_name(name)
+            .ok_or_else(|| Error::new(ErrorCode::NON_EXISTENT_SET, format!("host set '{name}' does not exist")))
+    }
+
+    /// VLUN templates in creation order.
+    pub fn vluns(&self) -> impl DoubleEndedIterator<Item = &Vlun> {
+        self.vluns.values()
+    }
+
+    /// Ports.
+    pub fn ports(&self) -> &[Port] {
+        &self.config.ports
+    }
+
+    /// Tasks, newest first (the order the WSAPI lists them in).
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.values().rev()
+    }
+
+    /// The task with `id`.
+    pub fn task(&self, id: TaskId) -> Result<&Task> {
+        self.tasks.get(&id).ok_or_else(|| Error::new(ErrorCode::NON_EXISTENT_TASK, format!("task {id} does not exist")))
+    }
+
+    /// Whether the domain `name` exists.
+    pub fn has_domain(&self, name: &str) -> bool {
+        self.config.domains.iter().any(|d| d == name)
+    }
+
+    pub(crate) fn require_online(&self) -> Result<()> {
+        if self.online {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorCode::ARRAY_OFFLINE, format!("array {} is down", self.name())))
+        }
+    }
+
+    pub(crate) fn require_domain(&self, domain: Option<&str>) -> Result<()> {
+        match domain {
+            Some(name) if !self.has_domain(name) => {
+                Err(Error::new(ErrorCode::NON_EXISTENT_DOMAIN, format!("domain '{name}' does not exist")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn volume_id(&self, name: &str) -> Result<VolumeId> {
+        self.volume(name).map(|v| v.id)
+    }
+
+    pub(crate) fn vol(&self, id: VolumeId) -> &Volume {
+        self.volumes.get(id).expect("volume ids held by the model refer to existing volumes")
+    }
+
+    pub(crate) fn vol_mut(&mut self, id: VolumeId) -> &mut Volume {
+        self.volumes.get_mut(id).expect("volume ids held by the model refer to existing volumes")
+    }
+
+    /// A fresh deterministic UUID for an object of this array.
+    pub(crate) fn next_uuid(&mut self) -> String {
+        self.counters.next_uuid += 1;
+        let n = self.counters.next_uuid;
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            self.config.system_id,
+            (n >> 48) & 0xffff,
+            (n >> 36) & 0xfff,
+            (n >> 24) & 0xfff,
+            n & 0xffff_ffff_ffff
+        )
+    }
+
+    /// The WWN of volume `id` on this array (NAA-6 style, 32 upper-case hex digits).
+    pub(crate) fn wwn_for(&self, id: VolumeId) -> String {
+        format!("60002AC{:09X}{:08X}{:08X}", 0, id.0, self.config.system_id)
+    }
+}
+
+/// The write side of one array: management operations, timestamped and traced.
+pub struct ArrayMut<'a> {
+    pub(crate) array: &'a mut Array,
+    pub(crate) world: &'a mut World,
+}
+
+impl std::ops::Deref for ArrayMut<'_> {
+    type Target = Array;
+    fn deref(&self) -> &Array {
+        self.array
+    }
+}
+
+impl ArrayMut<'_> {
+    /// Current virtual time.
+    pub fn now(&self) -> Instant {
+        self.world.now
+    }
+
+    pub(crate) fn trace(&mut self, kind: &'static str, text: String) {
+        let line = format!("{}: {text}", self.array.config.name);
+        self.world.trace.record(self.world.now, kind, line);
+    }
+}

@@ -1,0 +1,175 @@
+//! Common Provisioning Groups: the pools volumes draw user and snapshot space from.
+//!
+//! A CPG here is configuration plus accounting; there are no logical disks or chunklets.
+//! Space used is derived from the volumes on demand (a thin volume uses what was written, a
+//! fully provisioned one its whole size, snapshots the pages they hold that their parents no
+//! longer share), so it can never drift from the data.
+
+use std::collections::BTreeSet;
+
+use crate::array::{Array, ArrayMut};
+use crate::error::{Error, ErrorCode, Result};
+use crate::ids::CpgId;
+use crate::names::{NAME31, validate_name};
+use crate::volume::{Provisioning, VolumeKind};
+
+/// Logical-disk layout of a CPG, as WSAPI enum numbers (1 R0, 2 R1, 3 R5, 4 R6 for RAID;
+/// 1 port, 2 cage, 3 magazine for HA; 1 first, 2 last for chunklet position).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LdLayout {
+    /// RAID type.
+    pub raid_type: Option<u8>,
+    /// Set size (disks per RAID set).
+    pub set_size: Option<u32>,
+    /// High-availability level.
+    pub ha: Option<u8>,
+    /// Chunklet position preference.
+    pub chunklet_pos_pref: Option<u8>,
+    /// Disk type of each disk pattern (1 FC, 2 NL, 3 SSD), absent when a pattern names none.
+    pub disk_types: Vec<Option<u8>>,
+}
+
+/// What to create: [`ArrayMut::create_cpg`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CpgSpec {
+    /// Name (Name31).
+    pub name: String,
+    /// Domain, which must exist.
+    pub domain: Option<String>,
+    /// Growth increment, MiB.
+    pub growth_increment_mib: Option<u64>,
+    /// Growth limit, MiB: fully provisioned allocations beyond it fail with `NO_SPACE`.
+    pub growth_limit_mib: Option<u64>,
+    /// Growth warning, MiB.
+    pub growth_warning_mib: Option<u64>,
+    /// Used-LD warning alert, MiB.
+    pub used_ld_warning_alert_mib: Option<u64>,
+    /// Layout.
+    pub ld_layout: LdLayout,
+}
+
+/// One CPG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cpg {
+    /// Id on its array.
+    pub id: CpgId,
+    /// Name.
+    pub name: String,
+    /// Deterministic UUID.
+    pub uuid: String,
+    /// Domain, if any.
+    pub domain: Option<String>,
+    /// Growth increment, MiB (default 8 GiB per node pair, as 3PAR reports 32 GiB for 4 nodes).
+    pub growth_increment_mib: u64,
+    /// Growth limit, MiB.
+    pub growth_limit_mib: Option<u64>,
+    /// Growth warning, MiB.
+    pub growth_warning_mib: Option<u64>,
+    /// Used-LD warning alert, MiB.
+    pub used_ld_warning_alert_mib: Option<u64>,
+    /// Layout.
+    pub ld_layout: LdLayout,
+}
+
+/// Space a CPG's volumes use, derived from their data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpgUsage {
+    /// User space: fully provisioned sizes plus written thin pages, MiB (rounded up).
+    pub user_used_mib: u64,
+    /// Snapshot data space: pages held only by virtual copies, MiB (rounded up).
+    pub snapshot_used_mib: u64,
+    /// Base volumes using this CPG as user CPG, by provisioning.
+    pub fully_provisioned: u32,
+    /// Thin base volumes.
+    pub thin: u32,
+    /// Thin deduplicated base volumes.
+    pub dedup: u32,
+}
+
+impl Array {
+    /// Space used in `cpg`, computed from the data now held.
+    ///
+    /// Cost: one pass over the volumes plus, per virtual copy, a diff against its parent that
+    /// skips shared subtrees.
+    pub fn cpg_usage(&self, cpg: CpgId) -> CpgUsage {
+        let mut usage = CpgUsage::default();
+        let mut snapshot_pages = BTreeSet::new();
+        for volume in self.volumes() {
+            if volume.user_cpg == Some(cpg) && !matches!(volume.kind, VolumeKind::VirtualCopy { .. }) {
+                usage.user_used_mib += volume.user_space_used_mib();
+                match volume.provisioning {
+                    Provisioning::Full => usage.fully_provisioned += 1,
+                    Provisioning::Thin => usage.thin += 1,
+                    Provisioning::Dedup => usage.dedup += 1,
+                }
+            }
+            if let VolumeKind::VirtualCopy { parent, .. } = volume.kind
+                && volume.snap_cpg == Some(cpg)
+            {
+                let parent_pages = &self.vol(parent).pages;
+                for change in volume.pages.changed_pages(parent_pages) {
+                    if let crate::page::PageChange::Written(_, page) = change {
+                        snapshot_pages.insert(page.addr());
+                    }
+                }
+            }
+        }
+        usage.snapshot_used_mib = (snapshot_pages.len() as u64 * crate::page::PAGE_SIZE_U64).div_ceil(1 << 20);
+        usage
+    }
+
+    pub(crate) fn cpg_in_use(&self, cpg: CpgId) -> bool {
+        self.volumes().any(|v| v.user_cpg == Some(cpg) || v.snap_cpg == Some(cpg)) || self.remote_copy.uses_cpg(cpg)
+    }
+}
+
+impl ArrayMut<'_> {
+    /// Creates a CPG.
+    ///
+    /// Errors: bad name (45/57/69); `NON_EXISTENT_DOMAIN`; `EXISTENT_CPG`.
+    pub fn create_cpg(&mut self, spec: CpgSpec) -> Result<CpgId> {
+        self.require_online()?;
+        validate_name("CPG", &spec.name, NAME31)?;
+        if let Some(domain) = &spec.domain {
+            validate_name("domain", domain, NAME31)?;
+        }
+        self.require_domain(spec.domain.as_deref())?;
+        if self.cpgs.contains_name(&spec.name) {
+            return Err(Error::new(ErrorCode::EXISTENT_CPG, format!("CPG '{}' exists", spec.name)));
+        }
+        let id = CpgId(self.array.counters.next_cpg);
+        self.array.counters.next_cpg += 1;
+        let uuid = self.array.next_uuid();
+        let cpg = Cpg {
+            id,
+            name: spec.name.clone(),
+            uuid,
+            domain: spec.domain,
+            growth_increment_mib: spec.growth_increment_mib.unwrap_or(32 * 1024),
+            growth_limit_mib: spec.growth_limit_mib,
+            growth_warning_mib: spec.growth_warning_mib,
+            used_ld_warning_alert_mib: spec.used_ld_warning_alert_mib,
+            ld_layout: spec.ld_layout,
+        };
+        self.array.cpgs.insert(id, &spec.name, cpg);
+        self.trace("cpg", format!("create cpg {}", spec.name));
+        Ok(id)
+    }
+
+    /// Deletes a CPG.
+    ///
+    /// Errors: `NON_EXISTENT_CPG`; `IN_USE` while any volume or RC group uses it.
+    pub fn delete_cpg(&mut self, name: &str) -> Result<()> {
+        self.require_online()?;
+        let id = self.cpg(name)?.id;
+        if self.cpg_in_use(id) {
+            return Err(Error::new(
+                ErrorCode::IN_USE,
+                format!("CPG '{name}' is used by volumes or remote copy groups"),
+            ));
+        }
+        self.array.cpgs.remove(id, name);
+        self.trace("cpg", format!("delete cpg {name}"));
+        Ok(())
+    }
+}

@@ -1,0 +1,449 @@
+//! Hosts (FC WWNs / iSCSI names) and host sets.
+//!
+//! A host is the initiator side of an export: VLUNs map volumes to hosts, and a host reads a
+//! copy through its LUN (see `vlun`).
+//! FC WWNs are stored normalised (16 upper-case hex digits, no colons); iSCSI names as given.
+
+use std::collections::BTreeMap;
+
+use crate::array::ArrayMut;
+use crate::error::{Error, ErrorCode, Result};
+use crate::ids::{HostId, SetId};
+use crate::names::{NAME31, validate_name};
+use crate::volume_set::{Set, SetChanges, SetSpec, check_unique, validate_set_input};
+
+/// Most paths one host may have.
+pub const MAX_HOST_PATHS: usize = 1024;
+
+/// A host set.
+pub type HostSet = Set<HostId>;
+
+/// A CHAP credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chap {
+    /// CHAP name.
+    pub name: String,
+    /// CHAP secret.
+    pub secret: String,
+}
+
+/// One host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// Id on its array.
+    pub id: HostId,
+    /// Name.
+    pub name: String,
+    /// Domain.
+    pub domain: Option<String>,
+    /// Host persona (WSAPI enum, 1..=11; default 2 Generic-ALUA).
+    pub persona: u8,
+    /// FC WWNs, normalised.
+    pub fc_wwns: Vec<String>,
+    /// iSCSI names.
+    pub iscsi_names: Vec<String>,
+    /// Descriptors (`location`, `IPAddr`, `os`, `model`, `contact`, `comment`).
+    pub descriptors: BTreeMap<String, String>,
+    /// Initiator CHAP.
+    pub initiator_chap: Option<Chap>,
+    /// Target CHAP.
+    pub target_chap: Option<Chap>,
+}
+
+/// What to create: [`ArrayMut::create_host`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostSpec {
+    /// Name (Name31).
+    pub name: String,
+    /// Domain.
+    pub domain: Option<String>,
+    /// Persona; 2 when absent.
+    pub persona: Option<u8>,
+    /// FC WWNs (colons allowed).
+    pub fc_wwns: Vec<String>,
+    /// iSCSI names.
+    pub iscsi_names: Vec<String>,
+    /// Descriptors.
+    pub descriptors: BTreeMap<String, String>,
+}
+
+/// A path change on [`ArrayMut::modify_host`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathChange {
+    /// Add FC WWNs.
+    AddFc(Vec<String>),
+    /// Add iSCSI names.
+    AddIscsi(Vec<String>),
+    /// Remove FC WWNs; `force` allows it while the host is exported.
+    RemoveFc(Vec<String>, bool),
+    /// Remove iSCSI names; `force` allows it while the host is exported.
+    RemoveIscsi(Vec<String>, bool),
+}
+
+/// Changes to a host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostChanges {
+    /// New name.
+    pub new_name: Option<String>,
+    /// Path change.
+    pub paths: Option<PathChange>,
+    /// New persona.
+    pub persona: Option<u8>,
+    /// Descriptors to set (replacing those given).
+    pub descriptors: Option<BTreeMap<String, String>>,
+    /// Set the initiator CHAP.
+    pub set_initiator_chap: Option<Chap>,
+    /// Set the target CHAP (needs an initiator CHAP).
+    pub set_target_chap: Option<Chap>,
+    /// Remove CHAP: `Some(true)` the target CHAP only, `Some(false)` both.
+    pub remove_chap: Option<bool>,
+}
+
+/// Normalises an FC WWN: strips colons, upper-cases, requires 16 hex digits.
+pub fn normalize_wwn(wwn: &str) -> Result<String> {
+    let digits: String = wwn.chars().filter(|c| *c != ':').collect::<String>().to_ascii_uppercase();
+    if digits.len() != 16 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::new(ErrorCode::INV_INPUT_WRONG_TYPE, format!("'{wwn}' is not a 16-digit FC WWN")));
+    }
+    Ok(digits)
+}
+
+fn validate_persona(persona: u8) -> Result<()> {
+    if (1..=13).contains(&persona) {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorCode::INV_INPUT_BAD_ENUM_VALUE, format!("persona {persona} is not 1..=13")))
+    }
+}
+
+fn validate_chap(chap: &Chap) -> Result<()> {
+    validate_name("CHAP", &chap.name, 255)?;
+    if !(12..=16).contains(&chap.secret.chars().count()) {
+        return Err(Error::new(ErrorCode::INV_INPUT_BAD_LENGTH, "CHAP secret must be 12..=16 characters"));
+    }
+    Ok(())
+}
+
+impl ArrayMut<'_> {
+    fn path_owner(&self, fc: &[String], iscsi: &[String], except: Option<HostId>) -> Option<(String, String)> {
+        self.hosts().filter(|h| Some(h.id) != except).find_map(|host| {
+            fc.iter()
+                .find(|w| host.fc_wwns.contains(w))
+                .or_else(|| iscsi.iter().find(|n| host.iscsi_names.contains(n)))
+                .map(|path| (path.clone(), host.name.clone()))
+        })
+    }
+
+    /// Creates a host.
+    ///
+    /// Errors, in order: bad name/domain (45/57/69); `INV_INPUT_PARAM_CONFLICT` (FC and iSCSI);
+    /// `INV_INPUT_WRONG_TYPE` (bad WWN); too many paths; `INV_INPUT_DUP_PATH`;
+    /// `INV_INPUT_BAD_ENUM_VALUE` (persona); `NON_EXISTENT_DOMAIN`; `EXISTENT_PATH`;
+    /// `EXISTENT_HOST`.
+    pub fn create_host(&mut self, spec: HostSpec) -> Result<HostId> {
+        self.require_online()?;
+        validate_name("host", &spec.name, NAME31)?;
+        if let Some(domain) = &spec.domain {
+            validate_name("domain", domain, NAME31)?;
+        }
+        if !spec.fc_wwns.is_empty() && !spec.iscsi_names.is_empty() {
+            return Err(Error::new(
+                ErrorCode::INV_INPUT_PARAM_CONFLICT,
+                "a host takes FC WWNs or iSCSI names, not both",
+            ));
+        }
+        let fc: Vec<String> = spec.fc_wwns.iter().map(|w| normalize_wwn(w)).collect::<Result<_>>()?;
+        if fc.len() + spec.iscsi_names.len() > MAX_HOST_PATHS {
+            return Err(Error::new(ErrorCode::INV_INPUT_EXCEEDS_RANGE, format!("more than {MAX_HOST_PATHS} paths")));
+        }
+        check_unique(&fc).map_err(|e| Error::new(ErrorCode::INV_INPUT_DUP_PATH, e.message))?;
+        check_unique(&spec.iscsi_names).map_err(|e| Error::new(ErrorCode::INV_INPUT_DUP_PATH, e.message))?;
+        let persona = spec.persona.unwrap_or(2);
+        validate_persona(persona)?;
+        self.require_domain(spec.domain.as_deref())?;
+        if let Some((path, owner)) = self.path_owner(&fc, &spec.iscsi_names, None) {
+            return Err(Error::new(ErrorCode::EXISTENT_PATH, format!("path {path} is already used by host {owner}")));
+        }
+        if self.hosts.contains_name(&spec.name) {
+            return Err(Error::new(ErrorCode::EXISTENT_HOST, format!("host '{}' exists", spec.name)));
+        }
+        let id = HostId(self.array.counters.next_host);
+        self.array.counters.next_host += 1;
+        let host = Host {
+            id,
+            name: spec.name.clone(),
+            domain: spec.domain,
+            persona,
+            fc_wwns: fc,
+            iscsi_names: spec.iscsi_names,
+            descriptors: spec.descriptors,
+            initiator_chap: None,
+            target_chap: None,
+        };
+        self.array.hosts.insert(id, &spec.name, host);
+        self.trace("host", format!("create host {}", spec.name));
+        Ok(id)
+    }
+
+    /// Renames a host, changes its paths, persona, descriptors or CHAP.
+    ///
+    /// Errors: bad new name; `INV_INPUT_BAD_ENUM_VALUE`; `INV_INPUT_BAD_LENGTH` (CHAP secret);
+    /// `NON_EXISTENT_HOST`; `EXISTENT_HOST`; `EXISTENT_PATH`; `NON_EXISTENT_PATH`;
+    /// `EXPORTED_VLUN` (path removal or persona change while exported, without force);
+    /// `NO_INITIATOR_CHAP`; `NON_EXISTENT_CHAP`.
+    pub fn modify_host(&mut self, name: &str, changes: HostChanges) -> Result<()> {
+        self.require_online()?;
+        if let Some(new_name) = &changes.new_name {
+            validate_name("host", new_name, NAME31)?;
+        }
+        if let Some(persona) = changes.persona {
+            validate_persona(persona)?;
+        }
+        for chap in [&changes.set_initiator_chap, &changes.set_target_chap].into_iter().flatten() {
+            validate_chap(chap)?;
+        }
+        let host = self.host(name)?.clone();
+        let exported = self.is_host_exported(host.id);
+        let mut updated = host.clone();
+        match &changes.paths {
+            Some(PathChange::AddFc(wwns)) => {
+                let wwns: Vec<String> = wwns.iter().map(|w| normalize_wwn(w)).collect::<Result<_>>()?;
+                if let Some((path, owner)) = self.path_owner(&wwns, &[], Some(host.id)) {
+                    return Err(Error::new(
+                        ErrorCode::EXISTENT_PATH,
+                        format!("path {path} is already used by host {owner}"),
+                    ));
+                }
+                for wwn in wwns {
+                    if !updated.fc_wwns.contains(&wwn) {
+                        updated.fc_wwns.push(wwn);
+                    }
+                }
+            }
+            Some(PathChange::AddIscsi(names)) => {
+                if let Some((path, owner)) = self.path_owner(&[], names, Some(host.id)) {
+                    return Err(Error::new(
+                        ErrorCode::EXISTENT_PATH,
+                        format!("path {path} is already used by host {owner}"),
+                    ));
+                }
+                for iqn in names {
+                    if !updated.iscsi_names.contains(iqn) {
+                        updated.iscsi_names.push(iqn.clone());
+                    }
+                }
+            }
+            Some(PathChange::RemoveFc(wwns, force)) => {
+                let wwns: Vec<String> = wwns.iter().map(|w| normalize_wwn(w)).collect::<Result<_>>()?;
+                remove_paths(&mut updated.fc_wwns, &wwns, name)?;
+                if exported && !force {
+                    return Err(Error::new(ErrorCode::EXPORTED_VLUN, format!("host '{name}' has exported VLUNs")));
+                }
+            }
+            Some(PathChange::RemoveIscsi(names, force)) => {
+                remove_paths(&mut updated.iscsi_names, names, name)?;
+                if exported && !force {
+                    return Err(Error::new(ErrorCode::EXPORTED_VLUN, format!("host '{name}' has exported VLUNs")));
+                }
+            }
+            None => {}
+        }
+        if let Some(persona) = changes.persona {
+            if exported && persona != host.persona {
+                return Err(Error::new(ErrorCode::EXPORTED_VLUN, format!("host '{name}' has exported VLUNs")));
+            }
+            updated.persona = persona;
+        }
+        if let Some(descriptors) = changes.descriptors {
+            updated.descriptors.extend(descriptors);
+        }
+        if let Some(chap) = changes.set_initiator_chap {
+            updated.initiator_chap = Some(chap);
+        }
+        if let Some(chap) = changes.set_target_chap {
+            if updated.initiator_chap.is_none() {
+                return Err(Error::new(ErrorCode::NO_INITIATOR_CHAP, format!("host '{name}' has no initiator CHAP")));
+            }
+            updated.target_chap = Some(chap);
+        }
+        match changes.remove_chap {
+            Some(true) if updated.target_chap.is_none() => {
+                return Err(Error::new(ErrorCode::NON_EXISTENT_CHAP, format!("host '{name}' has no target CHAP")));
+            }
+            Some(true) => updated.target_chap = None,
+            Some(false) if updated.initiator_chap.is_none() => {
+                return Err(Error::new(ErrorCode::NON_EXISTENT_CHAP, format!("host '{name}' has no CHAP")));
+            }
+            Some(false) => {
+                updated.initiator_chap = None;
+                updated.target_chap = None;
+            }
+            None => {}
+        }
+        if let Some(new_name) = &changes.new_name
+            && new_name != name
+        {
+            if self.hosts.contains_name(new_name) {
+                return Err(Error::new(ErrorCode::EXISTENT_HOST, format!("host '{new_name}' exists")));
+            }
+            self.array.hosts.rename(host.id, name, new_name);
+            updated.name = new_name.clone();
+        }
+        *self.array.hosts.get_mut(host.id).expect("host exists") = updated;
+        self.trace("host", format!("modify host {name}"));
+        Ok(())
+    }
+
+    /// Deletes a host.
+    ///
+    /// Errors: `NON_EXISTENT_HOST`; `EXPORTED_VLUN` (checked first); `HOST_IN_SET`.
+    pub fn delete_host(&mut self, name: &str) -> Result<()> {
+        self.require_online()?;
+        let id = self.host(name)?.id;
+        if self.is_host_exported(id) {
+            return Err(Error::new(ErrorCode::EXPORTED_VLUN, format!("host '{name}' has exported VLUNs")));
+        }
+        if self.host_sets().any(|set| set.members.contains(&id)) {
+            return Err(Error::new(ErrorCode::HOST_IN_SET, format!("host '{name}' is a member of a set")));
+        }
+        self.array.hosts.remove(id, name);
+        self.trace("host", format!("delete host {name}"));
+        Ok(())
+    }
+
+    fn resolve_host_members(&self, names: &[String]) -> Result<Vec<HostId>> {
+        names.iter().map(|name| self.host(name).map(|h| h.id)).collect()
+    }
+
+    /// Creates a host set.
+    ///
+    /// Errors: bad name/comment; `INV_INPUT_DUP_NAME`; `NON_EXISTENT_DOMAIN`; `EXISTENT_SET`;
+    /// `NON_EXISTENT_HOST`; `MEMBER_NOT_IN_SAME_DOMAIN`.
+    pub fn create_host_set(&mut self, spec: SetSpec) -> Result<SetId> {
+        self.require_online()?;
+        validate_set_input(&spec.name, spec.domain.as_deref(), spec.comment.as_deref())?;
+        check_unique(&spec.members)?;
+        self.require_domain(spec.domain.as_deref())?;
+        if self.host_sets.contains_name(&spec.name) {
+            return Err(Error::new(ErrorCode::EXISTENT_SET, format!("host set '{}' exists", spec.name)));
+        }
+        let members = self.resolve_host_members(&spec.members)?;
+        self.check_host_domains(spec.domain.as_deref(), &members)?;
+        let id = SetId(self.array.counters.next_set);
+        self.array.counters.next_set += 1;
+        let uuid = self.array.next_uuid();
+        let set = Set {
+            id,
+            name: spec.name.clone(),
+            uuid,
+            domain: spec.domain,
+            comment: spec.comment.filter(|c| !c.is_empty()),
+            members,
+            flash_cache_policy: None,
+        };
+        self.array.host_sets.insert(id, &spec.name, set);
+        self.trace("set", format!("create host set {}", spec.name));
+        Ok(id)
+    }
+
+    fn check_host_domains(&self, domain: Option<&str>, members: &[HostId]) -> Result<()> {
+        for id in members {
+            let host = self.host_by_id(*id).expect("resolved host");
+            if let (Some(set_domain), Some(member_domain)) = (domain, host.domain.as_deref())
+                && set_domain != member_domain
+            {
+                return Err(Error::new(
+                    ErrorCode::MEMBER_NOT_IN_SAME_DOMAIN,
+                    format!("'{}' is in domain {member_domain}", host.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds/removes hosts, renames or re-comments a host set.
+    ///
+    /// Errors: as [`ArrayMut::modify_volume_set`], with `NON_EXISTENT_HOST` for unknown members.
+    pub fn modify_host_set(&mut self, name: &str, changes: SetChanges) -> Result<()> {
+        self.require_online()?;
+        if let Some(new_name) = &changes.new_name {
+            validate_name("set", new_name, crate::names::NAME27)?;
+        }
+        if let Some(comment) = &changes.comment {
+            crate::names::validate_comment(comment, crate::names::SET_COMMENT_MAX)?;
+        }
+        check_unique(&changes.add)?;
+        check_unique(&changes.remove)?;
+        let set = self.host_set(name)?;
+        let set_id = set.id;
+        let mut members = set.members.clone();
+        let added = self.resolve_host_members(&changes.add)?;
+        for (id, member_name) in added.iter().zip(&changes.add) {
+            if members.contains(id) {
+                return Err(Error::new(ErrorCode::MEMBER_IN_SET, format!("'{member_name}' is already in '{name}'")));
+            }
+        }
+        self.check_host_domains(set.domain.as_deref(), &added)?;
+        members.extend(added);
+        for member_name in &changes.remove {
+            let id = self.host(member_name)?.id;
+            let Some(position) = members.iter().position(|m| *m == id) else {
+                return Err(Error::new(ErrorCode::MEMBER_NOT_IN_SET, format!("'{member_name}' is not in '{name}'")));
+            };
+            members.remove(position);
+        }
+        if let Some(new_name) = &changes.new_name
+            && new_name != name
+        {
+            if self.host_sets.contains_name(new_name) {
+                return Err(Error::new(ErrorCode::EXISTENT_SET, format!("host set '{new_name}' exists")));
+            }
+            self.array.host_sets.rename(set_id, name, new_name);
+        }
+        let set = self.array.host_sets.get_mut(set_id).expect("set exists");
+        set.members = members;
+        if let Some(new_name) = changes.new_name {
+            set.name = new_name;
+        }
+        if let Some(comment) = changes.comment {
+            set.comment = Some(comment).filter(|c| !c.is_empty());
+        }
+        self.trace("set", format!("modify host set {name}"));
+        Ok(())
+    }
+
+    /// Deletes a host set (hosts are kept).
+    ///
+    /// Errors: `NON_EXISTENT_SET`; `EXPORTED_VLUN` while exported.
+    pub fn delete_host_set(&mut self, name: &str) -> Result<()> {
+        self.require_online()?;
+        let id = self.host_set(name)?.id;
+        if self.is_host_set_exported(id) {
+            return Err(Error::new(ErrorCode::EXPORTED_VLUN, format!("host set '{name}' is exported")));
+        }
+        self.array.host_sets.remove(id, name);
+        self.trace("set", format!("delete host set {name}"));
+        Ok(())
+    }
+}
+
+fn remove_paths(paths: &mut Vec<String>, remove: &[String], host: &str) -> Result<()> {
+    for path in remove {
+        let Some(position) = paths.iter().position(|p| p == path) else {
+            return Err(Error::new(ErrorCode::NON_EXISTENT_PATH, format!("host '{host}' has no path {path}")));
+        };
+        paths.remove(position);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wwns_are_normalised() {
+        assert_eq!(normalize_wwn("10:00:00:00:c9:6f:7a:01").unwrap(), "10000000C96F7A01");
+        assert_eq!(normalize_wwn("1000000").unwrap_err().code, ErrorCode::INV_INPUT_WRONG_TYPE);
+    }
+}

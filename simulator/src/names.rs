@@ -1,0 +1,86 @@
+//! 3PAR object-name rules (WSAPI spec §1.7), shared by every object kind.
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// Longest volume, snapshot, CPG, host, domain or key name.
+pub const NAME31: usize = 31;
+/// Longest volume-set or host-set name.
+pub const NAME27: usize = 27;
+/// Longest volume comment.
+pub const COMMENT_MAX: usize = 511;
+/// Longest set comment.
+pub const SET_COMMENT_MAX: usize = 255;
+
+/// Checks `name` against the 3PAR rules: 1..=`max_len` characters from `A–Z a–z 0–9 . _ -`.
+///
+/// `what` names the object kind for the message ("volume", "CPG", ...).
+pub fn validate_name(what: &str, name: &str, max_len: usize) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::new(ErrorCode::INV_INPUT_EMPTY_STR, format!("{what} name is empty")));
+    }
+    if name.chars().count() > max_len {
+        return Err(Error::new(
+            ErrorCode::INV_INPUT_EXCEEDS_LENGTH,
+            format!("{what} name '{name}' is longer than {max_len} characters"),
+        ));
+    }
+    if let Some(bad) = name.chars().find(|c| !is_name_char(*c)) {
+        return Err(Error::new(
+            ErrorCode::INV_INPUT_ILLEGAL_CHAR,
+            format!("{what} name '{name}' contains the illegal character {bad:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a metadata key: like a name, but `:` is also allowed.
+pub fn validate_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::new(ErrorCode::INV_INPUT_EMPTY_STR, "key is empty"));
+    }
+    if key.chars().count() > NAME31 {
+        return Err(Error::new(ErrorCode::INV_INPUT_EXCEEDS_LENGTH, format!("key is longer than {NAME31} characters")));
+    }
+    if let Some(bad) = key.chars().find(|c| !is_name_char(*c) && *c != ':') {
+        return Err(Error::new(
+            ErrorCode::INV_INPUT_ILLEGAL_CHAR,
+            format!("key '{key}' contains the illegal character {bad:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a comment: printable characters, at most `max_len`.
+pub fn validate_comment(comment: &str, max_len: usize) -> Result<()> {
+    if comment.chars().count() > max_len {
+        return Err(Error::new(
+            ErrorCode::INV_INPUT_EXCEEDS_LENGTH,
+            format!("comment is longer than {max_len} characters"),
+        ));
+    }
+    if comment.chars().any(char::is_control) {
+        return Err(Error::new(ErrorCode::INV_INPUT_ILLEGAL_CHAR, "comment contains a control character"));
+    }
+    Ok(())
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_3par_rules() {
+        assert!(validate_name("volume", "osv-AbCd.Ef_1", NAME31).is_ok());
+        assert_eq!(validate_name("volume", "", NAME31).unwrap_err().code, ErrorCode::INV_INPUT_EMPTY_STR);
+        assert_eq!(
+            validate_name("volume", &"x".repeat(32), NAME31).unwrap_err().code,
+            ErrorCode::INV_INPUT_EXCEEDS_LENGTH
+        );
+        assert_eq!(validate_name("host", "B&dHostName", NAME31).unwrap_err().code, ErrorCode::INV_INPUT_ILLEGAL_CHAR);
+        assert!(validate_key("HPQ-cinder-CHAP:name").is_ok());
+    }
+}

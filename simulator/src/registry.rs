@@ -1,0 +1,89 @@
+//! A by-id table with a unique name index: the storage shape of every named 3PAR object.
+
+use std::collections::BTreeMap;
+
+/// Objects keyed by id (iteration in id order = creation order) with a unique name index.
+#[derive(Debug, Clone)]
+pub struct Registry<Id: Ord + Copy, T> {
+    by_id: BTreeMap<Id, T>,
+    by_name: BTreeMap<String, Id>,
+}
+
+impl<Id: Ord + Copy, T> Default for Registry<Id, T> {
+    fn default() -> Self {
+        Registry { by_id: BTreeMap::new(), by_name: BTreeMap::new() }
+    }
+}
+
+impl<Id: Ord + Copy, T> Registry<Id, T> {
+    /// Adds `value` under `id` and `name`. Precondition: neither is taken.
+    pub(crate) fn insert(&mut self, id: Id, name: &str, value: T) {
+        assert!(!self.by_id.contains_key(&id));
+        let previous = self.by_name.insert(name.to_owned(), id);
+        assert!(previous.is_none());
+        self.by_id.insert(id, value);
+    }
+
+    /// Removes the object `id` known as `name`.
+    pub(crate) fn remove(&mut self, id: Id, name: &str) -> T {
+        let removed = self.by_name.remove(name);
+        assert!(removed == Some(id));
+        self.by_id.remove(&id).expect("registry id and name indexes agree")
+    }
+
+    /// Moves `id` from `old` to `new` in the name index. Precondition: `new` is free.
+    pub(crate) fn rename(&mut self, id: Id, old: &str, new: &str) {
+        let removed = self.by_name.remove(old);
+        assert!(removed == Some(id));
+        let previous = self.by_name.insert(new.to_owned(), id);
+        assert!(previous.is_none());
+    }
+
+    /// The object with `id`.
+    pub fn get(&self, id: Id) -> Option<&T> {
+        self.by_id.get(&id)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: Id) -> Option<&mut T> {
+        self.by_id.get_mut(&id)
+    }
+
+    /// The id of the object called `name`.
+    pub fn id_of(&self, name: &str) -> Option<Id> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The object called `name`.
+    pub fn by_name(&self, name: &str) -> Option<&T> {
+        self.id_of(name).and_then(|id| self.by_id.get(&id))
+    }
+
+    /// Whether `id` is taken.
+    pub fn contains_id(&self, id: Id) -> bool {
+        self.by_id.contains_key(&id)
+    }
+
+    /// Whether `name` is taken.
+    pub fn contains_name(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// All objects in id order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (Id, &T)> {
+        self.by_id.iter().map(|(id, value)| (*id, value))
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (Id, &mut T)> {
+        self.by_id.iter_mut().map(|(id, value)| (*id, value))
+    }
+
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}

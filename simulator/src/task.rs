@@ -1,0 +1,496 @@
+//! Tasks: physical copies (offline and online), promote, tune, and the array's task list.
+//!
+//! An online physical copy creates its destination at once (with the source's content at that
+//! instant, shared page by page) and stays ACTIVE for [`crate::ArrayConfig::online_copy_duration`]
+//! of virtual time, so a client can watch its progress and cancel it.
+//! Offline copies, promotes and tunes finish at once and are listed as DONE.
+//! The list keeps the newest [`TASKS_KEPT`] tasks.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::array::{Array, ArrayMut};
+use crate::error::{Error, ErrorCode, Result};
+use crate::event::Event;
+use crate::ids::{TaskId, VolumeId};
+use crate::names::{NAME31, validate_name};
+use crate::time::Instant;
+use crate::volume::{AllocationAlerts, Provisioning, Volume, VolumeKind, VolumePolicies};
+
+/// Tasks kept in the list (oldest finished ones are dropped first).
+pub const TASKS_KEPT: usize = 2000;
+
+/// Steps an online copy reports.
+pub const ONLINE_COPY_STEPS: u32 = 100;
+
+/// Task type (WSAPI enum numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TaskKind {
+    /// Offline physical copy (1).
+    VolumeCopy = 1,
+    /// Physical copy resync (2).
+    PhysicalCopyResync = 2,
+    /// Promote virtual copy (4).
+    PromoteVirtualCopy = 4,
+    /// Remote Copy sync (5).
+    RemoteCopySync = 5,
+    /// Remote Copy reverse (6).
+    RemoteCopyReverse = 6,
+    /// Remote Copy failover (7).
+    RemoteCopyFailover = 7,
+    /// Remote Copy recover (8).
+    RemoteCopyRecover = 8,
+    /// Remote Copy restore (9).
+    RemoteCopyRestore = 9,
+    /// System task (15).
+    System = 15,
+    /// Online physical copy (18).
+    OnlineCopy = 18,
+    /// Volume conversion / tune (19).
+    ConvertVolume = 19,
+}
+
+/// Task status (WSAPI enum numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TaskStatus {
+    /// Finished (1).
+    Done = 1,
+    /// Running (2).
+    Active = 2,
+    /// Cancelled (3).
+    Cancelled = 3,
+    /// Failed (4).
+    Failed = 4,
+}
+
+/// One task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    /// Id (1..=65535).
+    pub id: TaskId,
+    /// Type.
+    pub kind: TaskKind,
+    /// Name: the destination volume for copies.
+    pub name: String,
+    /// Status.
+    pub status: TaskStatus,
+    /// Start.
+    pub started_at: Instant,
+    /// When it is (or will be, if active) finished.
+    pub finishes_at: Instant,
+    /// When it actually finished, cancelled or failed.
+    pub finished_at: Option<Instant>,
+    /// Priority 1..=3 (1 high), if any.
+    pub priority: Option<u8>,
+    /// User that started it.
+    pub user: String,
+    /// Free text.
+    pub detail: String,
+    /// The copy an online-copy task runs: (source, destination).
+    pub online_copy: Option<(VolumeId, VolumeId)>,
+}
+
+impl Task {
+    /// Steps done at `now` out of [`ONLINE_COPY_STEPS`] (all of them once finished).
+    pub fn completed_steps(&self, now: Instant) -> u32 {
+        if self.status != TaskStatus::Active {
+            return ONLINE_COPY_STEPS;
+        }
+        let total = (self.finishes_at - self.started_at).as_nanos().max(1);
+        let done = (now - self.started_at).as_nanos().min(total);
+        (done * u128::from(ONLINE_COPY_STEPS) / total) as u32
+    }
+}
+
+/// What to copy: [`ArrayMut::copy_volume`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhysicalCopySpec {
+    /// Destination volume name.
+    pub destination: String,
+    /// Online copy: the destination is created in `destination_cpg`.
+    pub online: bool,
+    /// CPG of the new destination (online copies only, required there).
+    pub destination_cpg: Option<String>,
+    /// Provisioning of the new destination (online only).
+    pub provisioning: Provisioning,
+    /// Compression of the new destination (online only).
+    pub compression: bool,
+    /// Snapshot CPG of the new destination (online only).
+    pub snap_cpg: Option<String>,
+    /// Priority 1..=3 (offline only).
+    pub priority: Option<u8>,
+}
+
+/// Changes made by [`ArrayMut::tune_volume`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TuneSpec {
+    /// Move user space to this CPG.
+    pub user_cpg: Option<String>,
+    /// Move snapshot space to this CPG.
+    pub snap_cpg: Option<String>,
+    /// Convert to this provisioning and compression.
+    pub conversion: Option<(Provisioning, bool)>,
+    /// Keep the original volume under this name.
+    pub keep_volume: Option<String>,
+}
+
+impl Array {
+    pub(crate) fn seed_system_tasks(&mut self) {
+        let id = self.allocate_task_id();
+        self.tasks.insert(
+            id,
+            Task {
+                id,
+                kind: TaskKind::System,
+                name: "remove_expired_vvs".to_owned(),
+                status: TaskStatus::Done,
+                started_at: Instant::ZERO,
+                finishes_at: Instant::ZERO,
+                finished_at: Some(Instant::ZERO),
+                priority: None,
+                user: "3parsvc".to_owned(),
+                detail: "remove expired volumes".to_owned(),
+                online_copy: None,
+            },
+        );
+    }
+
+    fn allocate_task_id(&mut self) -> TaskId {
+        let id = TaskId(self.counters.next_task);
+        self.counters.next_task = if self.counters.next_task >= 65_535 { 1 } else { self.counters.next_task + 1 };
+        // Reusing an id after wrap-around replaces the ancient task that held it.
+        self.tasks.remove(&id);
+        id
+    }
+
+    fn prune_tasks(&mut self) {
+        // Bounded: removes at most the surplus, finished tasks first by id order.
+        while self.tasks.len() > TASKS_KEPT {
+            let oldest = self.tasks.iter().find(|(_, t)| t.status != TaskStatus::Active).map(|(id, _)| *id);
+            match oldest {
+                Some(id) => {
+                    self.tasks.remove(&id);
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Whether `id` is the destination of an active online copy.
+    pub fn is_online_copy_destination(&self, id: VolumeId) -> bool {
+        self.vol(id)
+            .online_copy
+            .and_then(|task| self.tasks.get(&task))
+            .and_then(|task| task.online_copy)
+            .is_some_and(|(_, dest)| dest == id)
+    }
+
+    /// Active tasks.
+    pub fn active_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.values().filter(|t| t.status == TaskStatus::Active)
+    }
+}
+
+impl ArrayMut<'_> {
+    /// Records a task that finished at once; returns its id.
+    pub(crate) fn finished_task(&mut self, kind: TaskKind, name: &str, priority: Option<u8>) -> TaskId {
+        let now = self.now();
+        let id = self.array.allocate_task_id();
+        self.array.tasks.insert(
+            id,
+            Task {
+                id,
+                kind,
+                name: name.to_owned(),
+                status: TaskStatus::Done,
+                started_at: now,
+                finishes_at: now,
+                finished_at: Some(now),
+                priority,
+                user: "3paradm".to_owned(),
+                detail: String::new(),
+                online_copy: None,
+            },
+        );
+        self.array.prune_tasks();
+        id
+    }
+
+    /// Copies `source` into another volume: offline onto an existing base volume, or online into
+    /// a new one. Returns the task.
+    ///
+    /// Errors, in order: bad names; `INV_INPUT_PARAM_CONFLICT` (online with priority, offline with
+    /// CPG); `INV_INPUT_MISSING_REQUIRED` (online without CPG); `NON_EXISTENT_VOL` (source, or
+    /// offline destination); `EXISTENT_VOL` (online destination); `NON_EXISTENT_CPG`;
+    /// `INV_OPERATION_VV_COPY_TO_SELF`; `INV_OPERATION_VV_EXPORTED`;
+    /// `INV_OPERATION_VV_IN_REMOTE_COPY`; `INV_OPERATION_VV_BASE_VOLUME` (destination is a copy);
+    /// `INV_OPERATION_VV_COPY_PARENT_TOO_BIG`; `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`.
+    pub fn copy_volume(&mut self, source: &str, spec: PhysicalCopySpec) -> Result<TaskId> {
+        self.require_online()?;
+        validate_name("volume", &spec.destination, NAME31)?;
+        if spec.online && spec.priority.is_some() {
+            return Err(Error::new(ErrorCode::INV_INPUT_PARAM_CONFLICT, "an online copy takes no priority"));
+        }
+        if !spec.online && (spec.destination_cpg.is_some() || spec.snap_cpg.is_some()) {
+            return Err(Error::new(ErrorCode::INV_INPUT_PARAM_CONFLICT, "an offline copy takes no CPG"));
+        }
+        if spec.online && spec.destination_cpg.is_none() {
+            return Err(Error::new(ErrorCode::INV_INPUT_MISSING_REQUIRED, "an online copy needs a destination CPG"));
+        }
+        if let Some(priority) = spec.priority
+            && !(1..=3).contains(&priority)
+        {
+            return Err(Error::new(ErrorCode::INV_INPUT_BAD_ENUM_VALUE, "priority must be 1..=3"));
+        }
+        let source_id = self.volume_id(source)?;
+        if source == spec.destination {
+            return Err(Error::new(
+                ErrorCode::INV_OPERATION_VV_COPY_TO_SELF,
+                format!("cannot copy '{source}' to itself"),
+            ));
+        }
+        if self.vol(source_id).online_copy.is_some() {
+            return Err(Error::new(
+                ErrorCode::INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS,
+                format!("'{source}' is in an online copy"),
+            ));
+        }
+        if spec.online { self.online_copy(source_id, spec) } else { self.offline_copy(source_id, spec) }
+    }
+
+    fn offline_copy(&mut self, source: VolumeId, spec: PhysicalCopySpec) -> Result<TaskId> {
+        let destination = self.volume(&spec.destination)?;
+        let dest_id = destination.id;
+        if self.is_exported(dest_id) {
+            return Err(Error::new(
+                ErrorCode::INV_OPERATION_VV_EXPORTED,
+                format!("'{}' is exported", spec.destination),
+            ));
+        }
+        if self.remote_copy.group_of_volume(dest_id).is_some() {
+            return Err(Error::new(
+                ErrorCode::INV_OPERATION_VV_IN_REMOTE_COPY,
+                format!("'{}' is in a remote copy group", spec.destination),
+            ));
+        }
+        if destination.is_virtual_copy() || destination.read_only {
+            return Err(Error::new(
+                ErrorCode::INV_OPERATION_VV_BASE_VOLUME,
+                format!("'{}' is not a base volume", spec.destination),
+            ));
+        }
+        if destination.size_mib < self.vol(source).size_mib {
+            return Err(Error::new(
+                ErrorCode::INV_OPERATION_VV_COPY_PARENT_TOO_BIG,
+                format!("'{}' is smaller than the source", spec.destination),
+            ));
+        }
+        if destination.online_copy.is_some() {
+            return Err(Error::new(
+                ErrorCode::INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS,
+                format!("'{}' is in an online copy", spec.destination),
+            ));
+        }
+        let pages = self.vol(source).pages.clone();
+        let dest = self.array.vol_mut(dest_id);
+        dest.pages = pages;
+        dest.kind = VolumeKind::PhysicalCopy { parent: source };
+        let source_name = self.vol(source).name.clone();
+        self.trace("copy", format!("offline physical copy {source_name} -> {}", spec.destination));
+        Ok(self.finished_task(TaskKind::VolumeCopy, &spec.destination, spec.priority))
+    }
+
+    fn online_copy(&mut self, source: VolumeId, spec: PhysicalCopySpec) -> Result<TaskId> {
+        if self.volumes.contains_name(&spec.destination) {
+            return Err(Error::new(ErrorCode::EXISTENT_VOL, format!("volume '{}' exists", spec.destination)));
+        }
+        let cpg = self.cpg(spec.destination_cpg.as_deref().expect("checked by copy_volume"))?;
+        let (cpg_id, domain) = (cpg.id, cpg.domain.clone());
+        let snap_cpg = match &spec.snap_cpg {
+            Some(name) => Some(self.cpg(name)?.id),
+            None => None,
+        };
+        let dest_id = self.allocate_volume_id(None)?;
+        let now = self.now();
+        let source_volume = self.vol(source);
+        let (size_mib, pages) = (source_volume.size_mib, source_volume.pages.clone());
+        let uuid = self.array.next_uuid();
+        let wwn = self.array.wwn_for(dest_id);
+        let destination = Volume {
+            id: dest_id,
+            name: spec.destination.clone(),
+            uuid,
+            wwn,
+            provisioning: spec.provisioning,
+            compression: spec.compression,
+            kind: VolumeKind::Base,
+            read_only: false,
+            size_mib,
+            user_cpg: Some(cpg_id),
+            snap_cpg,
+            domain,
+            comment: None,
+            created_at: now,
+            expires_at: None,
+            retained_until: None,
+            policies: VolumePolicies::default(),
+            alerts: AllocationAlerts::default(),
+            metadata: BTreeMap::new(),
+            online_copy: None,
+            pages,
+            children: BTreeSet::new(),
+            family_copies: 0,
+        };
+        self.insert_volume(destination);
+        let task_id = self.array.allocate_task_id();
+        let finishes_at = now + self.config.online_copy_duration;
+        self.array.tasks.insert(
+            task_id,
+            Task {
+                id: task_id,
+                kind: TaskKind::OnlineCopy,
+                name: spec.destination.clone(),
+                status: TaskStatus::Active,
+                started_at: now,
+                finishes_at,
+                finished_at: None,
+                priority: None,
+                user: "3paradm".to_owned(),
+                detail: "online physical copy".to_owned(),
+                online_copy: Some((source, dest_id)),
+            },
+        );
+        self.array.prune_tasks();
+        self.array.vol_mut(source).online_copy = Some(task_id);
+        self.array.vol_mut(dest_id).online_copy = Some(task_id);
+        let array = self.array.id;
+        self.world.queue.schedule(finishes_at, Event::TaskFinished { array, task: task_id });
+        let source_name = self.vol(source).name.clone();
+        self.trace("task", format!("online copy {source_name} -> {} started (task {task_id})", spec.destination));
+        Ok(task_id)
+    }
+
+    /// Cancels an active task (online copies); the destination stays as a base volume.
+    ///
+    /// Errors: `NON_EXISTENT_TASK`; `NON_ACTIVE_TASK`; `INV_OPERATION_CANNOT_CANCEL_TASK`.
+    pub fn cancel_task(&mut self, id: TaskId) -> Result<()> {
+        self.require_online()?;
+        let task = self.task(id)?;
+        if task.status != TaskStatus::Active {
+            return Err(Error::new(ErrorCode::NON_ACTIVE_TASK, format!("task {id} is not active")));
+        }
+        if task.online_copy.is_none() {
+            return Err(Error::new(
+                ErrorCode::INV_OPERATION_CANNOT_CANCEL_TASK,
+                format!("task {id} cannot be cancelled"),
+            ));
+        }
+        self.end_task(id, TaskStatus::Cancelled);
+        Ok(())
+    }
+
+    /// Ends an active task with `status` and releases its volumes. Called by the event loop
+    /// (`Done`) and by cancellation.
+    pub(crate) fn end_task(&mut self, id: TaskId, status: TaskStatus) {
+        let now = self.now();
+        let Some(task) = self.array.tasks.get_mut(&id) else {
+            return;
+        };
+        if task.status != TaskStatus::Active {
+            return;
+        }
+        task.status = status;
+        task.finished_at = Some(now);
+        let copy = task.online_copy;
+        let name = task.name.clone();
+        if let Some((source, destination)) = copy {
+            for volume in [source, destination] {
+                if let Some(v) = self.array.volumes.get_mut(volume)
+                    && v.online_copy == Some(id)
+                {
+                    v.online_copy = None;
+                }
+            }
+        }
+        self.trace("task", format!("task {id} ({name}) {status:?}"));
+    }
+
+    /// Re-copies the source of a completed physical copy into it (WSAPI volume action 2).
+    ///
+    /// Errors: `NON_EXISTENT_VOL`; `INV_OPERATION_UNSUPPORTED_VV_TYPE` (not a physical copy);
+    /// `INV_OPERATION_VV_EXPORTED`.
+    pub fn resync_physical_copy(&mut self, name: &str) -> Result<TaskId> {
+        self.require_online()?;
+        let volume = self.volume(name)?;
+        let VolumeKind::PhysicalCopy { parent } = volume.kind else {
+            return Err(Error::new(
+                ErrorCode::INV_OPERATION_UNSUPPORTED_VV_TYPE,
+                format!("'{name}' is not a physical copy"),
+            ));
+        };
+        let id = volume.id;
+        if self.is_exported(id) {
+            return Err(Error::new(ErrorCode::INV_OPERATION_VV_EXPORTED, format!("'{name}' is exported")));
+        }
+        let pages = self.vol(parent).pages.clone();
+        self.array.vol_mut(id).pages = pages;
+        self.trace("copy", format!("resync physical copy {name}"));
+        Ok(self.finished_task(TaskKind::PhysicalCopyResync, name, None))
+    }
+
+    /// Moves a volume's space to other CPGs or converts its provisioning (WSAPI volume action 6).
+    ///
+    /// Errors: bad keep name; `NON_EXISTENT_VOL`; `NON_EXISTENT_CPG`; `INV_OPERATION_UNSUPPORTED_VV_TYPE`
+    /// (a virtual copy); `INV_INPUT_MISSING_REQUIRED` when converting a volume that has copies
+    /// without `keep_volume` (the message names `keepVV`); `EXISTENT_VOL` (keep name taken).
+    pub fn tune_volume(&mut self, name: &str, spec: TuneSpec) -> Result<TaskId> {
+        self.require_online()?;
+        if let Some(keep) = &spec.keep_volume {
+            validate_name("volume", keep, NAME31)?;
+        }
+        let volume = self.volume(name)?;
+        let id = volume.id;
+        if volume.is_virtual_copy() {
+            return Err(Error::new(
+                ErrorCode::INV_OPERATION_UNSUPPORTED_VV_TYPE,
+                format!("'{name}' is a virtual copy"),
+            ));
+        }
+        let user_cpg = spec.user_cpg.as_deref().map(|c| self.cpg(c).map(|c| c.id)).transpose()?;
+        let snap_cpg = spec.snap_cpg.as_deref().map(|c| self.cpg(c).map(|c| c.id)).transpose()?;
+        if spec.conversion.is_some() && !volume.children.is_empty() && spec.keep_volume.is_none() {
+            return Err(Error::new(
+                ErrorCode::INV_INPUT_MISSING_REQUIRED,
+                format!("'{name}' has virtual copies: keepVV is required to convert it"),
+            ));
+        }
+        if let Some(keep) = &spec.keep_volume {
+            if self.volumes.contains_name(keep) {
+                return Err(Error::new(ErrorCode::EXISTENT_VOL, format!("volume '{keep}' exists")));
+            }
+            let keep_id = self.allocate_volume_id(None)?;
+            let mut kept = self.vol(id).clone();
+            kept.id = keep_id;
+            kept.name = keep.clone();
+            kept.uuid = self.array.next_uuid();
+            kept.wwn = self.array.wwn_for(keep_id);
+            kept.children = BTreeSet::new();
+            kept.family_copies = 0;
+            kept.metadata = BTreeMap::new();
+            kept.expires_at = None;
+            self.insert_volume(kept);
+        }
+        let volume = self.array.vol_mut(id);
+        if let Some(cpg) = user_cpg {
+            volume.user_cpg = Some(cpg);
+        }
+        if let Some(cpg) = snap_cpg {
+            volume.snap_cpg = Some(cpg);
+        }
+        if let Some((provisioning, compression)) = spec.conversion {
+            volume.provisioning = provisioning;
+            volume.compression = compression;
+        }
+        self.trace("volume", format!("tune volume {name}"));
+        Ok(self.finished_task(TaskKind::ConvertVolume, name, None))
+    }
+}

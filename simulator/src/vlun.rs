@@ -1,0 +1,294 @@
+//! VLUNs: export templates mapping a volume (or volume set) to a host, host set or port at a LUN.
+//!
+//! Only templates are stored; the WSAPI derives active VLUNs from them and the hosts' paths.
+//! A host reads or writes an exported volume through its LUN ([`Array::resolve_lun`]); a volume
+//! set exported at LUN `n` shows its members at LUNs `n`, `n+1`, ... in member order.
+
+use crate::array::{Array, ArrayMut};
+use crate::error::{Error, ErrorCode, Result};
+use crate::ids::{HostId, SetId, VolumeId};
+use crate::port::PortPos;
+
+/// Highest LUN.
+pub const MAX_LUN: u32 = 16_383;
+
+/// What a VLUN exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum VlunVolume {
+    /// One volume.
+    Volume(VolumeId),
+    /// Every member of a volume set.
+    Set(SetId),
+}
+
+/// Who sees a VLUN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum VlunTarget {
+    /// One host on any port (type 3 HOST).
+    Host(HostId),
+    /// One host through one port (type 4 MATCHED_SET).
+    HostOnPort(HostId, PortPos),
+    /// Every host of a host set (type 5 HOST_SET).
+    HostSet(SetId),
+    /// Any host on one port (type 2 PORT).
+    Port(PortPos),
+}
+
+/// One VLUN template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vlun {
+    /// The exported volume or set.
+    pub volume: VlunVolume,
+    /// LUN.
+    pub lun: u32,
+    /// Who sees it.
+    pub target: VlunTarget,
+    /// Whether VCN (change notification) was suppressed.
+    pub no_vcn: bool,
+}
+
+/// What to export: [`ArrayMut::create_vlun`]. Names use the WSAPI forms (`set:<name>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VlunSpec {
+    /// Volume name, or `set:<volume set>`.
+    pub volume: String,
+    /// LUN; with `auto_lun` the lowest free LUN at or above it is used.
+    pub lun: u32,
+    /// Pick the lowest free LUN.
+    pub auto_lun: bool,
+    /// Highest LUN `auto_lun` may pick (0 = no limit).
+    pub max_auto_lun: u32,
+    /// Host name, or `set:<host set>`.
+    pub host: Option<String>,
+    /// Port.
+    pub port: Option<PortPos>,
+    /// Suppress VCN.
+    pub no_vcn: bool,
+}
+
+impl Array {
+    /// Whether volume `id` is exported, directly or through a volume set.
+    pub fn is_exported(&self, id: VolumeId) -> bool {
+        self.vluns.values().any(|vlun| match vlun.volume {
+            VlunVolume::Volume(volume) => volume == id,
+            VlunVolume::Set(set) => self.volume_sets.get(set).is_some_and(|s| s.members.contains(&id)),
+        })
+    }
+
+    pub(crate) fn is_set_exported(&self, id: SetId) -> bool {
+        self.vluns.values().any(|vlun| vlun.volume == VlunVolume::Set(id))
+    }
+
+    pub(crate) fn is_host_set_exported(&self, id: SetId) -> bool {
+        self.vluns.values().any(|vlun| vlun.target == VlunTarget::HostSet(id))
+    }
+
+    /// Whether any template exports to host `id` (directly; host-set exports do not block
+    /// deleting a host, which is refused by set membership instead).
+    pub fn is_host_exported(&self, id: HostId) -> bool {
+        self.vluns
+            .values()
+            .any(|vlun| matches!(vlun.target, VlunTarget::Host(h) | VlunTarget::HostOnPort(h, _) if h == id))
+    }
+
+    fn template_sees_host(&self, target: VlunTarget, host: HostId) -> bool {
+        match target {
+            VlunTarget::Host(h) | VlunTarget::HostOnPort(h, _) => h == host,
+            VlunTarget::HostSet(set) => self.host_sets.get(set).is_some_and(|s| s.members.contains(&host)),
+            VlunTarget::Port(_) => false,
+        }
+    }
+
+    /// LUNs used for host `host` (directly or through its host sets), each set export taking
+    /// one LUN per member.
+    fn luns_of_host(&self, host: HostId) -> Vec<u32> {
+        let mut luns = Vec::new();
+        for vlun in self.vluns.values().filter(|v| self.template_sees_host(v.target, host)) {
+            let width = match vlun.volume {
+                VlunVolume::Volume(_) => 1,
+                VlunVolume::Set(set) => self.volume_sets.get(set).map_or(1, |s| s.members.len().max(1) as u32),
+            };
+            luns.extend(vlun.lun..vlun.lun + width);
+        }
+        luns
+    }
+
+    /// The volume host `host` sees at `lun`, if any.
+    pub fn resolve_lun(&self, host: &str, lun: u32) -> Result<VolumeId> {
+        let host_id = self.host(host)?.id;
+        for vlun in self.vluns.values().filter(|v| self.template_sees_host(v.target, host_id)) {
+            match vlun.volume {
+                VlunVolume::Volume(volume) if vlun.lun == lun => return Ok(volume),
+                VlunVolume::Set(set) if lun >= vlun.lun => {
+                    let members = &self.volume_sets.get(set).expect("exported set exists").members;
+                    if let Some(volume) = members.get((lun - vlun.lun) as usize) {
+                        return Ok(*volume);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err(Error::new(ErrorCode::NON_EXISTENT_VLUN, format!("host '{host}' sees no volume at LUN {lun}")))
+    }
+}
+
+impl ArrayMut<'_> {
+    /// Creates a VLUN template; returns the LUN used.
+    ///
+    /// Errors, in order: `MISSING_VLUN_EXPORT_INFO` (neither host nor port); `TOO_LARGE` (LUN);
+    /// `NON_EXISTENT_VOL` / `NON_EXISTENT_SET`; `NON_EXISTENT_HOST` / `NON_EXISTENT_SET`;
+    /// `NON_EXISTENT_PORT`; `BAD_PORT_TYPE`; `INV_OPERATION_VLUN_PCOPY_TARGET_VV`;
+    /// `INV_INPUT` (different domains: "must be in the same domain"); `EXISTENT_LUN`;
+    /// `AUTO_LUN_ID_UNAVAILABLE`.
+    pub fn create_vlun(&mut self, spec: VlunSpec) -> Result<u32> {
+        self.require_online()?;
+        if spec.host.is_none() && spec.port.is_none() {
+            return Err(Error::new(ErrorCode::MISSING_VLUN_EXPORT_INFO, "a VLUN needs a host or a port"));
+        }
+        if spec.lun > MAX_LUN {
+            return Err(Error::new(ErrorCode::TOO_LARGE, format!("LUN {} exceeds {MAX_LUN}", spec.lun)));
+        }
+        let (volume, volume_domain) = match spec.volume.strip_prefix("set:") {
+            Some(set) => {
+                let set = self.volume_set(set)?;
+                (VlunVolume::Set(set.id), set.domain.clone())
+            }
+            None => {
+                let volume = self.volume(&spec.volume)?;
+                (VlunVolume::Volume(volume.id), volume.domain.clone())
+            }
+        };
+        let host = match &spec.host {
+            None => None,
+            Some(name) => Some(match name.strip_prefix("set:") {
+                Some(set) => {
+                    let set = self.host_set(set)?;
+                    (Err(set.id), set.domain.clone())
+                }
+                None => {
+                    let host = self.host(name)?;
+                    (Ok(host.id), host.domain.clone())
+                }
+            }),
+        };
+        if let Some(pos) = spec.port {
+            let port = self
+                .ports()
+                .iter()
+                .find(|p| p.pos == pos)
+                .ok_or_else(|| Error::new(ErrorCode::NON_EXISTENT_PORT, format!("port {pos} does not exist")))?;
+            if port.mode != 2 {
+                return Err(Error::new(ErrorCode::BAD_PORT_TYPE, format!("port {pos} is not a host port")));
+            }
+        }
+        if let VlunVolume::Volume(id) = volume
+            && self.is_online_copy_destination(id)
+        {
+            return Err(Error::new(
+                ErrorCode::INV_OPERATION_VLUN_PCOPY_TARGET_VV,
+                format!("'{}' is the destination of a physical copy", spec.volume),
+            ));
+        }
+        if let (Some(vd), Some((_, Some(hd)))) = (&volume_domain, &host)
+            && vd != hd
+        {
+            return Err(Error::new(ErrorCode::INV_INPUT, "volume and host must be in the same domain"));
+        }
+        let target = match (host.map(|(h, _)| h), spec.port) {
+            (Some(Ok(host)), Some(port)) => VlunTarget::HostOnPort(host, port),
+            (Some(Ok(host)), None) => VlunTarget::Host(host),
+            (Some(Err(set)), _) => VlunTarget::HostSet(set),
+            (None, Some(port)) => VlunTarget::Port(port),
+            (None, None) => unreachable!("checked above"),
+        };
+        let width = match volume {
+            VlunVolume::Volume(_) => 1,
+            VlunVolume::Set(set) => self.volume_sets.get(set).map_or(1, |s| s.members.len().max(1) as u32),
+        };
+        let used = self.luns_in_use(target);
+        let lun = if spec.auto_lun {
+            let max = if spec.max_auto_lun == 0 { MAX_LUN } else { spec.max_auto_lun.min(MAX_LUN) };
+            (spec.lun..=max)
+                .find(|start| (*start..start + width).all(|l| !used.contains(&l)) && start + width - 1 <= max)
+                .ok_or_else(|| Error::new(ErrorCode::AUTO_LUN_ID_UNAVAILABLE, "no free LUN"))?
+        } else {
+            if (spec.lun..spec.lun + width).any(|l| used.contains(&l))
+                || self.vluns.values().any(|v| v.volume == volume && v.lun == spec.lun && v.target == target)
+            {
+                return Err(Error::new(ErrorCode::EXISTENT_LUN, format!("LUN {} is already used", spec.lun)));
+            }
+            spec.lun
+        };
+        let seq = self.array.counters.next_vlun;
+        self.array.counters.next_vlun += 1;
+        self.array.vluns.insert(seq, Vlun { volume, lun, target, no_vcn: spec.no_vcn });
+        self.trace(
+            "vlun",
+            format!("export {} at LUN {lun} to {:?}", spec.volume, spec.host.as_deref().unwrap_or("port")),
+        );
+        Ok(lun)
+    }
+
+    fn luns_in_use(&self, target: VlunTarget) -> Vec<u32> {
+        match target {
+            VlunTarget::Host(h) | VlunTarget::HostOnPort(h, _) => self.luns_of_host(h),
+            VlunTarget::HostSet(set) => {
+                let members = self.host_sets.get(set).map(|s| s.members.clone()).unwrap_or_default();
+                let mut luns: Vec<u32> = members.iter().flat_map(|h| self.luns_of_host(*h)).collect();
+                luns.extend(self.vluns.values().filter(|v| v.target == target).map(|v| v.lun));
+                luns
+            }
+            VlunTarget::Port(pos) => {
+                self.vluns.values().filter(|v| v.target == VlunTarget::Port(pos)).map(|v| v.lun).collect()
+            }
+        }
+    }
+
+    /// Removes the VLUN template (volume, lun, host, port).
+    ///
+    /// Errors: `NON_EXISTENT_VOL`/`NON_EXISTENT_SET`/`NON_EXISTENT_HOST` for unknown names;
+    /// `NON_EXISTENT_PORT`; `NON_EXISTENT_VLUN` when no such template exists.
+    pub fn delete_vlun(&mut self, volume: &str, lun: u32, host: Option<&str>, port: Option<PortPos>) -> Result<()> {
+        self.require_online()?;
+        let volume_key = match volume.strip_prefix("set:") {
+            Some(set) => VlunVolume::Set(self.volume_set(set)?.id),
+            None => VlunVolume::Volume(
+                self.volume(volume)
+                    .map_err(|_| Error::new(ErrorCode::NON_EXISTENT_VLUN, format!("no VLUN for volume '{volume}'")))?
+                    .id,
+            ),
+        };
+        if let Some(pos) = port
+            && !self.ports().iter().any(|p| p.pos == pos)
+        {
+            return Err(Error::new(ErrorCode::NON_EXISTENT_PORT, format!("port {pos} does not exist")));
+        }
+        let target = match (host, port) {
+            (Some(name), port) => match name.strip_prefix("set:") {
+                Some(set) => VlunTarget::HostSet(self.host_set(set)?.id),
+                None => {
+                    let id = self.host(name)?.id;
+                    match port {
+                        Some(pos) => VlunTarget::HostOnPort(id, pos),
+                        None => VlunTarget::Host(id),
+                    }
+                }
+            },
+            (None, Some(pos)) => VlunTarget::Port(pos),
+            (None, None) => {
+                return Err(Error::new(ErrorCode::MISSING_VLUN_EXPORT_INFO, "a VLUN needs a host or a port"));
+            }
+        };
+        let key = self
+            .vluns
+            .iter()
+            .find(|(_, v)| v.volume == volume_key && v.lun == lun && v.target == target)
+            .map(|(k, _)| *k);
+        let Some(key) = key else {
+            return Err(Error::new(ErrorCode::NON_EXISTENT_VLUN, format!("no VLUN {volume},{lun}")));
+        };
+        self.array.vluns.remove(&key);
+        self.trace("vlun", format!("unexport {volume} at LUN {lun}"));
+        Ok(())
+    }
+}
