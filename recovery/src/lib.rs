@@ -1,1 +1,3 @@
 //! recovery
+pub mod exchange;
+pub mod verify;
