@@ -1,3 +1,4 @@
 //! recovery
 pub mod exchange;
 pub mod verify;
+pub mod vss;
