@@ -667,13 +667,14 @@ fn apply_record(
         plan.records_skipped += 1;
         return Ok(());
     }
-    if !plan.pages.contains_key(&record.page) {
-        let mut bytes = vec![0u8; DB_PAGE_SIZE];
-        db.read_at(db_page_offset(record.page), &mut bytes)?;
-        let page = DbPage::decode(record.page, &bytes).expect("verified pages decode");
-        plan.pages.insert(record.page, page);
-    }
-    let page = plan.pages.get_mut(&record.page).expect("inserted above");
+    let page = match plan.pages.entry(record.page) {
+        std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+        std::collections::btree_map::Entry::Vacant(entry) => {
+            let mut bytes = vec![0u8; DB_PAGE_SIZE];
+            db.read_at(db_page_offset(record.page), &mut bytes)?;
+            entry.insert(DbPage::decode(record.page, &bytes).expect("verified pages decode"))
+        }
+    };
     if page.lsn >= lsn {
         plan.records_skipped += 1;
         return Ok(());

@@ -377,7 +377,7 @@ impl MailboxServer {
         fc_wwns: &[String],
     ) -> Result<MailboxServer> {
         validate_name("server", name, false)?;
-        if !sim.array(array).host(host).is_ok() {
+        if sim.array(array).host(host).is_err() {
             sim.array_mut(array).create_host(HostSpec {
                 name: host.to_owned(),
                 fc_wwns: fc_wwns.to_vec(),
