@@ -272,7 +272,8 @@ pub enum GenerationStatus {
     },
     /// The records do not match their checksums.
     ChecksumMismatch,
-    /// The first `valid_records` records are readable and the rest of the payload is zeros.
+    /// The first `valid_records` records are readable and the payload ends in zeros: its tail
+    /// never landed.
     Torn {
         /// Readable records.
         valid_records: u32,
@@ -542,7 +543,10 @@ fn check_generation(
                 at += len;
             }
             _ => {
-                let status = if payload[at..].iter().all(|b| *b == 0) {
+                // Torn: the tail of the payload never landed (it ends in zeros, at least a
+                // checksum's worth, which a written record's checksum is with odds of 2^-32).
+                let zero_tail = payload.iter().rev().take_while(|b| **b == 0).count();
+                let status = if zero_tail >= 4 {
                     GenerationStatus::Torn { valid_records: index, claimed_records: header.record_count }
                 } else {
                     GenerationStatus::ChecksumMismatch
