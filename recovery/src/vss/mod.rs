@@ -644,6 +644,10 @@ impl BackupComponents {
         for writer in writers.iter_mut() {
             let name = writer.name().to_owned();
             self.record_event(sim, &name, event);
+            if event == WriterEvent::PrepareForSnapshot {
+                // From here on, a failure owes the writers an Abort.
+                self.prepared_writers = true;
+            }
             let context = self.context_for(&name);
             let result = match event {
                 WriterEvent::PrepareForBackup => writer.on_prepare_backup(sim, &context),
@@ -809,7 +813,6 @@ impl BackupComponents {
         }
         self.take_fault(sim, VssStep::EndPrepareSnapshots)?;
         provider.end_prepare_snapshots(sim, set).map_err(|e| e.to_vss("EndPrepareSnapshots"))?;
-        self.prepared_writers = true;
         self.deliver(sim, writers, VssStep::PrepareForSnapshot, WriterEvent::PrepareForSnapshot)?;
         self.frozen_at = Some(sim.now());
         self.deliver(sim, writers, VssStep::Freeze, WriterEvent::Freeze)?;
