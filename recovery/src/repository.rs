@@ -9,7 +9,9 @@
 //! What it does not do: it never touches an array (the workflows keep the repository and the
 //! arrays in step), applies no policy (it stores the policy fields), and is single-writer: a
 //! second [`Repository::open`] of the same directory is refused while the first is alive
-//! (an advisory lock on `repository.lock`).
+//! (an advisory lock on `repository.lock`). A child process forked by the same program holds
+//! an inherited copy of that lock until it execs, so [`RepositoryError::Locked`] can be
+//! transient in a program that spawns processes; retrying the open is safe.
 //!
 //! Main design choice: the whole catalogue is one JSON file replaced atomically on every change:
 //! write `repository.json.tmp-<generation>` in the same directory, fsync it, rename it over
