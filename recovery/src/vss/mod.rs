@@ -28,6 +28,47 @@
 //! EndPrepareSnapshots → [writers PrepareForSnapshot, Freeze] → PreCommitSnapshots →
 //! flush-and-hold → CommitSnapshots (all volumes at one instant) → writes released →
 //! PostCommitSnapshots → [writers Thaw, PostSnapshot]; AbortSnapshots on any failure.
+//!
+//! One FULL backup of one database, as a workflow drives it:
+//!
+//! ```
+//! use recovery::exchange::{DatabaseConfig, DatabaseSpec, MailboxServer};
+//! use recovery::vss::{
+//!     ArraySnapshotProvider, BackupComponents, BackupType, ExchangeWriter, ExchangeWriterOptions, VolumeRef,
+//!     Writer, EXCHANGE_WRITER_NAME,
+//! };
+//! use simulator::{CpgSpec, Simulation};
+//!
+//! let mut sim = Simulation::new(1);
+//! let a = sim.primary();
+//! sim.array_mut(a).create_cpg(CpgSpec { name: "FC_r6".into(), ..CpgSpec::default() }).unwrap();
+//! let mut server = MailboxServer::create(&mut sim, a, "MBX01", "mbx01", &[]).unwrap();
+//! let spec = DatabaseSpec {
+//!     name: "DB1".into(),
+//!     db_volume: "db1".into(),
+//!     log_volume: "db1.log".into(),
+//!     cpg: "FC_r6".into(),
+//!     config: DatabaseConfig::small(),
+//! };
+//! server.create_database(&mut sim, spec).unwrap().mount(&mut sim).unwrap();
+//!
+//! let mut provider = ArraySnapshotProvider::default();
+//! let mut writer = ExchangeWriter::new(&mut server, ExchangeWriterOptions::default());
+//! let mut vss = BackupComponents::default();
+//! vss.initialize_for_backup().unwrap();
+//! vss.set_backup_state(BackupType::Full).unwrap();
+//! vss.gather_writer_metadata(&mut sim, &mut [&mut writer as &mut dyn Writer]).unwrap();
+//! vss.add_component(EXCHANGE_WRITER_NAME, "DB1").unwrap();
+//! vss.start_snapshot_set(&mut sim).unwrap();
+//! vss.add_to_snapshot_set(&sim, &provider, VolumeRef::new(a, "db1")).unwrap();
+//! vss.add_to_snapshot_set(&sim, &provider, VolumeRef::new(a, "db1.log")).unwrap();
+//! vss.prepare_for_backup(&mut sim, &mut provider, &mut [&mut writer as &mut dyn Writer]).unwrap();
+//! let copies = vss.do_snapshot_set(&mut sim, &mut provider, &mut [&mut writer as &mut dyn Writer]).unwrap();
+//! assert_eq!(copies.len(), 2);
+//! // The requestor checks the copies (recovery::verify) before marking the component succeeded.
+//! vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, "DB1", true).unwrap();
+//! vss.backup_complete(&mut sim, &mut [&mut writer as &mut dyn Writer]).unwrap();
+//! ```
 
 mod exchange_writer;
 mod provider;

@@ -11,15 +11,17 @@ use simulator::{Simulation, SnapshotSpec};
 use super::{Provider, ProviderError, ShadowCopy, SnapshotSetId, VolumeRef};
 
 /// Settings of [`ArraySnapshotProvider`]. Defaults: commit takes no virtual time, copies have
-/// no expiration or retention.
+/// no expiration.
+///
+/// There is deliberately no retention setting: a retained copy cannot be deleted, so a set
+/// aborted after its commit would leave it behind. The workflows set retention once the backup
+/// is complete.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProviderConfig {
     /// Virtual time `CommitSnapshots` takes after creating the copies (to model a slow array).
     pub commit_duration: Duration,
     /// Expiration of each copy, hours.
     pub expiration_hours: Option<u64>,
-    /// Retention of each copy, hours.
-    pub retention_hours: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -102,7 +104,6 @@ impl Provider for ArraySnapshotProvider {
             let copy_name = ArraySnapshotProvider::copy_name(&volume.volume, set);
             let spec = SnapshotSpec {
                 expiration_hours: self.config.expiration_hours,
-                retention_hours: self.config.retention_hours,
                 comment: Some(format!("VSS set {set}")),
                 ..SnapshotSpec::read_only(&copy_name)
             };
