@@ -57,6 +57,10 @@ pub use page::{PAGE_SIZE, PageIndex, PageMap};
 pub use port::{Port, PortPos, PortProtocol};
 pub use prng::Prng;
 pub use registry::Registry;
+pub use remote_copy::{
+    AdmitSpec, DrOptions, GroupChanges, GroupPolicies, GroupSpec, GroupState, LinkSpec, Mode, RcGroup, RcTarget,
+    RcVolume, Role, StartOptions, StopOptions, StopReason, SyncOptions, SyncStatus, TargetSpec,
+};
 pub use simulation::{Digest, Simulation, SimulationBuilder, WriteAck};
 pub use task::{PhysicalCopySpec, Task, TaskKind, TaskStatus, TuneSpec};
 pub use time::{Instant, hours};
