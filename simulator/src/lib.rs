@@ -32,6 +32,7 @@ mod event;
 pub mod fault;
 pub mod host;
 pub mod ids;
+pub mod invariants;
 pub mod names;
 pub mod page;
 pub mod port;

@@ -194,12 +194,12 @@ impl RemoteCopyMut<'_> {
             return Err(Error::new(ErrorCode::RCOPY_GROUP_IS_BUSY, format!("a restore of '{name}' is in progress")));
         }
         let partner = self.reachable_partner(at)?;
-        if let Some(id) = self.sim.group(at).running_transfer {
-            // A recover sync is running: restore when it completes.
-            if let Some(transfer) = self.sim.rc.transfers.get_mut(&id) {
-                transfer.kind = TransferKind::Recover { restore: true, skip_start: options.skip_start };
-            }
-            self.sim.group_mut(at).restore_pending = true;
+        if self.sim.group(at).running_transfer.is_some() {
+            // A recover sync is running: host writes stop now, and once it completes one more
+            // sync carries the writes made meanwhile before the roles switch back.
+            let group = self.sim.group_mut(at);
+            group.restore_pending = true;
+            group.restore_skip_start = options.skip_start;
             return Ok(());
         }
         self.begin_reverse_sync(at, partner, options, true)
@@ -208,6 +208,10 @@ impl RemoteCopyMut<'_> {
     fn begin_reverse_sync(&mut self, at: GroupRef, partner: GroupRef, options: DrOptions, restore: bool) -> Result<()> {
         let sim = &mut *self.sim;
         let name = sim.group(at).name.clone();
+        // After a completed recover the sides are in sync (and, in synchronous mode, mirrored).
+        let recovered = sim.group(partner).role == Role::SecondaryRev
+            && sim.group(partner).state == GroupState::Started
+            && sim.group(at).state == GroupState::Started;
         if restore {
             sim.group_mut(at).restore_pending = true;
         }
@@ -241,7 +245,7 @@ impl RemoteCopyMut<'_> {
         sim.group_mut(at).stats.last_sync_started = Some(now);
         let launched = match sim.group(at).mode {
             Mode::Periodic => sync_cycle::launch_periodic(sim, at, false, kind),
-            Mode::Synchronous => sync_cycle::launch_live(sim, at, false, kind),
+            Mode::Synchronous => sync_cycle::launch_live(sim, at, false, !recovered, kind),
         };
         if let Err(error) = launched {
             sim.group_mut(at).restore_pending = false;
@@ -312,6 +316,21 @@ impl RemoteCopyMut<'_> {
         }
         self.sim.record("rcopy", format!("switchover of {name}: roles swapped, group stays started"));
         Ok(())
+    }
+}
+
+/// A recover sync completed while a restore waited for it: run the restore's final sync.
+pub(crate) fn continue_restore(sim: &mut Simulation, at: GroupRef) {
+    let skip_start = sim.group(at).restore_skip_start;
+    let kind = TransferKind::Recover { restore: true, skip_start };
+    let launched = match sim.group(at).mode {
+        Mode::Periodic => sync_cycle::launch_periodic(sim, at, false, kind),
+        Mode::Synchronous => sync_cycle::launch_live(sim, at, false, false, kind),
+    };
+    if let Err(error) = launched {
+        sim.group_mut(at).restore_pending = false;
+        let name = sim.group(at).name.clone();
+        sim.record("rcopy", format!("restore of {name} could not continue: {error}"));
     }
 }
 

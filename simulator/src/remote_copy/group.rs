@@ -352,6 +352,7 @@ impl RemoteCopyMut<'_> {
                 snapshot_generation: 0,
                 sync_pending: false,
                 restore_pending: false,
+                restore_skip_start: false,
             };
             rc.groups.insert(id, name, group);
             id
@@ -720,8 +721,19 @@ impl RemoteCopyMut<'_> {
             return Err(Error::new(ErrorCode::RCOPY_GROUP_IS_BUSY, format!("'{name}' is transferring")));
         }
         self.require_peer_reachable(at.array, g.peer)?;
-        if self.sim.partner_of(at).is_none() {
+        let Some(partner) = self.sim.partner_of(at) else {
             return Err(Error::new(ErrorCode::RCOPY_GROUP_INV_TARGET, format!("the partner of '{name}' is missing")));
+        };
+        if self.sim.group(partner).role.is_source() {
+            // Both sides are sources after a failover: only recover or restore may resolve it.
+            return Err(Error::new(
+                ErrorCode::RCOPY_GROUP_IN_FAILOVER_STATE,
+                format!(
+                    "'{name}' and its partner are both {}/{}",
+                    self.sim.group(at).role.as_str(),
+                    self.sim.group(partner).role.as_str()
+                ),
+            ));
         }
         sync_cycle::start(self.sim, at, options.skip_initial_sync);
         Ok(())

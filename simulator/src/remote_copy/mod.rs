@@ -27,7 +27,7 @@
 
 mod dr;
 mod group;
-mod link;
+pub(crate) mod link;
 mod sync_cycle;
 mod sync_write;
 mod transfer;
@@ -309,8 +309,11 @@ pub struct RcGroup {
     pub(crate) snapshot_generation: u64,
     /// A sync was requested while another ran: start it when that one ends.
     pub(crate) sync_pending: bool,
-    /// Restore requested: switch back to natural roles once the running recover sync completes.
+    /// Restore requested: host writes are refused and the roles switch back once the restore's
+    /// final sync completes.
     pub(crate) restore_pending: bool,
+    /// `skip_start` of the pending restore.
+    pub(crate) restore_skip_start: bool,
 }
 
 impl RcGroup {
@@ -500,6 +503,16 @@ impl Simulation {
     /// Transfers (syncs) running now: (source array, group, volumes still to finish).
     pub fn rc_running_transfers(&self) -> impl Iterator<Item = (GroupRef, usize)> + '_ {
         self.rc.transfers.values().map(|t| (t.source_group, t.unfinished_volumes()))
+    }
+
+    /// Whether the transfer running for the group at `at` is a recover (reverse resync after a
+    /// failover), whose destination's consistent image is its own pre-recover content rather
+    /// than a sync point.
+    pub(crate) fn running_recover(&self, group: &RcGroup) -> bool {
+        group
+            .running_transfer
+            .and_then(|id| self.rc.transfers.get(&id))
+            .is_some_and(|t| matches!(t.kind, transfer::TransferKind::Recover { .. }))
     }
 
     pub(crate) fn group(&self, at: GroupRef) -> &RcGroup {

@@ -118,7 +118,7 @@ pub(crate) fn sync_now(sim: &mut Simulation, at: GroupRef, full: bool) {
     sim.group_mut(at).stats.last_sync_started = Some(now);
     let result = match sim.group(at).mode {
         Mode::Periodic => launch_periodic(sim, at, full, TransferKind::Periodic),
-        Mode::Synchronous => launch_live(sim, at, full, TransferKind::SyncResync),
+        Mode::Synchronous => launch_live(sim, at, full, false, TransferKind::SyncResync),
     };
     if let Err(error) = result {
         let name = sim.group(at).name.clone();
@@ -208,17 +208,22 @@ pub(crate) fn launch_periodic(sim: &mut Simulation, at: GroupRef, full: bool, ki
 }
 
 /// Launches a live transfer (synchronous mode, or a synchronous recover): volumes not in sync.
-pub(crate) fn launch_live(sim: &mut Simulation, at: GroupRef, full: bool, kind: TransferKind) -> Result<()> {
+///
+/// `every_volume` resyncs volumes even if they look synced (a recover after a failover, where
+/// the destination has diverged); otherwise only volumes not in sync or with writes in doubt.
+pub(crate) fn launch_live(
+    sim: &mut Simulation,
+    at: GroupRef,
+    full: bool,
+    every_volume: bool,
+    kind: TransferKind,
+) -> Result<()> {
     let partner = sim.partner_of(at).expect("started groups have partners");
     let entries: Vec<_> = sim
         .group(at)
         .volumes
         .iter()
-        .filter(|e| {
-            full || e.status != SyncStatus::Synced
-                || !e.pending_ranges.is_empty()
-                || matches!(kind, TransferKind::Recover { .. })
-        })
+        .filter(|e| full || every_volume || e.status != SyncStatus::Synced || !e.pending_ranges.is_empty())
         .cloned()
         .collect();
     let mut volumes = Vec::new();

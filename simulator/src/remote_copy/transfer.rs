@@ -392,7 +392,11 @@ fn finish(sim: &mut Simulation, id: u64) {
     }
     match transfer.kind {
         TransferKind::Recover { restore: true, skip_start } => dr::complete_restore(sim, source, skip_start),
-        TransferKind::Recover { restore: false, .. } | TransferKind::Periodic | TransferKind::SyncResync => {}
+        TransferKind::Recover { restore: false, .. } | TransferKind::Periodic | TransferKind::SyncResync => {
+            if sim.group(source).restore_pending {
+                dr::continue_restore(sim, source);
+            }
+        }
     }
     sync_cycle::after_sync(sim, source);
     fill_slots(sim);
@@ -428,6 +432,10 @@ pub(crate) fn fail(sim: &mut Simulation, id: u64) {
         } else {
             vt.previous_sync_point
         };
+        // A failed recover leaves the destination with its own pre-recover data, which is no
+        // sync point of the new source: it is not in sync.
+        let recovering = matches!(transfer.kind, TransferKind::Recover { .. });
+        let (status, sync_point) = if recovering { (SyncStatus::NotSynced, None) } else { (status, sync_point) };
         for (group, volume) in [(dest, vt.dest_volume), (source, vt.source_volume)] {
             if let Some(entry) = sim.group_mut(group).volumes.iter_mut().find(|v| v.local == volume) {
                 entry.status = status;

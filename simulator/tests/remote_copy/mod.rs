@@ -3,6 +3,7 @@
 
 mod dr;
 mod faults;
+mod model;
 mod periodic;
 mod refusals;
 mod support;
