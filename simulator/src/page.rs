@@ -37,20 +37,20 @@ impl PageIndex {
 /// One immutable 16 KiB page, shared by every map that holds it.
 ///
 /// Equality is identity: two `Page`s are equal when they are the same allocation.
+///
+/// Invariant: the slice is exactly [`PAGE_SIZE`] bytes long.
 #[derive(Clone)]
-pub struct Page(Arc<Box<[u8; PAGE_SIZE]>>);
+pub struct Page(Arc<[u8]>);
 
 impl Page {
-    /// A page holding `bytes` (exactly one page long).
+    /// A page holding `bytes` (exactly one page long): one allocation, one copy.
     pub fn from_bytes(bytes: &[u8]) -> Page {
         assert_eq!(bytes.len(), PAGE_SIZE);
-        let mut data = zeroed_page();
-        data.copy_from_slice(bytes);
-        Page(Arc::new(data))
+        Page(Arc::from(bytes))
     }
 
     /// The page's bytes.
-    pub fn bytes(&self) -> &[u8; PAGE_SIZE] {
+    pub fn bytes(&self) -> &[u8] {
         &self.0
     }
 
@@ -62,12 +62,12 @@ impl Page {
     /// The allocation's address: identifies the page within one process (for counting
     /// distinct pages; never used for ordering or ids).
     pub(crate) fn addr(&self) -> usize {
-        Arc::as_ptr(&self.0) as usize
+        Arc::as_ptr(&self.0) as *const u8 as usize
     }
 
     /// Mutable bytes, copying the page first if another map shares it (copy-on-write).
-    fn make_mut(&mut self) -> &mut [u8; PAGE_SIZE] {
-        Arc::make_mut(&mut self.0).as_mut()
+    fn make_mut(&mut self) -> &mut [u8] {
+        Arc::make_mut(&mut self.0)
     }
 }
 
@@ -81,13 +81,8 @@ impl Eq for Page {}
 
 impl fmt::Debug for Page {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Page({:p})", Arc::as_ptr(&self.0))
+        write!(f, "Page({:p})", Arc::as_ptr(&self.0) as *const u8)
     }
-}
-
-fn zeroed_page() -> Box<[u8; PAGE_SIZE]> {
-    // `vec!` of zeros asks the allocator for zeroed memory directly; no 16 KiB stack temporary.
-    vec![0u8; PAGE_SIZE].into_boxed_slice().try_into().expect("the vector is exactly one page long")
 }
 
 /// A change between two page maps, as found by [`PageMap::changed_pages`].
@@ -173,9 +168,9 @@ impl PageMap {
             } else if let Some(page) = self.pages.get_mut(&index) {
                 page.make_mut()[within..within + take].copy_from_slice(source);
             } else {
-                let mut bytes = zeroed_page();
+                let mut bytes = vec![0u8; PAGE_SIZE];
                 bytes[within..within + take].copy_from_slice(source);
-                self.pages.insert(index, Page(Arc::new(bytes)));
+                self.pages.insert(index, Page(Arc::from(bytes)));
             }
             done += take;
         }
@@ -185,12 +180,12 @@ impl PageMap {
     ///
     /// Cost follows the difference, not the map: subtrees the two maps share are skipped.
     pub fn changed_pages<'a>(&'a self, older: &'a PageMap) -> impl Iterator<Item = PageChange> + 'a {
-        older.pages.diff(&self.pages).filter_map(|item| match item {
-            imbl::ordmap::DiffItem::Add(index, page) => Some(PageChange::Written(PageIndex(*index), page.clone())),
+        older.pages.diff(&self.pages).map(|item| match item {
+            imbl::ordmap::DiffItem::Add(index, page) => PageChange::Written(PageIndex(*index), page.clone()),
             imbl::ordmap::DiffItem::Update { new: (index, page), .. } => {
-                Some(PageChange::Written(PageIndex(*index), page.clone()))
+                PageChange::Written(PageIndex(*index), page.clone())
             }
-            imbl::ordmap::DiffItem::Remove(index, _) => Some(PageChange::Zeroed(PageIndex(*index))),
+            imbl::ordmap::DiffItem::Remove(index, _) => PageChange::Zeroed(PageIndex(*index)),
         })
     }
 
@@ -206,14 +201,34 @@ impl PageMap {
         }
     }
 
+    /// Makes the pages covering `offset..offset + len` what they are in `from` (used to undo a
+    /// failed write).
+    pub fn restore_range(&mut self, from: &PageMap, offset: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        let first = offset / PAGE_SIZE_U64;
+        let last = (offset + len - 1) / PAGE_SIZE_U64;
+        for index in first..=last {
+            match from.pages.get(&index) {
+                Some(page) => {
+                    self.pages.insert(index, page.clone());
+                }
+                None => {
+                    self.pages.remove(&index);
+                }
+            }
+        }
+    }
+
     /// Whether both maps read the same bytes everywhere (content comparison, for tests and
     /// invariants; shared pages are skipped without reading them).
     pub fn same_content(&self, other: &PageMap) -> bool {
         self.changed_pages(other).all(|change| match change {
             PageChange::Written(index, page) => {
-                let other_bytes = other.page(index).map(|p| p.bytes().as_slice());
+                let other_bytes = other.page(index).map(|p| p.bytes());
                 match other_bytes {
-                    Some(bytes) => bytes == page.bytes().as_slice(),
+                    Some(bytes) => bytes == page.bytes(),
                     None => page.bytes().iter().all(|b| *b == 0),
                 }
             }
