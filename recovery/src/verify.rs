@@ -2,7 +2,8 @@
 //! soft recovery (log replay) onto an image.
 //!
 //! What it holds: the [`ReadAt`] / [`WriteAt`] traits through which it sees an image (a volume or
-//! virtual copy on an array via [`simulator::Simulation::read`], or an in-memory [`MemoryImage`]),
+//! virtual copy on an array via [`simulator::Simulation::read`], a copy mounted on a host via
+//! [`simulator::Simulation::host_read`] ([`HostLun`]), or an in-memory [`MemoryImage`]),
 //! [`verify_image`] / [`verify_database_only`] which decide whether an image is recoverable and
 //! list every reason why not ([`Unrecoverable`]), and [`plan_soft_recovery`] /
 //! [`soft_recover`] / [`soft_recover_on_array`] which replay the required logs and write a clean
@@ -111,6 +112,40 @@ impl ReadAt for ArrayVolumeMut<'_> {
 impl WriteAt for ArrayVolumeMut<'_> {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), simulator::Error> {
         self.sim.write(self.array, self.volume, offset, data).map(|_| ())
+    }
+}
+
+/// A volume as a host sees it through an export: `host` reads `lun` of `array` with
+/// [`Simulation::host_read`] (a copy mounted on a backup server).
+#[derive(Clone, Copy)]
+pub struct HostLun<'a> {
+    sim: &'a Simulation,
+    array: ArrayId,
+    host: &'a str,
+    lun: u32,
+    size_bytes: u64,
+}
+
+impl<'a> HostLun<'a> {
+    /// LUN `lun` of `host` on `array`.
+    ///
+    /// Errors: `ARRAY_OFFLINE`; `NON_EXISTENT_HOST`; `NON_EXISTENT_VLUN`.
+    pub fn new(sim: &'a Simulation, array: ArrayId, host: &'a str, lun: u32) -> Result<HostLun<'a>, simulator::Error> {
+        let a = sim.array(array);
+        let id = a.resolve_lun(host, lun)?;
+        let size_bytes = a.volume_by_id(id).map_or(0, |v| v.size_bytes());
+        Ok(HostLun { sim, array, host, lun, size_bytes })
+    }
+}
+
+impl ReadAt for HostLun<'_> {
+    fn size_bytes(&self) -> u64 {
+        self.size_bytes
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), simulator::Error> {
+        let bytes = self.sim.host_read(self.array, self.host, self.lun, offset, buf.len())?;
+        buf.copy_from_slice(&bytes);
+        Ok(())
     }
 }
 
@@ -457,8 +492,8 @@ fn for_each_page(db: &dyn ReadAt, page_count: u32, mut visit: impl FnMut(u32, &[
 /// The data of every non-empty page, by page number: what the database holds, for comparing a
 /// recovered image with a reference.
 ///
-/// Errors: a failed read. A damaged page or header yields `Err(Ok(..))`-free handling: it is
-/// skipped here; use [`verify_image`] to detect damage.
+/// Errors: a failed read. Damage is not an error here: an unreadable header gives an empty
+/// map and a damaged page is skipped; use [`verify_image`] to detect damage.
 pub fn read_database_contents(db: &dyn ReadAt) -> Result<BTreeMap<u32, Vec<u8>>, simulator::Error> {
     let mut contents = BTreeMap::new();
     let Ok(header) = read_database_header(db)? else {

@@ -8,6 +8,16 @@ pub fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// A proptest configuration with `cases(default)` cases whose failures are saved (and replayed
+/// first on the next run) in `tests/proptest-regressions/<file>.txt`.
+pub fn proptest_config(default: u32, file: &'static str) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases: cases(default),
+        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Direct(file))),
+        ..proptest::test_runner::Config::default()
+    }
+}
+
 /// A simulation seeded with `seed`, a CPG on the primary, server `MBX01` (host `mbx01`) with
 /// database `DB1` on volumes `db1` and `db1.log` (small layout), dismounted.
 pub fn setup(seed: u64) -> (Simulation, MailboxServer) {

@@ -12,7 +12,7 @@ use recovery::repository::{
     RemoteCopyMode, Repository, RepositoryError, Site, TEMP_PREFIX, VolumeRole,
 };
 
-use crate::common::cases;
+use crate::common::proptest_config;
 
 fn entry(n: u32) -> Entry {
     let backup_id = format!("2026010100{:04}", n);
@@ -180,7 +180,7 @@ fn reference_apply(model: &BTreeMap<EntryKey, Entry>, op: &Op) -> Option<BTreeMa
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(32), ..ProptestConfig::default() })]
+    #![proptest_config(proptest_config(32, "tests/proptest-regressions/repository.txt"))]
 
     /// Goal: invariant 42: after any sequence of operations with crashes injected at random
     /// commit points, reloading gives exactly the last committed state (no lost, no duplicate
