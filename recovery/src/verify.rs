@@ -29,7 +29,7 @@ use simulator::{ArrayId, Simulation};
 
 use crate::exchange::layout::{
     CHECKPOINT_OFFSET, Checkpoint, DB_PAGE_DATA, DB_PAGE_SIZE, DatabaseHeader, DbPage, DecodeError,
-    GENERATION_HEADER_SIZE, GenerationHeader, LogRecord, LogSuperblock, Lsn, ShutdownState, db_page_offset,
+    GENERATION_HEADER_SIZE, GenerationHeader, LogRecord, LogSuperblock, Lsn, ShutdownState, db_page_offset, slot_of,
     slot_offset,
 };
 
@@ -384,6 +384,12 @@ fn verify(db: &dyn ReadAt, log: Option<&dyn ReadAt>) -> Result<VerifyReport, sim
             return Ok(report);
         }
     };
+    if db_page_offset(header.page_count) > db.size_bytes() {
+        report
+            .problems
+            .push(Unrecoverable::DatabaseHeaderCorrupt(DecodeError::Invalid("page count beyond the volume")));
+        return Ok(report);
+    }
     report.header = Some(header);
     for (page, reason) in scan_pages(db, header.page_count)? {
         report.problems.push(Unrecoverable::DatabasePageCorrupt { page, reason });
@@ -496,8 +502,9 @@ fn for_each_page(db: &dyn ReadAt, page_count: u32, mut visit: impl FnMut(u32, &[
 /// map and a damaged page is skipped; use [`verify_image`] to detect damage.
 pub fn read_database_contents(db: &dyn ReadAt) -> Result<BTreeMap<u32, Vec<u8>>, simulator::Error> {
     let mut contents = BTreeMap::new();
-    let Ok(header) = read_database_header(db)? else {
-        return Ok(contents);
+    let header = match read_database_header(db)? {
+        Ok(header) if db_page_offset(header.page_count) <= db.size_bytes() => header,
+        _ => return Ok(contents),
     };
     for_each_page(db, header.page_count, |number, bytes| {
         if let Ok(page) = DbPage::decode(number, bytes)
@@ -545,6 +552,11 @@ pub fn scan_logs(log: &dyn ReadAt) -> Result<Result<LogScan, DecodeError>, simul
         };
         if header.signature != superblock.signature {
             scan.foreign_generations.push(header.generation);
+            continue;
+        }
+        if slot_of(header.generation, superblock.slot_count) != slot {
+            // A valid header in the wrong slot was not written there by the database.
+            scan.damaged_slots.push((slot, DecodeError::Invalid("generation in the wrong slot")));
             continue;
         }
         let status = if scan.generations.contains_key(&header.generation) {
@@ -681,7 +693,7 @@ pub fn plan_soft_recovery(db: &dyn ReadAt, log: &dyn ReadAt) -> Result<RecoveryP
     };
     let mut header_bytes = vec![0u8; GENERATION_HEADER_SIZE];
     for generation in lo..=hi {
-        let slot = crate::exchange::layout::slot_of(generation, superblock.slot_count);
+        let slot = slot_of(generation, superblock.slot_count);
         log.read_at(slot_offset(superblock.slot_bytes, slot), &mut header_bytes)?;
         let header = GenerationHeader::decode(&header_bytes).expect("verified generation headers decode");
         assert_eq!(header.generation, generation);

@@ -13,7 +13,7 @@
 use simulator::{Prng, Simulation};
 
 use super::layout::DB_PAGE_DATA;
-use super::{CommitOutcome, Database, PageUpdate, Result, Transaction};
+use super::{CommitOutcome, Database, ExchangeError, PageUpdate, Result, Transaction};
 
 /// Sizes and rates of a workload. Defaults: 1–4 updates per transaction of 8–256 bytes, a flush
 /// of up to 8 pages every 4 transactions.
@@ -46,6 +46,25 @@ impl Default for WorkloadConfig {
     }
 }
 
+impl WorkloadConfig {
+    /// Checks the ranges: at least one update of at least one byte, minimums not above
+    /// maximums, updates no longer than a page's data.
+    ///
+    /// Errors: [`ExchangeError::InvalidConfig`].
+    pub fn validate(&self) -> Result<()> {
+        if self.updates_min == 0 || self.updates_min > self.updates_max {
+            return Err(ExchangeError::InvalidConfig("updates per transaction must be 1 <= min <= max"));
+        }
+        if self.bytes_min == 0 || self.bytes_min > self.bytes_max {
+            return Err(ExchangeError::InvalidConfig("bytes per update must be 1 <= min <= max"));
+        }
+        if usize::from(self.bytes_max) > DB_PAGE_DATA {
+            return Err(ExchangeError::InvalidConfig("an update cannot be longer than a page's data"));
+        }
+        Ok(())
+    }
+}
+
 /// A seeded transaction generator.
 #[derive(Debug, Clone)]
 pub struct Workload {
@@ -67,10 +86,10 @@ pub struct Step {
 
 impl Workload {
     /// A workload drawing from a ChaCha8 stream seeded with `seed`.
+    ///
+    /// Precondition: `config.validate()` holds (scenario loaders call it on user input first).
     pub fn new(seed: u64, config: WorkloadConfig) -> Workload {
-        assert!(config.updates_min >= 1 && config.updates_min <= config.updates_max);
-        assert!(config.bytes_min >= 1 && config.bytes_min <= config.bytes_max);
-        assert!(usize::from(config.bytes_max) <= DB_PAGE_DATA);
+        config.validate().expect("a valid workload configuration");
         Workload { prng: Prng::from_seed(seed), config, generated: 0 }
     }
 

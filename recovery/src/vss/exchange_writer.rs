@@ -124,7 +124,10 @@ impl Writer for ExchangeWriter<'_> {
         self.require_components(context)?;
         let array = self.server.array();
         for name in &context.components {
-            let db = self.server.database(name).expect("checked above");
+            let db = self
+                .server
+                .database(name)
+                .map_err(|e| VssError::new(VssCode::WRITERERROR_NONRETRYABLE, e.to_string()))?;
             for volume in [db.db_volume(), db.log_volume()] {
                 if !context.volumes.contains(&VolumeRef::new(array, volume)) {
                     return Err(VssError::new(
@@ -139,8 +142,11 @@ impl Writer for ExchangeWriter<'_> {
 
     fn on_freeze(&mut self, sim: &mut Simulation, context: &BackupContext) -> Result<()> {
         for name in &context.components {
-            let db = self.server.database_mut(name).expect("checked at PrepareForSnapshot");
-            match db.freeze(sim) {
+            let frozen = match self.server.database_mut(name) {
+                Ok(db) => db.freeze(sim),
+                Err(error) => Err(error),
+            };
+            match frozen {
                 Ok(point) => {
                     self.captured.insert(name.clone(), point);
                     self.frozen.push(name.clone());
