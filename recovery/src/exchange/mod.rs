@@ -605,27 +605,12 @@ impl Database {
         if self.engine.is_some() {
             return Err(ExchangeError::AlreadyMounted(self.name.clone()));
         }
-        let recovery = {
-            let db = ArrayVolume::new(sim, self.array, &self.db_volume)?;
-            let log = ArrayVolume::new(sim, self.array, &self.log_volume)?;
-            let plan = verify::plan_soft_recovery(&db, &log)?;
-            plan.replayed.map(|_| plan)
-        };
-        let recovery = match recovery {
-            Some(plan) => {
-                let mut db = ArrayVolumeMut::new(sim, self.array, &self.db_volume)?;
-                let outcome = plan.apply(&mut db)?;
-                self.stats.db_writes += outcome.pages_written as u64 + 1;
-                Some(outcome)
-            }
-            None => None,
-        };
+        let recovery = self.recover_if_dirty(sim)?;
         let (header, scan) = {
             let db = ArrayVolume::new(sim, self.array, &self.db_volume)?;
             let log = ArrayVolume::new(sim, self.array, &self.log_volume)?;
             let header = verify::read_database_header(&db)?.expect("a recoverable database has a readable header");
-            let scan = verify::scan_logs(&log)?;
-            (header, scan)
+            (header, verify::scan_logs(&log)?)
         };
         assert_eq!(header.state, ShutdownState::Clean, "recovery leaves a clean header");
         let present: Vec<u64> = match &scan {
@@ -649,6 +634,38 @@ impl Database {
             };
             self.write_log(sim, 0, &superblock.encode())?;
         }
+        let current = self.start_generation(sim, generation)?;
+        self.engine = Some(Engine {
+            current,
+            payload_crc: crc32fast::Hasher::new(),
+            checkpoint: generation,
+            oldest,
+            header_hi: generation,
+            cache: BTreeMap::new(),
+        });
+        sim.record("exchange", format!("mount {} at generation {generation}", self.name));
+        Ok(MountOutcome { recovery, generation })
+    }
+
+    /// Soft recovery of the volumes when the header is dirty (reads first, then writes).
+    fn recover_if_dirty(&mut self, sim: &mut Simulation) -> Result<Option<RecoveryOutcome>> {
+        let plan = {
+            let db = ArrayVolume::new(sim, self.array, &self.db_volume)?;
+            let log = ArrayVolume::new(sim, self.array, &self.log_volume)?;
+            verify::plan_soft_recovery(&db, &log)?
+        };
+        if plan.replayed.is_none() {
+            return Ok(None);
+        }
+        let mut db = ArrayVolumeMut::new(sim, self.array, &self.db_volume)?;
+        let outcome = plan.apply(&mut db)?;
+        self.stats.db_writes += outcome.pages_written as u64 + 1;
+        Ok(Some(outcome))
+    }
+
+    /// Writes the empty header of `generation`, the checkpoint at it and a dirty header
+    /// requiring it: the on-disk state of a freshly mounted database.
+    fn start_generation(&mut self, sim: &mut Simulation, generation: u64) -> Result<GenerationHeader> {
         let current = GenerationHeader {
             signature: self.signature,
             base_name: self.base_name,
@@ -664,16 +681,7 @@ impl Database {
         self.write_log(sim, CHECKPOINT_OFFSET, &checkpoint.encode())?;
         self.write_db(sim, 0, &self.dirty_header(generation, generation).encode())?;
         self.stats.generations_created += 1;
-        self.engine = Some(Engine {
-            current,
-            payload_crc: crc32fast::Hasher::new(),
-            checkpoint: generation,
-            oldest,
-            header_hi: generation,
-            cache: BTreeMap::new(),
-        });
-        sim.record("exchange", format!("mount {} at generation {generation}", self.name));
-        Ok(MountOutcome { recovery, generation })
+        Ok(current)
     }
 
     /// Dismounts cleanly: flushes every page, closes the current generation and writes a clean
