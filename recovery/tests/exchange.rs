@@ -386,3 +386,73 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn foreign_logs_and_damaged_pages_are_named() {
+    // Goal: the verifier names two more reasons: logs of another database paired with this one,
+    // and a database page failing its checksum. Method: two databases; pair one's database copy
+    // with the other's log copy; flip a byte of a flushed page.
+    use recovery::exchange::{DatabaseConfig, DatabaseSpec};
+    let (mut sim, mut server) = setup(6);
+    let spec = DatabaseSpec {
+        name: "DB2".into(),
+        db_volume: "db2".into(),
+        log_volume: "db2.log".into(),
+        cpg: "FC_r6".into(),
+        config: DatabaseConfig::small(),
+    };
+    server.create_database(&mut sim, spec).unwrap();
+    let mut workload = Workload::new(6, WorkloadConfig::default());
+    for name in ["DB1", "DB2"] {
+        let db = server.database_mut(name).unwrap();
+        db.mount(&mut sim).unwrap();
+        for _ in 0..20 {
+            workload.step(&mut sim, db).unwrap();
+        }
+        db.flush(&mut sim, usize::MAX).unwrap();
+    }
+    let a = sim.primary();
+    let report =
+        verify_image(&ArrayVolume::new(&sim, a, "db1").unwrap(), &ArrayVolume::new(&sim, a, "db2.log").unwrap())
+            .unwrap();
+    assert!(matches!(report.problems[..], [Unrecoverable::LogsOfAnotherDatabase { .. }]), "{report:?}");
+
+    let page = *read_database_contents(&ArrayVolume::new(&sim, a, "db1").unwrap()).unwrap().keys().next().unwrap();
+    let offset = recovery::exchange::layout::db_page_offset(page) + 100;
+    let byte = sim.read(a, "db1", offset, 1).unwrap()[0];
+    sim.write(a, "db1", offset, &[byte ^ 0xff]).unwrap();
+    let report =
+        verify_image(&ArrayVolume::new(&sim, a, "db1").unwrap(), &ArrayVolume::new(&sim, a, "db1.log").unwrap())
+            .unwrap();
+    assert!(
+        matches!(report.problems[..], [Unrecoverable::DatabasePageCorrupt { page: p, .. }] if p == page),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn held_transactions_are_bounded() {
+    // Goal: while frozen, transactions beyond the configured bound are refused with a typed
+    // error (never silently dropped), and the held ones commit at thaw.
+    use recovery::exchange::{DatabaseConfig, ExchangeError};
+    let config = DatabaseConfig { held_transactions_max: 3, ..DatabaseConfig::small() };
+    let (mut sim, mut server) = crate::common::setup_with(7, config);
+    let db = server.database_mut("DB1").unwrap();
+    db.mount(&mut sim).unwrap();
+    db.freeze(&mut sim).unwrap();
+    let mut workload = Workload::new(7, WorkloadConfig::default());
+    let mut contents = ReferenceContents::default();
+    for _ in 0..3 {
+        let step = workload.step(&mut sim, db).unwrap();
+        assert_eq!(step.outcome, CommitOutcome::Held);
+        contents.apply(&step.transaction);
+    }
+    let refused = db.commit(&mut sim, workload.next_transaction(64)).unwrap_err();
+    assert_eq!(refused, ExchangeError::FrozenQueueFull { database: "DB1".into(), held: 3 });
+    assert_eq!(db.freeze(&mut sim).unwrap_err(), ExchangeError::Frozen("DB1".into()));
+    assert_eq!(db.thaw(&mut sim).unwrap(), 3);
+    assert_eq!(db.thaw(&mut sim).unwrap_err(), ExchangeError::NotFrozen("DB1".into()));
+    db.dismount(&mut sim).unwrap();
+    let a = sim.primary();
+    assert_eq!(read_database_contents(&ArrayVolume::new(&sim, a, "db1").unwrap()).unwrap(), contents.pages);
+}

@@ -84,8 +84,17 @@ fn entries_survive_reopen_and_operations_are_idempotent() {
     repository.set_mounted(&key, None).unwrap();
     assert_eq!(repository.remove(&key).unwrap(), Applied::Committed);
     assert_eq!(repository.remove(&key).unwrap(), Applied::AlreadyDone);
+    let key2 = entry(2).key;
+    let policy = PolicyFields { expiration_hours: Some(48), retention_hours: Some(12) };
+    assert_eq!(repository.set_policy(&key2, policy).unwrap(), Applied::Committed);
+    assert_eq!(repository.set_policy(&key2, policy).unwrap(), Applied::AlreadyDone);
+    let retained = entry(2).copies;
+    assert_eq!(repository.set_retained_on_primary(&key2, retained.clone()).unwrap(), Applied::Committed);
+    assert!(matches!(repository.set_policy(&entry(9).key, policy), Err(RepositoryError::NotFound(_))));
     let generation = repository.generation();
     let entries = repository.entries().clone();
+    assert_eq!(entries[&key2].retained_on_primary, retained);
+    assert_eq!(entries[&key2].policy, policy);
     assert!(matches!(Repository::open(dir.path(), "BKP-A", Site::Local), Err(RepositoryError::Locked(_))));
     drop(repository);
     let reopened = open(dir.path());
