@@ -33,7 +33,7 @@ fn run_workload(sim: &mut Simulation, server: &mut MailboxServer, transactions: 
 /// Runs one backup of DB1 up to `DoSnapshotSet` (included); returns the requestor.
 fn backup_until_snapshot(
     sim: &mut Simulation,
-    writer: &mut ExchangeWriter<'_>,
+    writer: &mut dyn Writer,
     provider: &mut dyn Provider,
     backup_type: BackupType,
     faults: &[(VssStep, InjectedFault)],
@@ -46,13 +46,13 @@ fn backup_until_snapshot(
     let result = (|| {
         vss.initialize_for_backup()?;
         vss.set_backup_state(backup_type)?;
-        vss.gather_writer_metadata(sim, &mut [writer as &mut dyn Writer])?;
+        vss.gather_writer_metadata(sim, &mut [&mut *writer])?;
         vss.add_component(EXCHANGE_WRITER_NAME, "DB1")?;
         vss.start_snapshot_set(sim)?;
         vss.add_to_snapshot_set(sim, provider, VolumeRef::new(a, "db1"))?;
         vss.add_to_snapshot_set(sim, provider, VolumeRef::new(a, "db1.log"))?;
-        vss.prepare_for_backup(sim, provider, &mut [writer as &mut dyn Writer])?;
-        vss.do_snapshot_set(sim, provider, &mut [writer as &mut dyn Writer]).map(<[ShadowCopy]>::to_vec)
+        vss.prepare_for_backup(sim, provider, &mut [&mut *writer])?;
+        vss.do_snapshot_set(sim, provider, &mut [&mut *writer]).map(<[ShadowCopy]>::to_vec)
     })();
     (vss, result)
 }
@@ -505,4 +505,145 @@ fn same_seed_same_backup() {
     }
     assert_eq!(run(7), run(7));
     assert_ne!(run(7).0, run(8).0);
+}
+
+#[test]
+fn two_databases_in_one_set() {
+    // Goal: a set with two databases (four volumes) freezes both, commits all four copies at one
+    // instant, and truncates both logs at BackupComplete; a database not selected is not frozen.
+    // Method: create DB2 and DB3, back up DB1 and DB2 only.
+    use recovery::exchange::{DatabaseConfig, DatabaseSpec};
+    let (mut sim, mut server) = setup(27);
+    for name in ["DB2", "DB3"] {
+        let lower = name.to_lowercase();
+        let spec = DatabaseSpec {
+            name: name.into(),
+            db_volume: lower.clone(),
+            log_volume: format!("{lower}.log"),
+            cpg: "FC_r6".into(),
+            config: DatabaseConfig::small(),
+        };
+        server.create_database(&mut sim, spec).unwrap().mount(&mut sim).unwrap();
+    }
+    run_workload(&mut sim, &mut server, 150);
+    for name in ["DB1", "DB2"] {
+        let db = server.database_mut(name).unwrap();
+        let mut workload = Workload::new(27, WorkloadConfig { flush_every: 0, ..WorkloadConfig::default() });
+        for _ in 0..150 {
+            workload.step(&mut sim, db).unwrap();
+        }
+        db.flush(&mut sim, usize::MAX).unwrap();
+    }
+    let a = sim.primary();
+    let mut provider = ArraySnapshotProvider::default();
+    let mut writer = ExchangeWriter::new(&mut server, ExchangeWriterOptions::default());
+    let mut vss = BackupComponents::default();
+    vss.initialize_for_backup().unwrap();
+    vss.set_backup_state(BackupType::Full).unwrap();
+    vss.gather_writer_metadata(&mut sim, &mut [&mut writer as &mut dyn Writer]).unwrap();
+    assert_eq!(vss.writer_metadata()[0].components.len(), 3);
+    vss.start_snapshot_set(&mut sim).unwrap();
+    for name in ["DB1", "DB2"] {
+        vss.add_component(EXCHANGE_WRITER_NAME, name).unwrap();
+        let lower = name.to_lowercase();
+        for volume in [lower.clone(), format!("{lower}.log")] {
+            vss.add_to_snapshot_set(&sim, &provider, VolumeRef::new(a, &volume)).unwrap();
+        }
+    }
+    vss.prepare_for_backup(&mut sim, &mut provider, &mut [&mut writer as &mut dyn Writer]).unwrap();
+    let copies = vss.do_snapshot_set(&mut sim, &mut provider, &mut [&mut writer as &mut dyn Writer]).unwrap().to_vec();
+    assert_eq!(copies.len(), 4);
+    assert!(copies.iter().all(|c| c.created_at == copies[0].created_at));
+    assert_eq!(writer.captured().keys().cloned().collect::<Vec<_>>(), ["DB1", "DB2"]);
+    for name in ["DB1", "DB2"] {
+        vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, name, true).unwrap();
+    }
+    vss.backup_complete(&mut sim, &mut [&mut writer as &mut dyn Writer]).unwrap();
+    for name in ["DB1", "DB2"] {
+        let captured = writer.captured()[name];
+        let db = writer.server().database(name).unwrap();
+        assert!(writer.truncated()[name].is_some(), "{name}");
+        assert_eq!(db.oldest_generation(), Some(captured.checkpoint));
+    }
+    assert!(!writer.truncated().contains_key("DB3"));
+}
+
+/// The Exchange writer plus a mail workload that keeps submitting transactions while frozen.
+struct BusyWriter<'a> {
+    inner: ExchangeWriter<'a>,
+    workload: Workload,
+    submitted_while_frozen: Vec<recovery::exchange::Transaction>,
+}
+
+impl Writer for BusyWriter<'_> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn on_identify(&mut self, sim: &mut Simulation) -> Result<recovery::vss::WriterMetadata, VssError> {
+        self.inner.on_identify(sim)
+    }
+    fn on_prepare_backup(&mut self, sim: &mut Simulation, c: &recovery::vss::BackupContext) -> Result<(), VssError> {
+        self.inner.on_prepare_backup(sim, c)
+    }
+    fn on_prepare_snapshot(&mut self, sim: &mut Simulation, c: &recovery::vss::BackupContext) -> Result<(), VssError> {
+        self.inner.on_prepare_snapshot(sim, c)
+    }
+    fn on_freeze(&mut self, sim: &mut Simulation, c: &recovery::vss::BackupContext) -> Result<(), VssError> {
+        self.inner.on_freeze(sim, c)?;
+        let db = self.inner.server_mut().database_mut("DB1").unwrap();
+        for _ in 0..5 {
+            let step = self.workload.step(sim, db).unwrap();
+            assert_eq!(step.outcome, recovery::exchange::CommitOutcome::Held);
+            self.submitted_while_frozen.push(step.transaction);
+        }
+        Ok(())
+    }
+    fn on_thaw(&mut self, sim: &mut Simulation, c: &recovery::vss::BackupContext) -> Result<(), VssError> {
+        self.inner.on_thaw(sim, c)
+    }
+    fn on_post_snapshot(&mut self, sim: &mut Simulation, c: &recovery::vss::BackupContext) -> Result<(), VssError> {
+        self.inner.on_post_snapshot(sim, c)
+    }
+    fn on_backup_complete(&mut self, sim: &mut Simulation, c: &recovery::vss::BackupContext) -> Result<(), VssError> {
+        self.inner.on_backup_complete(sim, c)
+    }
+    fn on_abort(&mut self, sim: &mut Simulation, c: &recovery::vss::BackupContext) {
+        self.inner.on_abort(sim, c)
+    }
+}
+
+#[test]
+fn transactions_submitted_during_the_freeze_are_held_out_of_the_copy() {
+    // Goal: invariant 29 with an application that keeps writing: transactions submitted between
+    // Freeze and Thaw reach neither volume before Thaw (the HoldChecker provider sees no change
+    // between PreCommit and PostCommit), the copy holds exactly the content committed before
+    // the freeze, and the held transactions are committed at Thaw.
+    let (mut sim, mut server) = setup(28);
+    let before = run_workload(&mut sim, &mut server, 60);
+    let a = sim.primary();
+    let mut provider = HoldChecker { inner: ArraySnapshotProvider::default(), before: None };
+    let inner = ExchangeWriter::new(&mut server, ExchangeWriterOptions::default());
+    let workload = Workload::new(99, WorkloadConfig::default());
+    let mut writer = BusyWriter { inner, workload, submitted_while_frozen: Vec::new() };
+    let (_, result) = backup_until_snapshot(&mut sim, &mut writer, &mut provider, BackupType::Full, &[]);
+    let copies = result.unwrap();
+    let held = std::mem::take(&mut writer.submitted_while_frozen);
+    assert_eq!(held.len(), 5);
+    assert_eq!(writer.inner.server().database("DB1").unwrap().held_transactions(), 0, "committed at thaw");
+    drop(writer);
+    for copy in &copies {
+        sim.array_mut(a)
+            .create_snapshot(&copy.copy_name, SnapshotSpec::read_write(&format!("{}w", copy.copy_name)))
+            .unwrap();
+    }
+    let (db_rw, log_rw) = (format!("{}w", copies[0].copy_name), format!("{}w", copies[1].copy_name));
+    soft_recover_on_array(&mut sim, a, &db_rw, &log_rw).unwrap();
+    assert_eq!(read_database_contents(&ArrayVolume::new(&sim, a, &db_rw).unwrap()).unwrap(), before.pages);
+    let mut after = before.clone();
+    for transaction in &held {
+        after.apply(transaction);
+    }
+    let db = server.database_mut("DB1").unwrap();
+    db.dismount(&mut sim).unwrap();
+    assert_eq!(read_database_contents(&ArrayVolume::new(&sim, a, "db1").unwrap()).unwrap(), after.pages);
 }

@@ -69,8 +69,13 @@ impl<'a> ExchangeWriter<'a> {
         &self.thaw_errors
     }
 
-    /// The server, for work between backups.
-    pub fn server(&mut self) -> &mut MailboxServer {
+    /// The server.
+    pub fn server(&self) -> &MailboxServer {
+        self.server
+    }
+
+    /// The server, for changes (a workload running while the backup is in progress).
+    pub fn server_mut(&mut self) -> &mut MailboxServer {
         self.server
     }
 
