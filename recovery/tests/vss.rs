@@ -76,7 +76,7 @@ fn full_backup_follows_the_event_order_and_truncates_at_backup_complete() {
     let captured = writer.captured()["DB1"];
     assert_eq!(writer.server().database("DB1").unwrap().oldest_generation(), Some(oldest_before));
     vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, "DB1", true).unwrap();
-    vss.backup_complete(&mut sim, &mut [&mut writer as &mut dyn Writer]).unwrap();
+    vss.backup_complete(&mut sim, &mut provider, &mut [&mut writer as &mut dyn Writer]).unwrap();
     let events: Vec<WriterEvent> = vss.events().iter().map(|e| e.event).collect();
     assert_eq!(
         events,
@@ -130,7 +130,7 @@ fn copy_backup_and_unsucceeded_full_backup_never_truncate() {
         let (mut vss, result) = backup_until_snapshot(&mut sim, &mut writer, &mut provider, backup_type, &[]);
         result.unwrap();
         vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, "DB1", succeeded).unwrap();
-        vss.backup_complete(&mut sim, &mut [&mut writer as &mut dyn Writer]).unwrap();
+        vss.backup_complete(&mut sim, &mut provider, &mut [&mut writer as &mut dyn Writer]).unwrap();
         assert!(writer.truncated().is_empty(), "{backup_type:?} {succeeded} {options:?}");
         if options.defer_truncation {
             assert_eq!(writer.deferred_truncations().len(), 1);
@@ -207,7 +207,8 @@ fn a_fault_at_every_step_leaves_no_copy_and_a_thawed_database() {
         if step == VssStep::BackupComplete {
             result.unwrap();
             vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, "DB1", true).unwrap();
-            let error = vss.backup_complete(&mut sim, &mut [&mut writer as &mut dyn Writer]).unwrap_err();
+            let error =
+                vss.backup_complete(&mut sim, &mut provider, &mut [&mut writer as &mut dyn Writer]).unwrap_err();
             assert_eq!(error.code, VssCode::WRITERERROR_RETRYABLE);
             assert_eq!(virtual_copies(&sim, sim.primary()).len(), 2, "copies are kept");
             continue;
@@ -320,6 +321,9 @@ impl Provider for HoldChecker {
     fn shadow_copies(&self, set: SnapshotSetId) -> Vec<ShadowCopy> {
         self.inner.shadow_copies(set)
     }
+    fn detach_set(&mut self, sim: &mut Simulation, set: SnapshotSetId) {
+        self.inner.detach_set(sim, set)
+    }
 }
 
 #[test]
@@ -421,7 +425,7 @@ proptest! {
                 Call::Prepare => vss.prepare_for_backup(&mut sim, &mut provider, writers),
                 Call::DoSnapshot => vss.do_snapshot_set(&mut sim, &mut provider, writers).map(|_| ()),
                 Call::SetSucceeded => vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, "DB1", true),
-                Call::Complete => vss.backup_complete(&mut sim, writers),
+                Call::Complete => vss.backup_complete(&mut sim, &mut provider, writers),
                 Call::Abort => vss.abort_backup(&mut sim, &mut provider, writers),
             };
             if !in_order {
@@ -482,6 +486,8 @@ proptest! {
             RequestorState::SnapshotsTaken | RequestorState::BackupCompleted => prop_assert_eq!(copies.len(), volumes.len()),
             _ => prop_assert!(copies.is_empty()),
         }
+        // The provider holds a set only while it is taken and not yet detached or aborted.
+        prop_assert_eq!(provider.sets_held(), usize::from(state == RequestorState::SnapshotsTaken));
         drop(writer);
         prop_assert!(server.database("DB1").unwrap().freeze_point().is_none());
     }
@@ -500,7 +506,7 @@ fn same_seed_same_backup() {
         let (mut vss, result) = backup_until_snapshot(&mut sim, &mut writer, &mut provider, BackupType::Full, &[]);
         let names = result.unwrap().into_iter().map(|c| c.copy_name).collect();
         vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, "DB1", true).unwrap();
-        vss.backup_complete(&mut sim, &mut [&mut writer as &mut dyn Writer]).unwrap();
+        vss.backup_complete(&mut sim, &mut provider, &mut [&mut writer as &mut dyn Writer]).unwrap();
         (sim.digest(), names)
     }
     assert_eq!(run(7), run(7));
@@ -558,7 +564,7 @@ fn two_databases_in_one_set() {
     for name in ["DB1", "DB2"] {
         vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, name, true).unwrap();
     }
-    vss.backup_complete(&mut sim, &mut [&mut writer as &mut dyn Writer]).unwrap();
+    vss.backup_complete(&mut sim, &mut provider, &mut [&mut writer as &mut dyn Writer]).unwrap();
     for name in ["DB1", "DB2"] {
         let captured = writer.captured()[name];
         let db = writer.server().database(name).unwrap();

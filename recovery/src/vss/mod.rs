@@ -67,7 +67,7 @@
 //! assert_eq!(copies.len(), 2);
 //! // The requestor checks the copies (recovery::verify) before marking the component succeeded.
 //! vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, "DB1", true).unwrap();
-//! vss.backup_complete(&mut sim, &mut [&mut writer as &mut dyn Writer]).unwrap();
+//! vss.backup_complete(&mut sim, &mut provider, &mut [&mut writer as &mut dyn Writer]).unwrap();
 //! ```
 
 mod exchange_writer;
@@ -378,6 +378,10 @@ pub trait Provider {
     fn abort_snapshots(&mut self, sim: &mut Simulation, set: SnapshotSetId) -> Result<(), ProviderError>;
     /// The copies committed for the set (`GetSnapshotProperties`).
     fn shadow_copies(&self, set: SnapshotSetId) -> Vec<ShadowCopy>;
+    /// The backup is complete: the set's copies now belong to the requestor (Recovery Manager
+    /// detaches them from VSS control, spec §3.1); the provider forgets the set and will not
+    /// delete its copies.
+    fn detach_set(&mut self, sim: &mut Simulation, set: SnapshotSetId);
 }
 
 /// The named points of one backup where a fault can be injected ([`BackupComponents::inject`]).
@@ -950,12 +954,19 @@ impl BackupComponents {
     }
 
     /// `BackupComplete`: writers get BackupComplete (a FULL backup's writers truncate logs of
-    /// components marked succeeded). The state becomes final even if a writer reports an error.
+    /// components marked succeeded), then the provider detaches the set: its copies belong to
+    /// the caller from now on. The state becomes final even if a writer reports an error.
     ///
     /// Errors: `VSS_E_BAD_STATE`; the first writer error (the copies are kept).
-    pub fn backup_complete(&mut self, sim: &mut Simulation, writers: &mut [&mut dyn Writer]) -> Result<()> {
+    pub fn backup_complete(
+        &mut self,
+        sim: &mut Simulation,
+        provider: &mut dyn Provider,
+        writers: &mut [&mut dyn Writer],
+    ) -> Result<()> {
         self.expect_state(&[RequestorState::SnapshotsTaken], "BackupComplete")?;
         let result = self.deliver(sim, writers, VssStep::BackupComplete, WriterEvent::BackupComplete);
+        provider.detach_set(sim, self.set_id.expect("set started"));
         self.state = RequestorState::BackupCompleted;
         result
     }

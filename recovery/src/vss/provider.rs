@@ -32,6 +32,9 @@ struct SetState {
 
 /// Virtual copies through `create_snapshot`; names are `<volume, ≤ 22 chars>.<8 hex digits of
 /// the set id>` (31 characters at most, unique per set).
+///
+/// The provider holds a set's state from `BeginPrepareSnapshot` until the set is aborted or
+/// detached at `BackupComplete`, so its memory does not grow with the number of backups.
 #[derive(Debug, Clone, Default)]
 pub struct ArraySnapshotProvider {
     config: ProviderConfig,
@@ -42,6 +45,11 @@ impl ArraySnapshotProvider {
     /// A provider with `config`.
     pub fn new(config: ProviderConfig) -> ArraySnapshotProvider {
         ArraySnapshotProvider { config, sets: BTreeMap::new() }
+    }
+
+    /// Sets the provider still holds (in progress, or taken and not yet detached or aborted).
+    pub fn sets_held(&self) -> usize {
+        self.sets.len()
     }
 
     /// The copy name for `volume` in `set`.
@@ -135,5 +143,9 @@ impl Provider for ArraySnapshotProvider {
 
     fn shadow_copies(&self, set: SnapshotSetId) -> Vec<ShadowCopy> {
         self.sets.get(&set).map(|s| s.copies.clone()).unwrap_or_default()
+    }
+
+    fn detach_set(&mut self, _sim: &mut Simulation, set: SnapshotSetId) {
+        self.sets.remove(&set);
     }
 }
