@@ -234,6 +234,9 @@ proptest! {
                 }
                 Action::Flush(pages) => {
                     db.flush(&mut sim, pages).unwrap();
+                    // Clean pages beyond the cache bound are dropped; dirty ones never.
+                    let bound = db.config().cache_pages_max.max(db.dirty_pages());
+                    prop_assert!(db.cached_pages() <= bound);
                 }
                 Action::Truncate => {
                     let checkpoint = db.checkpoint_generation().unwrap();

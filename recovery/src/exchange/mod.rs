@@ -147,7 +147,8 @@ impl From<RecoveryError> for ExchangeError {
 pub type Result<T, E = ExchangeError> = std::result::Result<T, E>;
 
 /// Sizes of one database's layout. Defaults: 256 pages (1 MiB of data), 1 MiB log generations
-/// (Exchange 2007 and later), 200 slots, 1 GiB volumes, 10,000 held transactions.
+/// (Exchange 2007 and later), 200 slots, 1 GiB volumes, 10,000 held transactions, 8,192 cached
+/// pages (32 MiB).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DatabaseConfig {
     /// Database pages (each holds [`layout::DB_PAGE_DATA`] bytes of data).
@@ -162,6 +163,9 @@ pub struct DatabaseConfig {
     pub log_volume_mib: u64,
     /// Transactions held while frozen before new ones are refused.
     pub held_transactions_max: usize,
+    /// Pages kept in memory; beyond this, clean pages are dropped after a flush (and read back
+    /// from the volume when touched again). Dirty pages are never dropped.
+    pub cache_pages_max: usize,
 }
 
 impl Default for DatabaseConfig {
@@ -173,12 +177,14 @@ impl Default for DatabaseConfig {
             db_volume_mib: 1024,
             log_volume_mib: 1024,
             held_transactions_max: 10_000,
+            cache_pages_max: 8192,
         }
     }
 }
 
 impl DatabaseConfig {
-    /// A small layout for tests: 64 pages, 16 KiB generations, 64 slots, 256 MiB volumes.
+    /// A small layout for tests: 64 pages, 16 KiB generations, 64 slots, 256 MiB volumes, a
+    /// cache of 32 pages (so eviction happens).
     pub fn small() -> DatabaseConfig {
         DatabaseConfig {
             page_count: 64,
@@ -187,6 +193,7 @@ impl DatabaseConfig {
             db_volume_mib: 256,
             log_volume_mib: 256,
             held_transactions_max: 1_000,
+            cache_pages_max: 32,
         }
     }
 
@@ -918,6 +925,7 @@ impl Database {
             let engine = self.engine.as_mut().expect("mounted");
             engine.cache.get_mut(number).expect("cached").dirty_since = None;
         }
+        self.evict_clean_pages();
         let engine = self.engine.as_ref().expect("mounted");
         let oldest_dirty = engine.cache.values().filter_map(|p| p.dirty_since).min();
         let checkpoint = oldest_dirty.map_or(engine.current.generation, |lsn| lsn.generation);
@@ -933,6 +941,26 @@ impl Database {
             self.engine.as_mut().expect("mounted").checkpoint = checkpoint;
         }
         Ok(dirty.len())
+    }
+
+    /// Drops clean pages (lowest page numbers first) while the cache is over its bound.
+    fn evict_clean_pages(&mut self) {
+        let max = self.config.cache_pages_max;
+        let engine = self.engine.as_mut().expect("mounted");
+        if engine.cache.len() <= max {
+            return;
+        }
+        let excess = engine.cache.len() - max;
+        let clean: Vec<u32> =
+            engine.cache.iter().filter(|(_, p)| p.dirty_since.is_none()).map(|(n, _)| *n).take(excess).collect();
+        for number in clean {
+            engine.cache.remove(&number);
+        }
+    }
+
+    /// Pages held in memory (mounted only).
+    pub fn cached_pages(&self) -> usize {
+        self.engine.as_ref().map_or(0, |e| e.cache.len())
     }
 
     /// Freezes the database for a snapshot (VSS `OnFreeze`): from now until [`Database::thaw`] no
