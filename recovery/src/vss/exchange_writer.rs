@@ -1,8 +1,14 @@
 //! The Exchange writer: reports mounted databases as components, freezes them for the snapshot
 //! and truncates their logs at `BackupComplete` of a succeeded FULL backup.
 //!
-//! It borrows the [`MailboxServer`] for one backup: the workflow creates it, hands it to the
-//! requestor's calls, and drops it when the backup is over.
+//! What it does not do: no `E0ntmp.log` rename at freeze (the model's freeze simply stops all
+//! writes), no restore-side events (`PreRestore`/`PostRestore`), no component-level partial
+//! failures.
+//!
+//! Main design choice: it borrows the [`MailboxServer`] for one backup (the workflow creates it,
+//! hands it to the requestor's calls and drops it when the backup is over), so the freeze points
+//! it captured cannot outlive the backup they belong to. The cost: between two backups the
+//! writer does not exist, so a deferred truncation (`-defer`) is returned to the caller to keep.
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,14 @@
 //! A simple hardware provider over the simulator: one read-only virtual copy per volume, all
 //! created at one virtual instant in `CommitSnapshots`, all deleted by `AbortSnapshots`.
 //!
-//! It knows nothing of Remote Copy; the 3PAR provider of the workflows wraps or replaces it.
+//! What it does not do: nothing of Remote Copy (the 3PAR provider of the workflows wraps or
+//! replaces it), no retention (see [`ProviderConfig`]), no version check.
+//!
+//! Main design choice: one `create_snapshot` per volume rather than a temporary volume set and
+//! `snapshot_volume_set`: management operations do not move the virtual clock, so the copies
+//! share one instant either way, and no set has to be created and cleaned up. The cost: the
+//! copies of a set are not one 3PAR consistency group object on the array; a copy that fails
+//! midway leaves earlier ones for `AbortSnapshots` to delete.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
