@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::error::{Error, ErrorCode, Result};
 use crate::event::Event;
 use crate::ids::{ArrayId, VolumeId};
-use crate::page::PageMap;
+use crate::page::{PAGE_SIZE_U64, PageChange, PageIndex, PageMap};
 use crate::remote_copy::link::HEARTBEAT_TIMEOUT_SYNC;
 use crate::remote_copy::{GroupRef, GroupState, Mode, RcEvent, SyncStatus};
 use crate::simulation::Simulation;
@@ -30,6 +30,13 @@ use crate::time::Instant;
 
 /// Longest a synchronous write may stay unresolved before the host gives up on it.
 pub const SYNC_WRITE_HOST_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// The data a synchronous write carries to the destination.
+#[derive(Debug, Clone)]
+enum Payload {
+    Pages(Vec<PageChange>),
+    Bytes(Vec<u8>),
+}
 
 /// A synchronous write between submission and resolution.
 #[derive(Debug, Clone)]
@@ -39,9 +46,12 @@ pub(crate) struct InflightWrite {
     dest_array: ArrayId,
     dest_volume: VolumeId,
     offset: u64,
-    data: Vec<u8>,
+    len: u64,
+    /// What travels: the source's new pages themselves (whole-page writes share the allocation
+    /// with the source), or the bytes of a partial-page write.
+    payload: Payload,
     /// The source volume's pages before the write (O(1) clone), to undo it on failure.
-    before: PageMap,
+    before: Option<PageMap>,
     pair: usize,
     epoch: u64,
     delivered: bool,
@@ -92,8 +102,22 @@ pub(crate) fn host_write(
             format!("write to '{name}' failed: the secondary is unreachable"),
         ));
     }
-    let before = sim.array(array).vol(volume).pages.clone();
+    let before = fail_write_on_error.then(|| sim.array(array).vol(volume).pages.clone());
     sim.local_write(array, volume, offset, data)?;
+    let aligned = offset.is_multiple_of(PAGE_SIZE_U64) && (data.len() as u64).is_multiple_of(PAGE_SIZE_U64);
+    let payload = if aligned {
+        let pages = sim.array(array).vol(volume).pages();
+        let first = offset / PAGE_SIZE_U64;
+        let changes = (first..first + data.len() as u64 / PAGE_SIZE_U64)
+            .map(|i| match pages.page(PageIndex(i)) {
+                Some(page) => PageChange::Written(PageIndex(i), page.clone()),
+                None => PageChange::Zeroed(PageIndex(i)),
+            })
+            .collect();
+        Payload::Pages(changes)
+    } else {
+        Payload::Bytes(data.to_vec())
+    };
     let id = sim.rc.next_write;
     sim.rc.next_write += 1;
     let epoch = sim.rc.pairs[pair].epoch;
@@ -103,7 +127,8 @@ pub(crate) fn host_write(
         dest_array: peer,
         dest_volume,
         offset,
-        data: data.to_vec(),
+        len: data.len() as u64,
+        payload,
         before,
         pair,
         epoch,
@@ -130,7 +155,7 @@ pub(crate) fn host_write(
         }
         Some(Err(error)) => Err(error),
         None => {
-            record_pending(sim, write.source, write.volume, write.offset, write.data.len() as u64);
+            record_pending(sim, write.source, write.volume, write.offset, write.len);
             Err(Error::new(ErrorCode::HOST_IO_ERROR, "synchronous write timed out waiting for the secondary"))
         }
     }
@@ -147,13 +172,16 @@ pub(crate) fn deliver(sim: &mut Simulation, id: u64) {
         sim.rc.writes.get_mut(&id).expect("checked").lost = true;
         return;
     }
-    let (dest_volume, offset, data) = (write.dest_volume, write.offset, write.data.clone());
-    if let Some(volume) = sim.arrays[dest_array.0 as usize].volumes.get_mut(dest_volume) {
-        volume.pages.write(offset, &data);
-    }
+    let (dest_volume, offset) = (write.dest_volume, write.offset);
     let write = sim.rc.writes.get_mut(&id).expect("checked");
+    if let Some(volume) = sim.arrays[dest_array.0 as usize].volumes.get_mut(dest_volume) {
+        match &write.payload {
+            Payload::Pages(changes) => changes.iter().for_each(|change| volume.pages.apply(change)),
+            Payload::Bytes(bytes) => volume.pages.write(offset, bytes),
+        }
+    }
     write.delivered = true;
-    let (source, volume, len) = (write.source, write.volume, write.data.len() as u64);
+    let (source, volume, len) = (write.source, write.volume, write.len);
     if let Some(entry) = sim.group_mut(source).volumes.iter_mut().find(|v| v.local == volume) {
         entry.stats.mirrored_writes += 1;
         entry.stats.total_bytes_sent += len;
@@ -212,10 +240,12 @@ pub(crate) fn resolve_pair_down(sim: &mut Simulation, pair: usize) {
     let now = sim.now();
     for id in pending {
         let write = sim.rc.writes.get(&id).expect("listed").clone();
-        record_pending(sim, write.source, write.volume, write.offset, write.data.len() as u64);
+        record_pending(sim, write.source, write.volume, write.offset, write.len);
         let outcome = if write.fail_write_on_error {
-            if let Some(volume) = sim.arrays[write.source.array.0 as usize].volumes.get_mut(write.volume) {
-                volume.pages.restore_range(&write.before, write.offset, write.data.len() as u64);
+            if let (Some(volume), Some(before)) =
+                (sim.arrays[write.source.array.0 as usize].volumes.get_mut(write.volume), &write.before)
+            {
+                volume.pages.restore_range(before, write.offset, write.len);
             }
             Err(Error::new(
                 ErrorCode::RCOPY_GROUP_WRITE_FAILED,
@@ -240,7 +270,7 @@ pub(crate) fn fail_writes_of_array(sim: &mut Simulation, array: ArrayId) {
         .collect();
     for id in pending {
         let write = sim.rc.writes.get(&id).expect("listed").clone();
-        record_pending(sim, write.source, write.volume, write.offset, write.data.len() as u64);
+        record_pending(sim, write.source, write.volume, write.offset, write.len);
         let name = sim.array(array).name().to_owned();
         sim.rc.writes.get_mut(&id).expect("listed").outcome =
             Some(Err(Error::new(ErrorCode::ARRAY_OFFLINE, format!("array {name} is down"))));

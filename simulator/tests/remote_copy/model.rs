@@ -509,9 +509,9 @@ impl Sut {
                     }
                 }
                 Mode::Synchronous => {
-                    if group.volumes.iter().all(|v| v.status == SyncStatus::Synced) {
-                        self.mirror = self.source.clone();
-                    }
+                    // A completed resync left the destination equal to the source (hosts only
+                    // write between steps), even if a failure stopped the group later in the step.
+                    self.mirror = self.source.clone();
                 }
             }
         }
