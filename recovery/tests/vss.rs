@@ -653,3 +653,48 @@ fn transactions_submitted_during_the_freeze_are_held_out_of_the_copy() {
     db.dismount(&mut sim).unwrap();
     assert_eq!(read_database_contents(&ArrayVolume::new(&sim, a, "db1").unwrap()).unwrap(), after.pages);
 }
+
+proptest! {
+    #![proptest_config(proptest_config(64, "tests/proptest-regressions/vss_windows.txt"))]
+
+    /// Goal: invariant 30 for any timing: with random virtual delays at the steps inside the
+    /// freeze, the set fails with FLUSH_WRITES_TIMEOUT, HOLD_WRITES_TIMEOUT or
+    /// WRITERERROR_TIMEOUT exactly when the reference sums exceed 10 s / 10 s / 60 s (a window
+    /// reached exactly is still inside), and a failed set leaves no copy. Method: inject delays
+    /// of whole seconds, compute the windows independently, compare.
+    #[test]
+    fn windows_match_the_reference(
+        freeze in 0u64..20, pre_commit in 0u64..20, flush in 0u64..13, commit in 0u64..8,
+        release in 0u64..8, post_commit in 0u64..40, thaw in 0u64..20,
+    ) {
+        let (mut sim, mut server) = setup(29);
+        run_workload(&mut sim, &mut server, 5);
+        let secs = Duration::from_secs;
+        let faults = [
+            (VssStep::Freeze, InjectedFault::Delay(secs(freeze))),
+            (VssStep::PreCommitSnapshots, InjectedFault::Delay(secs(pre_commit))),
+            (VssStep::FlushAndHold, InjectedFault::Delay(secs(flush))),
+            (VssStep::CommitSnapshots, InjectedFault::Delay(secs(commit))),
+            (VssStep::ReleaseWrites, InjectedFault::Delay(secs(release))),
+            (VssStep::PostCommitSnapshots, InjectedFault::Delay(secs(post_commit))),
+            (VssStep::Thaw, InjectedFault::Delay(secs(thaw))),
+        ];
+        let mut provider = ArraySnapshotProvider::default();
+        let mut writer = ExchangeWriter::new(&mut server, ExchangeWriterOptions::default());
+        let (_, result) = backup_until_snapshot(&mut sim, &mut writer, &mut provider, BackupType::Full, &faults);
+        let hold = flush + commit + release;
+        let frozen = freeze + pre_commit + hold + post_commit + thaw;
+        let expected = if flush > 10 {
+            Some(VssCode::FLUSH_WRITES_TIMEOUT)
+        } else if hold > 10 {
+            Some(VssCode::HOLD_WRITES_TIMEOUT)
+        } else if frozen > 60 {
+            Some(VssCode::WRITERERROR_TIMEOUT)
+        } else {
+            None
+        };
+        prop_assert_eq!(result.as_ref().err().map(|e| e.code), expected);
+        let copies = virtual_copies(&sim, sim.primary()).len();
+        prop_assert_eq!(copies, if expected.is_none() { 2 } else { 0 });
+    }
+}
