@@ -122,6 +122,16 @@ pub enum ExchangeError {
     /// Mount found a dirty database that cannot be recovered (JET -550 / -528).
     #[error("database cannot be mounted: {}", .0.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     NotRecoverable(Box<VerifyReport>),
+    /// A database page read from the volume fails its checksum (JET -1018); nothing was written.
+    #[error("database '{database}' page {page} is corrupt ({reason}); the transaction was not committed")]
+    PageCorrupt {
+        /// The database.
+        database: String,
+        /// The page.
+        page: u32,
+        /// What is wrong with it.
+        reason: layout::DecodeError,
+    },
     /// Transactions held during a freeze could not all be committed at thaw.
     #[error("thaw committed {applied} held transactions; {unapplied} were not committed: {cause}")]
     HeldTransactionsFailed {
@@ -852,15 +862,19 @@ impl Database {
     }
 
     fn load_page(&mut self, sim: &mut Simulation, number: u32) -> Result<()> {
-        let engine = self.engine.as_mut().expect("mounted");
-        if engine.cache.contains_key(&number) {
+        if self.engine.as_ref().expect("mounted").cache.contains_key(&number) {
             return Ok(());
         }
         let mut bytes = vec![0u8; DB_PAGE_SIZE];
         sim.read_into(self.array, &self.db_volume, db_page_offset(number), &mut bytes)?;
-        // A page that fails its checksum is read as empty: the model's own writes never damage
-        // pages, and damage injected by tests is judged by the verifier, not by the engine.
-        let page = DbPage::decode(number, &bytes).unwrap_or_else(|_| DbPage::empty(number));
+        // A damaged page is refused (ESE's -1018, JET_errReadVerifyFailure) rather than
+        // rebuilt from zeros, which would silently lose its other bytes.
+        let page = DbPage::decode(number, &bytes).map_err(|reason| ExchangeError::PageCorrupt {
+            database: self.name.clone(),
+            page: number,
+            reason,
+        })?;
+        let engine = self.engine.as_mut().expect("mounted");
         engine.cache.insert(number, CachedPage { page, dirty_since: None });
         Ok(())
     }
