@@ -315,9 +315,21 @@ pub(crate) fn periodic_due(sim: &mut Simulation, at: GroupRef, generation: u64) 
         return;
     }
     let declared = sim.rc_pair(at.array, group.peer).is_some_and(|p| p.declared_up && p.usable);
-    if declared {
-        sync_now(sim, at, false);
+    if !declared {
+        // The links are broken (not yet declared down, or the group would have stopped): this
+        // period's sync is skipped and the next falls due a period from now. Rescheduling from
+        // the last start instead would make it due now again, for ever.
+        let name = group.name.clone();
+        sim.record("rcopy", format!("periodic sync of {name} skipped: links not usable"));
+        let group = sim.group_mut(at);
+        group.schedule_generation += 1;
+        let (period, generation) = (group.sync_period, group.schedule_generation);
+        let due = sim.now() + period;
+        sim.group_mut(at).next_sync_due = Some(due);
+        sim.schedule(due, Event::RemoteCopy(RcEvent::PeriodicSyncDue { array: at.array, group: at.group, generation }));
+        return;
     }
+    sync_now(sim, at, false);
     reschedule(sim, at);
 }
 
