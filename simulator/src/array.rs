@@ -154,6 +154,10 @@ pub struct Array {
     pub(crate) tasks: std::collections::BTreeMap<TaskId, Task>,
     pub(crate) remote_copy: ArrayRemoteCopy,
     pub(crate) counters: Counters,
+    /// QoS rules (configuration only).
+    pub(crate) qos: crate::qos::QosRules,
+    /// The flash cache, if one was created.
+    pub(crate) flash_cache: Option<crate::flash_cache::FlashCache>,
 }
 
 /// Id counters; ids are never derived from hashes or addresses.
@@ -190,6 +194,8 @@ impl Array {
                 next_task: 1,
                 ..Counters::default()
             },
+            qos: Default::default(),
+            flash_cache: None,
         };
         // Real arrays always list recent system tasks; the WSAPI suite asserts at least one exists.
         array.seed_system_tasks();

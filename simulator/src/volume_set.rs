@@ -263,6 +263,8 @@ impl ArrayMut<'_> {
             return Err(Error::new(ErrorCode::EXPORTED_VLUN, format!("volume set '{name}' is exported")));
         }
         self.array.volume_sets.remove(id, name);
+        // Real arrays drop the set's QoS rule with it (WSAPI spec §6.2); Cinder relies on that.
+        self.array.qos.rules.remove(&crate::qos::QosTarget::VolumeSet(id));
         self.trace("set", format!("delete volume set {name}"));
         Ok(())
     }
