@@ -108,6 +108,9 @@ pub(crate) struct VolumeJson {
     reduce: bool,
 }
 
+/// Children examined for `roChildId` / `rwChildId`.
+const CHILD_SCAN: usize = 32;
+
 /// Renders `volume` of `array`.
 pub(crate) fn render(sim: &Simulation, array: &Array, volume: &Volume) -> VolumeJson {
     let name_of = |id| array.volume_by_id(id).map(|v: &Volume| v.name.clone());
@@ -123,8 +126,15 @@ pub(crate) fn render(sim: &Simulation, array: &Array, volume: &Volume) -> Volume
             if matches!(volume.kind, VolumeKind::PhysicalCopy { .. }) { 2 } else { 1 },
         ),
     };
+    // The newest read-only / read-write child. The scan is capped so a GET stays O(1) even on a
+    // base with hundreds of copies; a kind absent from the newest CHILD_SCAN children is omitted.
     let child = |read_only: bool| {
-        volume.children().iter().rev().find(|c| array.volume_by_id(**c).is_some_and(|v| v.read_only == read_only))
+        volume
+            .children()
+            .iter()
+            .rev()
+            .take(CHILD_SCAN)
+            .find(|c| array.volume_by_id(**c).is_some_and(|v| v.read_only == read_only))
     };
     let used = volume.user_space_used_mib().min(volume.size_mib);
     let reserved = if volume.is_virtual_copy() { 0 } else { volume.size_mib.max(used) };
