@@ -144,7 +144,10 @@ fn path_name() -> impl Strategy<Value = String> {
         Just("99999999999999999999999".to_owned()),
         Just("V,1,,9:9:9".to_owned()),
         Just("vvset:".to_owned()),
-        "[a-zA-Z0-9._:,-]{1,40}",
+        Just("name EQ V OR copyOf==V".to_owned()),
+        Just("FCPaths[wwn==1 OR wwn==2]".to_owned()),
+        Just("FCPaths[wwn==1".to_owned()),
+        "[a-zA-Z0-9._:,\\[\\]= -]{1,40}",
     ]
 }
 
@@ -158,6 +161,19 @@ async fn check(sim: &Sim, method: Method, path: &str, body: Option<Vec<u8>>) {
         assert!(resp.json["desc"].is_string(), "{method} {path} -> {resp:?}");
         assert_eq!(sim.digest().await, before, "refused {method} {path} {body:?} changed the model: {resp:?}");
     }
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 async fn sim_key(sim: &Sim) -> String {
@@ -192,7 +208,14 @@ fn hostile_requests_are_refused_cleanly() {
             check(&sim, method.parse().unwrap(), path, Some(body.clone())).await;
             let verb: Method = verb.parse().unwrap();
             let body = matches!(verb, Method::PUT | Method::POST).then_some(body);
-            let path = format!("/api/v1/{named}/{name}");
+            let query: String = url_escape(&name);
+            for collection in ["volumes", "hosts", "vluns"] {
+                let resp = sim.get(&format!("/api/v1/{collection}?query=%22{query}%22")).await;
+                assert!(resp.status == 200 || (resp.status == 400 && resp.json["code"] == 12), "query {name}: {resp:?}");
+            }
+            // Like `requests`, escape only what a URI cannot carry.
+            let escaped = name.replace(' ', "%20").replace('[', "%5B").replace(']', "%5D");
+            let path = format!("/api/v1/{named}/{escaped}");
             let before = sim.digest().await;
             let resp = sim.raw(0, verb.clone(), &path, body.map(|b| String::from_utf8_lossy(&b).into_owned()), Some(&sim_key(&sim).await)).await;
             assert!(resp.status < 500 || resp.status == 501, "{verb} {path} -> {resp:?}");
