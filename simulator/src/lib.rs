@@ -33,6 +33,7 @@ pub mod fault;
 pub mod flash_cache;
 pub mod host;
 pub mod ids;
+pub mod invariants;
 pub mod names;
 pub mod page;
 pub mod port;
@@ -63,6 +64,10 @@ pub use port::{Port, PortPos, PortProtocol};
 pub use prng::Prng;
 pub use qos::{QosLimits, QosRule, QosTarget, QosTargetName};
 pub use registry::Registry;
+pub use remote_copy::{
+    AdmitSpec, DrOptions, GroupChanges, GroupPolicies, GroupSpec, GroupState, LinkSpec, Mode, RcGroup, RcTarget,
+    RcVolume, Role, StartOptions, StopOptions, StopReason, SyncOptions, SyncStatus, TargetSpec,
+};
 pub use simulation::{Digest, Simulation, SimulationBuilder, WriteAck};
 pub use task::{PhysicalCopySpec, Task, TaskKind, TaskStatus, TuneSpec};
 pub use time::{Instant, hours};
