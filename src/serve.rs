@@ -123,7 +123,15 @@ async fn serve(config: ServerConfig, ready_file: Option<PathBuf>) -> anyhow::Res
         println!("{name}: {}", server.api_url(index));
     }
     if let Some(path) = ready_file {
-        write_ready_file(&path, &server, &names)?;
+        let targets = server
+            .with_simulation(|sim| {
+                let (a, b) = (sim.primary(), sim.backup());
+                let name = |from, to| sim.array(from).remote_copy().target_for(to).map(|t| t.name.clone());
+                (name(a, b), name(b, a))
+            })
+            .await
+            .context("the model is not running")?;
+        write_ready_file(&path, &server, &names, targets)?;
     }
     wait_for_signal().await?;
     println!("shutting down");
@@ -132,7 +140,12 @@ async fn serve(config: ServerConfig, ready_file: Option<PathBuf>) -> anyhow::Res
 }
 
 /// Writes the ready file atomically (temporary file, then rename) so readers never see half of it.
-fn write_ready_file(path: &PathBuf, server: &Server, names: &[(String, u32)]) -> anyhow::Result<()> {
+fn write_ready_file(
+    path: &PathBuf,
+    server: &Server,
+    names: &[(String, u32)],
+    targets: (Option<String>, Option<String>),
+) -> anyhow::Result<()> {
     let array = |index: usize| {
         let (name, system_id) = &names[index];
         let addr = server.local_addr(index);
@@ -147,8 +160,8 @@ fn write_ready_file(path: &PathBuf, server: &Server, names: &[(String, u32)]) ->
     let ready = serde_json::json!({
         "primary": array(0),
         "backup": array(1),
-        // Remote Copy targets are named after the array they point to (spec §12.1, §17).
-        "remoteCopyTargets": {"onPrimary": names[1].0, "onBackup": names[0].0},
+        // The Remote Copy target defined on each array, pointing at the other one (spec §17).
+        "remoteCopyTargets": {"onPrimary": targets.0, "onBackup": targets.1},
         "pid": std::process::id(),
     });
     let mut temporary = path.clone().into_os_string();

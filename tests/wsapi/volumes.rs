@@ -256,3 +256,32 @@ async fn metadata() {
     sim.delete("/api/v1/volumes/NOPE/objectKeyValues/a").await.error(404, 23);
     sim.stop().await;
 }
+
+// Goal: a volume in a Remote Copy group shows its group and role, and refuses deletion with
+// code 120. Method: set up a group through the model API (the Remote Copy endpoints come
+// later), then read both sides over the WSAPI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_copy_membership_is_visible() {
+    use simulator::remote_copy::{AdmitSpec, GroupSpec, Mode};
+    let sim = Sim::start().await;
+    volume(&sim, "C", "V").await;
+    sim.call_on(1, hyper::Method::POST, "/api/v1/cpgs", Some(json!({"name": "C"}))).await.ok(201);
+    sim.model(|s| {
+        let (a, b) = (s.primary(), s.backup());
+        let target = s.array(a).remote_copy().target_for(b).unwrap().name.clone();
+        let spec = GroupSpec { remote_user_cpg: Some("C".into()), ..GroupSpec::new("G", &target, Mode::Periodic) };
+        s.remote_copy().create_group(a, spec).unwrap();
+        let admit = AdmitSpec { volume: "V".into(), secondary: "V".into(), auto_create: true, ..AdmitSpec::default() };
+        s.remote_copy().admit_volume(a, "G", admit).unwrap();
+    })
+    .await;
+    let v = sim.get("/api/v1/volumes/V").await;
+    assert_eq!((v.json["rcopyStatus"].as_i64(), v.json["rcopyGroup"].as_str()), (Some(2), Some("G")));
+    let secondary = sim.call_on(1, hyper::Method::GET, "/api/v1/volumes/V", None).await;
+    assert_eq!(secondary.json["rcopyStatus"], 3);
+    sim.delete("/api/v1/volumes/V").await.error(403, 120);
+    volume(&sim, "C", "W").await;
+    assert_eq!(sim.get("/api/v1/volumes/W").await.json["rcopyStatus"], 1);
+    assert!(sim.get("/api/v1/volumes/W").await.json.get("rcopyGroup").is_none());
+    sim.stop().await;
+}

@@ -102,6 +102,8 @@ pub(crate) struct VolumeJson {
     compression_state: u8,
     deduplication_state: u8,
     rcopy_status: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rcopy_group: Option<String>,
     tpvv: bool,
     tdvv: bool,
     compression: bool,
@@ -139,6 +141,9 @@ pub(crate) fn render(sim: &Simulation, array: &Array, volume: &Volume) -> Volume
     let used = volume.user_space_used_mib().min(volume.size_mib);
     let reserved = if volume.is_virtual_copy() { 0 } else { volume.size_mib.max(used) };
     let dedup = volume.provisioning == Provisioning::Dedup;
+    // Remote Copy role of the volume: 1 none, 2 primary (source side), 3 secondary.
+    let membership = array.remote_copy().membership(volume.id);
+    let rcopy_status = membership.map_or(1, |(group, _)| if group.role.is_source() { 2 } else { 3 });
     VolumeJson {
         id: volume.id.0,
         uuid: volume.uuid.clone(),
@@ -190,7 +195,8 @@ pub(crate) fn render(sim: &Simulation, array: &Array, volume: &Volume) -> Volume
         },
         compression_state: if volume.compression { 1 } else { 2 },
         deduplication_state: if dedup { 1 } else { 2 },
-        rcopy_status: 1,
+        rcopy_status,
+        rcopy_group: membership.map(|(group, _)| group.name.clone()),
         tpvv: volume.provisioning == Provisioning::Thin,
         tdvv: dedup,
         compression: volume.compression,
