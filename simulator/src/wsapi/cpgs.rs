@@ -1,4 +1,8 @@
 //! CPGs (spec §4): list, get, create, delete, and the space reporter.
+//!
+//! It does not model logical disks or chunklets: the LD layout is stored and echoed, usage is
+//! derived from the volumes' data. Raw figures count RAID-1 mirroring (×2) as a stand-in; the cost
+//! is raw numbers that do not follow the requested RAID type.
 
 use serde::Serialize;
 use serde_json::json;

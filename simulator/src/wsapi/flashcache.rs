@@ -1,4 +1,6 @@
 //! Flash cache (spec §11): `GET`/`DELETE /flashcache` and `POST /api/v1/` `{"flashCache": {...}}`.
+//!
+//! Configuration only: nothing is cached, `usedSizeGiB` is always 0 (see `crate::flash_cache`).
 
 use serde_json::json;
 

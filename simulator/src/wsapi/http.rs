@@ -47,12 +47,14 @@ pub(crate) struct Shared {
     pub(crate) sessions: Vec<Sessions>,
     /// Faults armed through the control API that act on the HTTP layer.
     pub(crate) faults: Mutex<Vec<ArmedFault>>,
+    /// Where each array's listener is bound (index = array id).
+    pub(crate) local_addrs: Vec<std::net::SocketAddr>,
 }
 
 impl Shared {
-    pub(crate) fn new(config: ServerConfig, engine: Engine, arrays: usize) -> Shared {
-        let sessions = (0..arrays).map(|i| Sessions::new(i as u32, &config)).collect();
-        Shared { engine, config, sessions, faults: Mutex::new(Vec::new()) }
+    pub(crate) fn new(config: ServerConfig, engine: Engine, local_addrs: Vec<std::net::SocketAddr>) -> Shared {
+        let sessions = (0..local_addrs.len()).map(|i| Sessions::new(i as u32, &config)).collect();
+        Shared { engine, config, sessions, faults: Mutex::new(Vec::new()), local_addrs }
     }
 }
 

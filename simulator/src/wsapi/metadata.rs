@@ -1,4 +1,7 @@
 //! Volume key/value metadata (spec §5.11): `/volumes/<name>/objectKeyValues[/<key>]`.
+//!
+//! Keys are checked here before the volume is looked up (input errors before existence errors,
+//! spec §1.8); the model repeats the check, which costs nothing and keeps its API safe alone.
 
 use serde::Serialize;
 

@@ -224,7 +224,8 @@ impl Server {
         }
         let (engine, engine_thread) = engine::Engine::spawn(sim, &config);
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-        let shared = Arc::new(http::Shared::new(config, engine, bound.len()));
+        let addrs = bound.iter().map(|(_, _, addr, _)| *addr).collect();
+        let shared = Arc::new(http::Shared::new(config, engine, addrs));
         let mut tasks = vec![tokio::spawn(engine::tick(shared.engine.clone(), shutdown_rx.clone()))];
         let mut listeners = Vec::new();
         for (array, name, addr, listener) in bound {

@@ -1,4 +1,8 @@
 //! Ports (spec §9): the fixed port list and the iSCSI VLAN sub-resource.
+//!
+//! Ports are configuration (`ArrayConfig::ports`); nothing here changes them, and `device` stays
+//! empty so the client suite always finds a free target port. iSCSI details the model lacks
+//! (netmask, MTU, rate) are fixed values.
 
 use serde_json::{Value, json};
 

@@ -1,4 +1,7 @@
-//! QoS rules (spec §10): `/qos` and `/qos/<vvset|sys>:<name>`. Rules are configuration only.
+//! QoS rules (spec §10): `/qos` and `/qos/<vvset|sys>:<name>`.
+//!
+//! Rules are configuration only: the model throttles nothing (see `crate::qos`). A rule on a
+//! volume set that vanished answers 404 code 100, like a missing rule.
 
 use serde_json::{Value, json};
 

@@ -1,4 +1,7 @@
 //! JSON shapes shared by several resources: collections, port positions and time stamps.
+//!
+//! Times are the virtual clock mapped to the calendar from the simulation's epoch, always UTC,
+//! so two runs of one seed render identical bodies.
 
 use serde::Serialize;
 

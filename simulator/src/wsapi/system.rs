@@ -48,6 +48,7 @@ struct System {
 
 /// `GET /system`.
 pub(crate) async fn system(ctx: &Ctx) -> ApiResult<Reply> {
+    let ip = ctx.shared.local_addrs[ctx.array.0 as usize].ip().to_string();
     let system = ctx
         .model(|sim, id| {
             let array = sim.array(id);
@@ -57,7 +58,7 @@ pub(crate) async fn system(ctx: &Ctx) -> ApiResult<Reply> {
                 id: config.system_id,
                 name: config.name.clone(),
                 system_version: config.system_version.clone(),
-                ipv4_addr: format!("127.0.{}.{}", id.0 / 250, id.0 % 250 + 1),
+                ipv4_addr: ip,
                 model: config.model.clone(),
                 serial_number: config.serial.clone(),
                 total_nodes: 2,
@@ -103,7 +104,7 @@ pub(crate) fn wsapi_configuration(ctx: &Ctx) -> ApiResult<Reply> {
         200,
         &json!({
             "httpState": "Enabled",
-            "httpPort": 8008,
+            "httpPort": ctx.shared.local_addrs[ctx.array.0 as usize].port(),
             "httpsState": "Disabled",
             "httpsPort": 8080,
             "version": format!("{}.{}.{}", v.major, v.minor, v.revision),

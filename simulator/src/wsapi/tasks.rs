@@ -1,4 +1,8 @@
 //! Tasks (spec §3.4): the list (newest first), one task, and cancellation.
+//!
+//! Only online physical copies stay ACTIVE (for the array's configured duration of virtual
+//! time); every other task is recorded DONE as it starts, since the model has no background
+//! copy engine. The cost: clients never see an offline copy or a promote in progress.
 
 use serde::Serialize;
 
