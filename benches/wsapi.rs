@@ -1,8 +1,10 @@
 //! WSAPI throughput on loopback, side by side with a bare hyper "hello JSON" server measured in
 //! the same run (issue 6): `GET /volumes/<name>` and snapshot creation with 1 and 32 concurrent
 //! keep-alive connections, then a fixed-length latency pass that prints requests/s and p99.
+//! The bare server also answers a POST of the snapshot request's size (`bare_post`), reading its
+//! body: a POST costs the transport about twice a GET, so snapshot creation compares with it.
 //!
-//! Group `wsapi`, ids `bare_hello/<c>`, `get_volume/<c>`, `create_snapshot/<c>` (c = connections);
+//! Group `wsapi`, ids `bare_hello/<c>`, `bare_post/<c>`, `get_volume/<c>`, `create_snapshot/<c>`;
 //! criterion's time per iteration is the time per request, so requests/s = 1 / time.
 //! Run: `cargo bench --bench wsapi` (figures go to docs/benchmarks.md, section WSAPI).
 
@@ -31,6 +33,7 @@ const BASES: u64 = 2048;
 #[derive(Clone, Copy, Debug)]
 enum Kind {
     Bare,
+    BarePost,
     GetVolume,
     CreateSnapshot,
 }
@@ -49,7 +52,9 @@ async fn bare_server() -> SocketAddr {
             let Ok((stream, _)) = listener.accept().await else { continue };
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_request| async {
+                let service = hyper::service::service_fn(|request: Request<hyper::body::Incoming>| async {
+                    // Read the body as the WSAPI does, so POST baselines compare like with like.
+                    let _ = request.into_body().collect().await;
                     let body = serde_json::to_vec(&serde_json::json!({"hello": "world"})).unwrap();
                     Ok::<_, Infallible>(
                         Response::builder()
@@ -127,6 +132,10 @@ async fn send(
 async fn one(sender: &mut SendRequest<Full<Bytes>>, kind: Kind, target: &Target) {
     let (status, _) = match kind {
         Kind::Bare => send(sender, "GET", "/hello", None, None).await,
+        Kind::BarePost => {
+            let body = r#"{"action":"createSnapshot","parameters":{"name":"s1","readOnly":true}}"#.to_owned();
+            send(sender, "POST", "/hello", Some(body), None).await
+        }
         Kind::GetVolume => send(sender, "GET", "/api/v1/volumes/B", None, Some(&target.key)).await,
         Kind::CreateSnapshot => {
             let n = target.counter.fetch_add(1, Ordering::Relaxed);
@@ -192,6 +201,7 @@ fn throughput(c: &mut Criterion) {
     for connections in CONNECTIONS {
         for (name, kind, target) in [
             ("bare_hello", Kind::Bare, &bare),
+            ("bare_post", Kind::BarePost, &bare),
             ("get_volume", Kind::GetVolume, &wsapi),
             ("create_snapshot", Kind::CreateSnapshot, &wsapi),
         ] {
@@ -210,9 +220,10 @@ fn latency_report() {
     let (server, bare, wsapi) = targets(&rt);
     println!("\nWSAPI latency pass (2 s per case, loopback, same process):");
     for connections in CONNECTIONS {
-        let mut bare_rps = 0.0;
+        let (mut bare_rps, mut bare_post_rps) = (0.0, 0.0);
         for (name, kind, target) in [
             ("bare_hello", Kind::Bare, &bare),
+            ("bare_post", Kind::BarePost, &bare),
             ("get_volume", Kind::GetVolume, &wsapi),
             ("create_snapshot", Kind::CreateSnapshot, &wsapi),
         ] {
@@ -222,14 +233,21 @@ fn latency_report() {
             let (elapsed, mut latencies) = rt.block_on(drive(target.clone(), kind, connections, total.max(100)));
             latencies.sort();
             let rps = latencies.len() as f64 / elapsed.as_secs_f64();
-            if matches!(kind, Kind::Bare) {
-                bare_rps = rps;
+            match kind {
+                Kind::Bare => bare_rps = rps,
+                Kind::BarePost => bare_post_rps = rps,
+                _ => {}
             }
+            // GETs compare with the bare GET, POSTs with the bare POST of a same-size body.
+            let (baseline, against) = match kind {
+                Kind::Bare | Kind::GetVolume => (bare_rps, "bare_hello"),
+                Kind::BarePost | Kind::CreateSnapshot => (bare_post_rps, "bare_post"),
+            };
             let p50 = latencies[latencies.len() / 2];
             let p99 = latencies[latencies.len() * 99 / 100];
             println!(
-                "{name:>16}/{connections:<2} {rps:>9.0} req/s  {:>5.1}% of bare  p50 {:>7.1} us  p99 {:>7.1} us",
-                100.0 * rps / bare_rps,
+                "{name:>16}/{connections:<2} {rps:>9.0} req/s  {:>5.1}% of {against:<10}  p50 {:>7.1} us  p99 {:>7.1} us",
+                100.0 * rps / baseline,
                 p50.as_secs_f64() * 1e6,
                 p99.as_secs_f64() * 1e6
             );
