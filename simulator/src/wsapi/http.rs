@@ -13,7 +13,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderValue, LOCATION};
 use hyper::service::service_fn;
 use hyper::{Method, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -29,6 +29,9 @@ use crate::{ArrayId, ErrorCode, Simulation};
 
 /// Most connections served at once per listener; further ones wait to be accepted.
 const MAX_CONNECTIONS: usize = 1024;
+
+/// Longest wait for a request's headers on an open connection.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Largest request body on `/api` paths.
 const MAX_API_BODY: usize = 1 << 20;
