@@ -181,7 +181,13 @@ pub(crate) async fn serve(
             async move { Ok::<_, Infallible>(handle(ctx, request).await) }
         });
         let connection =
-            hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+            // A client that never finishes its headers is dropped after HEADER_TIMEOUT, so idle
+            // sockets cannot hold the connection permits forever.
+            hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;
