@@ -314,9 +314,11 @@ impl ArrayMut<'_> {
                 return Err(Error::new(ErrorCode::RETAINED, format!("'{}' is retained", parent_volume.name)));
             }
             let grandparent = parent_volume.copy_of().expect("virtual copies have a parent");
-            let pages = self.vol(grandparent).pages.clone();
+            // The read-only parent is recreated from its own parent: content and size of now.
+            let (pages, size) = (self.vol(grandparent).pages.clone(), self.vol(grandparent).size_mib);
             let parent_mut = self.array.vol_mut(parent);
             parent_mut.pages = pages;
+            parent_mut.size_mib = size;
             parent_mut.created_at = now;
         }
         let pages = self.vol(parent).pages.clone();
