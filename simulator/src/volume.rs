@@ -225,9 +225,10 @@ pub(crate) fn check_range(volume: &Volume, offset: u64, len: u64) -> Result<()> 
     Ok(())
 }
 
-/// Rounds a requested size up to the allocation granule.
+/// Rounds a requested size up to the allocation granule (saturating, so an absurd request
+/// stays absurd and is refused by the size limit instead of overflowing).
 pub fn round_size_mib(size_mib: u64) -> u64 {
-    size_mib.div_ceil(SIZE_GRANULE_MIB) * SIZE_GRANULE_MIB
+    size_mib.div_ceil(SIZE_GRANULE_MIB).saturating_mul(SIZE_GRANULE_MIB)
 }
 
 /// What to create: [`ArrayMut::create_volume`].

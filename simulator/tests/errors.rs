@@ -203,6 +203,7 @@ fn volume_create_errors() {
             ),
             ("size 0", Create(VolumeSpec { size_mib: 0, ..vv("v") }), E::INV_INPUT_BELOW_RANGE),
             ("size 16 TiB + 2 MiB", Create(VolumeSpec { size_mib: 16_777_218, ..vv("v") }), E::TOO_LARGE),
+            ("size u64::MAX", Create(VolumeSpec { size_mib: u64::MAX, ..vv("v") }), E::TOO_LARGE),
             ("expiration 0", Create(VolumeSpec { expiration_hours: Some(0), ..vv("v") }), E::INV_INPUT_BELOW_RANGE),
             (
                 "expiration 43801 h",
@@ -276,6 +277,7 @@ fn volume_delete_grow_modify_errors() {
             ("grow a copy", Grow("base.ro", 256), E::INV_OPERATION_UNSUPPORTED_VV_TYPE),
             ("grow a read-write copy", Grow("base.rw", 256), E::INV_OPERATION_UNSUPPORTED_VV_TYPE),
             ("grow past 16 TiB", Grow("base", 16 * 1024 * 1024), E::VV_NEW_SIZE_EXCEEDS_LIMITS),
+            ("grow by u64::MAX", Grow("base", u64::MAX), E::VV_NEW_SIZE_EXCEEDS_LIMITS),
             ("grow online-copy source", Grow("src", 256), E::INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS),
             ("grow past the CPG limit", Grow("full", 768), E::NO_SPACE),
             ("modify unknown", Modify("nope", changes()), E::NON_EXISTENT_VOL),
