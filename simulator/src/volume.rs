@@ -23,6 +23,10 @@ use crate::time::{Instant, hours};
 /// Volume sizes are allocated in multiples of this many MiB.
 pub const SIZE_GRANULE_MIB: u64 = 256;
 
+/// Highest volume id: 3PAR VV ids are 16-bit (the id is also encoded in the WWN). Larger
+/// requested ids are refused with `INV_INPUT_EXCEEDS_RANGE`; allocated ids wrap back to 1.
+pub const MAX_VOLUME_ID: u32 = 65_535;
+
 /// Longest metadata value.
 pub const METADATA_VALUE_MAX: usize = 255;
 
@@ -420,18 +424,33 @@ impl Array {
             return Err(Error::new(ErrorCode::VV_LIMIT_REACHED, format!("{} volumes exist", self.volumes.len())));
         }
         if let Some(id) = requested {
+            if id > MAX_VOLUME_ID {
+                return Err(Error::new(
+                    ErrorCode::INV_INPUT_EXCEEDS_RANGE,
+                    format!("volume id {id} exceeds {MAX_VOLUME_ID}"),
+                ));
+            }
             if self.volumes.contains_id(VolumeId(id)) {
                 return Err(Error::new(ErrorCode::EXISTENT_ID, format!("volume id {id} is in use")));
             }
             return Ok(VolumeId(id));
         }
-        let mut id = self.counters.next_volume;
-        // Bounded: at most `max_volumes` ids are taken, so a free one is found within that many steps.
-        for _ in 0..=self.config.limits.max_volumes {
-            if !self.volumes.contains_id(VolumeId(id)) {
+        self.free_volume_id_from(self.counters.next_volume, &[])
+    }
+
+    /// The first id at or after `start` (wrapping within 1..=[`MAX_VOLUME_ID`]) that is neither
+    /// used nor in `planned`.
+    pub(crate) fn free_volume_id_from(&self, start: u32, planned: &[VolumeId]) -> Result<VolumeId> {
+        let mut id = start;
+        // Bounded: one pass over the id space.
+        for _ in 0..=MAX_VOLUME_ID {
+            if id == 0 || id > MAX_VOLUME_ID {
+                id = 1;
+            }
+            if !self.volumes.contains_id(VolumeId(id)) && !planned.contains(&VolumeId(id)) {
                 return Ok(VolumeId(id));
             }
-            id = id.wrapping_add(1).max(1);
+            id += 1;
         }
         Err(Error::new(ErrorCode::VV_ID_LIMIT_REACHED, "no free volume id"))
     }

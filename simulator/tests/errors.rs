@@ -246,6 +246,8 @@ fn volume_create_errors() {
             ),
             ("name exists", Create(vv("base")), E::EXISTENT_VOL),
             ("id in use", Create(VolumeSpec { id: Some(1), ..vv("v") }), E::EXISTENT_ID),
+            ("id out of range", Create(VolumeSpec { id: Some(u32::MAX), ..vv("v") }), E::INV_INPUT_EXCEEDS_RANGE),
+            ("id 65536", Create(VolumeSpec { id: Some(65_536), ..vv("v") }), E::INV_INPUT_EXCEEDS_RANGE),
             (
                 "snapshot CPG in another domain",
                 Create(VolumeSpec { snap_cpg: Some("dom_cpg".into()), ..vv("v") }),
@@ -408,7 +410,7 @@ fn volume_count_limit_refuses_new_volumes() {
     thin(&mut sim, a, "v1");
     thin(&mut sim, a, "v2");
     volume_set(&mut sim, a, "set", &["v1", "v2"]);
-    for id in [None] {
+    for id in [None, Some(700)] {
         let spec = SetSnapshotSpec { pattern: "@vvname@.s".into(), read_only: true, id, ..SetSnapshotSpec::default() };
         assert_refused(&mut sim, &format!("set snapshot id={id:?}"), E::VV_LIMIT_REACHED, |s| {
             s.array_mut(a).snapshot_volume_set("set", spec)
@@ -624,6 +626,11 @@ fn volume_set_errors() {
             ),
             ("expanded name exists", Snapshot("vvset", set_snap("base")), E::EXISTENT_VOL),
             ("id in use", Snapshot("vvset", SetSnapshotSpec { id: Some(1), ..set_snap("s-@count@") }), E::EXISTENT_ID),
+            (
+                "ids past the last volume id",
+                Snapshot("rosets", SetSnapshotSpec { id: Some(u32::MAX), read_only: false, ..set_snap("s-@count@") }),
+                E::INV_INPUT_EXCEEDS_RANGE,
+            ),
             (
                 "members share a base",
                 Snapshot("samebase", set_snap("s-@count@")),

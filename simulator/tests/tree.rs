@@ -236,3 +236,19 @@ fn rename_keeps_identity_and_links() {
     assert_eq!(sim.array(a).volume("ro").unwrap().copy_of(), Some(after.id));
     assert_eq!(sim.read(a, "renamed", 0, 4).unwrap(), b"data");
 }
+
+// Goal: volume ids stay in 1..=65535: after an explicit id 65535 the next allocated id wraps to
+// the lowest free one; a set snapshot with an explicit first id takes consecutive ids.
+#[test]
+fn volume_ids_wrap_within_sixteen_bits() {
+    let (mut sim, a) = support::world();
+    thin(&mut sim, a, "first");
+    let spec = VolumeSpec { id: Some(simulator::volume::MAX_VOLUME_ID), ..VolumeSpec::thin("last", CPG, 256) };
+    sim.array_mut(a).create_volume(spec).unwrap();
+    let next = sim.array_mut(a).create_snapshot("last", SnapshotSpec::read_only("last.ro")).unwrap();
+    assert_eq!(next.0, 2);
+    volume_set(&mut sim, a, "set", &["first", "last"]);
+    let spec = simulator::SetSnapshotSpec { pattern: "@vvname@.s".into(), id: Some(10), ..Default::default() };
+    let ids = sim.array_mut(a).snapshot_volume_set("set", spec).unwrap();
+    assert_eq!(ids.iter().map(|id| id.0).collect::<Vec<_>>(), [10, 11]);
+}
