@@ -206,7 +206,8 @@ impl ArrayMut<'_> {
     /// The copy itself survives unchanged. Returns the (finished) promote task.
     ///
     /// Errors: `NON_EXISTENT_VOL`; `INV_OPERATION_VV_BASE_VOLUME` (not a copy);
-    /// `INV_OPERATION_PARAM_CONFLICT` (online with priority); `INV_OPERATION_VV_EXPORTED` (copy
+    /// `INV_OPERATION_PARAM_CONFLICT` (online with priority); `INV_INPUT_BAD_ENUM_VALUE` (priority
+    /// not 1..=3); `INV_OPERATION_VV_EXPORTED` (copy
     /// exported); `INV_OPERATION_PARENT_VV_EXPORTED` (target exported, not online);
     /// `RCOPY_GROUP_STARTED`; `INV_OPERATION_VV_IN_REMOTE_COPY` (stopped group without
     /// `allow_remote_copy_parent`); `INV_OPERATION_PARENT_SIZE_HAS_INCREASED`.
@@ -221,6 +222,11 @@ impl ArrayMut<'_> {
         };
         if options.online && options.priority.is_some() {
             return Err(Error::new(ErrorCode::INV_OPERATION_PARAM_CONFLICT, "online promote takes no priority"));
+        }
+        if let Some(priority) = options.priority
+            && !(1..=3).contains(&priority)
+        {
+            return Err(Error::new(ErrorCode::INV_INPUT_BAD_ENUM_VALUE, "priority must be 1..=3"));
         }
         let copy_id = copy.id;
         let target = match &options.target {

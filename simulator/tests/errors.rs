@@ -511,6 +511,11 @@ fn virtual_copy_errors() {
                 Promote("base.ro", PromoteOptions { online: true, priority: Some(1), ..promote() }),
                 E::INV_OPERATION_PARAM_CONFLICT,
             ),
+            (
+                "promote with priority 4",
+                Promote("base.ro", PromoteOptions { priority: Some(4), ..promote() }),
+                E::INV_INPUT_BAD_ENUM_VALUE,
+            ),
             ("promote an exported copy", Promote("fam.ro", promote()), E::INV_OPERATION_VV_EXPORTED),
             ("promote onto an exported base", Promote("fam2.ro", promote()), E::INV_OPERATION_PARENT_VV_EXPORTED),
             ("promote onto a grown base", Promote("grown.ro", promote()), E::INV_OPERATION_PARENT_SIZE_HAS_INCREASED),
