@@ -440,7 +440,8 @@ impl ArrayMut<'_> {
     /// Moves a volume's space to other CPGs or converts its provisioning (WSAPI volume action 6).
     ///
     /// Errors: bad keep name; `NON_EXISTENT_VOL`; `NON_EXISTENT_CPG`; `INV_OPERATION_UNSUPPORTED_VV_TYPE`
-    /// (a virtual copy); `INV_INPUT_MISSING_REQUIRED` when converting a volume that has copies
+    /// (a virtual copy); `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS` (source or destination of an
+    /// active online copy); `INV_INPUT_MISSING_REQUIRED` when converting a volume that has copies
     /// without `keep_volume` (the message names `keepVV`); `EXISTENT_VOL` (keep name taken).
     pub fn tune_volume(&mut self, name: &str, spec: TuneSpec) -> Result<TaskId> {
         self.require_online()?;
@@ -453,6 +454,12 @@ impl ArrayMut<'_> {
             return Err(Error::new(
                 ErrorCode::INV_OPERATION_UNSUPPORTED_VV_TYPE,
                 format!("'{name}' is a virtual copy"),
+            ));
+        }
+        if volume.online_copy.is_some() {
+            return Err(Error::new(
+                ErrorCode::INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS,
+                format!("'{name}' is in an online copy"),
             ));
         }
         let user_cpg = spec.user_cpg.as_deref().map(|c| self.cpg(c).map(|c| c.id)).transpose()?;

@@ -1001,6 +1001,12 @@ fn task_and_physical_copy_errors() {
                 Tune("base", TuneSpec { keep_volume: Some("k".repeat(46)), ..tune() }),
                 E::INV_INPUT_EXCEEDS_LENGTH,
             ),
+            ("tune an online-copy source", Tune("src", tune()), E::INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS),
+            (
+                "keep an online-copy destination",
+                Tune("dst", TuneSpec { keep_volume: Some("kept".into()), ..tune() }),
+                E::INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS,
+            ),
         ],
         check_task,
     );
