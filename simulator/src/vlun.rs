@@ -135,7 +135,8 @@ impl Array {
 impl ArrayMut<'_> {
     /// Creates a VLUN template; returns the LUN used.
     ///
-    /// Errors, in order: `MISSING_VLUN_EXPORT_INFO` (neither host nor port); `TOO_LARGE` (LUN);
+    /// Errors, in order: `MISSING_VLUN_EXPORT_INFO` (neither host nor port); `TOO_LARGE` (LUN, or a
+    /// volume-set export whose last member would sit beyond the last LUN, checked once the set is known);
     /// `NON_EXISTENT_VOL` / `NON_EXISTENT_SET`; `NON_EXISTENT_HOST` / `NON_EXISTENT_SET`;
     /// `NON_EXISTENT_PORT`; `BAD_PORT_TYPE`; `INV_OPERATION_VLUN_PCOPY_TARGET_VV`;
     /// `INV_INPUT` (different domains: "must be in the same domain"); `EXISTENT_LUN`;
@@ -205,6 +206,12 @@ impl ArrayMut<'_> {
             VlunVolume::Volume(_) => 1,
             VlunVolume::Set(set) => self.volume_sets.get(set).map_or(1, |s| s.members.len().max(1) as u32),
         };
+        if !spec.auto_lun && spec.lun + width - 1 > MAX_LUN {
+            return Err(Error::new(
+                ErrorCode::TOO_LARGE,
+                format!("a set of {width} volumes at LUN {} ends beyond LUN {MAX_LUN}", spec.lun),
+            ));
+        }
         let used = self.luns_in_use(target);
         let lun = if spec.auto_lun {
             let max = if spec.max_auto_lun == 0 { MAX_LUN } else { spec.max_auto_lun.min(MAX_LUN) };

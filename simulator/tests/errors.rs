@@ -866,6 +866,7 @@ fn vlun_errors() {
                 E::MISSING_VLUN_EXPORT_INFO,
             ),
             ("LUN 100000", Create(vlun("base", 100_000, "h3")), E::TOO_LARGE),
+            ("set export beyond the last LUN", Create(vlun("set:rosets", 16_383, "h3")), E::TOO_LARGE),
             ("unknown volume", Create(vlun("nope", 2, "h3")), E::NON_EXISTENT_VOL),
             ("unknown volume set", Create(vlun("set:nope", 2, "h3")), E::NON_EXISTENT_SET),
             ("unknown host", Create(vlun("base", 2, "nope")), E::NON_EXISTENT_HOST),
