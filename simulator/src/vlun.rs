@@ -253,10 +253,17 @@ impl ArrayMut<'_> {
 
     /// Removes the VLUN template (volume, lun, host, port).
     ///
-    /// Errors: `NON_EXISTENT_VOL`/`NON_EXISTENT_SET`/`NON_EXISTENT_HOST` for unknown names;
-    /// `NON_EXISTENT_PORT`; `NON_EXISTENT_VLUN` when no such template exists.
+    /// Errors, in order: `INV_INPUT_PORT_SPECIFICATION` (a port that does not exist);
+    /// `NON_EXISTENT_VLUN` (unknown volume) / `NON_EXISTENT_SET` / `NON_EXISTENT_HOST` for unknown
+    /// names; `MISSING_VLUN_EXPORT_INFO`; `NON_EXISTENT_VLUN` when no such template exists.
     pub fn delete_vlun(&mut self, volume: &str, lun: u32, host: Option<&str>, port: Option<PortPos>) -> Result<()> {
         self.require_online()?;
+        // The port part is validated before any lookup (WSAPI spec §8.5: `8:8:8` → 400, code 55).
+        if let Some(pos) = port
+            && !self.ports().iter().any(|p| p.pos == pos)
+        {
+            return Err(Error::new(ErrorCode::INV_INPUT_PORT_SPECIFICATION, format!("port {pos} does not exist")));
+        }
         let volume_key = match volume.strip_prefix("set:") {
             Some(set) => VlunVolume::Set(self.volume_set(set)?.id),
             None => VlunVolume::Volume(
@@ -265,11 +272,6 @@ impl ArrayMut<'_> {
                     .id,
             ),
         };
-        if let Some(pos) = port
-            && !self.ports().iter().any(|p| p.pos == pos)
-        {
-            return Err(Error::new(ErrorCode::NON_EXISTENT_PORT, format!("port {pos} does not exist")));
-        }
         let target = match (host, port) {
             (Some(name), port) => match name.strip_prefix("set:") {
                 Some(set) => VlunTarget::HostSet(self.host_set(set)?.id),

@@ -888,6 +888,16 @@ fn vlun_errors() {
             ("delete: unknown host", Delete("exported", 1, Some("nope"), None), E::NON_EXISTENT_HOST),
             ("delete: no such template", Delete("exported", 2, Some("h1"), None), E::NON_EXISTENT_VLUN),
             ("delete: other host", Delete("exported", 1, Some("h3"), None), E::NON_EXISTENT_VLUN),
+            (
+                "delete: non-existent port",
+                Delete("exported", 1, Some("h1"), Some(PortPos::new(8, 8, 8))),
+                E::INV_INPUT_PORT_SPECIFICATION,
+            ),
+            (
+                "delete: port checked before the volume",
+                Delete("nope", 1, Some("h1"), Some(PortPos::new(8, 8, 8))),
+                E::INV_INPUT_PORT_SPECIFICATION,
+            ),
             ("delete: neither host nor port", Delete("exported", 1, None, None), E::MISSING_VLUN_EXPORT_INFO),
         ],
         check_vlun,
