@@ -23,6 +23,10 @@ use crate::time::{Instant, hours};
 /// Volume sizes are allocated in multiples of this many MiB.
 pub const SIZE_GRANULE_MIB: u64 = 256;
 
+/// How long an expired volume that could not be removed (in use, or its array down) waits
+/// before the next attempt, like 3PAR's hourly `remove_expired_vvs` system task.
+pub const EXPIRY_RETRY: Duration = Duration::from_secs(3600);
+
 /// Highest volume id: 3PAR VV ids are 16-bit (the id is also encoded in the WWN). Larger
 /// requested ids are refused with `INV_INPUT_EXCEEDS_RANGE`; allocated ids wrap back to 1.
 pub const MAX_VOLUME_ID: u32 = 65_535;
@@ -782,24 +786,33 @@ impl ArrayMut<'_> {
 
     /// Removes `volume` if its expiration is `at` and the delete rules allow it now; otherwise
     /// retries an hour later. Called by the event loop.
+    ///
+    /// The retry event carries the original expiration instant, so the volume's reported
+    /// expiration time stays the one that was set, and a later change of it still cancels the
+    /// pending retries (they no longer match).
     pub(crate) fn expire(&mut self, volume: VolumeId, at: Instant) {
         let Some(current) = self.volume_by_id(volume) else {
             return;
         };
-        if current.expires_at != Some(at) || !self.online {
+        if current.expires_at != Some(at) {
             return;
         }
         let name = current.name.clone();
-        match self.delete_blocker(volume, self.now()) {
+        let blocker = if self.online {
+            self.delete_blocker(volume, self.now()).map(|e| e.message)
+        } else {
+            Some(format!("array {} is down", self.name()))
+        };
+        match blocker {
             None => {
                 self.array.remove_volume(volume);
                 self.trace("expire", format!("removed expired volume {name}"));
             }
-            Some(blocker) => {
-                let retry = self.now() + Duration::from_secs(3600);
-                self.trace("expire", format!("expired volume {name} kept: {}", blocker.message));
-                self.array.vol_mut(volume).expires_at = Some(retry);
-                self.schedule_expiry(volume, retry);
+            Some(reason) => {
+                let retry = self.now() + EXPIRY_RETRY;
+                self.trace("expire", format!("expired volume {name} kept: {reason}"));
+                let array = self.array.id;
+                self.world.queue.schedule(retry, Event::Expire { array, volume, at });
             }
         }
     }

@@ -80,7 +80,8 @@ fn retention_blocks_delete_and_only_grows() {
 }
 
 // Goal: an expired copy that is exported, or that has a child, is kept past its expiration
-// (readable through its export) and removed by the next hourly sweep once it is free.
+// (readable through its export) and removed by the next hourly sweep once it is free; its
+// reported expiration time stays the one that was set.
 #[test]
 fn exported_or_parent_copies_outlive_expiry_until_free() {
     let (mut sim, a) = support::world();
@@ -91,10 +92,12 @@ fn exported_or_parent_copies_outlive_expiry_until_free() {
     rw_copy(&mut sim, a, "parent", "child");
     host(&mut sim, a, "h");
     export(&mut sim, a, "mounted", "h", 1);
+    let expiry = sim.array(a).volume("mounted").unwrap().created_at + hours(1);
 
     sim.advance(hours(5));
     for name in ["mounted", "parent"] {
         assert!(sim.array(a).has_volume(name), "{name} was removed while in use");
+        assert_eq!(sim.array(a).volume(name).unwrap().expires_at, Some(expiry), "{name}");
     }
     assert_eq!(sim.host_read(a, "h", 1, 0, 7).unwrap(), b"mounted");
 
@@ -117,6 +120,20 @@ fn expiry_never_removes_a_retained_copy() {
     sim.advance_to(Instant::from_nanos((Instant::ZERO + hours(2)).as_nanos() - 1));
     assert!(sim.array(a).has_volume("ro"));
     sim.advance(NANO);
+    assert!(!sim.array(a).has_volume("ro"));
+}
+
+// Goal: a copy that expires while its array is down is removed after the array restarts.
+#[test]
+fn expiry_during_an_outage_happens_after_restart() {
+    let (mut sim, a) = support::world();
+    thin(&mut sim, a, "base");
+    sim.array_mut(a).create_snapshot("base", expiring("ro", 1, None)).unwrap();
+    sim.crash_array(a);
+    sim.advance(hours(2));
+    assert!(sim.array(a).has_volume("ro"));
+    sim.restart_array(a);
+    sim.advance(hours(1));
     assert!(!sim.array(a).has_volume("ro"));
 }
 
