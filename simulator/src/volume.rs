@@ -617,8 +617,12 @@ impl ArrayMut<'_> {
     /// Inserts a fully built volume, advances the id counter and schedules its expiry.
     pub(crate) fn insert_volume(&mut self, volume: Volume) {
         let (id, name, expires_at) = (volume.id, volume.name.clone(), volume.expires_at);
-        if id.0 >= self.array.counters.next_volume {
-            self.array.counters.next_volume = id.0 + 1;
+        // The counter moves forward past every new id, and restarts after the allocator wrapped
+        // past MAX_VOLUME_ID, so each allocation starts next to the previous one (O(1)) instead
+        // of rescanning the ids in use.
+        let next = &mut self.array.counters.next_volume;
+        if id.0 >= *next || *next > MAX_VOLUME_ID {
+            *next = id.0 + 1;
         }
         self.array.volumes.insert(id, &name, volume);
         if let Some(at) = expires_at {
