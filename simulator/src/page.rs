@@ -37,16 +37,20 @@ impl PageIndex {
 /// One immutable 16 KiB page, shared by every map that holds it.
 ///
 /// Equality is identity: two `Page`s are equal when they are the same allocation.
+/// The bytes live in the `Arc`'s own allocation (one allocation per page, no separate box), and
+/// a page built from bytes is copied once, never zeroed first: on this kind of machine zeroing
+/// 16 KiB costs more than copying it.
 #[derive(Clone)]
-pub struct Page(Arc<Box<[u8; PAGE_SIZE]>>);
+pub struct Page(Arc<[u8; PAGE_SIZE]>);
+
+/// The bytes of a page never written.
+static ZERO_PAGE: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
 
 impl Page {
     /// A page holding `bytes` (exactly one page long).
     pub fn from_bytes(bytes: &[u8]) -> Page {
-        assert_eq!(bytes.len(), PAGE_SIZE);
-        let mut data = zeroed_page();
-        data.copy_from_slice(bytes);
-        Page(Arc::new(data))
+        let shared: Arc<[u8]> = Arc::from(bytes);
+        Page(shared.try_into().expect("a page is built from exactly PAGE_SIZE bytes"))
     }
 
     /// The page's bytes.
@@ -62,12 +66,12 @@ impl Page {
     /// The allocation's address: identifies the page within one process (for counting
     /// distinct pages; never used for ordering or ids).
     pub(crate) fn addr(&self) -> usize {
-        Arc::as_ptr(&self.0) as usize
+        Arc::as_ptr(&self.0) as *const u8 as usize
     }
 
     /// Mutable bytes, copying the page first if another map shares it (copy-on-write).
     fn make_mut(&mut self) -> &mut [u8; PAGE_SIZE] {
-        Arc::make_mut(&mut self.0).as_mut()
+        Arc::make_mut(&mut self.0)
     }
 }
 
@@ -83,11 +87,6 @@ impl fmt::Debug for Page {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Page({:p})", Arc::as_ptr(&self.0))
     }
-}
-
-fn zeroed_page() -> Box<[u8; PAGE_SIZE]> {
-    // `vec!` of zeros asks the allocator for zeroed memory directly; no 16 KiB stack temporary.
-    vec![0u8; PAGE_SIZE].into_boxed_slice().try_into().expect("the vector is exactly one page long")
 }
 
 /// A change between two page maps, as found by [`PageMap::changed_pages`].
@@ -158,8 +157,9 @@ impl PageMap {
         }
     }
 
-    /// Writes `data` at byte `offset`. A whole-page write replaces the page; a partial write
-    /// modifies it in place when no other map shares it, and copies it first otherwise.
+    /// Writes `data` at byte `offset`. A page no other map shares is modified in place (its
+    /// identity stays: no other map can hold it, so no diff can compare against it); a shared
+    /// page is replaced by a new one (whole-page write) or copied first (partial write).
     pub fn write(&mut self, offset: u64, data: &[u8]) {
         let mut done = 0usize;
         while done < data.len() {
@@ -168,14 +168,26 @@ impl PageMap {
             let within = (position % PAGE_SIZE_U64) as usize;
             let take = (PAGE_SIZE - within).min(data.len() - done);
             let source = &data[done..done + take];
-            if take == PAGE_SIZE {
-                self.pages.insert(index, Page::from_bytes(source));
-            } else if let Some(page) = self.pages.get_mut(&index) {
-                page.make_mut()[within..within + take].copy_from_slice(source);
-            } else {
-                let mut bytes = zeroed_page();
-                bytes[within..within + take].copy_from_slice(source);
-                self.pages.insert(index, Page(Arc::new(bytes)));
+            match self.pages.get_mut(&index) {
+                Some(page) => {
+                    if let Some(bytes) = Arc::get_mut(&mut page.0) {
+                        // No other map holds this page: overwrite it where it is (no allocation).
+                        bytes[within..within + take].copy_from_slice(source);
+                    } else if take == PAGE_SIZE {
+                        // Shared with a copy: the copy keeps the old page, this map takes a new one.
+                        *page = Page::from_bytes(source);
+                    } else {
+                        page.make_mut()[within..within + take].copy_from_slice(source);
+                    }
+                }
+                None if take == PAGE_SIZE => {
+                    self.pages.insert(index, Page::from_bytes(source));
+                }
+                None => {
+                    let mut page = Page::from_bytes(&ZERO_PAGE);
+                    page.make_mut()[within..within + take].copy_from_slice(source);
+                    self.pages.insert(index, page);
+                }
             }
             done += take;
         }
@@ -185,12 +197,12 @@ impl PageMap {
     ///
     /// Cost follows the difference, not the map: subtrees the two maps share are skipped.
     pub fn changed_pages<'a>(&'a self, older: &'a PageMap) -> impl Iterator<Item = PageChange> + 'a {
-        older.pages.diff(&self.pages).filter_map(|item| match item {
-            imbl::ordmap::DiffItem::Add(index, page) => Some(PageChange::Written(PageIndex(*index), page.clone())),
+        older.pages.diff(&self.pages).map(|item| match item {
+            imbl::ordmap::DiffItem::Add(index, page) => PageChange::Written(PageIndex(*index), page.clone()),
             imbl::ordmap::DiffItem::Update { new: (index, page), .. } => {
-                Some(PageChange::Written(PageIndex(*index), page.clone()))
+                PageChange::Written(PageIndex(*index), page.clone())
             }
-            imbl::ordmap::DiffItem::Remove(index, _) => Some(PageChange::Zeroed(PageIndex(*index))),
+            imbl::ordmap::DiffItem::Remove(index, _) => PageChange::Zeroed(PageIndex(*index)),
         })
     }
 
