@@ -293,7 +293,11 @@ impl ArrayMut<'_> {
         let pages = self.vol(source).pages.clone();
         let dest = self.array.vol_mut(dest_id);
         dest.pages = pages;
-        dest.kind = VolumeKind::PhysicalCopy { parent: source };
+        let previous = std::mem::replace(&mut dest.kind, VolumeKind::PhysicalCopy { parent: source });
+        if let VolumeKind::PhysicalCopy { parent } = previous {
+            self.array.vol_mut(parent).physical_copies.remove(&dest_id);
+        }
+        self.array.vol_mut(source).physical_copies.insert(dest_id);
         let source_name = self.vol(source).name.clone();
         self.trace("copy", format!("offline physical copy {source_name} -> {}", spec.destination));
         Ok(self.finished_task(TaskKind::VolumeCopy, &spec.destination, spec.priority))
@@ -339,6 +343,7 @@ impl ArrayMut<'_> {
             pages,
             children: BTreeSet::new(),
             family_copies: 0,
+            physical_copies: BTreeSet::new(),
         };
         self.insert_volume(destination);
         let task_id = self.array.allocate_task_id();
@@ -481,9 +486,13 @@ impl ArrayMut<'_> {
             kept.uuid = self.array.next_uuid();
             kept.wwn = self.array.wwn_for(keep_id);
             kept.children = BTreeSet::new();
+            kept.physical_copies = BTreeSet::new();
             kept.family_copies = 0;
             kept.metadata = BTreeMap::new();
             kept.expires_at = None;
+            if let VolumeKind::PhysicalCopy { parent } = kept.kind {
+                self.array.vol_mut(parent).physical_copies.insert(keep_id);
+            }
             self.insert_volume(kept);
         }
         let volume = self.array.vol_mut(id);

@@ -152,6 +152,7 @@ impl Array {
             pages: parent.pages.clone(),
             children: BTreeSet::new(),
             family_copies: 0,
+            physical_copies: BTreeSet::new(),
         }
     }
 }

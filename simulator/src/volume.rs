@@ -155,6 +155,10 @@ pub struct Volume {
     pub(crate) children: BTreeSet<VolumeId>,
     /// On a base volume: virtual copies in its whole tree (for the per-base limit).
     pub(crate) family_copies: u32,
+    /// Completed offline physical copies of this volume (volumes whose kind is
+    /// `PhysicalCopy { parent: this }`), so deleting it re-bases them without scanning every
+    /// volume.
+    pub(crate) physical_copies: BTreeSet<VolumeId>,
 }
 
 impl Volume {
@@ -505,11 +509,14 @@ impl Array {
             let base = self.vol_mut(base);
             base.family_copies -= 1;
         }
+        if let VolumeKind::PhysicalCopy { parent } = volume.kind {
+            self.vol_mut(parent).physical_copies.remove(&id);
+        }
         // A completed physical copy outlives its source and becomes a base volume.
-        for (_, other) in self.volumes.iter_mut() {
-            if other.kind == (VolumeKind::PhysicalCopy { parent: id }) {
-                other.kind = VolumeKind::Base;
-            }
+        for copy in &volume.physical_copies {
+            let copy = self.vol_mut(*copy);
+            assert_eq!(copy.kind, VolumeKind::PhysicalCopy { parent: id });
+            copy.kind = VolumeKind::Base;
         }
         volume
     }
@@ -608,6 +615,7 @@ impl ArrayMut<'_> {
             pages: PageMap::new(),
             children: BTreeSet::new(),
             family_copies: 0,
+            physical_copies: BTreeSet::new(),
         };
         self.insert_volume(volume);
         self.trace("volume", format!("create volume {} id={id} size={size_mib}MiB {:?}", spec.name, spec.provisioning));

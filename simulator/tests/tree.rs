@@ -269,3 +269,44 @@ fn id_allocation_continues_after_a_wrap() {
     let next = sim.array_mut(a).create_snapshot("last", SnapshotSpec::read_only("s3")).unwrap();
     assert_eq!(next.0, 5, "the counter does not go back to the freed id 2");
 }
+
+// Goal: a completed offline physical copy holds its source's bytes, outlives its source (it then
+// becomes a base volume), follows a re-copy from another source, and a kept tune clone of it
+// is re-based too.
+#[test]
+fn physical_copies_outlive_their_source() {
+    use simulator::{PhysicalCopySpec, Provisioning, TuneSpec, VolumeKind};
+    let (mut sim, a) = support::world();
+    for name in ["a", "b", "c", "dest"] {
+        thin(&mut sim, a, name);
+        sim.write(a, name, 0, name.as_bytes()).unwrap();
+    }
+    let offline = |destination: &str| PhysicalCopySpec {
+        destination: destination.into(),
+        online: false,
+        destination_cpg: None,
+        provisioning: Provisioning::Thin,
+        compression: false,
+        snap_cpg: None,
+        priority: None,
+    };
+    let kind = |sim: &simulator::Simulation, name: &str| sim.array(a).volume(name).unwrap().kind;
+    let id = |sim: &simulator::Simulation, name: &str| sim.array(a).volume(name).unwrap().id;
+    sim.array_mut(a).copy_volume("a", offline("dest")).unwrap();
+    assert_eq!(kind(&sim, "dest"), VolumeKind::PhysicalCopy { parent: id(&sim, "a") });
+    assert_eq!(sim.read(a, "dest", 0, 1).unwrap(), b"a");
+    sim.array_mut(a).copy_volume("b", offline("dest")).unwrap();
+    assert_eq!(sim.read(a, "dest", 0, 1).unwrap(), b"b");
+    let keep = TuneSpec { keep_volume: Some("dest.kept".into()), ..TuneSpec::default() };
+    sim.array_mut(a).tune_volume("dest", keep).unwrap();
+    assert_eq!(kind(&sim, "dest.kept"), VolumeKind::PhysicalCopy { parent: id(&sim, "b") });
+    sim.array_mut(a).delete_volume("a").unwrap();
+    assert_eq!(kind(&sim, "dest"), VolumeKind::PhysicalCopy { parent: id(&sim, "b") });
+    sim.array_mut(a).delete_volume("b").unwrap();
+    assert_eq!(kind(&sim, "dest"), VolumeKind::Base);
+    assert_eq!(kind(&sim, "dest.kept"), VolumeKind::Base);
+    assert_eq!(sim.read(a, "dest.kept", 0, 1).unwrap(), b"b");
+    sim.array_mut(a).copy_volume("c", offline("dest")).unwrap();
+    sim.array_mut(a).delete_volume("dest").unwrap();
+    sim.array_mut(a).delete_volume("c").unwrap();
+}
