@@ -395,7 +395,12 @@ impl ArrayMut<'_> {
     }
 
     pub(crate) fn trace(&mut self, kind: &'static str, text: String) {
-        let line = format!("{}: {text}", self.array.config.name);
+        // Built by hand rather than with `format!`: every management operation pays for this.
+        let name = &self.array.config.name;
+        let mut line = String::with_capacity(name.len() + 2 + text.len());
+        line.push_str(name);
+        line.push_str(": ");
+        line.push_str(&text);
         self.world.trace.record(self.world.now, kind, line);
     }
 }
