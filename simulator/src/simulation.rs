@@ -308,6 +308,7 @@ impl Simulation {
         self.apply_fault(fault);
     }
 
+    #[allow(dead_code, reason = "used by remote_copy once the replication model lands")]
     pub(crate) fn schedule(&mut self, at: Instant, event: Event) {
         self.world.queue.schedule(at, event);
     }
