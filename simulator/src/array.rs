@@ -321,6 +321,11 @@ impl Array {
         self.tasks.get(&id).ok_or_else(|| Error::new(ErrorCode::NON_EXISTENT_TASK, format!("task {id} does not exist")))
     }
 
+    /// This array's Remote Copy targets and its view of its groups.
+    pub fn remote_copy(&self) -> &ArrayRemoteCopy {
+        &self.remote_copy
+    }
+
     /// Whether the domain `name` exists.
     pub fn has_domain(&self, name: &str) -> bool {
         self.config.domains.iter().any(|d| d == name)

@@ -21,7 +21,6 @@ pub(crate) enum Event {
     /// A task's work is done (online physical copy).
     TaskFinished { array: ArrayId, task: TaskId },
     /// Remote Copy work (links, heartbeats, transfers, schedules).
-    #[allow(dead_code, reason = "scheduled by remote_copy once the replication model lands")]
     RemoteCopy(RcEvent),
     /// A fault the user put on the timeline.
     Fault(crate::fault::Fault),

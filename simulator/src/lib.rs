@@ -32,6 +32,7 @@ mod event;
 pub mod fault;
 pub mod host;
 pub mod ids;
+pub mod invariants;
 pub mod names;
 pub mod page;
 pub mod port;
@@ -57,6 +58,10 @@ pub use page::{PAGE_SIZE, PageIndex, PageMap};
 pub use port::{Port, PortPos, PortProtocol};
 pub use prng::Prng;
 pub use registry::Registry;
+pub use remote_copy::{
+    AdmitSpec, DrOptions, GroupChanges, GroupPolicies, GroupSpec, GroupState, LinkSpec, Mode, RcGroup, RcTarget,
+    RcVolume, Role, StartOptions, StopOptions, StopReason, SyncOptions, SyncStatus, TargetSpec,
+};
 pub use simulation::{Digest, Simulation, SimulationBuilder, WriteAck};
 pub use task::{PhysicalCopySpec, Task, TaskKind, TaskStatus, TuneSpec};
 pub use time::{Instant, hours};

@@ -37,24 +37,26 @@ impl PageIndex {
 /// One immutable 16 KiB page, shared by every map that holds it.
 ///
 /// Equality is identity: two `Page`s are equal when they are the same allocation.
-/// The bytes live in the `Arc`'s own allocation (one allocation per page, no separate box), and
-/// a page built from bytes is copied once, never zeroed first: on this kind of machine zeroing
-/// 16 KiB costs more than copying it.
+///
+/// Invariant: the slice is exactly [`PAGE_SIZE`] bytes long.
+/// The bytes live in the `Arc`'s own allocation (one allocation per page), and a page built
+/// from bytes is copied once, never zeroed first: on this kind of machine zeroing 16 KiB costs
+/// more than copying it.
 #[derive(Clone)]
-pub struct Page(Arc<[u8; PAGE_SIZE]>);
+pub struct Page(Arc<[u8]>);
 
 /// The bytes of a page never written.
 static ZERO_PAGE: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
 
 impl Page {
-    /// A page holding `bytes` (exactly one page long).
+    /// A page holding `bytes` (exactly one page long): one allocation, one copy.
     pub fn from_bytes(bytes: &[u8]) -> Page {
-        let shared: Arc<[u8]> = Arc::from(bytes);
-        Page(shared.try_into().expect("a page is built from exactly PAGE_SIZE bytes"))
+        assert_eq!(bytes.len(), PAGE_SIZE);
+        Page(Arc::from(bytes))
     }
 
     /// The page's bytes.
-    pub fn bytes(&self) -> &[u8; PAGE_SIZE] {
+    pub fn bytes(&self) -> &[u8] {
         &self.0
     }
 
@@ -70,7 +72,7 @@ impl Page {
     }
 
     /// Mutable bytes, copying the page first if another map shares it (copy-on-write).
-    fn make_mut(&mut self) -> &mut [u8; PAGE_SIZE] {
+    fn make_mut(&mut self) -> &mut [u8] {
         Arc::make_mut(&mut self.0)
     }
 }
@@ -85,7 +87,7 @@ impl Eq for Page {}
 
 impl fmt::Debug for Page {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Page({:p})", Arc::as_ptr(&self.0))
+        write!(f, "Page({:p})", Arc::as_ptr(&self.0) as *const u8)
     }
 }
 
@@ -218,14 +220,34 @@ impl PageMap {
         }
     }
 
+    /// Makes the pages covering `offset..offset + len` what they are in `from` (used to undo a
+    /// failed write).
+    pub fn restore_range(&mut self, from: &PageMap, offset: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        let first = offset / PAGE_SIZE_U64;
+        let last = (offset + len - 1) / PAGE_SIZE_U64;
+        for index in first..=last {
+            match from.pages.get(&index) {
+                Some(page) => {
+                    self.pages.insert(index, page.clone());
+                }
+                None => {
+                    self.pages.remove(&index);
+                }
+            }
+        }
+    }
+
     /// Whether both maps read the same bytes everywhere (content comparison, for tests and
     /// invariants; shared pages are skipped without reading them).
     pub fn same_content(&self, other: &PageMap) -> bool {
         self.changed_pages(other).all(|change| match change {
             PageChange::Written(index, page) => {
-                let other_bytes = other.page(index).map(|p| p.bytes().as_slice());
+                let other_bytes = other.page(index).map(|p| p.bytes());
                 match other_bytes {
-                    Some(bytes) => bytes == page.bytes().as_slice(),
+                    Some(bytes) => bytes == page.bytes(),
                     None => page.bytes().iter().all(|b| *b == 0),
                 }
             }

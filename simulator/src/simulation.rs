@@ -53,13 +53,17 @@ impl World {
 }
 
 /// Builds a [`Simulation`]. Defaults: seed 0; the arrays [`ArrayConfig::primary`] and
-/// [`ArrayConfig::backup`] when none are added; trace keeping 10,000 lines; epoch 2026-01-01 UTC.
+/// [`ArrayConfig::backup`] when none are added; the first two arrays paired by Remote Copy
+/// targets named after each other, with two default links ([`crate::remote_copy::LinkSpec`]);
+/// trace keeping 10,000 lines; epoch 2026-01-01 UTC.
 #[derive(Debug, Clone)]
 pub struct SimulationBuilder {
     seed: u64,
     arrays: Vec<ArrayConfig>,
     trace_capacity: usize,
     epoch_unix_secs: i64,
+    pair_first_two: bool,
+    link: crate::remote_copy::LinkSpec,
 }
 
 impl Default for SimulationBuilder {
@@ -69,6 +73,8 @@ impl Default for SimulationBuilder {
             arrays: Vec::new(),
             trace_capacity: 10_000,
             epoch_unix_secs: DEFAULT_EPOCH_UNIX_SECS,
+            pair_first_two: true,
+            link: crate::remote_copy::LinkSpec::default(),
         }
     }
 }
@@ -83,6 +89,18 @@ impl SimulationBuilder {
     /// Adds an array (the first added is [`Simulation::primary`], the second [`Simulation::backup`]).
     pub fn array(&mut self, config: ArrayConfig) -> &mut Self {
         self.arrays.push(config);
+        self
+    }
+
+    /// Whether the first two arrays get Remote Copy targets and links (default: yes).
+    pub fn pair_first_two(&mut self, pair: bool) -> &mut Self {
+        self.pair_first_two = pair;
+        self
+    }
+
+    /// Properties of each of the two default links.
+    pub fn link(&mut self, link: crate::remote_copy::LinkSpec) -> &mut Self {
+        self.link = link;
         self
     }
 
@@ -124,8 +142,19 @@ impl SimulationBuilder {
             trace: Trace::new(self.trace_capacity),
             epoch_unix_secs: self.epoch_unix_secs,
         };
-        let mut simulation = Simulation { arrays, world };
+        let mut simulation = Simulation { arrays, world, rc: Default::default() };
         simulation.world.record("sim", format!("start seed={} arrays={}", self.seed, simulation.arrays.len()));
+        if self.pair_first_two && simulation.arrays.len() >= 2 {
+            let (a, b) = (ArrayId(0), ArrayId(1));
+            let spec = crate::remote_copy::TargetSpec {
+                a,
+                b,
+                name_on_a: simulation.array(b).name().to_owned(),
+                name_on_b: simulation.array(a).name().to_owned(),
+                links: vec![self.link.clone(); 2],
+            };
+            simulation.remote_copy().create_targets(spec)?;
+        }
         Ok(simulation)
     }
 }
@@ -158,6 +187,7 @@ impl fmt::Display for Digest {
 pub struct Simulation {
     pub(crate) arrays: Vec<Array>,
     pub(crate) world: World,
+    pub(crate) rc: crate::remote_copy::RcWorld,
 }
 
 impl Simulation {
@@ -308,7 +338,6 @@ impl Simulation {
         self.apply_fault(fault);
     }
 
-    #[allow(dead_code, reason = "used by remote_copy once the replication model lands")]
     pub(crate) fn schedule(&mut self, at: Instant, event: Event) {
         self.world.queue.schedule(at, event);
     }
@@ -433,6 +462,7 @@ impl Simulation {
         hasher.update(format!("{:?}", self.world.queue.sorted()).as_bytes());
         hasher.update(&self.world.trace.recorded().to_le_bytes());
         hasher.update(self.world.trace.hash().as_bytes());
+        hasher.update(format!("{:?}", self.rc).as_bytes());
         for array in &self.arrays {
             // Debug output of the model is deterministic: ordered maps only, and page maps print
             // their size, not their addresses. Page contents are hashed separately.

@@ -1,0 +1,396 @@
+//! The model's own promises, as functions over a [`Simulation`] returning every violation.
+//!
+//! Each function checks one invariant of `spec/domain.md` §7 that can be judged from the state
+//! alone (no history): the harness calls them after every step, together with the recovery
+//! engine's invariants, and the property tests call them after every operation.
+//! Invariants that need history (RPO 0 of acknowledged writes, "no acknowledged write lost")
+//! are checked by the tests' reference models, which know what was acknowledged.
+//!
+//! Design choice: plain functions returning `Vec<Violation>` rather than assertions, so a
+//! campaign can report every broken invariant with context and keep going or shrink.
+//! The cost: content comparisons walk the page maps (diffs skip shared subtrees, so the cost
+//! follows how much the compared images differ).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::ids::{ArrayId, VolumeId};
+use crate::remote_copy::link::{HEARTBEAT_TIMEOUT_PERIODIC, HEARTBEAT_TIMEOUT_SYNC};
+use crate::remote_copy::{GroupRef, GroupState, Mode, RcGroup, SyncStatus};
+use crate::simulation::Simulation;
+use crate::volume::VolumeKind;
+
+/// One broken invariant, with the objects involved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The invariant's name (the checking function's name).
+    pub invariant: &'static str,
+    /// The spec item (e.g. `7.4/20`).
+    pub spec: &'static str,
+    /// What is wrong, naming arrays, groups and volumes.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (spec {}): {}", self.invariant, self.spec, self.detail)
+    }
+}
+
+/// An invariant check.
+pub type Check = fn(&Simulation) -> Vec<Violation>;
+
+/// Every check of this module, by name.
+pub const ALL: &[(&str, Check)] = &[
+    ("copy_tree_shape", copy_tree_shape),
+    ("retention_within_expiration", retention_within_expiration),
+    ("rc_membership", rc_membership),
+    ("rc_single_writer", rc_single_writer),
+    ("rc_concurrent_syncs", rc_concurrent_syncs),
+    ("rc_link_detection", rc_link_detection),
+    ("rc_periodic_images", rc_periodic_images),
+    ("rc_resync_guard", rc_resync_guard),
+];
+
+/// Runs every check.
+pub fn check_all(sim: &Simulation) -> Vec<Violation> {
+    ALL.iter().flat_map(|(_, check)| check(sim)).collect()
+}
+
+fn violation(invariant: &'static str, spec: &'static str, detail: String) -> Violation {
+    Violation { invariant, spec, detail }
+}
+
+/// §7.1/2: copies alternate (no read-only copy of a read-only volume), bases are read-write,
+/// per-base and per-parent limits hold, and the family bookkeeping matches the volumes.
+pub fn copy_tree_shape(sim: &Simulation) -> Vec<Violation> {
+    let mut found = Vec::new();
+    for array in sim.arrays() {
+        let limits = &array.config().limits;
+        let mut family: BTreeMap<VolumeId, u32> = BTreeMap::new();
+        for volume in array.volumes() {
+            match volume.kind {
+                VolumeKind::VirtualCopy { parent, base } => {
+                    *family.entry(base).or_insert(0) += 1;
+                    let Some(parent_volume) = array.volume_by_id(parent) else {
+                        found.push(violation(
+                            "copy_tree_shape",
+                            "7.1/2",
+                            format!("{}: copy {} has no parent", array.name(), volume.name),
+                        ));
+                        continue;
+                    };
+                    if parent_volume.read_only && volume.read_only {
+                        found.push(violation(
+                            "copy_tree_shape",
+                            "7.1/2",
+                            format!(
+                                "{}: read-only copy {} of read-only {}",
+                                array.name(),
+                                volume.name,
+                                parent_volume.name
+                            ),
+                        ));
+                    }
+                    if !parent_volume.children().contains(&volume.id) {
+                        found.push(violation(
+                            "copy_tree_shape",
+                            "7.1/2",
+                            format!("{}: {} missing from its parent's children", array.name(), volume.name),
+                        ));
+                    }
+                }
+                VolumeKind::Base | VolumeKind::PhysicalCopy { .. } => {
+                    if volume.read_only {
+                        found.push(violation(
+                            "copy_tree_shape",
+                            "7.1/2",
+                            format!("{}: base volume {} is read-only", array.name(), volume.name),
+                        ));
+                    }
+                }
+            }
+            if volume.read_only {
+                let rw =
+                    volume.children().iter().filter(|c| array.volume_by_id(**c).is_some_and(|c| !c.read_only)).count()
+                        as u32;
+                if rw > limits.rw_copies_per_ro_parent {
+                    found.push(violation(
+                        "copy_tree_shape",
+                        "7.1/2",
+                        format!("{}: {} has {rw} read-write copies", array.name(), volume.name),
+                    ));
+                }
+            }
+        }
+        for volume in array.volumes().filter(|v| !v.is_virtual_copy()) {
+            let actual = family.get(&volume.id).copied().unwrap_or(0);
+            if actual != volume.family_copies() || actual > limits.copies_per_base {
+                found.push(violation(
+                    "copy_tree_shape",
+                    "7.1/2",
+                    format!(
+                        "{}: {} has {actual} copies, records {}, limit {}",
+                        array.name(),
+                        volume.name,
+                        volume.family_copies(),
+                        limits.copies_per_base
+                    ),
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// §7.1/3: retention never outlasts expiration.
+pub fn retention_within_expiration(sim: &Simulation) -> Vec<Violation> {
+    let mut found = Vec::new();
+    for array in sim.arrays() {
+        for volume in array.volumes() {
+            if let (Some(retained), Some(expires)) = (volume.retained_until, volume.expires_at)
+                && retained > expires
+            {
+                found.push(violation(
+                    "retention_within_expiration",
+                    "7.1/3",
+                    format!("{}: {} retained past its expiration", array.name(), volume.name),
+                ));
+            }
+        }
+    }
+    found
+}
+
+fn groups(sim: &Simulation) -> impl Iterator<Item = (ArrayId, &RcGroup)> {
+    sim.arrays().flat_map(|a| a.remote_copy().groups().map(move |g| (a.id(), g)))
+}
+
+fn partner<'a>(sim: &'a Simulation, group: &RcGroup) -> Option<&'a RcGroup> {
+    sim.array(group.peer).remote_copy().group(&group.partner).ok()
+}
+
+/// §7.2/9: a volume belongs to one group; partner entries point at each other; sizes match.
+pub fn rc_membership(sim: &Simulation) -> Vec<Violation> {
+    let mut found = Vec::new();
+    for (array_id, group) in groups(sim) {
+        let array = sim.array(array_id);
+        for entry in &group.volumes {
+            match array.remote_copy().group_of_volume(entry.local) {
+                Some(name) if name == group.name => {}
+                other => found.push(violation(
+                    "rc_membership",
+                    "7.2/9",
+                    format!("{}: volume {} of {} indexed as {other:?}", array.name(), entry.local, group.name),
+                )),
+            }
+            let Some(partner) = partner(sim, group) else { continue };
+            let Some(back) = partner.volume(entry.remote) else {
+                found.push(violation(
+                    "rc_membership",
+                    "7.2/9",
+                    format!("{}: {} lists {} but the partner does not", array.name(), group.name, entry.remote_name),
+                ));
+                continue;
+            };
+            if back.remote != entry.local {
+                found.push(violation(
+                    "rc_membership",
+                    "7.2/9",
+                    format!("{}: {} and its partner disagree on a pair", array.name(), group.name),
+                ));
+            }
+            let (Some(local), Some(remote)) =
+                (array.volume_by_id(entry.local), sim.array(group.peer).volume_by_id(entry.remote))
+            else {
+                found.push(violation(
+                    "rc_membership",
+                    "7.2/9",
+                    format!("{}: a volume of {} is missing", array.name(), group.name),
+                ));
+                continue;
+            };
+            if local.size_mib != remote.size_mib {
+                found.push(violation(
+                    "rc_membership",
+                    "7.2/9",
+                    format!("{} is {} MiB but its partner {} MiB", local.name, local.size_mib, remote.size_mib),
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// §7.2/10–11: both sides of a group are never writable sources while both are started
+/// (a failover leaves both sides sources, but stopped, until recover).
+pub fn rc_single_writer(sim: &Simulation) -> Vec<Violation> {
+    let mut found = Vec::new();
+    for (array_id, group) in groups(sim) {
+        let Some(partner) = partner(sim, group) else { continue };
+        if group.role.is_source()
+            && partner.role.is_source()
+            && group.state == GroupState::Started
+            && partner.state == GroupState::Started
+        {
+            found.push(violation(
+                "rc_single_writer",
+                "7.2/11",
+                format!("{}: {} and {} are both started sources", sim.array(array_id).name(), group.name, partner.name),
+            ));
+        }
+    }
+    found
+}
+
+/// §7.2/12: at most [`crate::Limits::concurrent_syncs`] volumes per array are `Syncing`.
+pub fn rc_concurrent_syncs(sim: &Simulation) -> Vec<Violation> {
+    sim.arrays()
+        .filter_map(|array| {
+            let syncing = array
+                .remote_copy()
+                .groups()
+                .flat_map(|g| &g.volumes)
+                .filter(|v| v.status == SyncStatus::Syncing)
+                .count();
+            let limit = array.config().limits.concurrent_syncs as usize;
+            (syncing > limit).then(|| {
+                violation(
+                    "rc_concurrent_syncs",
+                    "7.2/12",
+                    format!("{}: {syncing} volumes syncing (limit {limit})", array.name()),
+                )
+            })
+        })
+        .collect()
+}
+
+/// §7.2/13: links broken for longer than the heartbeat timeout are declared down.
+pub fn rc_link_detection(sim: &Simulation) -> Vec<Violation> {
+    let mut found = Vec::new();
+    for pair in sim.rc_pairs() {
+        let Some(since) = pair.broken_since else { continue };
+        let sync = [pair.a, pair.b].iter().any(|x| {
+            sim.array(*x).remote_copy().groups().any(|g| g.peer == pair.other(*x) && g.mode == Mode::Synchronous)
+        });
+        let timeout = if sync { HEARTBEAT_TIMEOUT_SYNC } else { HEARTBEAT_TIMEOUT_PERIODIC };
+        if !pair.usable && pair.declared_up && sim.now() > since + timeout {
+            found.push(violation(
+                "rc_link_detection",
+                "7.2/13",
+                format!("links {}-{} broken since {since} still declared up", pair.a, pair.b),
+            ));
+        }
+    }
+    found
+}
+
+/// The source and destination of a group whose two views agree on the direction, with both
+/// arrays up and no restore switching roles.
+fn agreed(sim: &Simulation) -> Vec<(GroupRef, GroupRef)> {
+    let mut pairs = Vec::new();
+    for (array_id, group) in groups(sim) {
+        let Some(partner) = partner(sim, group) else { continue };
+        if group.role.is_source()
+            && !partner.role.is_source()
+            && sim.array(array_id).is_online()
+            && sim.array(group.peer).is_online()
+        {
+            pairs.push((
+                GroupRef { array: array_id, group: group.id },
+                GroupRef { array: group.peer, group: partner.id },
+            ));
+        }
+    }
+    pairs
+}
+
+/// §7.4/20, 21, 25, 26: in periodic groups the destination always holds a completed sync point:
+/// while idle its base equals the source's resync snapshot (after success, or after a failed
+/// sync rolled it back), each source volume has at most one resync snapshot and the destination
+/// no pre-sync snapshot; while a sync runs, the pre-sync snapshot equals the previous sync point.
+pub fn rc_periodic_images(sim: &Simulation) -> Vec<Violation> {
+    let mut found = Vec::new();
+    for (source, dest) in agreed(sim) {
+        let (sg, dg) = (
+            sim.array(source.array).remote_copy().group_by_id(source.group),
+            sim.array(dest.array).remote_copy().group_by_id(dest.group),
+        );
+        let (Some(sg), Some(dg)) = (sg, dg) else { continue };
+        if sg.mode != Mode::Periodic {
+            continue;
+        }
+        let (sa, da) = (sim.array(source.array), sim.array(dest.array));
+        for entry in &sg.volumes {
+            let Some(dest_entry) = dg.volume(entry.remote) else { continue };
+            let resync = entry.resync_snapshot.and_then(|s| sa.volume_by_id(s));
+            let (Some(base), Some(resync)) = (da.volume_by_id(entry.remote), resync) else { continue };
+            let name = &base.name;
+            if !sg.is_syncing() {
+                if matches!(dest_entry.status, SyncStatus::Synced | SyncStatus::Stale | SyncStatus::Stopped)
+                    && !base.pages().same_content(resync.pages())
+                {
+                    found.push(violation(
+                        "rc_periodic_images",
+                        "7.4/20",
+                        format!("{}: {name} differs from the last sync point", da.name()),
+                    ));
+                }
+                if dest_entry.pre_sync_snapshot.is_some() {
+                    found.push(violation(
+                        "rc_periodic_images",
+                        "7.4/26",
+                        format!("{}: {name} keeps a pre-sync snapshot after the sync", da.name()),
+                    ));
+                }
+                let family =
+                    sa.volumes().filter(|v| v.name.starts_with("rcpy.") && v.copy_of() == Some(entry.local)).count();
+                if family > 1 {
+                    found.push(violation(
+                        "rc_periodic_images",
+                        "7.4/26",
+                        format!("{}: {family} resync snapshots of one volume", sa.name()),
+                    ));
+                }
+            } else if !sim.running_recover(sg)
+                && let Some(pre) = dest_entry.pre_sync_snapshot.and_then(|s| da.volume_by_id(s))
+                && !pre.pages().same_content(resync.pages())
+            {
+                found.push(violation(
+                    "rc_periodic_images",
+                    "7.4/21",
+                    format!("{}: the pre-sync snapshot of {name} is not the last sync point", da.name()),
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// §7.3/18: while a synchronous resync runs, every destination volume that had a consistent
+/// image keeps it in a pre-sync snapshot.
+pub fn rc_resync_guard(sim: &Simulation) -> Vec<Violation> {
+    let mut found = Vec::new();
+    for (source, dest) in agreed(sim) {
+        let sg = sim.array(source.array).remote_copy().group_by_id(source.group);
+        let dg = sim.array(dest.array).remote_copy().group_by_id(dest.group);
+        let (Some(sg), Some(dg)) = (sg, dg) else { continue };
+        if sg.mode != Mode::Synchronous || !sg.is_syncing() {
+            continue;
+        }
+        for entry in &dg.volumes {
+            if entry.status == SyncStatus::Syncing && entry.sync_point.is_some() && entry.pre_sync_snapshot.is_none() {
+                found.push(violation(
+                    "rc_resync_guard",
+                    "7.3/18",
+                    format!(
+                        "{}: volume {} resyncs without a guard snapshot",
+                        sim.array(dest.array).name(),
+                        entry.remote_name
+                    ),
+                ));
+            }
+        }
+    }
+    found
+}

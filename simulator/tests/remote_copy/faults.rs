@@ -1,0 +1,121 @@
+//! Faults on the timeline: link flaps inside transfers, heartbeat detection times, crashes.
+
+use std::time::Duration;
+
+use simulator::{Direction, ErrorCode, Fault, GroupPolicies, GroupState, Mode, PAGE_SIZE, SyncOptions, SyncStatus};
+
+use super::support::{GROUP, World, pattern};
+
+fn periodic_with_data() -> World {
+    let mut w = World::new(21, Mode::Periodic, GroupPolicies::default(), None);
+    w.sim.write(w.a, "db", 0, &pattern(1, 200 * PAGE_SIZE)).unwrap();
+    w.start();
+    w.settle(Duration::from_secs(60));
+    w
+}
+
+// Goal: a link failure in the middle of a periodic transfer rolls the secondary back to its
+// last consistent image (promoting the pre-sync snapshot) and marks the volumes Stale; the
+// next sync completes. Method: schedule the fault after a few chunks have arrived.
+#[test]
+fn link_failure_mid_transfer_rolls_back_to_the_last_sync_point() {
+    let mut w = periodic_with_data();
+    let before = w.sim.array(w.b).volume("db").unwrap().pages().clone();
+    for i in 0..200u64 {
+        w.sim.write(w.a, "db", i * PAGE_SIZE as u64, &pattern(2, 64)).unwrap();
+    }
+    w.sim.remote_copy().sync_group(w.a, GROUP, &SyncOptions::default()).unwrap();
+    // 1 MiB chunks over 2 x 1 Gbit/s take ~4.2 ms each: after 10 ms the base is mixed.
+    let t = w.now();
+    w.sim.advance(Duration::from_millis(10));
+    assert!(!w.sim.array(w.b).volume("db").unwrap().pages().same_content(&before), "the base is mixed mid-transfer");
+    w.sim.inject_fault(Fault::LinkDown { from: w.a, to: w.b, direction: Direction::Both });
+    w.sim.advance(Duration::from_secs(30));
+    let _ = t;
+    assert!(w.sim.array(w.b).volume("db").unwrap().pages().same_content(&before), "rolled back");
+    assert_eq!(w.statuses(w.a, GROUP)[0], SyncStatus::Stale);
+    assert_eq!(w.sim.array(w.a).remote_copy().group(GROUP).unwrap().state, GroupState::Stopped);
+    assert_eq!(w.sim.array(w.b).volumes().filter(|v| v.name.starts_with("rcpy.")).count(), 0);
+    w.sim.inject_fault(Fault::LinkUp { from: w.a, to: w.b, direction: Direction::Both });
+    w.sim.advance(Duration::from_secs(2));
+    w.start();
+    w.settle(Duration::from_secs(60));
+    assert!(w.same_on_both("db"));
+    assert_eq!(w.statuses(w.a, GROUP), vec![SyncStatus::Synced; 2]);
+}
+
+// Goal: a flap shorter than the heartbeat timeout only pauses a transfer.
+#[test]
+fn short_flap_pauses_the_transfer() {
+    let mut w = periodic_with_data();
+    for i in 0..200u64 {
+        w.sim.write(w.a, "db", i * PAGE_SIZE as u64, &pattern(3, 64)).unwrap();
+    }
+    w.sim.remote_copy().sync_group(w.a, GROUP, &SyncOptions::default()).unwrap();
+    let t = w.now();
+    w.sim.schedule_fault(
+        t + Duration::from_millis(5),
+        Fault::LinkDown { from: w.a, to: w.b, direction: Direction::Backward },
+    );
+    w.sim.schedule_fault(t + Duration::from_secs(10), Fault::LinkUp { from: w.a, to: w.b, direction: Direction::Both });
+    w.settle(Duration::from_secs(60));
+    let group = w.sim.array(w.a).remote_copy().group(GROUP).unwrap();
+    assert_eq!(group.stats.syncs_failed, 0);
+    assert_eq!(group.state, GroupState::Started);
+    assert!(w.same_on_both("db"));
+}
+
+// Goal: links are declared down exactly one heartbeat timeout after they break (25 s periodic,
+// 15 s synchronous) and the target fails one target timeout later (200 s / 15 s).
+#[test]
+fn detection_follows_the_spec_timeouts() {
+    for (mode, heartbeat, target) in [(Mode::Periodic, 25, 200), (Mode::Synchronous, 15, 15)] {
+        let mut w = World::new(22, mode, GroupPolicies::default(), None);
+        w.start();
+        w.settle(Duration::from_secs(10));
+        let t = w.now();
+        w.sim.inject_fault(Fault::LinkDown { from: w.a, to: w.b, direction: Direction::Both });
+        w.sim.advance_to(t + (Duration::from_secs(heartbeat) - Duration::from_nanos(1)));
+        assert!(w.sim.rc_pair(w.a, w.b).unwrap().declared_up);
+        w.sim.advance_to(t + Duration::from_secs(heartbeat));
+        assert!(!w.sim.rc_pair(w.a, w.b).unwrap().declared_up);
+        assert_eq!(w.sim.array(w.a).remote_copy().group(GROUP).unwrap().state, GroupState::Stopped);
+        w.sim.advance_to(t + (Duration::from_secs(heartbeat + target) - Duration::from_nanos(1)));
+        assert!(!w.sim.rc_pair(w.a, w.b).unwrap().target_failed);
+        w.sim.advance_to(t + Duration::from_secs(heartbeat + target));
+        assert!(w.sim.rc_pair(w.a, w.b).unwrap().target_failed);
+    }
+}
+
+// Goal: a crash of the backup array mid-transfer fails the sync; after restart the group is
+// stopped and a new start completes.
+#[test]
+fn backup_crash_mid_transfer_then_restart() {
+    let mut w = periodic_with_data();
+    for i in 0..100u64 {
+        w.sim.write(w.a, "db", i * PAGE_SIZE as u64, &pattern(4, 64)).unwrap();
+    }
+    w.sim.remote_copy().sync_group(w.a, GROUP, &SyncOptions::default()).unwrap();
+    w.sim.advance(Duration::from_millis(5));
+    w.sim.crash_array(w.b);
+    w.sim.advance(Duration::from_secs(40));
+    assert_eq!(w.sim.array(w.a).remote_copy().group(GROUP).unwrap().state, GroupState::Stopped);
+    w.sim.restart_array(w.b);
+    w.sim.advance(Duration::from_secs(2));
+    w.start();
+    w.settle(Duration::from_secs(60));
+    assert!(w.same_on_both("db"));
+}
+
+// Goal: a crash of the primary during a synchronous write fails that write (outcome
+// indeterminate) instead of acknowledging it.
+#[test]
+fn primary_crash_during_a_synchronous_write_fails_it() {
+    let mut w = World::new(23, Mode::Synchronous, GroupPolicies::default(), None);
+    w.start();
+    w.settle(Duration::from_secs(10));
+    let t = w.now();
+    w.sim.schedule_fault(t + Duration::from_micros(500), Fault::ArrayCrash(w.a));
+    let error = w.sim.write(w.a, "db", 0, &pattern(5, 10)).unwrap_err();
+    assert_eq!(error.code, ErrorCode::ARRAY_OFFLINE);
+}
