@@ -223,7 +223,9 @@ impl ArrayMut<'_> {
     /// offline destination); `EXISTENT_VOL` (online destination); `NON_EXISTENT_CPG`;
     /// `INV_OPERATION_VV_COPY_TO_SELF`; `INV_OPERATION_VV_EXPORTED`;
     /// `INV_OPERATION_VV_IN_REMOTE_COPY`; `INV_OPERATION_VV_BASE_VOLUME` (destination is a copy);
-    /// `INV_OPERATION_VV_COPY_PARENT_TOO_BIG`; `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`.
+    /// `INV_OPERATION_VV_COPY_PARENT_TOO_BIG`; `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`;
+    /// online only: `CPG_NOT_IN_SAME_DOMAIN` (snapshot CPG), `NO_SPACE` (fully provisioned
+    /// destination beyond the array's capacity or the CPG's growth limit).
     pub fn copy_volume(&mut self, source: &str, spec: PhysicalCopySpec) -> Result<TaskId> {
         self.require_online()?;
         validate_name("volume", &spec.destination, NAME31)?;
@@ -313,10 +315,21 @@ impl ArrayMut<'_> {
             Some(name) => Some(self.cpg(name)?.id),
             None => None,
         };
+        if let (Some(snap), Some(name)) = (snap_cpg, &spec.snap_cpg)
+            && self.cpg_by_id(snap).expect("resolved above").domain != domain
+        {
+            return Err(Error::new(
+                ErrorCode::CPG_NOT_IN_SAME_DOMAIN,
+                format!("snapshot CPG '{name}' is in another domain"),
+            ));
+        }
         let dest_id = self.allocate_volume_id(None)?;
         let now = self.now();
         let source_volume = self.vol(source);
         let (size_mib, pages) = (source_volume.size_mib, source_volume.pages.clone());
+        if spec.provisioning == Provisioning::Full {
+            self.check_full_allocation(cpg_id, size_mib)?;
+        }
         let uuid = self.array.next_uuid();
         let wwn = self.array.wwn_for(dest_id);
         let destination = Volume {

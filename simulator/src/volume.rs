@@ -405,7 +405,7 @@ impl Array {
             .sum()
     }
 
-    fn check_full_allocation(&self, cpg: CpgId, extra_mib: u64) -> Result<()> {
+    pub(crate) fn check_full_allocation(&self, cpg: CpgId, extra_mib: u64) -> Result<()> {
         let system_free = self.config.total_capacity_mib.saturating_sub(self.allocated_full_mib());
         if extra_mib > system_free {
             return Err(Error::new(

@@ -986,6 +986,24 @@ fn task_and_physical_copy_errors() {
                 Copy("base", PhysicalCopySpec { destination_cpg: Some("nope".into()), ..online_spec("d") }),
                 E::NON_EXISTENT_CPG,
             ),
+            (
+                "online: full destination beyond the CPG limit",
+                Copy(
+                    "base",
+                    PhysicalCopySpec {
+                        destination_cpg: Some("limited".into()),
+                        provisioning: Provisioning::Full,
+                        snap_cpg: None,
+                        ..online_spec("d")
+                    },
+                ),
+                E::NO_SPACE,
+            ),
+            (
+                "online: snapshot CPG in another domain",
+                Copy("base", PhysicalCopySpec { snap_cpg: Some("dom_cpg".into()), ..online_spec("d") }),
+                E::CPG_NOT_IN_SAME_DOMAIN,
+            ),
             ("cancel unknown task", Cancel(TaskId(60_000)), E::NON_EXISTENT_TASK),
             ("cancel a finished task", Cancel(TaskId(1)), E::NON_ACTIVE_TASK),
             ("resync unknown", Resync("nope"), E::NON_EXISTENT_VOL),
