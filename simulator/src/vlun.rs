@@ -236,6 +236,29 @@ impl ArrayMut<'_> {
         Ok(lun)
     }
 
+    /// Checks that volume set `set`, grown to `members` members, still fits every export of it:
+    /// an export at LUN `n` shows the members at `n..n + members`, so each LUN the set gains
+    /// must be free for the hosts of that export and within range.
+    pub(crate) fn check_exported_set_growth(&self, set: SetId, members: usize) -> Result<()> {
+        let current = self.volume_sets.get(set).map_or(0, |s| s.members.len()).max(1) as u32;
+        let wanted = members.max(1) as u32;
+        for vlun in self.vluns.values().filter(|v| v.volume == VlunVolume::Set(set)) {
+            let used = self.luns_in_use(vlun.target);
+            for lun in vlun.lun + current..vlun.lun + wanted {
+                if lun > MAX_LUN {
+                    return Err(Error::new(ErrorCode::TOO_LARGE, format!("the set's LUNs would pass {MAX_LUN}")));
+                }
+                if used.contains(&lun) {
+                    return Err(Error::new(
+                        ErrorCode::EXISTENT_LUN,
+                        format!("LUN {lun}, needed by the exported set's new member, is already used"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn luns_in_use(&self, target: VlunTarget) -> Vec<u32> {
         match target {
             VlunTarget::Host(h) | VlunTarget::HostOnPort(h, _) => self.luns_of_host(h),

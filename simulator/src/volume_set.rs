@@ -193,7 +193,8 @@ impl ArrayMut<'_> {
     /// Adds or removes members, renames, or changes the comment or flash-cache policy.
     ///
     /// Errors: bad names; `NON_EXISTENT_SET`; `NON_EXISTENT_VOL`; `MEMBER_IN_SET`;
-    /// `MEMBER_NOT_IN_SAME_DOMAIN`; `MEMBER_NOT_IN_SET`; `EXISTENT_SET` (new name).
+    /// `MEMBER_NOT_IN_SAME_DOMAIN`; `MEMBER_NOT_IN_SET`; `EXISTENT_LUN` / `TOO_LARGE` (the set is
+    /// exported and a new member's LUN is taken or beyond the last LUN); `EXISTENT_SET` (new name).
     pub fn modify_volume_set(&mut self, name: &str, changes: SetChanges) -> Result<()> {
         self.require_online()?;
         if let Some(new_name) = &changes.new_name {
@@ -227,6 +228,7 @@ impl ArrayMut<'_> {
             };
             members.remove(position);
         }
+        self.check_exported_set_growth(set_id, members.len())?;
         if let Some(new_name) = &changes.new_name
             && new_name != name
             && self.volume_sets.contains_name(new_name)

@@ -80,3 +80,29 @@ fn host_set_export_reaches_every_member() {
     sim.array_mut(a).delete_host_set("cluster").unwrap();
     sim.array_mut(a).delete_host("h2").unwrap();
 }
+
+// Goal: adding a member to an exported volume set gives it the next LUN of every export; when
+// that LUN is already used for one of the export's hosts, the add is refused and changes nothing
+// (otherwise a host would see two volumes at one LUN).
+#[test]
+fn growing_an_exported_set_needs_free_luns() {
+    let (mut sim, a) = support::world();
+    for name in ["m0", "m1", "m2", "solo"] {
+        thin(&mut sim, a, name);
+        sim.write(a, name, 0, name.as_bytes()).unwrap();
+    }
+    volume_set(&mut sim, a, "set", &["m0"]);
+    host(&mut sim, a, "h");
+    export(&mut sim, a, "set:set", "h", 10);
+    export(&mut sim, a, "solo", "h", 12);
+    let add = |name: &str| simulator::SetChanges { add: vec![name.into()], ..Default::default() };
+    sim.array_mut(a).modify_volume_set("set", add("m1")).unwrap();
+    assert_eq!(sim.host_read(a, "h", 11, 0, 2).unwrap(), b"m1");
+    assert_refused(&mut sim, "LUN 12 is taken", E::EXISTENT_LUN, |s| {
+        s.array_mut(a).modify_volume_set("set", add("m2"))
+    });
+    assert_eq!(sim.host_read(a, "h", 12, 0, 4).unwrap(), b"solo");
+    sim.array_mut(a).delete_vlun("solo", 12, Some("h"), None).unwrap();
+    sim.array_mut(a).modify_volume_set("set", add("m2")).unwrap();
+    assert_eq!(sim.host_read(a, "h", 12, 0, 2).unwrap(), b"m2");
+}
