@@ -2,12 +2,16 @@
 //!
 //! Goal: every read of every volume and copy returns, byte for byte, what a naive model (a byte
 //! vector per volume) predicts, whatever sequence of writes, copies of copies, promotes,
-//! refreshes, deletes, grows and set snapshots came before; and every refused operation returns
-//! the code the reference predicts and changes nothing (equal digest before and after).
+//! refreshes, deletes, grows, set snapshots, exports and retention came before (an exported
+//! volume reads the same through its LUN); and every refused operation returns the code the
+//! reference predicts and changes nothing (equal digest before and after).
 //!
 //! Method: a `proptest-state-machine` reference model generates valid-looking steps (some of
 //! which the array must refuse: read-only writes, read-only copies of read-only copies, limits,
-//! deletes with children, promotes onto a grown base...). Two windows of each volume are
+//! deletes with children or of exported or retained volumes, promotes of exported copies or onto
+//! an exported or grown base, refreshes inside retention...). The reference keeps virtual time
+//! too (each accepted write takes the array's 100 µs write latency) so it knows when retention
+//! ends. Two windows of each volume are
 //! modelled byte for byte — the first 5 pages and the last 3 pages of the first 256 MiB — and
 //! reads in the gap between them and past the original size must return zeros.
 //! Limits are lowered (6 copies per base, 2 read-write copies per read-only parent) so sequences
@@ -18,13 +22,14 @@
 //! `PROPTEST_CASES=2000 cargo test -p simulator --test tests model::`.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use simulator::{
-    ArrayConfig, ArrayId, CpgSpec, ErrorCode, PromoteOptions, Result, SetSnapshotSpec, SetSpec, Simulation,
-    SnapshotSpec, VolumeSpec,
+    ArrayConfig, ArrayId, CpgSpec, ErrorCode, HostSpec, PromoteOptions, Result, SetSnapshotSpec, SetSpec, Simulation,
+    SnapshotSpec, VlunSpec, VolumeSpec,
 };
 
 use crate::support::{pattern, proptest_cases};
@@ -38,6 +43,11 @@ const MODELLED: usize = (8 * PAGE) as usize;
 const COPIES_PER_BASE: usize = 6;
 const RW_PER_RO_PARENT: usize = 2;
 const CPG: &str = "cpg";
+/// The host every export goes to.
+const HOST: &str = "h";
+/// Virtual time an accepted local write takes (the array's default `host_write_latency`).
+const WRITE_LATENCY_NS: u64 = 100_000;
+const HOUR_NS: u64 = 3_600_000_000_000;
 
 /// Where window `w`'s bytes sit in a reference volume's `data`.
 fn model_offset(window: usize) -> usize {
@@ -54,6 +64,10 @@ struct RefVolume {
     size_mib: u64,
     /// The modelled windows, back to back.
     data: Vec<u8>,
+    /// LUN of its export to host [`HOST`], if exported.
+    lun: Option<u32>,
+    /// End of retention, nanoseconds of virtual time.
+    retained_until: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +83,8 @@ struct RefState {
     next: u32,
     /// What the last applied step must do on the array.
     expected: Outcome,
+    /// Virtual time, nanoseconds: each accepted write takes [`WRITE_LATENCY_NS`].
+    now: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -87,12 +103,15 @@ enum Step {
     Write { volume: String, window: usize, offset: u64, len: usize, seed: u8 },
     WritePastEnd { volume: String, len: usize, overshoot: u64 },
     Read { volume: String, at: ReadAt },
-    Snapshot { source: String, name: String, read_only: bool },
+    Snapshot { source: String, name: String, read_only: bool, retention_hours: Option<u64> },
     SetSnapshot { members: Vec<String>, tag: u32, read_only: bool },
     Promote { copy: String },
     Refresh { copy: String, with_read_only_parent: bool },
     Delete { volume: String },
     Grow { volume: String, add_mib: u64 },
+    Export { volume: String, lun: u32 },
+    Unexport { volume: String, lun: u32 },
+    Advance { minutes: u64 },
 }
 
 impl RefState {
@@ -124,7 +143,11 @@ impl RefState {
 
     fn copy_of(&self, source: &str, read_only: bool) -> RefVolume {
         let src = &self.volumes[source];
-        RefVolume { parent: Some(source.to_owned()), read_only, ..src.clone() }
+        RefVolume { parent: Some(source.to_owned()), read_only, lun: None, retained_until: None, ..src.clone() }
+    }
+
+    fn retained(&self, name: &str) -> bool {
+        self.volumes[name].retained_until.is_some_and(|until| self.now < until)
     }
 }
 
@@ -135,7 +158,7 @@ impl ReferenceStateMachine for Reference {
     type Transition = Step;
 
     fn init_state() -> BoxedStrategy<RefState> {
-        Just(RefState { volumes: BTreeMap::new(), next: 0, expected: Outcome::Ok }).boxed()
+        Just(RefState { volumes: BTreeMap::new(), next: 0, expected: Outcome::Ok, now: 0 }).boxed()
     }
 
     fn transitions(state: &RefState) -> BoxedStrategy<Step> {
@@ -168,11 +191,15 @@ impl ReferenceStateMachine for Reference {
         let gap = WINDOWS[1].0 - WINDOWS[0].1 - PAGE;
         let read = (volume(), prop_oneof![(0..gap).prop_map(ReadAt::Gap), Just(ReadAt::Grown), Just(ReadAt::PastEnd)])
             .prop_map(|(volume, at)| Step::Read { volume, at });
-        let snapshot = (volume(), any::<bool>()).prop_map(move |(source, read_only)| Step::Snapshot {
-            source,
-            name: format!("c{next}"),
-            read_only,
+        let retention = prop_oneof![4 => Just(None), 1 => (1..=2u64).prop_map(Some)];
+        let snapshot = (volume(), any::<bool>(), retention).prop_map(move |(source, read_only, retention_hours)| {
+            Step::Snapshot { source, name: format!("c{next}"), read_only, retention_hours }
         });
+        let unexported: Vec<String> =
+            state.volumes.iter().filter(|(_, v)| v.lun.is_none()).map(|(n, _)| n.clone()).collect();
+        let exported: Vec<(String, u32)> =
+            state.volumes.iter().filter_map(|(n, v)| v.lun.map(|lun| (n.clone(), lun))).collect();
+        let advance = prop_oneof![Just(1u64), Just(30), Just(61)].prop_map(|minutes| Step::Advance { minutes });
         let set_snapshot = (proptest::sample::subsequence(names.clone(), 1..=names.len().min(3)), any::<bool>())
             .prop_map(move |(members, read_only)| Step::SetSnapshot { members, tag: next, read_only });
         let delete = volume().prop_map(|volume| Step::Delete { volume });
@@ -188,7 +215,17 @@ impl ReferenceStateMachine for Reference {
             (1, set_snapshot.boxed()),
             (2, delete.boxed()),
             (1, grow.boxed()),
+            (1, advance.boxed()),
         ];
+        if !unexported.is_empty() {
+            let export =
+                proptest::sample::select(unexported).prop_map(move |volume| Step::Export { volume, lun: next });
+            options.push((1, export.boxed()));
+        }
+        if !exported.is_empty() {
+            let unexport = proptest::sample::select(exported).prop_map(|(volume, lun)| Step::Unexport { volume, lun });
+            options.push((1, unexport.boxed()));
+        }
         if !copies.is_empty() {
             let copy = || proptest::sample::select(copies.clone());
             options.push((2, copy().prop_map(|copy| Step::Promote { copy }).boxed()));
@@ -219,6 +256,13 @@ impl ReferenceStateMachine for Reference {
                     && members.iter().enumerate().all(|(i, m)| !members[..i].contains(m))
             }
             Step::Promote { copy } | Step::Refresh { copy, .. } => exists(copy),
+            Step::Export { volume, lun } => {
+                exists(volume)
+                    && state.volumes[volume].lun.is_none()
+                    && state.volumes.values().all(|v| v.lun != Some(*lun))
+            }
+            Step::Unexport { volume, lun } => exists(volume) && state.volumes[volume].lun == Some(*lun),
+            Step::Advance { .. } => true,
         }
     }
 
@@ -247,6 +291,8 @@ fn apply_reference(state: &mut RefState, step: &Step) -> Result<(), ErrorCode> {
                 read_only: false,
                 size_mib: BASE_SIZE_MIB,
                 data: vec![0; MODELLED],
+                lun: None,
+                retained_until: None,
             };
             state.volumes.insert(name.clone(), volume);
         }
@@ -257,6 +303,7 @@ fn apply_reference(state: &mut RefState, step: &Step) -> Result<(), ErrorCode> {
             }
             let start = model_offset(*window) + *offset as usize;
             v.data[start..start + len].copy_from_slice(&pattern(*seed, *len));
+            state.now += WRITE_LATENCY_NS;
         }
         Step::WritePastEnd { volume, .. } => {
             return Err(if state.volumes[volume].read_only {
@@ -270,12 +317,13 @@ fn apply_reference(state: &mut RefState, step: &Step) -> Result<(), ErrorCode> {
             ReadAt::Grown if state.volumes[volume].size_mib > BASE_SIZE_MIB => {}
             ReadAt::Grown | ReadAt::PastEnd => return Err(ErrorCode::INV_INPUT_EXCEEDS_RANGE),
         },
-        Step::Snapshot { source, name, read_only } => {
+        Step::Snapshot { source, name, read_only, retention_hours } => {
             state.next += 1;
             if let Some(code) = state.snapshot_refusal(source, *read_only, &BTreeMap::new()) {
                 return Err(code);
             }
-            let copy = state.copy_of(source, *read_only);
+            let mut copy = state.copy_of(source, *read_only);
+            copy.retained_until = retention_hours.map(|h| state.now + h * HOUR_NS);
             state.volumes.insert(name.clone(), copy);
         }
         Step::SetSnapshot { members, tag, read_only } => {
@@ -304,7 +352,13 @@ fn apply_reference(state: &mut RefState, step: &Step) -> Result<(), ErrorCode> {
                 return Err(ErrorCode::INV_OPERATION_VV_BASE_VOLUME);
             }
             let (base, data, size) = (v.base.clone(), v.data.clone(), v.size_mib);
+            if v.lun.is_some() {
+                return Err(ErrorCode::INV_OPERATION_VV_EXPORTED);
+            }
             let target = state.volumes.get_mut(&base).unwrap();
+            if target.lun.is_some() {
+                return Err(ErrorCode::INV_OPERATION_PARENT_VV_EXPORTED);
+            }
             if target.size_mib > size {
                 return Err(ErrorCode::INV_OPERATION_PARENT_SIZE_HAS_INCREASED);
             }
@@ -318,10 +372,16 @@ fn apply_reference(state: &mut RefState, step: &Step) -> Result<(), ErrorCode> {
             if state.children(copy).next().is_some() {
                 return Err(ErrorCode::HAS_CHILD);
             }
+            if state.retained(copy) {
+                return Err(ErrorCode::RETAINED);
+            }
             let p = &state.volumes[&parent];
             if *with_read_only_parent && !v.read_only && p.read_only {
                 if state.children(&parent).count() > 1 {
                     return Err(ErrorCode::INV_OPERATION_RO_PARENT_HAS_RW_CHILDREN);
+                }
+                if state.retained(&parent) {
+                    return Err(ErrorCode::RETAINED);
                 }
                 let grandparent = state.volumes[p.parent.as_ref().unwrap()].clone();
                 let p = state.volumes.get_mut(&parent).unwrap();
@@ -337,6 +397,12 @@ fn apply_reference(state: &mut RefState, step: &Step) -> Result<(), ErrorCode> {
             if state.children(volume).next().is_some() {
                 return Err(ErrorCode::HAS_CHILD);
             }
+            if state.volumes[volume].lun.is_some() {
+                return Err(ErrorCode::IN_USE);
+            }
+            if state.retained(volume) {
+                return Err(ErrorCode::RETAINED);
+            }
             state.volumes.remove(volume);
         }
         Step::Grow { volume, add_mib } => {
@@ -346,6 +412,12 @@ fn apply_reference(state: &mut RefState, step: &Step) -> Result<(), ErrorCode> {
             }
             v.size_mib = (v.size_mib + add_mib).div_ceil(256) * 256;
         }
+        Step::Export { volume, lun } => {
+            state.next += 1;
+            state.volumes.get_mut(volume).unwrap().lun = Some(*lun);
+        }
+        Step::Unexport { volume, .. } => state.volumes.get_mut(volume).unwrap().lun = None,
+        Step::Advance { minutes } => state.now += minutes * 60_000_000_000,
     }
     Ok(())
 }
@@ -382,8 +454,13 @@ impl ArrayUnderTest {
                 assert!(bytes.iter().all(|b| *b == 0), "{volume}: non-zero bytes at {offset} (never written)");
                 Ok(())
             }
-            Step::Snapshot { source, name, read_only } => {
-                let spec = SnapshotSpec { name: name.clone(), read_only: *read_only, ..SnapshotSpec::default() };
+            Step::Snapshot { source, name, read_only, retention_hours } => {
+                let spec = SnapshotSpec {
+                    name: name.clone(),
+                    read_only: *read_only,
+                    retention_hours: *retention_hours,
+                    ..SnapshotSpec::default()
+                };
                 sim.array_mut(a).create_snapshot(source, spec).map(drop)
             }
             Step::SetSnapshot { tag, read_only, .. } => {
@@ -400,6 +477,16 @@ impl ArrayUnderTest {
             }
             Step::Delete { volume } => sim.array_mut(a).delete_volume(volume),
             Step::Grow { volume, add_mib } => sim.array_mut(a).grow_volume(volume, *add_mib).map(drop),
+            Step::Export { volume, lun } => {
+                let spec =
+                    VlunSpec { volume: volume.clone(), lun: *lun, host: Some(HOST.into()), ..VlunSpec::default() };
+                sim.array_mut(a).create_vlun(spec).map(drop)
+            }
+            Step::Unexport { volume, lun } => sim.array_mut(a).delete_vlun(volume, *lun, Some(HOST), None),
+            Step::Advance { minutes } => {
+                sim.advance(Duration::from_secs(60 * minutes));
+                Ok(())
+            }
         }
     }
 }
@@ -417,6 +504,8 @@ impl StateMachineTest for CoreModel {
         let mut sim = Simulation::builder().seed(7).array(config).build().unwrap();
         let a = sim.primary();
         sim.array_mut(a).create_cpg(CpgSpec { name: CPG.into(), ..CpgSpec::default() }).unwrap();
+        let host = HostSpec { name: HOST.into(), iscsi_names: vec!["iqn.2026-01.sim:h".into()], ..HostSpec::default() };
+        sim.array_mut(a).create_host(host).unwrap();
         ArrayUnderTest { sim, a }
     }
 
@@ -443,6 +532,7 @@ impl StateMachineTest for CoreModel {
     }
 
     fn check_invariants(sut: &ArrayUnderTest, state: &RefState) {
+        assert_eq!(sut.sim.now().as_nanos(), state.now, "virtual time");
         let array = sut.sim.array(sut.a);
         assert_eq!(array.volume_count(), state.volumes.len(), "volume count");
         for (name, expected) in &state.volumes {
@@ -458,6 +548,10 @@ impl StateMachineTest for CoreModel {
                     bytes == expected.data[at..at + *len as usize],
                     "{name}: window {window} differs from the reference"
                 );
+                if let Some(lun) = expected.lun {
+                    let seen = sut.sim.host_read(sut.a, HOST, lun, *start, *len as usize).unwrap();
+                    assert!(seen == bytes, "{name}: LUN {lun} shows other bytes than the volume");
+                }
             }
         }
     }
