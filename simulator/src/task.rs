@@ -226,7 +226,9 @@ impl ArrayMut<'_> {
     /// offline destination); `EXISTENT_VOL` (online destination); `NON_EXISTENT_CPG`;
     /// `INV_OPERATION_VV_COPY_TO_SELF`; `INV_OPERATION_VV_EXPORTED`;
     /// `INV_OPERATION_VV_IN_REMOTE_COPY`; `INV_OPERATION_VV_BASE_VOLUME` (destination is a copy);
-    /// `INV_OPERATION_VV_COPY_PARENT_TOO_BIG`; `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`.
+    /// `INV_OPERATION_VV_COPY_PARENT_TOO_BIG`; `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`;
+    /// online only: `CPG_NOT_IN_SAME_DOMAIN` (snapshot CPG), `NO_SPACE` (fully provisioned
+    /// destination beyond the array's capacity or the CPG's growth limit).
     pub fn copy_volume(&mut self, source: &str, spec: PhysicalCopySpec) -> Result<TaskId> {
         self.require_online()?;
         validate_name("volume", &spec.destination, NAME31)?;
@@ -296,7 +298,11 @@ impl ArrayMut<'_> {
         let pages = self.vol(source).pages.clone();
         let dest = self.array.vol_mut(dest_id);
         dest.pages = pages;
-        dest.kind = VolumeKind::PhysicalCopy { parent: source };
+        let previous = std::mem::replace(&mut dest.kind, VolumeKind::PhysicalCopy { parent: source });
+        if let VolumeKind::PhysicalCopy { parent } = previous {
+            self.array.vol_mut(parent).physical_copies.remove(&dest_id);
+        }
+        self.array.vol_mut(source).physical_copies.insert(dest_id);
         let source_name = self.vol(source).name.clone();
         self.trace("copy", format!("offline physical copy {source_name} -> {}", spec.destination));
         Ok(self.finished_task(TaskKind::VolumeCopy, &spec.destination, spec.priority))
@@ -312,10 +318,21 @@ impl ArrayMut<'_> {
             Some(name) => Some(self.cpg(name)?.id),
             None => None,
         };
+        if let (Some(snap), Some(name)) = (snap_cpg, &spec.snap_cpg)
+            && self.cpg_by_id(snap).expect("resolved above").domain != domain
+        {
+            return Err(Error::new(
+                ErrorCode::CPG_NOT_IN_SAME_DOMAIN,
+                format!("snapshot CPG '{name}' is in another domain"),
+            ));
+        }
         let dest_id = self.allocate_volume_id(None)?;
         let now = self.now();
         let source_volume = self.vol(source);
         let (size_mib, pages) = (source_volume.size_mib, source_volume.pages.clone());
+        if spec.provisioning == Provisioning::Full {
+            self.check_full_allocation(cpg_id, size_mib)?;
+        }
         let uuid = self.array.next_uuid();
         let wwn = self.array.wwn_for(dest_id);
         let destination = Volume {
@@ -342,6 +359,7 @@ impl ArrayMut<'_> {
             pages,
             children: BTreeSet::new(),
             family_copies: 0,
+            physical_copies: BTreeSet::new(),
         };
         self.insert_volume(destination);
         let task_id = self.array.allocate_task_id();
@@ -443,7 +461,8 @@ impl ArrayMut<'_> {
     /// Moves a volume's space to other CPGs or converts its provisioning (WSAPI volume action 6).
     ///
     /// Errors: bad keep name; `NON_EXISTENT_VOL`; `NON_EXISTENT_CPG`; `INV_OPERATION_UNSUPPORTED_VV_TYPE`
-    /// (a virtual copy); `INV_INPUT_MISSING_REQUIRED` when converting a volume that has copies
+    /// (a virtual copy); `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS` (source or destination of an
+    /// active online copy); `INV_INPUT_MISSING_REQUIRED` when converting a volume that has copies
     /// without `keep_volume` (the message names `keepVV`); `EXISTENT_VOL` (keep name taken).
     pub fn tune_volume(&mut self, name: &str, spec: TuneSpec) -> Result<TaskId> {
         self.require_online()?;
@@ -456,6 +475,12 @@ impl ArrayMut<'_> {
             return Err(Error::new(
                 ErrorCode::INV_OPERATION_UNSUPPORTED_VV_TYPE,
                 format!("'{name}' is a virtual copy"),
+            ));
+        }
+        if volume.online_copy.is_some() {
+            return Err(Error::new(
+                ErrorCode::INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS,
+                format!("'{name}' is in an online copy"),
             ));
         }
         let user_cpg = spec.user_cpg.as_deref().map(|c| self.cpg(c).map(|c| c.id)).transpose()?;
@@ -477,9 +502,13 @@ impl ArrayMut<'_> {
             kept.uuid = self.array.next_uuid();
             kept.wwn = self.array.wwn_for(keep_id);
             kept.children = BTreeSet::new();
+            kept.physical_copies = BTreeSet::new();
             kept.family_copies = 0;
             kept.metadata = BTreeMap::new();
             kept.expires_at = None;
+            if let VolumeKind::PhysicalCopy { parent } = kept.kind {
+                self.array.vol_mut(parent).physical_copies.insert(keep_id);
+            }
             self.insert_volume(kept);
         }
         let volume = self.array.vol_mut(id);

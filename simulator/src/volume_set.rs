@@ -193,7 +193,8 @@ impl ArrayMut<'_> {
     /// Adds or removes members, renames, or changes the comment or flash-cache policy.
     ///
     /// Errors: bad names; `NON_EXISTENT_SET`; `NON_EXISTENT_VOL`; `MEMBER_IN_SET`;
-    /// `MEMBER_NOT_IN_SAME_DOMAIN`; `MEMBER_NOT_IN_SET`; `EXISTENT_SET` (new name).
+    /// `MEMBER_NOT_IN_SAME_DOMAIN`; `MEMBER_NOT_IN_SET`; `EXISTENT_LUN` / `TOO_LARGE` (the set is
+    /// exported and a new member's LUN is taken or beyond the last LUN); `EXISTENT_SET` (new name).
     pub fn modify_volume_set(&mut self, name: &str, changes: SetChanges) -> Result<()> {
         self.require_online()?;
         if let Some(new_name) = &changes.new_name {
@@ -227,6 +228,7 @@ impl ArrayMut<'_> {
             };
             members.remove(position);
         }
+        self.check_exported_set_growth(set_id, members.len())?;
         if let Some(new_name) = &changes.new_name
             && new_name != name
             && self.volume_sets.contains_name(new_name)
@@ -339,28 +341,26 @@ impl ArrayMut<'_> {
     }
 
     /// Ids for `count` new volumes: consecutive from `first` if given, else the next free ones.
+    ///
+    /// Errors: `VV_LIMIT_REACHED` when `count` more volumes would exceed the array's limit;
+    /// `INV_INPUT_EXCEEDS_RANGE` / `EXISTENT_ID` for explicit ids; `VV_ID_LIMIT_REACHED`.
     pub(crate) fn allocate_consecutive_ids(&self, first: Option<u32>, count: usize) -> Result<Vec<VolumeId>> {
+        if self.volumes.len() + count > self.config.limits.max_volumes as usize {
+            return Err(Error::new(
+                ErrorCode::VV_LIMIT_REACHED,
+                format!("{count} more volumes would exceed the limit of {}", self.config.limits.max_volumes),
+            ));
+        }
         let mut ids = Vec::with_capacity(count);
-        match first {
-            Some(first) => {
-                for offset in 0..count as u32 {
-                    ids.push(self.allocate_volume_id(Some(first + offset))?);
+        for offset in 0..count as u32 {
+            let id = match first {
+                Some(first) => self.allocate_volume_id(Some(first.saturating_add(offset)))?,
+                None => {
+                    let start = ids.last().map_or(self.counters.next_volume, |last: &VolumeId| last.0 + 1);
+                    self.free_volume_id_from(start, &ids)?
                 }
-            }
-            None => {
-                let mut next = self.counters.next_volume;
-                for _ in 0..count {
-                    // Skip ids already used (bounded by the number of volumes).
-                    while self.volumes.contains_id(VolumeId(next)) || ids.contains(&VolumeId(next)) {
-                        next += 1;
-                    }
-                    if self.volumes.len() + ids.len() >= self.config.limits.max_volumes as usize {
-                        return Err(Error::new(ErrorCode::VV_LIMIT_REACHED, "volume limit reached"));
-                    }
-                    ids.push(VolumeId(next));
-                    next += 1;
-                }
-            }
+            };
+            ids.push(id);
         }
         Ok(ids)
     }

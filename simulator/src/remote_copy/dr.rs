@@ -382,3 +382,53 @@ pub(crate) fn complete_restore(sim: &mut Simulation, at: GroupRef, skip_start: b
     sync_cycle::reschedule(sim, at);
     sim.record("rcopy", format!("restore of {name} complete: natural roles, {state:?}"));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: the transition table, exhaustively: for every action, role, state and mode, the
+    // decision matches the spec's rules (§1.5, §7.2/14, WSAPI §12.4).
+    #[test]
+    fn every_transition_is_decided_as_the_spec_says() {
+        let roles = [Role::Primary, Role::Secondary, Role::PrimaryRev, Role::SecondaryRev];
+        let states = [GroupState::New, GroupState::Started, GroupState::Stopped];
+        let modes = [Mode::Synchronous, Mode::Periodic];
+        let actions =
+            [DrAction::Failover, DrAction::Recover, DrAction::Restore, DrAction::Reverse, DrAction::Switchover];
+        for action in actions {
+            for role in roles {
+                for state in states {
+                    for mode in modes {
+                        let expected: std::result::Result<(), ErrorCode> = match action {
+                            DrAction::Failover if role.is_source() => {
+                                Err(ErrorCode::INV_OPERATION_RCOPY_GROUP_ROLE_CONFLICT)
+                            }
+                            DrAction::Failover if state == GroupState::Started => {
+                                Err(ErrorCode::RCOPY_GROUP_NOT_STOPPED)
+                            }
+                            DrAction::Failover => Ok(()),
+                            DrAction::Recover | DrAction::Restore if role == Role::PrimaryRev => Ok(()),
+                            DrAction::Recover | DrAction::Restore => {
+                                Err(ErrorCode::INV_OPERATION_RCOPY_GROUP_ROLE_CONFLICT)
+                            }
+                            DrAction::Reverse => Ok(()),
+                            DrAction::Switchover if !role.is_source() => {
+                                Err(ErrorCode::INV_OPERATION_RCOPY_GROUP_ROLE_CONFLICT)
+                            }
+                            DrAction::Switchover if state != GroupState::Started => {
+                                Err(ErrorCode::RCOPY_GROUP_NOT_STARTED)
+                            }
+                            DrAction::Switchover if mode == Mode::Periodic => {
+                                Err(ErrorCode::INV_OPERATION_RCOPY_GROUP_ROLE_CONFLICT)
+                            }
+                            DrAction::Switchover => Ok(()),
+                        };
+                        let got = check_transition(action, role, state, mode).map_err(|e| e.code);
+                        assert_eq!(got, expected, "{action:?} on {role:?}/{state:?}/{mode:?}");
+                    }
+                }
+            }
+        }
+    }
+}

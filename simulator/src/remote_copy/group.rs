@@ -215,6 +215,78 @@ impl RemoteCopyMut<'_> {
         Ok(())
     }
 
+    /// Removes the targets joining `a` and `b` (on both arrays) and their links
+    /// (`removercopytarget`).
+    ///
+    /// Errors: `NON_EXISTENT_RCOPY_TARGET` (the arrays are not paired); `IN_USE` while a group
+    /// on either array replicates with the other.
+    pub fn dismiss_targets(&mut self, a: ArrayId, b: ArrayId) -> Result<()> {
+        let sim = &mut *self.sim;
+        let Some(index) = sim.pair_index(a, b) else {
+            return Err(Error::new(ErrorCode::NON_EXISTENT_RCOPY_TARGET, "the arrays are not paired"));
+        };
+        for (x, peer) in [(a, b), (b, a)] {
+            if let Some(group) = sim.array(x).remote_copy.groups().find(|g| g.peer == peer) {
+                return Err(Error::new(
+                    ErrorCode::IN_USE,
+                    format!("group '{}' on {} uses the target", group.name, sim.array(x).name()),
+                ));
+            }
+        }
+        let writes_or_transfers = sim.rc.writes.values().any(|w| w.pair() == index) || !sim.rc.transfers.is_empty();
+        if writes_or_transfers {
+            return Err(Error::new(ErrorCode::RCOPY_GROUP_IS_BUSY, "replication traffic is in flight"));
+        }
+        for (x, peer) in [(a, b), (b, a)] {
+            sim.arrays[x.0 as usize].remote_copy.targets.retain(|_, t| t.peer != peer);
+        }
+        sim.rc.pairs.remove(index);
+        sim.record("rcopy", format!("targets between arrays {a} and {b} dismissed"));
+        Ok(())
+    }
+
+    /// Adds a link between two paired arrays (`admitrcopylink`); traffic may use it at once.
+    ///
+    /// Errors: `NON_EXISTENT_RCOPY_TARGET` (not paired).
+    pub fn admit_link(&mut self, a: ArrayId, b: ArrayId, spec: LinkSpec) -> Result<()> {
+        let sim = &mut *self.sim;
+        let Some(index) = sim.pair_index(a, b) else {
+            return Err(Error::new(ErrorCode::NON_EXISTENT_RCOPY_TARGET, "the arrays are not paired"));
+        };
+        let pair = &mut sim.rc.pairs[index];
+        let n = pair.links.len();
+        let names = (sim.arrays[pair.a.0 as usize].name().to_owned(), sim.arrays[pair.b.0 as usize].name().to_owned());
+        pair.links.push(Link {
+            name: format!("{}-{}-{n}", names.0, names.1),
+            a_port: PortPos::new((n % 2) as u8, 3, 1),
+            b_port: PortPos::new((n % 2) as u8, 3, 1),
+            up_ab: true,
+            up_ba: true,
+            spec,
+        });
+        crate::remote_copy::link::refresh_pair(sim, index);
+        sim.record("rcopy", format!("link {n} admitted between {} and {}", names.0, names.1));
+        Ok(())
+    }
+
+    /// Removes link `link` (by position) between two paired arrays (`dismissrcopylink`); the
+    /// pair breaks if it was the last link carrying traffic.
+    ///
+    /// Errors: `NON_EXISTENT_RCOPY_TARGET` (not paired); `INV_INPUT_EXCEEDS_RANGE` (no such link).
+    pub fn dismiss_link(&mut self, a: ArrayId, b: ArrayId, link: usize) -> Result<()> {
+        let sim = &mut *self.sim;
+        let Some(index) = sim.pair_index(a, b) else {
+            return Err(Error::new(ErrorCode::NON_EXISTENT_RCOPY_TARGET, "the arrays are not paired"));
+        };
+        if link >= sim.rc.pairs[index].links.len() {
+            return Err(Error::new(ErrorCode::INV_INPUT_EXCEEDS_RANGE, format!("there is no link {link}")));
+        }
+        let removed = sim.rc.pairs[index].links.remove(link);
+        crate::remote_copy::link::refresh_pair(sim, index);
+        sim.record("rcopy", format!("link {} dismissed", removed.name));
+        Ok(())
+    }
+
     /// Changes a target's `mirror_config` policy.
     ///
     /// Errors: `NON_EXISTENT_RCOPY_TARGET`.

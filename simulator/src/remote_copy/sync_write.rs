@@ -60,6 +60,13 @@ pub(crate) struct InflightWrite {
     outcome: Option<Result<Instant>>,
 }
 
+impl InflightWrite {
+    /// The pair the write travels on.
+    pub(crate) fn pair(&self) -> usize {
+        self.pair
+    }
+}
+
 /// A host write on `array` (see [`Simulation::write`]). Returns the acknowledgement time.
 pub(crate) fn host_write(
     sim: &mut Simulation,
