@@ -294,7 +294,19 @@ pub(crate) fn reschedule(sim: &mut Simulation, at: GroupRef) {
     let now = sim.now();
     let group = sim.group(at);
     let due = group.stats.last_sync_started.map_or(now + group.sync_period, |start| start + group.sync_period).max(now);
-    let generation = group.schedule_generation;
+    schedule_due(sim, at, due);
+}
+
+/// Like [`reschedule`], but with the next sync due at `due`.
+fn reschedule_at(sim: &mut Simulation, at: GroupRef, due: crate::Instant) {
+    let group = sim.group_mut(at);
+    group.schedule_generation += 1;
+    group.next_sync_due = None;
+    schedule_due(sim, at, due);
+}
+
+fn schedule_due(sim: &mut Simulation, at: GroupRef, due: crate::Instant) {
+    let generation = sim.group(at).schedule_generation;
     sim.group_mut(at).next_sync_due = Some(due);
     sim.schedule(due, Event::RemoteCopy(RcEvent::PeriodicSyncDue { array: at.array, group: at.group, generation }));
 }
@@ -315,8 +327,14 @@ pub(crate) fn periodic_due(sim: &mut Simulation, at: GroupRef, generation: u64) 
     let declared = sim.rc_pair(at.array, group.peer).is_some_and(|p| p.declared_up && p.usable);
     if declared {
         sync_now(sim, at, false);
+        reschedule(sim, at);
+    } else {
+        // The target cannot be reached now: this sync is skipped, the next is due a period on.
+        let name = group.name.clone();
+        sim.record("rcopy", format!("periodic sync of {name} skipped: target not reachable"));
+        let now = sim.now();
+        reschedule_at(sim, at, now + sim.group(at).sync_period);
     }
-    reschedule(sim, at);
 }
 
 /// Stops the group on both arrays (operator stop; the peer follows while reachable).
