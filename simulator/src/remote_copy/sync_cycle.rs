@@ -71,12 +71,12 @@ pub(crate) fn mark_already_synced(sim: &mut Simulation, at: GroupRef, volume: Vo
     let snapshot =
         if sim.group(at).mode == Mode::Periodic { take_internal_snapshot(sim, at, volume).ok() } else { None };
     for (group, v) in [(at, volume), (partner, remote)] {
-        if let Some(entry) = sim.group_mut(group).volumes.iter_mut().find(|e| e.local == v) {
+        if let Some(entry) = sim.group_mut(group).volume_mut(v) {
             entry.status = SyncStatus::Synced;
             entry.sync_point = Some(now);
         }
     }
-    if let Some(entry) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == volume) {
+    if let Some(entry) = sim.group_mut(at).volume_mut(volume) {
         entry.resync_snapshot = snapshot;
     }
 }
@@ -100,9 +100,7 @@ pub(crate) fn start(sim: &mut Simulation, at: GroupRef, skip_initial_sync: bool)
             .map(|v| v.local)
             .collect();
         for volume in volumes {
-            if let Some(old) =
-                sim.group_mut(at).volumes.iter_mut().find(|e| e.local == volume).and_then(|e| e.resync_snapshot.take())
-            {
+            if let Some(old) = sim.group_mut(at).volume_mut(volume).and_then(|e| e.resync_snapshot.take()) {
                 drop_internal_snapshot(sim, at.array, old);
             }
             mark_already_synced(sim, at, volume);
@@ -165,7 +163,7 @@ pub(crate) fn launch_periodic(sim: &mut Simulation, at: GroupRef, full: bool, ki
         }
     }
     for (volume, snapshot) in &pre_sync {
-        if let Some(e) = sim.group_mut(partner).volumes.iter_mut().find(|e| e.local == *volume) {
+        if let Some(e) = sim.group_mut(partner).volume_mut(*volume) {
             e.pre_sync_snapshot = Some(*snapshot);
         }
     }
@@ -231,7 +229,7 @@ pub(crate) fn launch_live(
         let dest = sim.group(partner).volume(entry.remote).cloned().expect("partners list the same volumes");
         if entry.sync_point.is_some() && dest.pre_sync_snapshot.is_none() {
             let snapshot = take_internal_snapshot(sim, partner, entry.remote)?;
-            if let Some(e) = sim.group_mut(partner).volumes.iter_mut().find(|e| e.local == entry.remote) {
+            if let Some(e) = sim.group_mut(partner).volume_mut(entry.remote) {
                 e.pre_sync_snapshot = Some(snapshot);
             }
         }
@@ -296,7 +294,19 @@ pub(crate) fn reschedule(sim: &mut Simulation, at: GroupRef) {
     let now = sim.now();
     let group = sim.group(at);
     let due = group.stats.last_sync_started.map_or(now + group.sync_period, |start| start + group.sync_period).max(now);
-    let generation = group.schedule_generation;
+    schedule_due(sim, at, due);
+}
+
+/// Like [`reschedule`], but with the next sync due at `due`.
+fn reschedule_at(sim: &mut Simulation, at: GroupRef, due: crate::Instant) {
+    let group = sim.group_mut(at);
+    group.schedule_generation += 1;
+    group.next_sync_due = None;
+    schedule_due(sim, at, due);
+}
+
+fn schedule_due(sim: &mut Simulation, at: GroupRef, due: crate::Instant) {
+    let generation = sim.group(at).schedule_generation;
     sim.group_mut(at).next_sync_due = Some(due);
     sim.schedule(due, Event::RemoteCopy(RcEvent::PeriodicSyncDue { array: at.array, group: at.group, generation }));
 }
@@ -315,22 +325,16 @@ pub(crate) fn periodic_due(sim: &mut Simulation, at: GroupRef, generation: u64) 
         return;
     }
     let declared = sim.rc_pair(at.array, group.peer).is_some_and(|p| p.declared_up && p.usable);
-    if !declared {
-        // The links are broken (not yet declared down, or the group would have stopped): this
-        // period's sync is skipped and the next falls due a period from now. Rescheduling from
-        // the last start instead would make it due now again, for ever.
+    if declared {
+        sync_now(sim, at, false);
+        reschedule(sim, at);
+    } else {
+        // The target cannot be reached now: this sync is skipped, the next is due a period on.
         let name = group.name.clone();
-        sim.record("rcopy", format!("periodic sync of {name} skipped: links not usable"));
-        let group = sim.group_mut(at);
-        group.schedule_generation += 1;
-        let (period, generation) = (group.sync_period, group.schedule_generation);
-        let due = sim.now() + period;
-        sim.group_mut(at).next_sync_due = Some(due);
-        sim.schedule(due, Event::RemoteCopy(RcEvent::PeriodicSyncDue { array: at.array, group: at.group, generation }));
-        return;
+        sim.record("rcopy", format!("periodic sync of {name} skipped: target not reachable"));
+        let now = sim.now();
+        reschedule_at(sim, at, now + sim.group(at).sync_period);
     }
-    sync_now(sim, at, false);
-    reschedule(sim, at);
 }
 
 /// Stops the group on both arrays (operator stop; the peer follows while reachable).
@@ -358,13 +362,7 @@ pub(crate) fn stop_side(sim: &mut Simulation, at: GroupRef, reason: StopReason, 
     let volumes: Vec<_> = sim.group(at).volumes.clone();
     for entry in volumes {
         if is_source && no_snapshot {
-            if let Some(old) = sim
-                .group_mut(at)
-                .volumes
-                .iter_mut()
-                .find(|e| e.local == entry.local)
-                .and_then(|e| e.resync_snapshot.take())
-            {
+            if let Some(old) = sim.group_mut(at).volume_mut(entry.local).and_then(|e| e.resync_snapshot.take()) {
                 drop_internal_snapshot(sim, at.array, old);
             }
         } else if is_source
@@ -375,7 +373,7 @@ pub(crate) fn stop_side(sim: &mut Simulation, at: GroupRef, reason: StopReason, 
             // Fully synced volumes get a snapshot marking the point replication stopped.
             match take_internal_snapshot(sim, at, entry.local) {
                 Ok(snapshot) => {
-                    if let Some(e) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == entry.local) {
+                    if let Some(e) = sim.group_mut(at).volume_mut(entry.local) {
                         e.resync_snapshot = Some(snapshot);
                     }
                 }
@@ -383,7 +381,7 @@ pub(crate) fn stop_side(sim: &mut Simulation, at: GroupRef, reason: StopReason, 
                     .record("rcopy", format!("stop of {name}: no resync snapshot for volume {}: {error}", entry.local)),
             }
         }
-        if let Some(e) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == entry.local)
+        if let Some(e) = sim.group_mut(at).volume_mut(entry.local)
             && e.status == SyncStatus::Synced
         {
             e.status = SyncStatus::Stopped;
