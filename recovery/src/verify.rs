@@ -472,7 +472,7 @@ pub fn read_database_header(db: &dyn ReadAt) -> Result<Result<DatabaseHeader, De
 fn scan_pages(db: &dyn ReadAt, page_count: u32) -> Result<Vec<(u32, DecodeError)>, simulator::Error> {
     let mut damaged = Vec::new();
     for_each_page(db, page_count, |number, bytes| {
-        if let Err(reason) = DbPage::decode(number, bytes) {
+        if let Err(reason) = DbPage::check(number, bytes) {
             damaged.push((number, reason));
         }
     })?;
@@ -562,31 +562,34 @@ pub fn scan_logs(log: &dyn ReadAt) -> Result<Result<LogScan, DecodeError>, simul
         let status = if scan.generations.contains_key(&header.generation) {
             GenerationStatus::Duplicate
         } else {
-            check_generation(log, &superblock, slot, &header)?.0
+            check_generation(log, &superblock, slot, &header, None)?
         };
         scan.generations.insert(header.generation, status);
     }
     Ok(Ok(scan))
 }
 
-/// Checks one generation's records; returns its status and, when valid, its records.
+/// Checks one generation's records and returns its status; when `keep` is given and the
+/// generation is valid, its records are left there (verification alone copies nothing).
 fn check_generation(
     log: &dyn ReadAt,
     superblock: &LogSuperblock,
     slot: u32,
     header: &GenerationHeader,
-) -> Result<(GenerationStatus, Vec<LogRecord>), simulator::Error> {
+    mut keep: Option<&mut Vec<LogRecord>>,
+) -> Result<GenerationStatus, simulator::Error> {
     if header.payload_bytes > superblock.payload_capacity() {
-        return Ok((GenerationStatus::ChecksumMismatch, Vec::new()));
+        return Ok(GenerationStatus::ChecksumMismatch);
     }
     let mut payload = vec![0u8; header.payload_bytes as usize];
     log.read_at(slot_offset(superblock.slot_bytes, slot) + GENERATION_HEADER_SIZE as u64, &mut payload)?;
-    let mut records = Vec::with_capacity(header.record_count as usize);
     let mut at = 0usize;
     for index in 0..header.record_count {
-        match LogRecord::decode(&payload[at..]) {
-            Some((record, len)) if record.index == index => {
-                records.push(record);
+        match LogRecord::check(&payload[at..]) {
+            Some((record_index, len)) if record_index == index => {
+                if let Some(records) = keep.as_deref_mut() {
+                    records.push(LogRecord::decode(&payload[at..]).expect("checked just above").0);
+                }
                 at += len;
             }
             _ => {
@@ -598,14 +601,20 @@ fn check_generation(
                 } else {
                     GenerationStatus::ChecksumMismatch
                 };
-                return Ok((status, Vec::new()));
+                if let Some(records) = keep {
+                    records.clear();
+                }
+                return Ok(status);
             }
         }
     }
     if at != payload.len() || crc32fast::hash(&payload) != header.payload_crc {
-        return Ok((GenerationStatus::ChecksumMismatch, Vec::new()));
+        if let Some(records) = keep {
+            records.clear();
+        }
+        return Ok(GenerationStatus::ChecksumMismatch);
     }
-    Ok((GenerationStatus::Valid { records: header.record_count, closed: header.closed }, records))
+    Ok(GenerationStatus::Valid { records: header.record_count, closed: header.closed })
 }
 
 /// Why soft recovery could not run.
@@ -697,7 +706,8 @@ pub fn plan_soft_recovery(db: &dyn ReadAt, log: &dyn ReadAt) -> Result<RecoveryP
         log.read_at(slot_offset(superblock.slot_bytes, slot), &mut header_bytes)?;
         let header = GenerationHeader::decode(&header_bytes).expect("verified generation headers decode");
         assert_eq!(header.generation, generation);
-        let (status, records) = check_generation(log, &superblock, slot, &header)?;
+        let mut records = Vec::new();
+        let status = check_generation(log, &superblock, slot, &header, Some(&mut records))?;
         assert!(matches!(status, GenerationStatus::Valid { .. }), "verified generations are valid");
         for record in records {
             apply_record(db, &mut plan, generation, &record)?;
