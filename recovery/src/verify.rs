@@ -468,7 +468,7 @@ pub fn read_database_header(db: &dyn ReadAt) -> Result<Result<DatabaseHeader, De
     Ok(DatabaseHeader::decode(&sector))
 }
 
-/// Pages `0..page_count` that fail to decode, with the reason. Reads in 1 MiB chunks.
+/// Pages `0..page_count` that fail to decode, with the reason. Reads in 64 KiB chunks.
 fn scan_pages(db: &dyn ReadAt, page_count: u32) -> Result<Vec<(u32, DecodeError)>, simulator::Error> {
     let mut damaged = Vec::new();
     for_each_page(db, page_count, |number, bytes| {
@@ -480,7 +480,9 @@ fn scan_pages(db: &dyn ReadAt, page_count: u32) -> Result<Vec<(u32, DecodeError)
 }
 
 fn for_each_page(db: &dyn ReadAt, page_count: u32, mut visit: impl FnMut(u32, &[u8])) -> Result<(), simulator::Error> {
-    const PAGES_PER_READ: u32 = 256;
+    // 64 KiB: small enough for the allocator to reuse the buffer (a fresh 1 MiB buffer per call
+    // is a mapping the kernel zero-fills on every verification).
+    const PAGES_PER_READ: u32 = 16;
     let mut chunk = vec![0u8; PAGES_PER_READ as usize * DB_PAGE_SIZE];
     let mut first = 0u32;
     while first < page_count {
