@@ -4,7 +4,9 @@
 //! Group `repository`:
 //! - `fsync_floor`: write 4 KiB to a temp file, fsync, rename, fsync the directory (the
 //!   protocol's I/O alone, nothing serialised);
-//! - `commit/N`: one `Repository::add` or `remove` (alternating) with N entries present.
+//! - `commit/N`: one `Repository::add` or `remove` (alternating) with N entries present;
+//! - `commit_unsynced/10`: the same without the fsyncs (`Durability::Unsynced`: write, rename);
+//! - `commit_memory/10`: the same in memory (`MemoryDisk`: the commit points without files).
 //!
 //! Expected: `commit/N` ≈ `fsync_floor` + O(N) serialisation; the ratio to the floor shows
 //! what the JSON costs.
@@ -14,7 +16,8 @@ use std::io::Write;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use recovery::repository::{
-    BackupKind, CopyRecord, Entry, EntryKey, EntryState, PolicyFields, RemoteCopyMode, Repository, Site, VolumeRole,
+    BackupKind, CopyRecord, Durability, Entry, EntryKey, EntryState, MemoryDisk, PolicyFields, RemoteCopyMode,
+    Repository, Site, VolumeRole,
 };
 
 fn entry(n: u64) -> Entry {
@@ -61,15 +64,26 @@ fn bench(c: &mut Criterion) {
             File::open(dir.path()).unwrap().sync_all().unwrap();
         })
     });
-    for size in [10u64, 100, 1000] {
+    for (name, size, durability) in [
+        ("commit", 10u64, Durability::Synced),
+        ("commit", 100, Durability::Synced),
+        ("commit", 1000, Durability::Synced),
+        ("commit_unsynced", 10, Durability::Unsynced),
+        ("commit_memory", 10, Durability::Unsynced),
+    ] {
         let dir = tempfile::tempdir().unwrap();
-        let mut repository = Repository::open(dir.path(), "BKP-A", Site::Local).unwrap();
+        let disk = MemoryDisk::new();
+        let mut repository = if name == "commit_memory" {
+            Repository::open_memory(&disk, "BKP-A", Site::Local).unwrap()
+        } else {
+            Repository::open_with(dir.path(), "BKP-A", Site::Local, durability).unwrap()
+        };
         for n in 0..size {
             repository.add(entry(n)).unwrap();
         }
         let extra = entry(size);
         let mut present = false;
-        group.bench_with_input(BenchmarkId::new("commit", size), &size, |b, _| {
+        group.bench_with_input(BenchmarkId::new(name, size), &size, |b, _| {
             b.iter(|| {
                 if present {
                     repository.remove(&extra.key).unwrap();
