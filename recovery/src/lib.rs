@@ -2,22 +2,27 @@
 //!
 //! What it holds: the Exchange/ESE model writing real bytes ([`exchange`]), the verifier and soft
 //! recovery ([`verify`]), the VSS framework ([`vss`]), the backup servers' repositories
-//! ([`repository`]) and server registration ([`registration`]), with one umbrella [`Error`].
+//! ([`repository`]), server registration ([`registration`]), the engine that runs Recovery
+//! Manager's workflows over them ([`engine`]: Remote Copy mode detection, the backups without
+//! Remote Copy, in synchronous and in periodic mode, policies, mount, restore, verify, remove,
+//! crash reconciliation) and the engine's invariants ([`invariants`], spec §7.6–§7.8), with one
+//! umbrella [`Error`]. The crate talks to arrays only through the simulator's public API.
 //!
-//! What it deliberately does not do (yet): Remote Copy mode detection, the backup workflows
-//! (none / synchronous / periodic), policies, mount, restore and remove operations. They come on
-//! top of these parts and drive them: a workflow creates a [`vss::BackupComponents`], an
-//! [`vss::ExchangeWriter`] over the [`exchange::MailboxServer`] and a [`vss::Provider`], checks the
-//! copies with [`verify::verify_image`] and records them with [`repository::Repository::add`].
-//! The crate talks to arrays only through the simulator's public API.
+//! What it deliberately does not do: no scheduler (the caller asks for each backup and runs the
+//! Task Manager), no streaming to backup media, no Exchange DAG/CCR, no restore to another
+//! database; see `docs/recovery.md` for the full list.
 //!
 //! Main design choice: every part is a plain model driven by explicit calls that take
 //! `&mut Simulation`, with no hidden scheduler, so a workflow (or a property test) can stop or
-//! fail at any named step (`vss::VssStep`, `repository::CommitPoint`) and the invariants can be
-//! checked between steps. The cost: the caller sequences the calls (the workflows do).
+//! fail at any named step (`engine::WorkflowStep`, `vss::VssStep`, `repository::CommitPoint`) and
+//! the invariants can be checked between steps. The cost: the engine sequences the calls itself,
+//! one workflow at a time.
 //!
 //! Determinism: the model reads only the virtual clock and seeded PRNGs; the repository is the
-//! one I/O edge (files in a user-chosen directory).
+//! one I/O edge (files in a user-chosen directory, or memory).
+//!
+//! The feature `defects` compiles deliberately wrong workflow variants ([`engine::Defect`]) for
+//! tests that show the invariants catch them; it is off by default.
 
 pub mod engine;
 pub mod exchange;

@@ -2,9 +2,11 @@
 //! persisted in a directory the user chooses.
 //!
 //! What it holds: [`Repository`] (entries by [`EntryKey`], each an [`Entry`] describing one
-//! virtual copy set: backup id, server, database, copies per array, site, Remote Copy mode,
-//! policy fields, mount state, copies retained on the primary), its file format and the commit
-//! protocol, with named [`CommitPoint`]s where a test can stop the engine.
+//! virtual copy set: backup id, state (an intent or complete), server, database, copies per
+//! array, site, Remote Copy mode, the VSS window, policy fields, mount state, copies retained on
+//! the primary), its file format and the commit protocol, with named [`CommitPoint`]s where a
+//! test can stop the engine; [`Durability`] (fsync or not) and [`MemoryDisk`] (the same commit
+//! points without files, for campaigns).
 //!
 //! What it does not do: it never touches an array (the workflows keep the repository and the
 //! arrays in step), applies no policy (it stores the policy fields), and is single-writer: a
@@ -19,8 +21,9 @@
 //! new file, never a torn one; stray temporary files are ignored (and removed) by the next open.
 //! Operations are idempotent: adding an entry that is already there, or removing one that is
 //! gone, commits nothing and reports [`Applied::AlreadyDone`]. The cost: each change rewrites the
-//! whole file and pays two fsyncs (the floor is the disk's fsync latency), which is fine for
-//! catalogues of thousands of entries and one change per backup.
+//! whole file and pays two fsyncs (the floor is the disk's fsync latency; about 10 ms on the
+//! project's VM, and a rename over an existing file costs milliseconds on ext4 even unsynced),
+//! which is fine for catalogues of thousands of entries and a few changes per backup.
 //!
 //! This module is an I/O edge: it reads and writes files. It reads no clock (entry times come
 //! from the caller's virtual clock).
