@@ -9,7 +9,7 @@ use recovery::engine::{BackupReport, BackupRequest, BackupServerConfig, Engine, 
 use recovery::exchange::workload::{Workload, WorkloadConfig};
 use recovery::exchange::{DatabaseConfig, DatabaseSpec, MailboxServer, ReferenceContents};
 use recovery::repository::{Durability, Entry, EntryKey, Site};
-use recovery::verify::{ArrayVolume, read_database_contents};
+use recovery::verify::{ArrayVolume, read_database_contents, verify_database_only};
 use simulator::{AdmitSpec, ArrayId, CpgSpec, GroupSpec, HostSpec, Instant, Mode, Simulation, StartOptions};
 
 pub const SERVER: &str = "MBX01";
@@ -240,11 +240,14 @@ impl World {
         read_database_contents(&ArrayVolume::new(&self.sim, array, volume).unwrap()).unwrap()
     }
 
-    /// The production database's content, read after a clean dismount and remount.
+    /// The production database's content, read after a clean dismount (the verifier must find
+    /// the dismounted image clean and recoverable without logs), then remounted.
     pub fn production_contents(&mut self) -> std::collections::BTreeMap<u32, Vec<u8>> {
         let a = self.a;
         let db = self.engine.mailbox_server_mut(SERVER).unwrap().database_mut(DATABASE).unwrap();
         db.dismount(&mut self.sim).unwrap();
+        let report = verify_database_only(&ArrayVolume::new(&self.sim, a, DB_VOLUME).unwrap()).unwrap();
+        assert!(report.is_recoverable() && !report.needs_replay(), "restored image: {report:?}");
         let contents = self.contents(a, DB_VOLUME);
         let db = self.engine.mailbox_server_mut(SERVER).unwrap().database_mut(DATABASE).unwrap();
         db.mount(&mut self.sim).unwrap();
