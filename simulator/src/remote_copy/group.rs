@@ -98,6 +98,10 @@ pub struct GroupChanges {
     pub local_user_cpg: Option<String>,
     /// New local snapshot CPG.
     pub local_snap_cpg: Option<String>,
+    /// Unset the local and the remote user CPG (WSAPI `unsetUserCPG`).
+    pub unset_user_cpg: bool,
+    /// Unset the local and the remote snapshot CPG (WSAPI `unsetSnapCPG`).
+    pub unset_snap_cpg: bool,
 }
 
 /// A volume to admit: [`RemoteCopyMut::admit_volume`].
@@ -479,13 +483,21 @@ impl RemoteCopyMut<'_> {
         Ok(())
     }
 
-    /// Changes a group's period, policies, mode or CPGs (mirrored to the partner).
+    /// Changes a group's period, policies, mode or CPGs (mirrored to the partner while the
+    /// target's `mirror_config` is on: the partner's local CPGs are this group's remote ones and
+    /// the other way round).
     ///
-    /// Errors: `NON_EXISTENT_RCOPY_GROUP`; `RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE`;
+    /// Errors: `INV_INPUT_PARAM_CONFLICT` (a CPG set and unset together);
+    /// `NON_EXISTENT_RCOPY_GROUP`; `RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE`;
     /// `INV_INPUT_BELOW_RANGE` / `INV_INPUT_EXCEEDS_RANGE` (period);
     /// `RCOPY_GROUP_IS_NOT_PERIODIC`; `RCOPY_GROUP_INV_POLICY_FOR_PERIODIC_GROUP`;
     /// `RCOPY_GROUP_STARTED` (mode change while started); `NON_EXISTENT_CPG`.
     pub fn modify_group(&mut self, array: ArrayId, name: &str, changes: GroupChanges) -> Result<()> {
+        let sets_user = changes.local_user_cpg.is_some() || changes.remote_user_cpg.is_some();
+        let sets_snap = changes.local_snap_cpg.is_some() || changes.remote_snap_cpg.is_some();
+        if (changes.unset_user_cpg && sets_user) || (changes.unset_snap_cpg && sets_snap) {
+            return Err(Error::new(ErrorCode::INV_INPUT_PARAM_CONFLICT, "a CPG cannot be set and unset together"));
+        }
         let at = self.group_ref(array, name)?;
         let group = self.sim.group(at).clone();
         if !group.role.is_source() {
@@ -514,11 +526,14 @@ impl RemoteCopyMut<'_> {
         let local_snap = changes.local_snap_cpg.as_deref().map(|c| a.cpg(c).map(|c| c.id)).transpose()?;
         let reachable = self.require_peer_reachable(array, group.peer).is_ok();
         let partner = if reachable { self.sim.partner_of(at) } else { None };
+        // The partner's local CPGs: ids of this change's remote CPGs on the peer.
+        let mut partner_cpgs = (None, None);
         if let Some(partner) = partner {
             let p = self.sim.array(partner.array);
-            for cpg in [&changes.remote_user_cpg, &changes.remote_snap_cpg].into_iter().flatten() {
-                p.cpg(cpg)?;
-            }
+            partner_cpgs = (
+                changes.remote_user_cpg.as_deref().map(|c| p.cpg(c).map(|c| c.id)).transpose()?,
+                changes.remote_snap_cpg.as_deref().map(|c| p.cpg(c).map(|c| c.id)).transpose()?,
+            );
         }
         let mode_number = changes.mode.map_or(group.mode_number, |(_, n)| n);
         let apply = |g: &mut RcGroup| {
@@ -542,11 +557,43 @@ impl RemoteCopyMut<'_> {
             if let Some(c) = &changes.remote_snap_cpg {
                 g.remote_snap_cpg = Some(c.clone());
             }
+            if changes.unset_user_cpg {
+                g.local_user_cpg = None;
+                g.remote_user_cpg = None;
+            }
+            if changes.unset_snap_cpg {
+                g.local_snap_cpg = None;
+                g.remote_snap_cpg = None;
+            }
         }
         if let Some(partner) = partner {
             let mirror = self.sim.array(array).remote_copy.target(&group.target).is_none_or(|t| t.mirror_config);
             if mirror {
-                apply(self.sim.group_mut(partner));
+                let a = self.sim.array(array);
+                let local_name = |id: Option<crate::CpgId>| id.and_then(|c| a.cpg_by_id(c)).map(|c| c.name.clone());
+                let (local_user_name, local_snap_name) = (local_name(local_user), local_name(local_snap));
+                let g = self.sim.group_mut(partner);
+                apply(g);
+                if let Some(c) = partner_cpgs.0 {
+                    g.local_user_cpg = Some(c);
+                }
+                if let Some(c) = partner_cpgs.1 {
+                    g.local_snap_cpg = Some(c);
+                }
+                if local_user_name.is_some() {
+                    g.remote_user_cpg = local_user_name;
+                }
+                if local_snap_name.is_some() {
+                    g.remote_snap_cpg = local_snap_name;
+                }
+                if changes.unset_user_cpg {
+                    g.local_user_cpg = None;
+                    g.remote_user_cpg = None;
+                }
+                if changes.unset_snap_cpg {
+                    g.local_snap_cpg = None;
+                    g.remote_snap_cpg = None;
+                }
             }
         }
         sync_cycle::reschedule(self.sim, at);
