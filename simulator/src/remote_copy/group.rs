@@ -316,6 +316,27 @@ impl RemoteCopyMut<'_> {
         Ok(())
     }
 
+    /// Whether configuration changes of the group at `at` reach its partner (`mirror_config` of
+    /// its target; on when the target is gone).
+    fn mirrors_config(&self, at: GroupRef) -> bool {
+        let group = self.sim.group(at);
+        self.sim.array(at.array).remote_copy.target(&group.target).is_none_or(|t| t.mirror_config)
+    }
+
+    /// `RCOPY_GROUP_IN_FAILOVER_STATE` for a `Primary-Rev` group whose partner is still a source
+    /// while `mirror_config` is on.
+    fn refuse_in_failover_state(&self, at: GroupRef) -> Result<()> {
+        let group = self.sim.group(at);
+        let partner_is_source = self.sim.partner_of(at).is_some_and(|p| self.sim.group(p).role.is_source());
+        if group.role == Role::PrimaryRev && partner_is_source && self.mirrors_config(at) {
+            return Err(Error::new(
+                ErrorCode::RCOPY_GROUP_IN_FAILOVER_STATE,
+                format!("'{}' and its partner are both sources: turn the target's mirror_config off first", group.name),
+            ));
+        }
+        Ok(())
+    }
+
     fn group_ref(&self, array: ArrayId, name: &str) -> Result<GroupRef> {
         let a = self.sim.array(array);
         a.require_online()?;
@@ -462,9 +483,10 @@ impl RemoteCopyMut<'_> {
 
     /// Removes a group (and its partner when the peer is reachable). Admitted volumes are
     /// dismissed; both sides' volumes remain.
+    /// The partner is removed too only while the target's `mirror_config` is on (WSAPI §12.5).
     ///
     /// Errors: `NON_EXISTENT_RCOPY_GROUP`; `RCOPY_GROUP_STARTED`; `RCOPY_GROUP_IS_BUSY` (a
-    /// transfer runs).
+    /// transfer runs); `RCOPY_GROUP_IN_FAILOVER_STATE` (see [`RemoteCopyMut::dismiss_volume`]).
     pub fn remove_group(&mut self, array: ArrayId, name: &str, keep_snapshots: bool) -> Result<()> {
         let at = self.group_ref(array, name)?;
         let group = self.sim.group(at);
@@ -474,8 +496,12 @@ impl RemoteCopyMut<'_> {
         if group.is_syncing() {
             return Err(Error::new(ErrorCode::RCOPY_GROUP_IS_BUSY, format!("group '{name}' is transferring")));
         }
-        let partner =
-            if self.require_peer_reachable(array, group.peer).is_ok() { self.sim.partner_of(at) } else { None };
+        self.refuse_in_failover_state(at)?;
+        let partner = if self.require_peer_reachable(array, group.peer).is_ok() && self.mirrors_config(at) {
+            self.sim.partner_of(at)
+        } else {
+            None
+        };
         for side in std::iter::once(at).chain(partner) {
             remove_group_side(self.sim, side, keep_snapshots);
         }
@@ -762,11 +788,17 @@ impl RemoteCopyMut<'_> {
         Ok(())
     }
 
-    /// Dismisses a volume from a group (and its partner volume from the partner group).
+    /// Dismisses a volume from a group (and its partner volume from the partner group, while
+    /// the target's `mirror_config` is on).
+    ///
+    /// In the failover state (this side `Primary-Rev`, the partner still `Primary`: both are
+    /// sources) dismissing or removing on the `Primary-Rev` side is refused while
+    /// `mirror_config` is on, since mirroring would reach into the other source; Cinder turns
+    /// the policy off first (WSAPI §12.3).
     ///
     /// Errors: `NON_EXISTENT_RCOPY_GROUP`; `NON_EXISTENT_VOL`; `RCOPY_GROUP_VOL_NOT_IN_GROUP`;
-    /// `RCOPY_GROUP_STARTED`; `RCOPY_GROUP_IS_BUSY`; `INV_INPUT_PARAM_CONFLICT` (keep snapshots
-    /// and remove the secondary together).
+    /// `RCOPY_GROUP_STARTED`; `RCOPY_GROUP_IS_BUSY`; `RCOPY_GROUP_IN_FAILOVER_STATE`;
+    /// `INV_INPUT_PARAM_CONFLICT` (keep snapshots and remove the secondary together).
     pub fn dismiss_volume(
         &mut self,
         array: ArrayId,
@@ -796,7 +828,9 @@ impl RemoteCopyMut<'_> {
         if g.is_syncing() {
             return Err(Error::new(ErrorCode::RCOPY_GROUP_IS_BUSY, format!("'{group}' is transferring")));
         }
-        let reachable = self.require_peer_reachable(array, g.peer).is_ok();
+        self.refuse_in_failover_state(at)?;
+        let g = self.sim.group(at);
+        let reachable = self.require_peer_reachable(array, g.peer).is_ok() && self.mirrors_config(at);
         let peer = g.peer;
         dismiss_side(self.sim, at, vid, keep_snapshots);
         if reachable && let Some(partner) = self.sim.partner_of(at) {
