@@ -24,7 +24,7 @@ use super::credentials::Sessions;
 use super::engine::{Engine, EngineState};
 use super::error::{ApiError, ApiResult};
 use super::{ServerConfig, cpgs, credentials, flashcache, hosts, metadata, ports, qos, sets, system, tasks};
-use super::{vluns, volumes};
+use super::{remote_copy, remote_copy_groups, vluns, volumes};
 use crate::{ArrayId, ErrorCode, Simulation};
 
 /// Most connections served at once per listener; further ones wait to be accepted.
@@ -354,13 +354,22 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
             | ["qos", _]
             | ["flashcache"]
             | ["systemreporter", "vstime", "cpgstatistics", _]
+            | ["remotecopy"]
+            | ["remotecopygroups"]
+            | ["remotecopygroups", _]
+            | ["remotecopygroups", _, "volumes"]
+            | ["remotecopygroups", _, "volumes", _]
+            | ["remotecopytargets"]
+            | ["remotecopytargets", _]
+            | ["remotecopylinks"]
+            | ["remotecopylinks", _]
     );
     if !known {
         return Err(ApiError::new(ErrorCode::URI_RES_NOT_FOUND));
     }
     let allowed = match segs.as_slice() {
         [] => method == M::POST,
-        ["volumes", _] | ["volumesets", _] | ["hostsets", _] => {
+        ["volumes", _] | ["volumesets", _] | ["hostsets", _] | ["remotecopygroups", _] => {
             matches!(method, M::GET | M::POST | M::PUT | M::DELETE)
         }
         ["volumes", _, "objectKeyValues", _] | ["hosts", _] | ["qos", _] => {
@@ -371,10 +380,17 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
         ["flashcache"] => matches!(method, M::GET | M::DELETE),
         ["vluns", _] => method == M::DELETE,
         ["spacereporter"] => method == M::POST,
-        ["cpgs"] | ["volumes"] | ["volumesets"] | ["hostsets"] | ["hosts"] | ["vluns"] | ["qos"] => {
-            matches!(method, M::GET | M::POST)
-        }
-        ["volumes", _, "objectKeyValues"] => matches!(method, M::GET | M::POST),
+        ["cpgs"]
+        | ["volumes"]
+        | ["volumesets"]
+        | ["hostsets"]
+        | ["hosts"]
+        | ["vluns"]
+        | ["qos"]
+        | ["remotecopygroups"] => matches!(method, M::GET | M::POST),
+        ["volumes", _, "objectKeyValues"] | ["remotecopygroups", _, "volumes"] => matches!(method, M::GET | M::POST),
+        ["remotecopygroups", _, "volumes", _] => matches!(method, M::GET | M::DELETE),
+        ["remotecopytargets", _] => matches!(method, M::GET | M::PUT),
         _ => method == M::GET,
     };
     if !allowed {
@@ -434,6 +450,22 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
         (_, ["qos", _]) => qos::delete(ctx, name(1)).await,
         (M::GET, ["flashcache"]) => flashcache::get(ctx).await,
         (_, ["flashcache"]) => flashcache::delete(ctx).await,
+        (_, ["remotecopy"]) => remote_copy::status(ctx).await,
+        (M::GET, ["remotecopygroups"]) => remote_copy_groups::list(ctx).await,
+        (_, ["remotecopygroups"]) => remote_copy_groups::create(ctx, &req).await,
+        (M::GET, ["remotecopygroups", _]) => remote_copy_groups::get(ctx, name(1)).await,
+        (M::PUT, ["remotecopygroups", _]) => remote_copy_groups::put(ctx, name(1), &req).await,
+        (M::POST, ["remotecopygroups", _]) => remote_copy_groups::post_action(ctx, name(1), &req).await,
+        (_, ["remotecopygroups", _]) => remote_copy_groups::delete(ctx, name(1), &req).await,
+        (M::GET, ["remotecopygroups", _, _]) => remote_copy_groups::list_volumes(ctx, name(1)).await,
+        (_, ["remotecopygroups", _, _]) => remote_copy_groups::add_volume(ctx, name(1), &req).await,
+        (M::GET, ["remotecopygroups", _, _, _]) => remote_copy_groups::get_volume(ctx, name(1), name(3)).await,
+        (_, ["remotecopygroups", _, _, _]) => remote_copy_groups::remove_volume(ctx, name(1), name(3), &req).await,
+        (_, ["remotecopytargets"]) => remote_copy::list_targets(ctx).await,
+        (M::GET, ["remotecopytargets", _]) => remote_copy::get_target(ctx, name(1)).await,
+        (_, ["remotecopytargets", _]) => remote_copy::modify_target(ctx, name(1), &req).await,
+        (_, ["remotecopylinks"]) => remote_copy::list_links(ctx).await,
+        (_, ["remotecopylinks", _]) => remote_copy::get_link(ctx, name(1)).await,
         _ => unsupported(),
     }
 }

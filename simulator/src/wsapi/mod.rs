@@ -3,12 +3,14 @@
 //!
 //! What it holds: one HTTP listener per array (hyper 1 on tokio), sessions, JSON validation in the
 //! order the WSAPI spec (§1.8) prescribes, one file per WSAPI resource (`cpgs`, `volumes`, `hosts`,
-//! ...), and a simulator-control API under `/sim/v1` (clock, crash/restart, volume bytes, reset,
-//! digest, faults; see `control`).
+//! `remote_copy_groups`, ...), and a simulator-control API under `/sim/v1` (clock, crash/restart,
+//! volume bytes, reset, digest, faults, Remote Copy links and syncs; see `control` and
+//! `control_links`). Each listener serves its own array's view, Remote Copy included: the partner
+//! group `<name>.r<primary id>` is served by the target array's listener.
 //!
-//! What it deliberately does not do: Remote Copy endpoints (they come with the Remote Copy model),
-//! HTTPS, SSH, or any model logic. Every rule about volumes, sets or exports lives in the model; this
-//! module only translates JSON to model calls and model objects to JSON.
+//! What it deliberately does not do: HTTPS, SSH, or any model logic. Every rule about volumes,
+//! sets, exports or Remote Copy lives in the model; this module only translates JSON to model
+//! calls and model objects to JSON.
 //!
 //! Main design choice: the model stays single-owner. One dedicated thread (`engine`) owns the
 //! [`crate::Simulation`] and runs closures sent over a bounded channel, each answered through a
@@ -25,6 +27,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod control;
+mod control_links;
 mod cpgs;
 mod credentials;
 mod engine;
@@ -38,6 +41,8 @@ mod metadata;
 mod ports;
 mod qos;
 mod query;
+mod remote_copy;
+mod remote_copy_groups;
 mod render;
 mod sets;
 mod system;
