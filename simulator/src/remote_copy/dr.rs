@@ -136,27 +136,21 @@ impl RemoteCopyMut<'_> {
                 if !options.skip_promote {
                     let image = sim.array(array).vol(snapshot).pages().clone();
                     sim.arrays[array.0 as usize].vol_mut(entry.local).pages = image;
-                    if let Some(e) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == entry.local) {
+                    if let Some(e) = sim.group_mut(at).volume_mut(entry.local) {
                         e.status = SyncStatus::Stale;
                     }
                 }
-                if let Some(e) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == entry.local) {
+                if let Some(e) = sim.group_mut(at).volume_mut(entry.local) {
                     e.pre_sync_snapshot = None;
                 }
                 drop_internal_snapshot(sim, array, snapshot);
             }
-            if let Some(old) = sim
-                .group_mut(at)
-                .volumes
-                .iter_mut()
-                .find(|e| e.local == entry.local)
-                .and_then(|e| e.resync_snapshot.take())
-            {
+            if let Some(old) = sim.group_mut(at).volume_mut(entry.local).and_then(|e| e.resync_snapshot.take()) {
                 drop_internal_snapshot(sim, array, old);
             }
             // The reference for shipping this side's own changes back at recover.
             let snapshot = take_internal_snapshot(sim, at, entry.local).ok();
-            if let Some(e) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == entry.local) {
+            if let Some(e) = sim.group_mut(at).volume_mut(entry.local) {
                 e.resync_snapshot = snapshot;
             }
         }
@@ -360,7 +354,7 @@ pub(crate) fn complete_restore(sim: &mut Simulation, at: GroupRef, skip_start: b
         let volumes: Vec<_> = sim.group(partner).volumes.iter().map(|v| v.local).collect();
         for volume in volumes {
             let snapshot = take_internal_snapshot(sim, partner, volume).ok();
-            if let Some(e) = sim.group_mut(partner).volumes.iter_mut().find(|e| e.local == volume) {
+            if let Some(e) = sim.group_mut(partner).volume_mut(volume) {
                 e.resync_snapshot = snapshot;
             }
         }

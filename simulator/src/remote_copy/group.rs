@@ -526,12 +526,7 @@ impl RemoteCopyMut<'_> {
         }
         let at = self.group_ref(array, name)?;
         let group = self.sim.group(at).clone();
-        if !group.role.is_source() {
-            return Err(Error::new(
-                ErrorCode::RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE,
-                format!("'{name}' is a {} group", group.role.as_str()),
-            ));
-        }
+        require_source(&group)?;
         let mode = changes.mode.map_or(group.mode, |(m, _)| m);
         if changes.mode.is_some_and(|(m, _)| m != group.mode) && group.state == GroupState::Started {
             return Err(Error::new(ErrorCode::RCOPY_GROUP_STARTED, format!("stop '{name}' before changing its mode")));
@@ -640,12 +635,7 @@ impl RemoteCopyMut<'_> {
     pub fn admit_volume(&mut self, array: ArrayId, group: &str, spec: AdmitSpec) -> Result<()> {
         let at = self.group_ref(array, group)?;
         let g = self.sim.group(at).clone();
-        if !g.role.is_source() {
-            return Err(Error::new(
-                ErrorCode::RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE,
-                format!("'{group}' is a {} group", g.role.as_str()),
-            ));
-        }
+        require_source(&g)?;
         validate_name("volume", &spec.secondary, NAME31)?;
         let a = self.sim.array(array);
         let volume = a.volume(&spec.volume)?;
@@ -858,12 +848,7 @@ impl RemoteCopyMut<'_> {
     pub(crate) fn start_group_ref(&mut self, at: GroupRef, options: &StartOptions) -> Result<()> {
         let g = self.sim.group(at);
         let name = g.name.clone();
-        if !g.role.is_source() {
-            return Err(Error::new(
-                ErrorCode::RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE,
-                format!("'{name}' is a {} group", g.role.as_str()),
-            ));
-        }
+        require_source(g)?;
         if g.state == GroupState::Started {
             return Err(Error::new(ErrorCode::RCOPY_GROUP_STARTED, format!("'{name}' is started")));
         }
@@ -898,12 +883,7 @@ impl RemoteCopyMut<'_> {
     pub fn stop_group(&mut self, array: ArrayId, name: &str, options: &StopOptions) -> Result<()> {
         let at = self.group_ref(array, name)?;
         let g = self.sim.group(at);
-        if !g.role.is_source() {
-            return Err(Error::new(
-                ErrorCode::RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE,
-                format!("'{name}' is a {} group", g.role.as_str()),
-            ));
-        }
+        require_source(g)?;
         if g.state != GroupState::Started {
             return Ok(());
         }
@@ -920,12 +900,7 @@ impl RemoteCopyMut<'_> {
     pub fn sync_group(&mut self, array: ArrayId, name: &str, options: &SyncOptions) -> Result<()> {
         let at = self.group_ref(array, name)?;
         let g = self.sim.group(at);
-        if !g.role.is_source() {
-            return Err(Error::new(
-                ErrorCode::RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE,
-                format!("'{name}' is a {} group", g.role.as_str()),
-            ));
-        }
+        require_source(g)?;
         if g.state != GroupState::Started {
             return Err(Error::new(ErrorCode::RCOPY_GROUP_NOT_STARTED, format!("'{name}' is not started")));
         }
@@ -938,6 +913,18 @@ impl RemoteCopyMut<'_> {
         self.require_peer_reachable(at.array, g.peer)?;
         sync_cycle::sync_now(self.sim, at, options.full);
         Ok(())
+    }
+}
+
+/// Refuses operations reserved to the source side of a group.
+fn require_source(group: &RcGroup) -> Result<()> {
+    if group.role.is_source() {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE,
+            format!("'{}' is a {} group", group.name, group.role.as_str()),
+        ))
     }
 }
 

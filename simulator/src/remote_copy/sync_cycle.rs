@@ -71,12 +71,12 @@ pub(crate) fn mark_already_synced(sim: &mut Simulation, at: GroupRef, volume: Vo
     let snapshot =
         if sim.group(at).mode == Mode::Periodic { take_internal_snapshot(sim, at, volume).ok() } else { None };
     for (group, v) in [(at, volume), (partner, remote)] {
-        if let Some(entry) = sim.group_mut(group).volumes.iter_mut().find(|e| e.local == v) {
+        if let Some(entry) = sim.group_mut(group).volume_mut(v) {
             entry.status = SyncStatus::Synced;
             entry.sync_point = Some(now);
         }
     }
-    if let Some(entry) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == volume) {
+    if let Some(entry) = sim.group_mut(at).volume_mut(volume) {
         entry.resync_snapshot = snapshot;
     }
 }
@@ -100,9 +100,7 @@ pub(crate) fn start(sim: &mut Simulation, at: GroupRef, skip_initial_sync: bool)
             .map(|v| v.local)
             .collect();
         for volume in volumes {
-            if let Some(old) =
-                sim.group_mut(at).volumes.iter_mut().find(|e| e.local == volume).and_then(|e| e.resync_snapshot.take())
-            {
+            if let Some(old) = sim.group_mut(at).volume_mut(volume).and_then(|e| e.resync_snapshot.take()) {
                 drop_internal_snapshot(sim, at.array, old);
             }
             mark_already_synced(sim, at, volume);
@@ -165,7 +163,7 @@ pub(crate) fn launch_periodic(sim: &mut Simulation, at: GroupRef, full: bool, ki
         }
     }
     for (volume, snapshot) in &pre_sync {
-        if let Some(e) = sim.group_mut(partner).volumes.iter_mut().find(|e| e.local == *volume) {
+        if let Some(e) = sim.group_mut(partner).volume_mut(*volume) {
             e.pre_sync_snapshot = Some(*snapshot);
         }
     }
@@ -231,7 +229,7 @@ pub(crate) fn launch_live(
         let dest = sim.group(partner).volume(entry.remote).cloned().expect("partners list the same volumes");
         if entry.sync_point.is_some() && dest.pre_sync_snapshot.is_none() {
             let snapshot = take_internal_snapshot(sim, partner, entry.remote)?;
-            if let Some(e) = sim.group_mut(partner).volumes.iter_mut().find(|e| e.local == entry.remote) {
+            if let Some(e) = sim.group_mut(partner).volume_mut(entry.remote) {
                 e.pre_sync_snapshot = Some(snapshot);
             }
         }
@@ -346,13 +344,7 @@ pub(crate) fn stop_side(sim: &mut Simulation, at: GroupRef, reason: StopReason, 
     let volumes: Vec<_> = sim.group(at).volumes.clone();
     for entry in volumes {
         if is_source && no_snapshot {
-            if let Some(old) = sim
-                .group_mut(at)
-                .volumes
-                .iter_mut()
-                .find(|e| e.local == entry.local)
-                .and_then(|e| e.resync_snapshot.take())
-            {
+            if let Some(old) = sim.group_mut(at).volume_mut(entry.local).and_then(|e| e.resync_snapshot.take()) {
                 drop_internal_snapshot(sim, at.array, old);
             }
         } else if is_source
@@ -363,7 +355,7 @@ pub(crate) fn stop_side(sim: &mut Simulation, at: GroupRef, reason: StopReason, 
             // Fully synced volumes get a snapshot marking the point replication stopped.
             match take_internal_snapshot(sim, at, entry.local) {
                 Ok(snapshot) => {
-                    if let Some(e) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == entry.local) {
+                    if let Some(e) = sim.group_mut(at).volume_mut(entry.local) {
                         e.resync_snapshot = Some(snapshot);
                     }
                 }
@@ -371,7 +363,7 @@ pub(crate) fn stop_side(sim: &mut Simulation, at: GroupRef, reason: StopReason, 
                     .record("rcopy", format!("stop of {name}: no resync snapshot for volume {}: {error}", entry.local)),
             }
         }
-        if let Some(e) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == entry.local)
+        if let Some(e) = sim.group_mut(at).volume_mut(entry.local)
             && e.status == SyncStatus::Synced
         {
             e.status = SyncStatus::Stopped;
