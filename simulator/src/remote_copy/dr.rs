@@ -20,7 +20,7 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::ArrayId;
-use crate::remote_copy::sync_cycle::{self, drop_internal_snapshot, take_internal_snapshot};
+use crate::remote_copy::sync_cycle::{self, LaunchOptions, drop_internal_snapshot, take_internal_snapshot};
 use crate::remote_copy::transfer::TransferKind;
 use crate::remote_copy::{GroupRef, GroupState, Mode, RemoteCopyMut, Role, SyncStatus};
 use crate::simulation::Simulation;
@@ -238,8 +238,8 @@ impl RemoteCopyMut<'_> {
         let now = sim.now();
         sim.group_mut(at).stats.last_sync_started = Some(now);
         let launched = match sim.group(at).mode {
-            Mode::Periodic => sync_cycle::launch_periodic(sim, at, false, kind),
-            Mode::Synchronous => sync_cycle::launch_live(sim, at, false, !recovered, kind),
+            Mode::Periodic => sync_cycle::launch_periodic(sim, at, options_after(recovered), kind),
+            Mode::Synchronous => sync_cycle::launch_live(sim, at, options_after(recovered), kind),
         };
         if let Err(error) = launched {
             sim.group_mut(at).restore_pending = false;
@@ -313,13 +313,19 @@ impl RemoteCopyMut<'_> {
     }
 }
 
+/// How a reverse sync picks its pages: after a completed recover the sides are in sync; right
+/// after a failover the original source may hold writes of its own.
+fn options_after(recovered: bool) -> LaunchOptions {
+    LaunchOptions { full: false, diverged: !recovered }
+}
+
 /// A recover sync completed while a restore waited for it: run the restore's final sync.
 pub(crate) fn continue_restore(sim: &mut Simulation, at: GroupRef) {
     let skip_start = sim.group(at).restore_skip_start;
     let kind = TransferKind::Recover { restore: true, skip_start };
     let launched = match sim.group(at).mode {
-        Mode::Periodic => sync_cycle::launch_periodic(sim, at, false, kind),
-        Mode::Synchronous => sync_cycle::launch_live(sim, at, false, false, kind),
+        Mode::Periodic => sync_cycle::launch_periodic(sim, at, LaunchOptions::default(), kind),
+        Mode::Synchronous => sync_cycle::launch_live(sim, at, LaunchOptions::default(), kind),
     };
     if let Err(error) = launched {
         sim.group_mut(at).restore_pending = false;

@@ -338,6 +338,7 @@ pub(crate) fn apply_link_fault(sim: &mut Simulation, fault: Fault) {
     let (from, to, direction) = match &fault {
         Fault::LinkDown { from, to, direction } | Fault::LinkUp { from, to, direction } => (*from, *to, *direction),
         Fault::LatencyChange { from, to, direction, .. } => (*from, *to, *direction),
+        Fault::BandwidthChange { from, to, .. } => (*from, *to, Direction::Both),
         Fault::ArrayCrash(_) | Fault::ArrayRestart(_) => unreachable!("array faults are handled by the simulation"),
     };
     let Some(index) = sim.pair_index(from, to) else {
@@ -363,6 +364,9 @@ pub(crate) fn apply_link_fault(sim: &mut Simulation, fault: Fault) {
                 link.up_ba |= ba;
             }
             Fault::LatencyChange { latency, .. } => link.spec.latency = *latency,
+            Fault::BandwidthChange { bandwidth_bytes_per_sec, .. } => {
+                link.spec.bandwidth_bytes_per_sec = (*bandwidth_bytes_per_sec).max(1)
+            }
             Fault::ArrayCrash(_) | Fault::ArrayRestart(_) => {}
         }
     }
@@ -383,6 +387,10 @@ pub(crate) fn on_array_crash(sim: &mut Simulation, array: ArrayId) {
 /// transfers involving it fail, and its pairs become usable again.
 pub(crate) fn on_array_restart(sim: &mut Simulation, array: ArrayId) {
     transfer::fail_array(sim, array);
+    let stopped: Vec<_> = sim.array(array).remote_copy.groups().map(|g| GroupRef { array, group: g.id }).collect();
+    for group in stopped {
+        sync_cycle::snapshot_missed_stop_points(sim, group);
+    }
     let groups: Vec<_> = sim
         .array(array)
         .remote_copy
