@@ -209,6 +209,10 @@ pub fn mounted_copies_exported(sim: &Simulation, engine: &Engine) -> Vec<Violati
     let mut recorded: BTreeMap<(String, String), ()> = BTreeMap::new();
     for (site, entry) in complete(engine) {
         let Some(mounted) = &entry.mounted else { continue };
+        if engine.deferred_repairs().contains(&(site, entry.key.clone())) {
+            // A crash left this record without its exports and the array cannot drop the rest yet.
+            continue;
+        }
         let Some(array) = sim.array_by_name(&mounted.array) else { continue };
         for name in &mounted.exported_volumes {
             recorded.insert((mounted.array.clone(), name.clone()), ());
@@ -346,18 +350,20 @@ pub fn sync_copies_identical(sim: &Simulation, engine: &Engine) -> Vec<Violation
 }
 
 /// §7.8/41 (§3.2): expiration and retention are on the copies their mode places them on — an
-/// entry's own copies carry exactly the expiration and (while in force) the retention the entry
-/// records; copies retained on the primary in periodic mode carry neither, and a local periodic
+/// entry's own copies carry exactly the expiration and (while in force, unless its repair is
+/// deferred by an offline array) the retention the entry records; copies retained on the primary in periodic mode carry neither, and a local periodic
 /// entry records neither; a synchronous backup's local and remote entries record the same.
 pub fn policy_placement(sim: &Simulation, engine: &Engine) -> Vec<Violation> {
     let mut found = Vec::new();
     let now = sim.now();
     let mut push = |detail: String| found.push(violation("policy_placement", "7.8/41", detail));
     for (site, entry) in complete(engine) {
-        let retention_in_force = entry
-            .policy
-            .retention_hours
-            .is_some_and(|h| Instant::from_nanos(entry.created_at_nanos) + simulator::hours(h) > now);
+        let repair_deferred = engine.deferred_repairs().contains(&(site, entry.key.clone()));
+        let retention_in_force = !repair_deferred
+            && entry
+                .policy
+                .retention_hours
+                .is_some_and(|h| Instant::from_nanos(entry.created_at_nanos) + simulator::hours(h) > now);
         for copy in &entry.copies {
             let Some(v) = volume(sim, copy) else { continue };
             if entry.policy.expiration_hours.is_some() != v.expires_at.is_some() {

@@ -170,13 +170,14 @@ fn apply(world: &mut World, op: &Op) -> Result<(), TestCaseError> {
         }
         Op::Restore { index, file_copy } => {
             if let Some((site, key)) = pick(world, *index) {
+                let set_id = world.entry(site, &key).map(|e| e.snapshot_set_id).unwrap_or_default();
                 let kind = if *file_copy {
                     RestoreKind::FileCopy { host: host_of(site).into() }
                 } else {
                     RestoreKind::VolumePromote
                 };
                 if world.engine.restore(&mut world.sim, site, &key, kind.clone()).is_ok() {
-                    if let Some(expected) = world.at_backup.get(&key.backup_id).cloned().filter(|_| !world.uncertain) {
+                    if let Some(expected) = world.at_backup.get(&set_id).cloned().filter(|_| !world.uncertain) {
                         if let Some(contents) = production(world) {
                             prop_assert_eq!(&contents, &expected.pages, "{:?} restore of {:?} {}", kind, site, key);
                         }

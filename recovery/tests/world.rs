@@ -45,7 +45,8 @@ pub struct World {
     /// The database's committed content (the reference the bytes are compared with).
     pub reference: ReferenceContents,
     pub workload: Workload,
-    /// Committed content at each backup, by backup id (only while the reference is certain).
+    /// Committed content at each backup, by snapshot set id (unique per backup; a backup id can
+    /// be reused once its entry is gone), only while the reference is certain.
     pub at_backup: std::collections::BTreeMap<String, ReferenceContents>,
     /// A workload write failed: its outcome on the volumes is indeterminate, so the reference is
     /// no longer exact (content comparisons stop).
@@ -183,7 +184,10 @@ impl World {
     pub fn backup_with(&mut self, request: &BackupRequest) -> recovery::Result<BackupReport> {
         let report = self.engine.backup(&mut self.sim, request)?;
         if !self.uncertain {
-            self.at_backup.insert(report.key.backup_id.clone(), self.reference.clone());
+            let entry = self.entry(Site::Local, &report.key).or_else(|| self.entry(Site::Remote, &report.key));
+            if let Some(entry) = entry {
+                self.at_backup.insert(entry.snapshot_set_id, self.reference.clone());
+            }
         }
         Ok(report)
     }

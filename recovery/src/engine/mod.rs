@@ -362,6 +362,9 @@ pub struct Engine {
     /// Intents whose resolution had to wait (an array offline, a copy retained, the other
     /// backup server down); retried by every engine call.
     deferred: BTreeSet<(Site, EntryKey)>,
+    /// Complete entries whose retention or mount record an offline array keeps from repairing;
+    /// retried by every engine call.
+    repairs: BTreeSet<(Site, EntryKey)>,
     /// Whether a repository may hold intents to resolve (set at open and when one is deferred).
     pending_check: bool,
     commit_crash: Option<CommitCrash>,
@@ -429,6 +432,7 @@ impl Engine {
             remote,
             numeric_bounds: BTreeMap::new(),
             deferred: BTreeSet::new(),
+            repairs: BTreeSet::new(),
             pending_check: true,
             commit_crash: None,
             commits_seen: [0, 0],
@@ -585,6 +589,12 @@ impl Engine {
     /// backup server; every engine call retries them.
     pub fn deferred_cleanups(&self) -> &BTreeSet<(Site, EntryKey)> {
         &self.deferred
+    }
+
+    /// Complete entries whose missing retention or stale mount record could not be repaired yet
+    /// (an array offline); every engine call retries them.
+    pub fn deferred_repairs(&self) -> &BTreeSet<(Site, EntryKey)> {
+        &self.repairs
     }
 
     /// The numeric maximum in force at the database's last successful backup, if that policy

@@ -19,6 +19,9 @@
 //!   removed (the hand-over the crash interrupted);
 //! - a complete entry whose copies lack the retention it records gets the rest of it.
 //!
+//! Repairs of complete entries that an offline array prevents (retention, a mount record's
+//! exports) are kept in [`Engine::deferred_repairs`] and retried by every later call.
+//!
 //! A copy is deleted only when no other entry (in either repository) references it. The cost: a
 //! crashed backup is rolled back rather than resumed, except in the synchronous case above (its
 //! BackupComplete never ran, so no log was truncated for it).
@@ -224,6 +227,9 @@ impl Engine {
             return report;
         }
         self.pending_check = false;
+        if !self.repairs.is_empty() {
+            self.finish_completed(sim, &mut report);
+        }
         // A deferral whose intent is gone (a crash after its removal reached the disk) or complete
         // is over.
         let stale: Vec<(Site, EntryKey)> = self
@@ -278,7 +284,7 @@ impl Engine {
                 }
             }
         }
-        if !self.deferred.is_empty() {
+        if !self.deferred.is_empty() || !self.repairs.is_empty() {
             self.pending_check = true;
         }
         report
@@ -303,6 +309,8 @@ impl Engine {
     /// Finishes what complete entries imply after a crash: the periodic hand-over, mount records
     /// without their exports, and missing retention.
     fn finish_completed(&mut self, sim: &mut Simulation, report: &mut ReconcileReport) {
+        // Recomputed in full: what still cannot be repaired is added back below.
+        self.repairs.clear();
         self.clear_broken_mounts(sim, report);
         if self.is_running(Site::Local) && self.is_running(Site::Remote) {
             let handed: Vec<EntryKey> = self
@@ -343,8 +351,14 @@ impl Engine {
         for (site, entry) in missing {
             match reapply_retention(sim, &entry, now) {
                 Ok(()) => report.retention_reapplied.push((site, entry.key)),
-                Err(error) => report.deferred.push((site, entry.key, error.to_string())),
+                Err(error) => {
+                    self.repairs.insert((site, entry.key.clone()));
+                    report.deferred.push((site, entry.key, error.to_string()));
+                }
             }
+        }
+        if !self.repairs.is_empty() {
+            self.pending_check = true;
         }
     }
 }
@@ -368,14 +382,21 @@ impl Engine {
             .collect();
         for (site, entry) in broken {
             let mounted = entry.mounted.as_ref().expect("filtered on mounted");
+            let mut stuck = false;
             if let Some(array) = sim.array_by_name(&mounted.array) {
                 for volume in &mounted.exported_volumes {
                     for lun in super::operations::exports_to(sim, array, volume, &mounted.host) {
                         if let Err(error) = sim.array_mut(array).delete_vlun(volume, lun, Some(&mounted.host), None) {
                             report.deferred.push((site, entry.key.clone(), error.to_string()));
+                            stuck = true;
                         }
                     }
                 }
+            }
+            if stuck {
+                // The record stays until its exports can go: a later call finishes it.
+                self.repairs.insert((site, entry.key));
+                continue;
             }
             match self.commit(site, |r| r.set_mounted(&entry.key, None)) {
                 Ok(_) => report.mounts_cleared.push((site, entry.key)),
