@@ -1,1 +1,40 @@
-fn main() {}
+//! `storeserv-sim`: the command line. A thin dispatcher; each verb lives in its own module
+//! (`run` and `check` here; `serve` joins from the WSAPI work).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod check;
+mod run;
+
+/// Two HPE 3PAR StoreServ arrays, simulated deterministically in one process.
+#[derive(Debug, Parser)]
+#[command(name = "storeserv-sim", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario file, check every invariant after every step, print a report.
+    Run(run::RunArgs),
+    /// Run a random campaign with faults; shrink and write a replayable scenario on a violation.
+    Check(check::CheckArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check(args) => check::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("storeserv-sim: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -226,8 +226,11 @@ static DIRS: AtomicU64 = AtomicU64::new(0);
 fn dir_of(storage: &RepositoryStorage) -> PathBuf {
     match storage {
         RepositoryStorage::Directory(dir) => dir.clone(),
-        RepositoryStorage::Memory => std::env::temp_dir()
-            .join(format!("harness-shim-{}-{}", std::process::id(), DIRS.fetch_add(1, Ordering::Relaxed))),
+        RepositoryStorage::Memory => std::env::temp_dir().join(format!(
+            "harness-shim-{}-{}",
+            std::process::id(),
+            DIRS.fetch_add(1, Ordering::Relaxed)
+        )),
     }
 }
 
@@ -407,7 +410,10 @@ impl Engine {
                     return Err(fail("oldest copy mounted".into()));
                 };
                 self.remove(sim, policy_site, &oldest.key.clone())?;
-                if policy_site == Site::Local && self.remote.is_some() && matches!(mode, ReplicationMode::Synchronous { .. }) {
+                if policy_site == Site::Local
+                    && self.remote.is_some()
+                    && matches!(mode, ReplicationMode::Synchronous { .. })
+                {
                     let _ = self.remove(sim, Site::Remote, &oldest.key.clone());
                 }
                 removed.push(oldest.key.clone());
@@ -465,7 +471,11 @@ impl Engine {
         step(self, sim, WorkflowStep::Thaw, steps)?;
         let created_at_unix_secs = sim.unix_secs(at);
         let entry = |site: Site, copies: Vec<CopyRecord>, mode: RemoteCopyMode| Entry {
-            key: EntryKey { server: key_server.clone(), database: request.database.clone(), backup_id: backup_id.clone() },
+            key: EntryKey {
+                server: key_server.clone(),
+                database: request.database.clone(),
+                backup_id: backup_id.clone(),
+            },
             snapshot_set_id: format!("{set:08x}"),
             created_at_unix_secs,
             backup_kind: match request.backup_type {
@@ -476,7 +486,10 @@ impl Engine {
             site,
             copies,
             retained_on_primary: Vec::new(),
-            policy: PolicyFields { expiration_hours: request.expiration_hours, retention_hours: request.retention_hours },
+            policy: PolicyFields {
+                expiration_hours: request.expiration_hours,
+                retention_hours: request.retention_hours,
+            },
             mounted: None,
         };
         let mut report = BackupReport {
@@ -557,7 +570,10 @@ impl Engine {
         for site in [Site::Local, Site::Remote] {
             if let Some(r) = self.repository(site) {
                 out.extend(
-                    r.entries().values().filter(|e| e.key.server == server && e.key.database == database).map(|e| (site, e)),
+                    r.entries()
+                        .values()
+                        .filter(|e| e.key.server == server && e.key.database == database)
+                        .map(|e| (site, e)),
                 );
             }
         }
@@ -571,8 +587,15 @@ impl Engine {
         }
     }
 
-    pub fn mount(&mut self, sim: &mut Simulation, site: Site, key: &EntryKey, host: &str) -> Result<Vec<(String, u32)>> {
-        let entry = self.repository(site).and_then(|r| r.entry(key)).cloned().ok_or_else(|| fail(format!("no entry {key}")))?;
+    pub fn mount(
+        &mut self,
+        sim: &mut Simulation,
+        site: Site,
+        key: &EntryKey,
+        host: &str,
+    ) -> Result<Vec<(String, u32)>> {
+        let entry =
+            self.repository(site).and_then(|r| r.entry(key)).cloned().ok_or_else(|| fail(format!("no entry {key}")))?;
         let array = self.site_array(sim, site);
         if sim.array(array).host(host).is_err() {
             sim.array_mut(array).create_host(simulator::HostSpec { name: host.to_owned(), ..Default::default() })?;
@@ -602,7 +625,8 @@ impl Engine {
     }
 
     pub fn unmount(&mut self, sim: &mut Simulation, site: Site, key: &EntryKey) -> Result<()> {
-        let entry = self.repository(site).and_then(|r| r.entry(key)).cloned().ok_or_else(|| fail(format!("no entry {key}")))?;
+        let entry =
+            self.repository(site).and_then(|r| r.entry(key)).cloned().ok_or_else(|| fail(format!("no entry {key}")))?;
         let Some(mounted) = entry.mounted else { return Ok(()) };
         let array = self.site_array(sim, site);
         for volume in &mounted.exported_volumes {
@@ -622,8 +646,15 @@ impl Engine {
         Ok(())
     }
 
-    pub fn restore(&mut self, sim: &mut Simulation, site: Site, key: &EntryKey, _kind: RestoreKind) -> Result<RestoreReport> {
-        let entry = self.repository(site).and_then(|r| r.entry(key)).cloned().ok_or_else(|| fail(format!("no entry {key}")))?;
+    pub fn restore(
+        &mut self,
+        sim: &mut Simulation,
+        site: Site,
+        key: &EntryKey,
+        _kind: RestoreKind,
+    ) -> Result<RestoreReport> {
+        let entry =
+            self.repository(site).and_then(|r| r.entry(key)).cloned().ok_or_else(|| fail(format!("no entry {key}")))?;
         let array = self.site_array(sim, site);
         for copy in &entry.copies {
             sim.array_mut(array).promote_snapshot(&copy.copy_volume, simulator::PromoteOptions::default())?;
@@ -635,7 +666,8 @@ impl Engine {
     pub fn verify(&self, sim: &Simulation, site: Site, key: &EntryKey) -> Result<recovery::verify::VerifyReport> {
         let entry = self.repository(site).and_then(|r| r.entry(key)).ok_or_else(|| fail(format!("no entry {key}")))?;
         let array = self.site_array(sim, site);
-        let db = entry.copies.iter().find(|c| c.role == VolumeRole::Database).ok_or_else(|| fail("no db copy".into()))?;
+        let db =
+            entry.copies.iter().find(|c| c.role == VolumeRole::Database).ok_or_else(|| fail("no db copy".into()))?;
         let log = entry.copies.iter().find(|c| c.role == VolumeRole::Log).ok_or_else(|| fail("no log copy".into()))?;
         let db = recovery::verify::ArrayVolume::new(sim, array, &db.copy_volume)?;
         let log = recovery::verify::ArrayVolume::new(sim, array, &log.copy_volume)?;
@@ -643,7 +675,8 @@ impl Engine {
     }
 
     pub fn remove(&mut self, sim: &mut Simulation, site: Site, key: &EntryKey) -> Result<()> {
-        let entry = self.repository(site).and_then(|r| r.entry(key)).cloned().ok_or_else(|| fail(format!("no entry {key}")))?;
+        let entry =
+            self.repository(site).and_then(|r| r.entry(key)).cloned().ok_or_else(|| fail(format!("no entry {key}")))?;
         if entry.mounted.is_some() {
             return Err(fail(format!("{key} is mounted")));
         }
@@ -688,7 +721,9 @@ impl Drop for Engine {
         for (site, dir) in &self.dirs {
             let memory = match site {
                 Site::Local => matches!(self.config.local.storage, RepositoryStorage::Memory),
-                Site::Remote => self.config.remote.as_ref().is_some_and(|r| matches!(r.storage, RepositoryStorage::Memory)),
+                Site::Remote => {
+                    self.config.remote.as_ref().is_some_and(|r| matches!(r.storage, RepositoryStorage::Memory))
+                }
             };
             if memory {
                 let _ = std::fs::remove_dir_all(dir);
@@ -703,7 +738,8 @@ pub mod invariants {
 
     pub type Check = fn(&Simulation, &Engine) -> Vec<Violation>;
 
-    pub const ALL: &[(&str, Check)] = &[("repository_references_existing_copies", repository_references_existing_copies)];
+    pub const ALL: &[(&str, Check)] =
+        &[("repository_references_existing_copies", repository_references_existing_copies)];
 
     pub fn check_all(sim: &Simulation, engine: &Engine) -> Vec<Violation> {
         ALL.iter().flat_map(|(_, c)| c(sim, engine)).collect()

@@ -19,4 +19,11 @@
 mod engine_shim;
 pub(crate) use engine_shim as engine;
 
+pub mod campaign;
+pub mod invariants;
+pub mod reference;
+pub mod report;
+pub mod runner;
 pub mod scenario;
+pub mod timeline;
+pub mod world;

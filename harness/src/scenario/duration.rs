@@ -39,7 +39,13 @@ impl fmt::Display for DurationText {
     /// The shortest exact spelling: `5m`, `90s`, `1500ms`, `1250us`, `7ns`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let nanos = self.0.as_nanos();
-        for (unit, size) in [("h", 3_600_000_000_000u128), ("m", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
+        for (unit, size) in [
+            ("h", 3_600_000_000_000u128),
+            ("m", 60_000_000_000),
+            ("s", 1_000_000_000),
+            ("ms", 1_000_000),
+            ("us", 1_000),
+        ] {
             if nanos >= size && nanos.is_multiple_of(size) {
                 return write!(f, "{}{unit}", nanos / size);
             }
@@ -69,7 +75,15 @@ mod tests {
     // the same value (scenario files written by `check` must replay exactly).
     #[test]
     fn parses_units_and_round_trips() {
-        for (text, nanos) in [("250ms", 250_000_000u64), ("1.5s", 1_500_000_000), ("5m", 300_000_000_000), ("2h", 7_200_000_000_000), ("0s", 0), ("7ns", 7), ("3us", 3_000)] {
+        for (text, nanos) in [
+            ("250ms", 250_000_000u64),
+            ("1.5s", 1_500_000_000),
+            ("5m", 300_000_000_000),
+            ("2h", 7_200_000_000_000),
+            ("0s", 0),
+            ("7ns", 7),
+            ("3us", 3_000),
+        ] {
             let parsed = DurationText::parse(text).unwrap();
             assert_eq!(parsed.0.as_nanos() as u64, nanos, "{text}");
             assert_eq!(DurationText::parse(&parsed.to_string()).unwrap(), parsed);

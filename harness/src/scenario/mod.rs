@@ -25,7 +25,6 @@ use std::time::Duration;
 use recovery::repository::Site;
 use recovery::vss::{BackupType, InjectedFault, VssCode, VssStep};
 use simulator::Direction;
-use toml::Spanned;
 
 use crate::engine::{Policy, PolicySpec, RestoreKind, WorkflowFault, WorkflowStep};
 pub use duration::DurationText;
@@ -302,7 +301,8 @@ impl Source<'_> {
         let table = &self.text[start..end];
         let found = table.match_indices(leaf).find(|(i, _)| {
             let after = table[i + leaf.len()..].trim_start();
-            let before_ok = *i == 0 || !table.as_bytes()[i - 1].is_ascii_alphanumeric() && table.as_bytes()[i - 1] != b'_';
+            let before_ok =
+                *i == 0 || !table.as_bytes()[i - 1].is_ascii_alphanumeric() && table.as_bytes()[i - 1] != b'_';
             before_ok && (after.starts_with('=') || after.starts_with('.') || after.starts_with(']'))
         });
         self.at(found.map_or(start, |(i, _)| start + i), key, message)
@@ -365,7 +365,11 @@ fn validate(source: &Source<'_>, file: ScenarioToml) -> Result<Scenario, Scenari
             return Err(source.in_table(&span, &format!("{key}.at"), "a planned fault needs `at` (e.g. at = \"90s\")"));
         };
         if fault.get_ref().after.is_some() {
-            return Err(source.in_table(&span, &format!("{key}.after"), "`after` is for fault steps; the plan uses `at`"));
+            return Err(source.in_table(
+                &span,
+                &format!("{key}.after"),
+                "`after` is for fault steps; the plan uses `at`",
+            ));
         }
         let action = fault_action(source, &span, &key, fault.get_ref(), &names)?;
         fault_plan.push(PlannedFault { at: at.0, fault: action });
@@ -397,7 +401,11 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
     for (i, array) in file.arrays.iter().enumerate() {
         let a = array.get_ref();
         if names.arrays.contains(&a.name) {
-            return Err(source.in_table(&array.span(), &format!("array[{i}].name"), format!("array `{}` declared twice", a.name)));
+            return Err(source.in_table(
+                &array.span(),
+                &format!("array[{i}].name"),
+                format!("array `{}` declared twice", a.name),
+            ));
         }
         names.arrays.push(a.name.clone());
     }
@@ -412,13 +420,21 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
         let key = format!("volume[{i}]");
         require(source, &volume.span(), &format!("{key}.array"), &names.arrays, &v.array, "array")?;
         if !names.cpgs.contains(&(v.array.clone(), v.cpg.clone())) {
-            return Err(source.in_table(&volume.span(), &format!("{key}.cpg"), format!("no CPG `{}` on array `{}`", v.cpg, v.array)));
+            return Err(source.in_table(
+                &volume.span(),
+                &format!("{key}.cpg"),
+                format!("no CPG `{}` on array `{}`", v.cpg, v.array),
+            ));
         }
         if let Some(p) = &v.provisioning
             && p != "thin"
             && p != "full"
         {
-            return Err(source.in_table(&volume.span(), &format!("{key}.provisioning"), format!("`{p}`: expected \"thin\" or \"full\"")));
+            return Err(source.in_table(
+                &volume.span(),
+                &format!("{key}.provisioning"),
+                format!("`{p}`: expected \"thin\" or \"full\""),
+            ));
         }
         if v.array == primary {
             names.volumes.push(v.name.clone());
@@ -443,19 +459,31 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
         let d = db.get_ref();
         let key = format!("database[{i}]");
         if !names.cpgs.contains(&(primary.clone(), d.cpg.clone())) {
-            return Err(source.in_table(&db.span(), &format!("{key}.cpg"), format!("no CPG `{}` on the primary array `{primary}`", d.cpg)));
+            return Err(source.in_table(
+                &db.span(),
+                &format!("{key}.cpg"),
+                format!("no CPG `{}` on the primary array `{primary}`", d.cpg),
+            ));
         }
         if let Some(layout) = &d.layout
             && layout != "small"
             && layout != "standard"
         {
-            return Err(source.in_table(&db.span(), &format!("{key}.layout"), format!("`{layout}`: expected \"small\" or \"standard\"")));
+            return Err(source.in_table(
+                &db.span(),
+                &format!("{key}.layout"),
+                format!("`{layout}`: expected \"small\" or \"standard\""),
+            ));
         }
         if d.page_count == Some(0) {
             return Err(source.in_table(&db.span(), &format!("{key}.page_count"), "at least one page"));
         }
         if names.databases.contains(&d.name) {
-            return Err(source.in_table(&db.span(), &format!("{key}.name"), format!("database `{}` declared twice", d.name)));
+            return Err(source.in_table(
+                &db.span(),
+                &format!("{key}.name"),
+                format!("database `{}` declared twice", d.name),
+            ));
         }
         names.databases.push(d.name.clone());
     }
@@ -472,15 +500,27 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
             return Err(source.in_table(&group.span(), &key, "Remote Copy needs two arrays"));
         }
         if g.mode != "synchronous" && g.mode != "periodic" {
-            return Err(source.in_table(&group.span(), &format!("{key}.mode"), format!("`{}`: expected \"synchronous\" or \"periodic\"", g.mode)));
+            return Err(source.in_table(
+                &group.span(),
+                &format!("{key}.mode"),
+                format!("`{}`: expected \"synchronous\" or \"periodic\"", g.mode),
+            ));
         }
         if let Some(period) = g.period {
             let secs = period.0.as_secs();
             if g.mode == "synchronous" && !period.0.is_zero() {
-                return Err(source.in_table(&group.span(), &format!("{key}.period"), "a synchronous group has no period"));
+                return Err(source.in_table(
+                    &group.span(),
+                    &format!("{key}.period"),
+                    "a synchronous group has no period",
+                ));
             }
             if !period.0.is_zero() && !(300..=31_622_400).contains(&secs) {
-                return Err(source.in_table(&group.span(), &format!("{key}.period"), "period must be 0 or 5m .. 366 days (300 .. 31,622,400 s)"));
+                return Err(source.in_table(
+                    &group.span(),
+                    &format!("{key}.period"),
+                    "period must be 0 or 5m .. 366 days (300 .. 31,622,400 s)",
+                ));
             }
         }
         for (j, db) in g.databases.iter().enumerate() {
@@ -490,10 +530,18 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
             require(source, &group.span(), &format!("{key}.volumes[{j}]"), &names.volumes, volume, "primary volume")?;
         }
         if !names.cpgs.contains(&(names.arrays[1].clone(), g.target_cpg.clone())) {
-            return Err(source.in_table(&group.span(), &format!("{key}.target_cpg"), format!("no CPG `{}` on the backup array `{}`", g.target_cpg, names.arrays[1])));
+            return Err(source.in_table(
+                &group.span(),
+                &format!("{key}.target_cpg"),
+                format!("no CPG `{}` on the backup array `{}`", g.target_cpg, names.arrays[1]),
+            ));
         }
         if names.groups.contains(&g.name) {
-            return Err(source.in_table(&group.span(), &format!("{key}.name"), format!("group `{}` declared twice", g.name)));
+            return Err(source.in_table(
+                &group.span(),
+                &format!("{key}.name"),
+                format!("group `{}` declared twice", g.name),
+            ));
         }
         names.groups.push(g.name.clone());
     }
@@ -503,13 +551,25 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
         if let Some(version) = &s.provider_version
             && parse_version(version).is_none()
         {
-            return Err(source.in_table(&servers.span(), "backup_servers.provider_version", format!("`{version}`: expected \"major.minor\", e.g. \"2.2\"")));
+            return Err(source.in_table(
+                &servers.span(),
+                "backup_servers.provider_version",
+                format!("`{version}`: expected \"major.minor\", e.g. \"2.2\""),
+            ));
         }
         if s.remote.is_some() && names.arrays.len() < 2 {
-            return Err(source.in_table(&servers.span(), "backup_servers.remote", "a remote backup server needs a second array"));
+            return Err(source.in_table(
+                &servers.span(),
+                "backup_servers.remote",
+                "a remote backup server needs a second array",
+            ));
         }
     } else if !file.databases.is_empty() {
-        return Err(source.in_table(&file.databases[0].span(), "backup_servers", "databases need [backup_servers] (at least `local`)"));
+        return Err(source.in_table(
+            &file.databases[0].span(),
+            "backup_servers",
+            "databases need [backup_servers] (at least `local`)",
+        ));
     }
     for (i, policy) in file.policies.iter().enumerate() {
         policy_spec(source, &policy.span(), &format!("policy[{i}]"), policy.get_ref(), &names)?;
@@ -517,7 +577,14 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
     Ok(names)
 }
 
-fn require(source: &Source<'_>, span: &Range<usize>, key: &str, known: &[String], name: &str, what: &str) -> Result<(), ScenarioError> {
+fn require(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    known: &[String],
+    name: &str,
+    what: &str,
+) -> Result<(), ScenarioError> {
     if known.iter().any(|k| k == name) {
         Ok(())
     } else {
@@ -545,17 +612,31 @@ pub fn workload_config(w: &toml_format::WorkloadToml) -> recovery::exchange::wor
     }
 }
 
-fn policy_spec(source: &Source<'_>, span: &Range<usize>, key: &str, p: &PolicyToml, names: &Names) -> Result<PolicySpec, ScenarioError> {
+fn policy_spec(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    p: &PolicyToml,
+    names: &Names,
+) -> Result<PolicySpec, ScenarioError> {
     require(source, span, &format!("{key}.database"), &names.databases, &p.database, "database")?;
     let kind = match (p.max_copies, p.expiration_hours) {
         (Some(_), Some(_)) => {
-            return Err(source.in_table(span, &format!("{key}.expiration_hours"), "a policy is numeric (max_copies) or expiration-based, not both"));
+            return Err(source.in_table(
+                span,
+                &format!("{key}.expiration_hours"),
+                "a policy is numeric (max_copies) or expiration-based, not both",
+            ));
         }
         (Some(0), None) => return Err(source.in_table(span, &format!("{key}.max_copies"), "at least 1")),
         (Some(max_copies), None) => Policy::Numeric { max_copies, remove_oldest: p.remove_oldest.unwrap_or(false) },
         (None, Some(hours)) => {
             if p.remove_oldest.is_some() {
-                return Err(source.in_table(span, &format!("{key}.remove_oldest"), "remove_oldest belongs to a numeric policy"));
+                return Err(source.in_table(
+                    span,
+                    &format!("{key}.remove_oldest"),
+                    "remove_oldest belongs to a numeric policy",
+                ));
             }
             if hours == 0 {
                 return Err(source.in_table(span, &format!("{key}.expiration_hours"), "at least 1 hour"));
@@ -572,7 +653,21 @@ fn policy_spec(source: &Source<'_>, span: &Range<usize>, key: &str, p: &PolicyTo
     Ok(PolicySpec { kind, retention_hours: p.retention_hours })
 }
 
-fn direction(source: &Source<'_>, span: &Range<usize>, key: &str, text: Option<&str>) -> Result<Direction, ScenarioError> {
+/// The policy a validated `[[policy]]` table describes.
+pub fn policy_of(p: &PolicyToml) -> PolicySpec {
+    let kind = match (p.max_copies, p.expiration_hours) {
+        (Some(max_copies), _) => Policy::Numeric { max_copies, remove_oldest: p.remove_oldest.unwrap_or(false) },
+        (None, hours) => Policy::Expiration { hours: hours.unwrap_or(1) },
+    };
+    PolicySpec { kind, retention_hours: p.retention_hours }
+}
+
+fn direction(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    text: Option<&str>,
+) -> Result<Direction, ScenarioError> {
     match text.unwrap_or("both") {
         "both" => Ok(Direction::Both),
         "forward" => Ok(Direction::Forward),
@@ -581,16 +676,36 @@ fn direction(source: &Source<'_>, span: &Range<usize>, key: &str, text: Option<&
     }
 }
 
-fn array_index(source: &Source<'_>, span: &Range<usize>, key: &str, name: Option<&str>, names: &Names) -> Result<usize, ScenarioError> {
+fn array_index(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    name: Option<&str>,
+    names: &Names,
+) -> Result<usize, ScenarioError> {
     let Some(name) = name else { return Err(source.in_table(span, key, "this fault needs `array`")) };
     require(source, span, key, &names.arrays, name, "array")?;
     Ok(names.arrays.iter().position(|a| a == name).unwrap_or(0))
 }
 
-fn fault_action(source: &Source<'_>, span: &Range<usize>, key: &str, f: &FaultToml, names: &Names) -> Result<FaultAction, ScenarioError> {
+fn fault_action(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    f: &FaultToml,
+    names: &Names,
+) -> Result<FaultAction, ScenarioError> {
     let dir = || direction(source, span, &format!("{key}.direction"), f.direction.as_deref());
     let unused = |present: bool, name: &str| {
-        if present { Err(source.in_table(span, &format!("{key}.{name}"), format!("`{name}` does not apply to a {} fault", f.kind))) } else { Ok(()) }
+        if present {
+            Err(source.in_table(
+                span,
+                &format!("{key}.{name}"),
+                format!("`{name}` does not apply to a {} fault", f.kind),
+            ))
+        } else {
+            Ok(())
+        }
     };
     let link = f.kind.starts_with("link") || f.kind == "partition" || f.kind == "latency";
     if link && names.arrays.len() < 2 {
@@ -646,7 +761,12 @@ fn site(source: &Source<'_>, span: &Range<usize>, key: &str, text: &str, names: 
     }
 }
 
-fn selector(source: &Source<'_>, span: &Range<usize>, key: &str, text: Option<&str>) -> Result<BackupSelector, ScenarioError> {
+fn selector(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    text: Option<&str>,
+) -> Result<BackupSelector, ScenarioError> {
     Ok(match text.unwrap_or("latest") {
         "latest" => BackupSelector::Latest,
         "oldest" => BackupSelector::Oldest,
@@ -655,7 +775,11 @@ fn selector(source: &Source<'_>, span: &Range<usize>, key: &str, text: Option<&s
         ),
         id if id.len() == 14 && id.bytes().all(|b| b.is_ascii_digit()) => BackupSelector::Id(id.to_owned()),
         other => {
-            return Err(source.in_table(span, key, format!("`{other}`: expected \"latest\", \"oldest\", \"#n\" or a backup id (14 digits)")));
+            return Err(source.in_table(
+                span,
+                key,
+                format!("`{other}`: expected \"latest\", \"oldest\", \"#n\" or a backup id (14 digits)"),
+            ));
         }
     })
 }
@@ -674,7 +798,11 @@ fn copy_selector(
         Some(text) => Some(site(source, span, &format!("{key}.site"), text, names)?),
         None => None,
     };
-    Ok(CopySelector { database: database.to_owned(), site, backup: selector(source, span, &format!("{key}.backup"), backup)? })
+    Ok(CopySelector {
+        database: database.to_owned(),
+        site,
+        backup: selector(source, span, &format!("{key}.backup"), backup)?,
+    })
 }
 
 /// The snake_case name of a VSS step (`CommitSnapshots` → `commit_snapshots`).
@@ -702,30 +830,56 @@ fn vss_code(symbol: &str) -> Option<VssCode> {
     VssCode::ALL.iter().copied().find(|c| c.symbol().trim_start_matches("VSS_E_") == wanted)
 }
 
-fn backup_plan(source: &Source<'_>, span: &Range<usize>, key: &str, b: &toml_format::BackupArgs, names: &Names) -> Result<BackupPlan, ScenarioError> {
+fn backup_plan(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    b: &toml_format::BackupArgs,
+    names: &Names,
+) -> Result<BackupPlan, ScenarioError> {
     require(source, span, &format!("{key}.database"), &names.databases, &b.database, "database")?;
     let backup_type = match b.backup_type.as_deref().unwrap_or("full") {
         "full" => BackupType::Full,
         "copy" => BackupType::Copy,
-        other => return Err(source.in_table(span, &format!("{key}.type"), format!("`{other}`: expected \"full\" or \"copy\""))),
+        other => {
+            return Err(source.in_table(
+                span,
+                &format!("{key}.type"),
+                format!("`{other}`: expected \"full\" or \"copy\""),
+            ));
+        }
     };
     let fault = match &b.fault {
         None => None,
         Some(f) => {
             let Some(step) = WorkflowStep::ALL.iter().copied().find(|s| s.name() == f.at) else {
                 let all: Vec<&str> = WorkflowStep::ALL.iter().map(|s| s.name()).collect();
-                return Err(source.in_table(span, &format!("{key}.fault.at"), format!("`{}`: expected one of {}", f.at, all.join(", "))));
+                return Err(source.in_table(
+                    span,
+                    &format!("{key}.fault.at"),
+                    format!("`{}`: expected one of {}", f.at, all.join(", ")),
+                ));
             };
             let kind = match (f.kind.as_str(), f.delay) {
                 ("fail", None) => WorkflowFault::Fail,
                 ("crash", None) => WorkflowFault::BackupServerCrash,
                 ("delay", Some(d)) => WorkflowFault::Delay(d.0),
-                ("delay", None) => return Err(source.in_table(span, &format!("{key}.fault.delay"), "a delay fault needs `delay`")),
+                ("delay", None) => {
+                    return Err(source.in_table(span, &format!("{key}.fault.delay"), "a delay fault needs `delay`"));
+                }
                 ("fail" | "crash", Some(_)) => {
-                    return Err(source.in_table(span, &format!("{key}.fault.delay"), "`delay` belongs to kind = \"delay\""));
+                    return Err(source.in_table(
+                        span,
+                        &format!("{key}.fault.delay"),
+                        "`delay` belongs to kind = \"delay\"",
+                    ));
                 }
                 (other, _) => {
-                    return Err(source.in_table(span, &format!("{key}.fault.kind"), format!("`{other}`: expected \"fail\", \"crash\" or \"delay\"")));
+                    return Err(source.in_table(
+                        span,
+                        &format!("{key}.fault.kind"),
+                        format!("`{other}`: expected \"fail\", \"crash\" or \"delay\""),
+                    ));
                 }
             };
             Some((step, kind))
@@ -736,15 +890,31 @@ fn backup_plan(source: &Source<'_>, span: &Range<usize>, key: &str, b: &toml_for
         Some(f) => {
             let Some(step) = VssStep::ALL.iter().copied().find(|s| vss_step_name(*s) == f.at) else {
                 let all: Vec<String> = VssStep::ALL.iter().map(|s| vss_step_name(*s)).collect();
-                return Err(source.in_table(span, &format!("{key}.vss_fault.at"), format!("`{}`: expected one of {}", f.at, all.join(", "))));
+                return Err(source.in_table(
+                    span,
+                    &format!("{key}.vss_fault.at"),
+                    format!("`{}`: expected one of {}", f.at, all.join(", ")),
+                ));
             };
             let fault = match (&f.delay, &f.error) {
                 (Some(d), None) => InjectedFault::Delay(d.0),
                 (None, Some(symbol)) => match vss_code(symbol) {
                     Some(code) => InjectedFault::Fail(code),
-                    None => return Err(source.in_table(span, &format!("{key}.vss_fault.error"), format!("`{symbol}` is not a VSS error this model knows"))),
+                    None => {
+                        return Err(source.in_table(
+                            span,
+                            &format!("{key}.vss_fault.error"),
+                            format!("`{symbol}` is not a VSS error this model knows"),
+                        ));
+                    }
                 },
-                _ => return Err(source.in_table(span, &format!("{key}.vss_fault"), "give exactly one of `delay` or `error`")),
+                _ => {
+                    return Err(source.in_table(
+                        span,
+                        &format!("{key}.vss_fault"),
+                        "give exactly one of `delay` or `error`",
+                    ));
+                }
             };
             Some((step, fault))
         }
@@ -760,7 +930,13 @@ fn backup_plan(source: &Source<'_>, span: &Range<usize>, key: &str, b: &toml_for
     })
 }
 
-fn step_of(source: &Source<'_>, span: &Range<usize>, key: &str, s: &StepToml, names: &Names) -> Result<Step, ScenarioError> {
+fn step_of(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    s: &StepToml,
+    names: &Names,
+) -> Result<Step, ScenarioError> {
     let k = |name: &str| format!("{key}.{name}");
     let mut actions: Vec<(&str, Action)> = Vec::new();
     if let Some(w) = &s.write {
@@ -775,7 +951,11 @@ fn step_of(source: &Source<'_>, span: &Range<usize>, key: &str, s: &StepToml, na
             (None, Some(volume)) => {
                 require(source, span, &k("write.volume"), &names.volumes, volume, "primary volume")?;
                 if w.transactions.is_some() {
-                    return Err(source.in_table(span, &k("write.transactions"), "transactions are for database writes"));
+                    return Err(source.in_table(
+                        span,
+                        &k("write.transactions"),
+                        "transactions are for database writes",
+                    ));
                 }
                 let length = w.length.unwrap_or(4096);
                 if length == 0 || length > 64 << 20 {
@@ -794,7 +974,11 @@ fn step_of(source: &Source<'_>, span: &Range<usize>, key: &str, s: &StepToml, na
         require(source, span, &k("sync.group"), &names.groups, &sync.group, "Remote Copy group")?;
         actions.push((
             "sync",
-            Action::Sync { group: sync.group.clone(), wait: sync.wait.unwrap_or(true), full: sync.full.unwrap_or(false) },
+            Action::Sync {
+                group: sync.group.clone(),
+                wait: sync.wait.unwrap_or(true),
+                full: sync.full.unwrap_or(false),
+            },
         ));
     }
     if let Some(d) = s.advance {
@@ -802,7 +986,11 @@ fn step_of(source: &Source<'_>, span: &Range<usize>, key: &str, s: &StepToml, na
     }
     if let Some(f) = &s.fault {
         if f.at.is_some() {
-            return Err(source.in_table(span, &k("fault.at"), "a fault step uses `after` (from the step's start); `at` is for the [[fault]] plan"));
+            return Err(source.in_table(
+                span,
+                &k("fault.at"),
+                "a fault step uses `after` (from the step's start); `at` is for the [[fault]] plan",
+            ));
         }
         let fault = fault_action(source, span, &k("fault"), f, names)?;
         actions.push(("fault", Action::Fault { after: f.after.map_or(Duration::ZERO, |d| d.0), fault }));
@@ -816,7 +1004,8 @@ fn step_of(source: &Source<'_>, span: &Range<usize>, key: &str, s: &StepToml, na
     };
     if let Some(g) = &s.failover {
         group("failover", g)?;
-        actions.push(("failover", Action::Failover { group: g.group.clone(), no_promote: g.no_promote.unwrap_or(false) }));
+        actions
+            .push(("failover", Action::Failover { group: g.group.clone(), no_promote: g.no_promote.unwrap_or(false) }));
     }
     if let Some(g) = &s.recover {
         group("recover", g)?;
@@ -835,14 +1024,28 @@ fn step_of(source: &Source<'_>, span: &Range<usize>, key: &str, s: &StepToml, na
         actions.push(("rc_stop", Action::RcStop { group: g.group.clone() }));
     }
     if let Some(m) = &s.mount {
-        let copy = copy_selector(source, span, &k("mount"), &m.database, m.site.as_deref(), m.backup.as_deref(), names)?;
-        actions.push(("mount", Action::Mount { copy, host: m.host.clone().unwrap_or_else(|| "backup-host".to_owned()) }));
+        let copy =
+            copy_selector(source, span, &k("mount"), &m.database, m.site.as_deref(), m.backup.as_deref(), names)?;
+        actions
+            .push(("mount", Action::Mount { copy, host: m.host.clone().unwrap_or_else(|| "backup-host".to_owned()) }));
     }
     if let Some(c) = &s.unmount {
-        actions.push(("unmount", Action::Unmount(copy_selector(source, span, &k("unmount"), &c.database, c.site.as_deref(), c.backup.as_deref(), names)?)));
+        actions.push((
+            "unmount",
+            Action::Unmount(copy_selector(
+                source,
+                span,
+                &k("unmount"),
+                &c.database,
+                c.site.as_deref(),
+                c.backup.as_deref(),
+                names,
+            )?),
+        ));
     }
     if let Some(r) = &s.restore {
-        let copy = copy_selector(source, span, &k("restore"), &r.database, r.site.as_deref(), r.backup.as_deref(), names)?;
+        let copy =
+            copy_selector(source, span, &k("restore"), &r.database, r.site.as_deref(), r.backup.as_deref(), names)?;
         let kind = match r.kind.as_deref().unwrap_or("volume_promote") {
             "volume_promote" => RestoreKind::VolumePromote,
             "file_copy" => RestoreKind::FileCopy,
@@ -858,20 +1061,48 @@ fn step_of(source: &Source<'_>, span: &Range<usize>, key: &str, s: &StepToml, na
         actions.push(("restore", Action::Restore(copy, kind)));
     }
     if let Some(c) = &s.verify {
-        actions.push(("verify", Action::Verify(copy_selector(source, span, &k("verify"), &c.database, c.site.as_deref(), c.backup.as_deref(), names)?)));
+        actions.push((
+            "verify",
+            Action::Verify(copy_selector(
+                source,
+                span,
+                &k("verify"),
+                &c.database,
+                c.site.as_deref(),
+                c.backup.as_deref(),
+                names,
+            )?),
+        ));
     }
     if let Some(c) = &s.remove {
-        actions.push(("remove", Action::Remove(copy_selector(source, span, &k("remove"), &c.database, c.site.as_deref(), c.backup.as_deref(), names)?)));
+        actions.push((
+            "remove",
+            Action::Remove(copy_selector(
+                source,
+                span,
+                &k("remove"),
+                &c.database,
+                c.site.as_deref(),
+                c.backup.as_deref(),
+                names,
+            )?),
+        ));
     }
     if let Some(p) = &s.set_policy {
         let policy = policy_spec(source, span, &k("set_policy"), p, names)?;
         actions.push(("set_policy", Action::SetPolicy { database: p.database.clone(), policy }));
     }
     if let Some(text) = &s.crash_backup_server {
-        actions.push(("crash_backup_server", Action::CrashBackupServer(site(source, span, &k("crash_backup_server"), text, names)?)));
+        actions.push((
+            "crash_backup_server",
+            Action::CrashBackupServer(site(source, span, &k("crash_backup_server"), text, names)?),
+        ));
     }
     if let Some(text) = &s.restart_backup_server {
-        actions.push(("restart_backup_server", Action::RestartBackupServer(site(source, span, &k("restart_backup_server"), text, names)?)));
+        actions.push((
+            "restart_backup_server",
+            Action::RestartBackupServer(site(source, span, &k("restart_backup_server"), text, names)?),
+        ));
     }
     if let Some(db) = &s.mount_database {
         require(source, span, &k("mount_database"), &names.databases, db, "database")?;
@@ -894,8 +1125,12 @@ fn step_of(source: &Source<'_>, span: &Range<usize>, key: &str, s: &StepToml, na
         (Some("ok"), None) => Expectation::Ok,
         (Some("error") | None, Some(text)) => Expectation::Error(Some(text.clone())),
         (Some("error"), None) => Expectation::Error(None),
-        (Some("ok"), Some(_)) => return Err(source.in_table(span, &k("error_contains"), "contradicts outcome = \"ok\"")),
-        (Some(other), _) => return Err(source.in_table(span, &k("outcome"), format!("`{other}`: expected \"ok\" or \"error\""))),
+        (Some("ok"), Some(_)) => {
+            return Err(source.in_table(span, &k("error_contains"), "contradicts outcome = \"ok\""));
+        }
+        (Some(other), _) => {
+            return Err(source.in_table(span, &k("outcome"), format!("`{other}`: expected \"ok\" or \"error\"")));
+        }
     };
     if matches!(action, Action::Expect(_)) && expectation != Expectation::Any {
         return Err(source.in_table(span, &k("outcome"), "an expect step has no outcome of its own"));
@@ -903,11 +1138,25 @@ fn step_of(source: &Source<'_>, span: &Range<usize>, key: &str, s: &StepToml, na
     Ok(Step { toml: s.clone(), action, expectation })
 }
 
-fn check_expect(source: &Source<'_>, span: &Range<usize>, key: &str, e: &ExpectArgs, names: &Names) -> Result<(), ScenarioError> {
+fn check_expect(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    e: &ExpectArgs,
+    names: &Names,
+) -> Result<(), ScenarioError> {
     if let Some(db) = &e.database {
         require(source, span, &format!("{key}.database"), &names.databases, db, "database")?;
-    } else if e.local_entries.is_some() || e.remote_entries.is_some() || e.retained_on_primary.is_some() || e.recoverable.is_some() {
-        return Err(source.in_table(span, &format!("{key}.database"), "entry counts and `recoverable` need `database`"));
+    } else if e.local_entries.is_some()
+        || e.remote_entries.is_some()
+        || e.retained_on_primary.is_some()
+        || e.recoverable.is_some()
+    {
+        return Err(source.in_table(
+            span,
+            &format!("{key}.database"),
+            "entry counts and `recoverable` need `database`",
+        ));
     }
     if let Some(text) = &e.site
         && text != "live"
@@ -927,12 +1176,20 @@ fn check_expect(source: &Source<'_>, span: &Range<usize>, key: &str, e: &ExpectA
     if let Some(role) = &e.role
         && !["Primary", "Secondary", "Primary-Rev", "Secondary-Rev"].contains(&role.as_str())
     {
-        return Err(source.in_table(span, &format!("{key}.role"), format!("`{role}`: expected Primary, Secondary, Primary-Rev or Secondary-Rev")));
+        return Err(source.in_table(
+            span,
+            &format!("{key}.role"),
+            format!("`{role}`: expected Primary, Secondary, Primary-Rev or Secondary-Rev"),
+        ));
     }
     if let Some(state) = &e.group_state
         && !["new", "started", "stopped"].contains(&state.as_str())
     {
-        return Err(source.in_table(span, &format!("{key}.group_state"), format!("`{state}`: expected new, started or stopped")));
+        return Err(source.in_table(
+            span,
+            &format!("{key}.group_state"),
+            format!("`{state}`: expected new, started or stopped"),
+        ));
     }
     Ok(())
 }
@@ -943,8 +1200,14 @@ impl Scenario {
     pub fn to_toml(&self, seed: u64, steps: &[StepToml]) -> String {
         let mut file = self.file.clone();
         file.scenario.seed = seed;
-        file.steps = steps.iter().map(|s| Spanned::new(0..0, s.clone())).collect();
-        toml::to_string(&file).unwrap_or_else(|error| format!("# could not write the scenario: {error}\n"))
+        file.steps.clear();
+        let mut text =
+            toml::to_string(&file).unwrap_or_else(|error| format!("# could not write the scenario: {error}\n"));
+        for step in steps {
+            text.push_str("\n[[step]]\n");
+            text.push_str(&step_lines(step));
+        }
+        text
     }
 
     /// Validates `step` (file form) against this scenario's setup, as a file step would be.
@@ -954,6 +1217,22 @@ impl Scenario {
         let source = Source { file: "<generated>", text: "" };
         step_of(&source, &(0..0), "step", step, &self.names)
     }
+}
+
+/// One step as `key = inline value` lines (the form fixtures are written in).
+pub fn step_lines(step: &StepToml) -> String {
+    let mut out = String::new();
+    if let Ok(toml::Value::Table(table)) = toml::Value::try_from(step) {
+        for (key, value) in &table {
+            out.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    out
+}
+
+/// One step on one line: `backup = { database = "DB1" }; outcome = "ok"`.
+pub fn step_line(step: &StepToml) -> String {
+    step_lines(step).trim_end().replace('\n', "; ")
 }
 
 #[cfg(test)]

@@ -60,7 +60,11 @@ fn errors_name_file_line_and_key() {
         ("[[step]]\nadvance = \"5 parsecs\"\n", "advance", "advance"),
         ("[[step]]\nadvance = \"5m\"\nsync = { group = \"rcg\" }\n", "advance", "step[0].advance"),
         ("[[fault]]\nkind = \"link_down\"\n", "[[fault]]", "fault[0].at"),
-        ("[[step]]\nbackup = { database = \"DB1\", fault = { at = \"nowhere\", kind = \"fail\" } }\n", "backup", "step[0].backup.fault.at"),
+        (
+            "[[step]]\nbackup = { database = \"DB1\", fault = { at = \"nowhere\", kind = \"fail\" } }\n",
+            "backup",
+            "step[0].backup.fault.at",
+        ),
         ("[[step]]\nmount = { database = \"DB1\", site = \"moon\" }\n", "mount", "step[0].mount.site"),
         ("[[step]]\n", "[[step]]", "step[0]"),
         ("[bogus]\nx = 1\n", "[bogus]", "bogus"),

@@ -1,0 +1,428 @@
+//! The reference model: what the harness knows happened, against which the history invariants
+//! judge the engine and the arrays.
+//!
+//! What it holds: per database, the content every committed transaction should leave (pages),
+//! plus transactions whose outcome a fault made unknown; per repository entry the engine
+//! reported, the copies it names and their content at creation; the step records of the last
+//! backup; and the violations found while absorbing the last step.
+//!
+//! What it does not do: it never decides for the engine. An indeterminate transaction is accepted
+//! either way (with or without it, never half of it), and resolved by the next image that shows
+//! which; entries a backup-server crash may complete later are not required, only entries the
+//! engine reported as made.
+//!
+//! Main design choice: history invariants are checked when the event that can break them happens
+//! (a backup's copies when its records arrive, a live database when it is mounted again) and
+//! reported by named functions in [`crate::invariants`]; the per-step cost is then one pointer
+//! comparison per tracked copy ([`Reference::copies_unchanged`]). The cost: a violation is
+//! reported at the step that revealed it, which may be later than the step that caused it.
+
+use std::collections::BTreeMap;
+
+use recovery::exchange::{ReferenceContents, Transaction};
+use recovery::repository::{Entry, EntryKey, Site, VolumeRole};
+use recovery::verify::{self, ArrayVolume, MemoryImage, ReadAt};
+use simulator::invariants::Violation;
+use simulator::{ArrayId, Instant, PageMap, Simulation};
+
+use crate::engine::{BackupReport, Engine, ReplicationMode, StepOutcome, StepRecord, WorkflowStep};
+use crate::world::DatabaseInfo;
+
+/// Most indeterminate transactions per database whose combinations are tried (2^n images).
+const UNCERTAIN_MAX: usize = 4;
+
+/// What the harness knows about one database's content.
+#[derive(Debug, Clone, Default)]
+struct DatabaseReference {
+    committed: ReferenceContents,
+    /// Transactions that may or may not have committed, in submission order.
+    uncertain: Vec<Transaction>,
+    /// Too many unknowns: content checks are off until an image resolves them.
+    unknown: bool,
+}
+
+/// A copy an entry names, with its content when the entry was reported.
+#[derive(Debug, Clone)]
+struct TrackedCopy {
+    array: ArrayId,
+    name: String,
+    content: PageMap,
+}
+
+/// A repository entry the engine reported as made.
+#[derive(Debug, Clone)]
+struct TrackedEntry {
+    copies: Vec<TrackedCopy>,
+}
+
+/// The last backup, waiting for its step records.
+#[derive(Debug, Clone)]
+struct PendingBackup {
+    database: String,
+    report: BackupReport,
+    entries: Vec<(Site, Entry)>,
+}
+
+/// The harness's reference model; see the module doc.
+#[derive(Debug, Clone, Default)]
+pub struct Reference {
+    server: String,
+    databases: BTreeMap<String, DatabaseReference>,
+    infos: BTreeMap<String, DatabaseInfo>,
+    entries: BTreeMap<(Site, EntryKey), TrackedEntry>,
+    pending: Option<PendingBackup>,
+    /// Violations found while absorbing the current step, by invariant name.
+    found: Vec<Violation>,
+    /// Backups checked against the reference (for reports).
+    pub backups_checked: u64,
+}
+
+fn violation(invariant: &'static str, spec: &'static str, detail: String) -> Violation {
+    Violation { invariant, spec, detail }
+}
+
+impl Reference {
+    /// Starts tracking the databases of `server`.
+    pub fn start(
+        &mut self,
+        _sim: &Simulation,
+        _engine: &Engine,
+        server: Option<&str>,
+        databases: &BTreeMap<String, DatabaseInfo>,
+    ) {
+        self.server = server.unwrap_or_default().to_owned();
+        self.infos = databases.clone();
+        for name in databases.keys() {
+            self.databases.insert(name.clone(), DatabaseReference::default());
+        }
+    }
+
+    /// Clears the violations of the previous step (called before a step is absorbed).
+    pub fn begin_step(&mut self) {
+        self.found.clear();
+    }
+
+    /// Violations found while absorbing the current step, for invariant `name`.
+    pub fn found(&self, name: &str) -> Vec<Violation> {
+        self.found.iter().filter(|v| v.invariant == name).cloned().collect()
+    }
+
+    /// Number of entries tracked (copy sets the engine reported and has not removed).
+    pub fn tracked_entries(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// A transaction reached its commit point.
+    pub fn on_committed(&mut self, database: &str, transaction: &Transaction) {
+        let db = self.databases.entry(database.to_owned()).or_default();
+        if db.uncertain.is_empty() {
+            db.committed.apply(transaction);
+        } else {
+            // Ordered after the unknowns: kept as the last certain step of every candidate.
+            db.uncertain.push(transaction.clone());
+            db.unknown = true;
+        }
+    }
+
+    /// A transaction's outcome is unknown (the commit failed mid-way, or it is held).
+    pub fn on_indeterminate(&mut self, database: &str, transaction: &Transaction) {
+        let db = self.databases.entry(database.to_owned()).or_default();
+        db.uncertain.push(transaction.clone());
+        if db.uncertain.len() > UNCERTAIN_MAX {
+            db.unknown = true;
+        }
+    }
+
+    /// Entries removed by a named cause.
+    pub fn on_removed(&mut self, removed: &[(Site, EntryKey)], _cause: &str) {
+        for key in removed {
+            self.entries.remove(key);
+        }
+    }
+
+    /// A backup succeeded: remember its entries and their copies' content; the checks run when
+    /// its step records arrive.
+    pub fn on_backup(&mut self, sim: &Simulation, engine: &Engine, database: &str, report: &BackupReport) {
+        for key in &report.removed_by_policy {
+            self.entries.remove(&(Site::Local, key.clone()));
+            self.entries.remove(&(Site::Remote, key.clone()));
+        }
+        let mut entries = Vec::new();
+        for (site, key) in [(Site::Local, &report.local), (Site::Remote, &report.remote)] {
+            let Some(key) = key else { continue };
+            let Some(entry) = engine.repository(site).and_then(|r| r.entry(key)) else {
+                self.found.push(violation(
+                    "no_committed_entry_lost",
+                    "7.8/42",
+                    format!("backup reported {} entry {key} but the repository does not hold it", site_label(site)),
+                ));
+                continue;
+            };
+            let mut copies = Vec::new();
+            for copy in &entry.copies {
+                let Some(array) = sim.array_by_name(&copy.array) else { continue };
+                if let Ok(volume) = sim.array(array).volume(&copy.copy_volume) {
+                    copies.push(TrackedCopy { array, name: copy.copy_volume.clone(), content: volume.pages().clone() });
+                }
+            }
+            self.entries.insert((site, key.clone()), TrackedEntry { copies });
+            entries.push((site, entry.clone()));
+        }
+        self.pending = Some(PendingBackup { database: database.to_owned(), report: report.clone(), entries });
+    }
+
+    /// The live database was mounted again: its content must hold every committed transaction
+    /// (and each indeterminate one wholly or not at all).
+    pub fn on_mounted(&mut self, sim: &Simulation, _engine: &Engine, _server: &str, database: &str) {
+        let Some(info) = self.infos.get(database).cloned() else { return };
+        let primary = sim.primary();
+        let contents = ArrayVolume::new(sim, primary, &info.db_volume)
+            .and_then(|db| verify::read_database_contents(&db))
+            .map_err(|e| e.to_string());
+        match contents {
+            Ok(contents) => self.judge_content(
+                "committed_transactions_survive",
+                "7.7/34",
+                database,
+                &contents,
+                "the live database after mount",
+            ),
+            Err(error) => self.found.push(violation(
+                "committed_transactions_survive",
+                "7.7/34",
+                format!("{database}: cannot read the mounted database: {error}"),
+            )),
+        }
+    }
+
+    /// Compares `contents` with the reference of `database`, accepting each combination of the
+    /// indeterminate transactions; a match resolves them.
+    fn judge_content(
+        &mut self,
+        invariant: &'static str,
+        spec: &'static str,
+        database: &str,
+        contents: &BTreeMap<u32, Vec<u8>>,
+        what: &str,
+    ) {
+        let Some(db) = self.databases.get_mut(database) else { return };
+        if db.unknown && db.uncertain.len() > UNCERTAIN_MAX + 8 {
+            return;
+        }
+        let n = db.uncertain.len().min(UNCERTAIN_MAX + 8);
+        let mut matched = None;
+        for mask in 0u32..(1 << n) {
+            let mut candidate = db.committed.clone();
+            for (i, tx) in db.uncertain.iter().enumerate() {
+                if mask & (1 << i) != 0 {
+                    candidate.apply(tx);
+                }
+            }
+            if &candidate.pages == contents {
+                matched = Some(candidate);
+                break;
+            }
+        }
+        match matched {
+            Some(candidate) => {
+                db.committed = candidate;
+                db.uncertain.clear();
+                db.unknown = false;
+            }
+            None => {
+                let expected = &db.committed.pages;
+                let differing: Vec<u32> = expected
+                    .keys()
+                    .chain(contents.keys())
+                    .filter(|p| expected.get(p) != contents.get(p))
+                    .copied()
+                    .collect::<std::collections::BTreeSet<u32>>()
+                    .into_iter()
+                    .take(8)
+                    .collect();
+                self.found.push(violation(
+                    invariant,
+                    spec,
+                    format!(
+                        "{database}: {what} differs from the committed transactions ({} indeterminate tried); pages {differing:?} differ",
+                        db.uncertain.len()
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// The engine's step records of the last step arrived: run the backup checks (copies inside
+    /// the freeze, periodic remote copies after the sync, images equal to the reference).
+    pub fn on_step_records(&mut self, sim: &Simulation, records: &[StepRecord]) {
+        let Some(pending) = self.pending.take() else { return };
+        self.backups_checked += 1;
+        let at = |step: WorkflowStep| {
+            records.iter().find(|r| r.step == step && r.outcome == StepOutcome::Done).map(|r| r.at)
+        };
+        let position = |step: WorkflowStep| records.iter().position(|r| r.step == step);
+        let freeze = at(WorkflowStep::VssFreeze);
+        let thaw = at(WorkflowStep::Thaw);
+        let sync_done = at(WorkflowStep::RcSyncCompleted);
+        let periodic = matches!(pending.report.mode, ReplicationMode::Periodic { .. });
+        let in_freeze = |created: Instant| freeze.is_some_and(|f| created >= f) && thaw.is_some_and(|t| created <= t);
+        let window = format!(
+            "[{} .. {}]",
+            freeze.map_or("?".to_owned(), |f| f.to_string()),
+            thaw.map_or("?".to_owned(), |t| t.to_string())
+        );
+        for (site, entry) in &pending.entries {
+            for copy in &entry.copies {
+                let Some(created) = created_at(sim, &copy.array, &copy.copy_volume) else { continue };
+                if periodic && *site == Site::Remote {
+                    if sync_done.is_none_or(|done| created < done) {
+                        self.found.push(violation(
+                            "periodic_remote_copy_after_sync",
+                            "7.8/39",
+                            format!(
+                                "{}: remote copy {} created at {created}, before the Remote Copy sync completed ({})",
+                                entry.key,
+                                copy.copy_volume,
+                                sync_done.map_or("never".to_owned(), |d| d.to_string())
+                            ),
+                        ));
+                    }
+                } else if !in_freeze(created) {
+                    self.found.push(violation(
+                        "backup_copies_inside_freeze",
+                        "7.6/29",
+                        format!(
+                            "{}: copy {} created at {created}, outside the VSS freeze {window}",
+                            entry.key, copy.copy_volume
+                        ),
+                    ));
+                }
+            }
+            for copy in &entry.retained_on_primary {
+                let Some(created) = created_at(sim, &copy.array, &copy.copy_volume) else { continue };
+                if !in_freeze(created) {
+                    self.found.push(violation(
+                        "backup_copies_inside_freeze",
+                        "7.6/29",
+                        format!(
+                            "{}: retained primary copy {} created at {created}, outside the VSS freeze {window}",
+                            entry.key, copy.copy_volume
+                        ),
+                    ));
+                }
+            }
+        }
+        if periodic && let Some(remote) = position(WorkflowStep::RemoteEntry) {
+            let completed = position(WorkflowStep::RcSyncCompleted);
+            if completed.is_none_or(|c| c > remote) {
+                self.found.push(violation(
+                    "periodic_remote_copy_after_sync",
+                    "7.8/39",
+                    format!("{}: remote entry recorded before the Remote Copy sync completed", pending.database),
+                ));
+            }
+        }
+        for (site, entry) in &pending.entries {
+            self.judge_image(sim, &pending.database, *site, entry);
+        }
+    }
+
+    /// Soft-recovers an entry's copies in memory; the result must be recoverable and hold exactly
+    /// the committed transactions.
+    fn judge_image(&mut self, sim: &Simulation, database: &str, site: Site, entry: &Entry) {
+        let find = |role: VolumeRole| entry.copies.iter().find(|c| c.role == role);
+        let (Some(db), Some(log)) = (find(VolumeRole::Database), find(VolumeRole::Log)) else {
+            self.found.push(violation(
+                "backup_image_matches_reference",
+                "7.7/34",
+                format!("{} ({}): the entry lacks a database or a log copy", entry.key, site_label(site)),
+            ));
+            return;
+        };
+        let Some(array) = sim.array_by_name(&db.array) else { return };
+        let image = (|| -> Result<BTreeMap<u32, Vec<u8>>, String> {
+            let db_volume = ArrayVolume::new(sim, array, &db.copy_volume).map_err(|e| e.to_string())?;
+            let log_volume = ArrayVolume::new(sim, array, &log.copy_volume).map_err(|e| e.to_string())?;
+            let report = verify::verify_image(&db_volume, &log_volume).map_err(|e| e.to_string())?;
+            if !report.is_recoverable() {
+                return Err(format!("not recoverable: {:?}", report.problems));
+            }
+            let mut memory =
+                MemoryImage::copy_of(&db_volume, db_volume.size_bytes().min(64 << 20)).map_err(|e| e.to_string())?;
+            verify::soft_recover(&mut memory, &log_volume).map_err(|e| e.to_string())?;
+            verify::read_database_contents(&memory).map_err(|e| e.to_string())
+        })();
+        match image {
+            Ok(contents) => self.judge_content(
+                "backup_image_matches_reference",
+                "7.7/34",
+                database,
+                &contents,
+                &format!("backup {} ({}) after soft recovery", entry.key.backup_id, site_label(site)),
+            ),
+            Err(error) => self.found.push(violation(
+                "backup_image_matches_reference",
+                "7.7/34",
+                format!("{} ({}): {error}", entry.key, site_label(site)),
+            )),
+        }
+    }
+
+    /// 7.1/1: every copy a tracked entry names still holds the bytes it held when the backup was
+    /// reported (one pointer comparison per copy while nothing wrote to it).
+    pub fn copies_unchanged(&self, sim: &Simulation) -> Vec<Violation> {
+        let mut found = Vec::new();
+        for ((site, key), entry) in &self.entries {
+            for copy in &entry.copies {
+                match sim.array(copy.array).volume(&copy.name) {
+                    Ok(volume) if volume.pages().same_content(&copy.content) => {}
+                    Ok(_) => found.push(violation(
+                        "copies_unchanged",
+                        "7.1/1",
+                        format!("{key} ({}): copy {} changed since the backup", site_label(*site), copy.name),
+                    )),
+                    Err(_) => found.push(violation(
+                        "copies_unchanged",
+                        "7.1/1",
+                        format!(
+                            "{key} ({}): copy {} is gone but the entry was never removed",
+                            site_label(*site),
+                            copy.name
+                        ),
+                    )),
+                }
+            }
+        }
+        found
+    }
+
+    /// 7.8/42: every entry the engine reported is still in its repository unless a call named
+    /// its removal (policy, expiry, remove, restore, reconcile). A crashed backup server is
+    /// skipped: its repository is not loaded.
+    pub fn entries_present(&self, engine: &Engine) -> Vec<Violation> {
+        let mut found = self.found("no_committed_entry_lost");
+        for (site, key) in self.entries.keys() {
+            let Some(repository) = engine.repository(*site) else { continue };
+            if repository.entry(key).is_none() {
+                found.push(violation(
+                    "no_committed_entry_lost",
+                    "7.8/42",
+                    format!("{} entry {key} disappeared without a removal", site_label(*site)),
+                ));
+            }
+        }
+        found
+    }
+}
+
+fn created_at(sim: &Simulation, array: &str, copy: &str) -> Option<Instant> {
+    let array = sim.array_by_name(array)?;
+    sim.array(array).volume(copy).ok().map(|v| v.created_at)
+}
+
+fn site_label(site: Site) -> &'static str {
+    match site {
+        Site::Local => "local",
+        Site::Remote => "remote",
+    }
+}
