@@ -691,7 +691,7 @@ impl World {
                 let mut detail = format!(
                     "{mode}: {} in {}",
                     if sites.is_empty() { "no entry".to_owned() } else { sites.join(" + ") },
-                    crate::scenario::DurationText(self.sim.now() - started)
+                    crate::scenario::human(self.sim.now() - started)
                 );
                 if report.bytes_replicated > 0 {
                     detail.push_str(&format!(", {} replicated", bytes(report.bytes_replicated)));
@@ -739,7 +739,7 @@ impl World {
         if self.sim.advance_until(deadline, |s| s.rc_running_transfers().next().is_none()) {
             StepResult::ok(format!(
                 "{what}: transfers done after {}",
-                crate::scenario::DurationText(self.sim.now() - started)
+                crate::scenario::human(self.sim.now() - started)
             ))
         } else {
             StepResult::failed(

@@ -54,6 +54,20 @@ impl fmt::Display for DurationText {
     }
 }
 
+/// A duration for people: `0s`, `850us`, `16.8ms`, `2.35s`, `5m 3s`, `2h 1m`.
+pub fn human(duration: Duration) -> String {
+    let nanos = duration.as_nanos();
+    match nanos {
+        0 => "0s".to_owned(),
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => format!("{}us", n / 1_000),
+        n if n < 1_000_000_000 => format!("{:.1}ms", n as f64 / 1e6),
+        n if n < 60_000_000_000 => format!("{:.2}s", n as f64 / 1e9),
+        n if n < 3_600_000_000_000 => format!("{}m {}s", n / 60_000_000_000, (n / 1_000_000_000) % 60),
+        n => format!("{}h {}m", n / 3_600_000_000_000, (n / 60_000_000_000) % 60),
+    }
+}
+
 impl Serialize for DurationText {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.to_string())

@@ -27,7 +27,7 @@ use recovery::vss::{BackupType, InjectedFault, VssCode, VssStep};
 use simulator::Direction;
 
 use crate::engine::{Policy, PolicySpec, RestoreKind, WorkflowFault, WorkflowStep};
-pub use duration::DurationText;
+pub use duration::{DurationText, human};
 pub use toml_format::{ExpectArgs, FaultToml, PolicyToml, ScenarioToml, StepToml};
 
 /// A problem in a scenario file: where it is and what is wrong.
