@@ -77,8 +77,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     });
     let mut config = CampaignConfig::new(faults.clone());
     config.steps_per_case = args.steps_per_case;
-    let total_cases = args.steps.div_ceil(args.steps_per_case as u64);
-    let cases: Vec<u64> = (0..total_cases).filter(|i| i % shards == shard - 1).collect();
+    let cases = campaign::shard_cases(args.steps, args.steps_per_case, shard, shards);
     let shard_steps = cases.len() as u64 * args.steps_per_case as u64;
     let kinds: Vec<&str> = faults.iter().map(|k| k.name()).collect();
     println!(

@@ -27,3 +27,6 @@ pub mod runner;
 pub mod scenario;
 pub mod timeline;
 pub mod world;
+
+/// The recovery engine's deliberately wrong variants (test-only), for [`world::BuildOptions`].
+pub use engine::Defect;

@@ -737,10 +737,7 @@ impl World {
         let started = self.sim.now();
         let deadline = started + TRANSFER_WAIT;
         if self.sim.advance_until(deadline, |s| s.rc_running_transfers().next().is_none()) {
-            StepResult::ok(format!(
-                "{what}: transfers done after {}",
-                crate::scenario::human(self.sim.now() - started)
-            ))
+            StepResult::ok(format!("{what}: transfers done after {}", crate::scenario::human(self.sim.now() - started)))
         } else {
             StepResult::failed(
                 what,

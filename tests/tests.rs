@@ -1,0 +1,3 @@
+//! Integration tests of the `storeserv-sim` package: one binary, one module per concern.
+
+mod harness;
