@@ -174,22 +174,28 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// The compressed time axis: x of each distinct instant.
+/// A position on the axis: the instant, then the step it belongs to, so that steps taking no
+/// virtual time still get room of their own.
+type Tick = (Instant, usize);
+
+/// The compressed time axis: x of each distinct tick.
 struct Axis {
-    xs: BTreeMap<Instant, f64>,
+    xs: BTreeMap<Tick, f64>,
 }
 
 impl Axis {
-    fn new(instants: impl Iterator<Item = Instant>, left: f64, width: f64) -> Axis {
-        let mut sorted: Vec<Instant> = instants.collect();
+    fn new(ticks: impl Iterator<Item = Tick>, left: f64, width: f64) -> Axis {
+        let mut sorted: Vec<Tick> = ticks.collect();
         sorted.sort();
         sorted.dedup();
         let mut raw = Vec::with_capacity(sorted.len());
         let mut x = 0.0;
-        for (i, t) in sorted.iter().enumerate() {
+        for (i, tick) in sorted.iter().enumerate() {
             if i > 0 {
-                let gap_ms = (*t - sorted[i - 1]).as_secs_f64() * 1000.0;
-                x += 1.0 + (1.0 + gap_ms).log2();
+                let (previous, previous_step) = sorted[i - 1];
+                let gap_ms = (tick.0 - previous).as_secs_f64() * 1000.0;
+                let step_change = if tick.1 != previous_step { 2.0 } else { 0.5 };
+                x += step_change + (1.0 + gap_ms).log2();
             }
             raw.push(x);
         }
@@ -198,8 +204,8 @@ impl Axis {
         Axis { xs }
     }
 
-    fn x(&self, at: Instant) -> f64 {
-        self.xs.range(..=at).next_back().or_else(|| self.xs.iter().next()).map_or(0.0, |(_, x)| *x)
+    fn x(&self, tick: Tick) -> f64 {
+        self.xs.range(..=tick).next_back().or_else(|| self.xs.iter().next()).map_or(0.0, |(_, x)| *x)
     }
 }
 
@@ -207,8 +213,20 @@ impl Axis {
 pub fn render_svg(title: &str, events: &[TimelineEvent], lane_names: &[(Lane, String)]) -> String {
     let events = intervals(events);
     let (left, width, lane_height, top) = (170.0, 1000.0, 44.0, 40.0);
-    let instants = events.iter().flat_map(|e| std::iter::once(e.at).chain(e.end));
-    let axis = Axis::new(instants, left, width);
+    // Events arrive step by step: each belongs to the latest step marker before it.
+    let mut step = 0;
+    let steps: Vec<usize> = events
+        .iter()
+        .map(|e| {
+            if e.kind == "step" {
+                step += 1;
+            }
+            step
+        })
+        .collect();
+    let ticks =
+        events.iter().zip(&steps).flat_map(|(e, s)| std::iter::once((e.at, *s)).chain(e.end.map(|end| (end, *s))));
+    let axis = Axis::new(ticks, left, width);
     let height = top + lane_height * lane_names.len() as f64 + 40.0;
     let mut svg = String::new();
     let _ = writeln!(
@@ -235,14 +253,14 @@ pub fn render_svg(title: &str, events: &[TimelineEvent], lane_names: &[(Lane, St
         );
         let _ = writeln!(svg, r#"<text x="10" y="{}">{}</text>"#, y + lane_height / 2.0 + 4.0, escape(name));
     }
-    for event in &events {
+    for (event, step) in events.iter().zip(&steps) {
         let Some(y) = lane_y.get(&event.lane).copied() else { continue };
-        let x = axis.x(event.at);
+        let x = axis.x((event.at, *step));
         let title = format!("{}: {}", event.at, escape(&event.text));
         let mid = y + lane_height / 2.0;
         match (event.kind, event.end) {
             ("sync" | "sync_failed", Some(end)) => {
-                let x2 = axis.x(end).max(x + 2.0);
+                let x2 = axis.x((end, *step)).max(x + 2.0);
                 let color = if event.kind == "sync" { "#4a90d9" } else { "#d94a4a" };
                 let _ = writeln!(
                     svg,
@@ -252,7 +270,7 @@ pub fn render_svg(title: &str, events: &[TimelineEvent], lane_names: &[(Lane, St
                 );
             }
             ("freeze", end) => {
-                let x2 = end.map_or(x + 2.0, |e| axis.x(e).max(x + 2.0));
+                let x2 = end.map_or(x + 2.0, |e| axis.x((e, *step)).max(x + 2.0));
                 let _ = writeln!(
                     svg,
                     r##"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#9ad0f5" opacity="0.6"><title>{title}</title></rect>"##,
@@ -289,7 +307,7 @@ pub fn render_svg(title: &str, events: &[TimelineEvent], lane_names: &[(Lane, St
     }
     let _ = writeln!(
         svg,
-        r##"<text x="10" y="{}" fill="#333">● copy  ● promote  ● fault/crash/failure  ● restart  ● link state  ▬ sync transfer (blue ok, red failed)  ▬ VSS freeze window</text>"##,
+        r##"<text x="10" y="{}" fill="#333"><tspan fill="#2e8b57">●</tspan> copy  <tspan fill="#8b2e8b">●</tspan> promote  <tspan fill="#d00000">●</tspan> fault, crash, failed step  <tspan fill="#ff8c00">●</tspan> restart  <tspan fill="#555555">●</tspan> link or group state  <tspan fill="#1f5fa8">●</tspan> workflow step  <tspan fill="#4a90d9">▬</tspan> sync transfer (<tspan fill="#d94a4a">▬</tspan> failed)  <tspan fill="#9ad0f5">▬</tspan> VSS freeze</text>"##,
         height - 10.0
     );
     svg.push_str("</svg>\n");

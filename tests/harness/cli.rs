@@ -8,7 +8,11 @@ fn storeserv_sim(args: &[&str]) -> (bool, String, String) {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("the binary runs");
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 // Goal: a passing scenario exits 0 and says PASS; --json prints a JSON report; --timeline writes
@@ -67,8 +71,11 @@ fn check_runs_and_shards() {
     assert!(ok, "{out}{err}");
     assert!(out.contains("summary: 400 steps, 2 cases"), "{out}");
     assert!(out.contains("0 violation(s)"), "{out}");
-    let (ok1, out1, _) = storeserv_sim(&["check", "--steps", "400", "--seed", "5", "--faults", "none", "--quiet", "--shard", "1/2"]);
-    let (ok2, out2, _) = storeserv_sim(&["check", "--steps", "400", "--seed", "5", "--faults", "none", "--quiet", "--shard", "2/2", "--jobs", "2"]);
+    let (ok1, out1, _) =
+        storeserv_sim(&["check", "--steps", "400", "--seed", "5", "--faults", "none", "--quiet", "--shard", "1/2"]);
+    let (ok2, out2, _) = storeserv_sim(&[
+        "check", "--steps", "400", "--seed", "5", "--faults", "none", "--quiet", "--shard", "2/2", "--jobs", "2",
+    ]);
     assert!(ok1 && ok2);
     assert!(out1.contains("summary: 200 steps, 1 cases"), "{out1}");
     assert!(out2.contains("summary: 200 steps, 1 cases"), "{out2}");

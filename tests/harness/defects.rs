@@ -44,7 +44,10 @@ fn caught<M: StateMachineTest<Reference = Campaign>>() -> Option<String> {
         rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
         ..Config::default()
     };
-    let mut runner = TestRunner::new_with_rng(config.clone(), proptest::test_runner::TestRng::deterministic_rng(config.rng_algorithm));
+    let mut runner = TestRunner::new_with_rng(
+        config.clone(),
+        proptest::test_runner::TestRng::deterministic_rng(config.rng_algorithm),
+    );
     let strategy = Campaign::sequential_strategy(1..60);
     let result = runner.run(&strategy, |(seed, transitions, seen)| {
         M::test_sequential(config.clone(), seed, transitions, seen);
