@@ -14,14 +14,18 @@ use std::io::Write;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use recovery::repository::{
-    BackupKind, CopyRecord, Entry, EntryKey, PolicyFields, RemoteCopyMode, Repository, Site, VolumeRole,
+    BackupKind, CopyRecord, Entry, EntryKey, EntryState, PolicyFields, RemoteCopyMode, Repository, Site, VolumeRole,
 };
 
 fn entry(n: u64) -> Entry {
     Entry {
         key: EntryKey { server: "MBX01".into(), database: "DB1".into(), backup_id: format!("{n:014}") },
+        state: EntryState::Complete,
         snapshot_set_id: format!("00000000-0000-0000-0000-{n:012x}"),
         created_at_unix_secs: 1_767_225_600 + n as i64,
+        created_at_nanos: n * 1_000_000_000,
+        vss_window: None,
+        integrity_checked: true,
         backup_kind: BackupKind::Full,
         mode: RemoteCopyMode::Synchronous,
         site: Site::Local,

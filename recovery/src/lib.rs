@@ -19,7 +19,9 @@
 //! Determinism: the model reads only the virtual clock and seeded PRNGs; the repository is the
 //! one I/O edge (files in a user-chosen directory).
 
+pub mod engine;
 pub mod exchange;
+pub mod invariants;
 pub mod registration;
 pub mod repository;
 pub mod verify;
@@ -47,6 +49,9 @@ pub enum Error {
     /// A registration check failed.
     #[error(transparent)]
     Registration(#[from] registration::RegistrationError),
+    /// A rule of the engine refused or stopped the operation (policy, mode, crash, ...).
+    #[error(transparent)]
+    Engine(#[from] engine::EngineError),
 }
 
 /// Result of a recovery-engine operation.

@@ -41,8 +41,9 @@ pub const TEMP_PREFIX: &str = "repository.json.tmp-";
 pub const LOCK_FILE: &str = "repository.lock";
 /// The `format` member of the file.
 pub const FORMAT_NAME: &str = "storeserv-sim recovery repository";
-/// The file format version this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The file format version this code writes and reads (2: entries carry their state, virtual
+/// creation instant, VSS window and integrity-check flag).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Which backup server a repository belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -136,15 +137,47 @@ impl fmt::Display for EntryKey {
     }
 }
 
+/// Where an entry is in its life. The engine commits an intent before it touches an array, so a
+/// crash leaves something a restart can finish or undo (spec §7.8 invariant 42).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryState {
+    /// Intent: the copies listed are about to be (or are being) created; none is trusted yet.
+    Creating,
+    /// The copy set is complete and usable.
+    Complete,
+    /// Intent: the copies listed are being deleted; the entry goes once they are gone.
+    Removing,
+}
+
+/// When the writers were frozen and thawed for the set's VSS snapshot (virtual nanoseconds since
+/// the simulation began): the window the copies must have been taken in (spec §7.6 invariant 29).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct VssWindow {
+    /// Writers got Freeze.
+    pub frozen_at_nanos: u64,
+    /// Writers got Thaw.
+    pub thawed_at_nanos: u64,
+}
+
 /// One virtual copy set known to a backup server.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Entry {
     /// Server, database and backup id.
     pub key: EntryKey,
+    /// Intent or complete.
+    pub state: EntryState,
     /// The VSS snapshot set id (a GUID string).
     pub snapshot_set_id: String,
     /// Creation time, Unix seconds (from the simulation's virtual clock).
     pub created_at_unix_secs: i64,
+    /// Creation time on the virtual clock (nanoseconds since the simulation began), the instant
+    /// the copies of `copies` were taken (for an intent: when it was recorded).
+    pub created_at_nanos: u64,
+    /// The VSS freeze window of the set (none for an intent).
+    pub vss_window: Option<VssWindow>,
+    /// Whether the verifier checked the copies before the entry was completed (false with `-nc`).
+    pub integrity_checked: bool,
     /// FULL or COPY.
     pub backup_kind: BackupKind,
     /// Remote Copy mode at backup time.
@@ -274,6 +307,23 @@ fn io_error<'a>(path: &'a Path, operation: &'static str) -> impl FnOnce(std::io:
     move |source| RepositoryError::Io { path: path.to_owned(), operation, source }
 }
 
+/// How hard a commit works to survive a machine crash.
+///
+/// Both settings replace the file atomically (temporary file, rename), so a *process* crash
+/// never leaves a torn or half-applied repository. Only [`Durability::Synced`] also survives a
+/// power loss or kernel crash: it pays two fsyncs per commit (the floor measured in
+/// `docs/benchmarks.md`, about 10 ms on the project's VM). [`Durability::Unsynced`] exists so
+/// benches can measure the model's own time without the disk's fsync latency; a backup server
+/// should never run with it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Durability {
+    /// fsync the temporary file and the directory (the default).
+    #[default]
+    Synced,
+    /// Write and rename without fsync: atomic against process crashes, not power loss.
+    Unsynced,
+}
+
 /// Counters of commits, for reports and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RepositoryStats {
@@ -294,6 +344,7 @@ pub struct Repository {
     generation: u64,
     entries: BTreeMap<EntryKey, Entry>,
     crash_at: Option<CommitPoint>,
+    durability: Durability,
     poisoned: bool,
     stats: RepositoryStats,
     /// Held open for the advisory lock; closing it releases the lock.
@@ -307,6 +358,13 @@ impl Repository {
     /// Errors: [`RepositoryError::Io`]; [`RepositoryError::Locked`]; [`RepositoryError::Corrupt`];
     /// [`RepositoryError::WrongServer`].
     pub fn open(dir: &Path, server: &str, site: Site) -> Result<Repository> {
+        Repository::open_with(dir, server, site, Durability::Synced)
+    }
+
+    /// [`Repository::open`] with an explicit [`Durability`].
+    ///
+    /// Errors: as [`Repository::open`].
+    pub fn open_with(dir: &Path, server: &str, site: Site, durability: Durability) -> Result<Repository> {
         fs::create_dir_all(dir).map_err(io_error(dir, "create directory"))?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = OpenOptions::new()
@@ -344,6 +402,7 @@ impl Repository {
             generation,
             entries,
             crash_at: None,
+            durability,
             poisoned: false,
             stats,
             _lock: lock,
@@ -368,6 +427,11 @@ impl Repository {
     /// Commits made over the repository's life (0 for a new one).
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The durability of this handle's commits.
+    pub fn durability(&self) -> Durability {
+        self.durability
     }
 
     /// Counters of this handle.
@@ -437,6 +501,28 @@ impl Repository {
         self.modify(key, |entry| entry.retained_on_primary = copies)
     }
 
+    /// Sets the state of `key` (intent or complete).
+    ///
+    /// Errors: [`RepositoryError::NotFound`]; commit errors.
+    pub fn set_state(&mut self, key: &EntryKey, state: EntryState) -> Result<Applied> {
+        self.modify(key, |entry| entry.state = state)
+    }
+
+    /// Replaces the entry with `entry.key` by `entry` (an intent completed with what the backup
+    /// learnt). Replacing an entry by an identical one does nothing.
+    ///
+    /// Errors: [`RepositoryError::NotFound`]; commit errors.
+    pub fn replace(&mut self, entry: Entry) -> Result<Applied> {
+        self.update(|entries| {
+            let existing = entries.get_mut(&entry.key).ok_or_else(|| RepositoryError::NotFound(entry.key.clone()))?;
+            if *existing == entry {
+                return Ok(false);
+            }
+            *existing = entry;
+            Ok(true)
+        })
+    }
+
     /// Sets the policy fields of `key`.
     ///
     /// Errors: [`RepositoryError::NotFound`]; commit errors.
@@ -488,13 +574,17 @@ impl Repository {
         let mut file = File::create(&temp).map_err(io_error(&temp, "create"))?;
         file.write_all(&bytes).map_err(io_error(&temp, "write"))?;
         self.stop_if(CommitPoint::TempWritten)?;
-        file.sync_all().map_err(io_error(&temp, "fsync"))?;
+        if self.durability == Durability::Synced {
+            file.sync_all().map_err(io_error(&temp, "fsync"))?;
+        }
         drop(file);
         self.stop_if(CommitPoint::TempSynced)?;
         let target = self.dir.join(REPOSITORY_FILE);
         fs::rename(&temp, &target).map_err(io_error(&target, "rename"))?;
         self.stop_if(CommitPoint::Renamed)?;
-        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_error(&self.dir, "fsync directory"))?;
+        if self.durability == Durability::Synced {
+            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_error(&self.dir, "fsync directory"))?;
+        }
         self.stop_if(CommitPoint::DirectorySynced)?;
         Ok(())
     }

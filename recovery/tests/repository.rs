@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 
 use proptest::prelude::*;
 use recovery::repository::{
-    Applied, BackupKind, CommitPoint, CopyRecord, Entry, EntryKey, MountRecord, PolicyFields, REPOSITORY_FILE,
-    RemoteCopyMode, Repository, RepositoryError, Site, TEMP_PREFIX, VolumeRole,
+    Applied, BackupKind, CommitPoint, CopyRecord, Entry, EntryKey, EntryState, MountRecord, PolicyFields,
+    REPOSITORY_FILE, RemoteCopyMode, Repository, RepositoryError, Site, TEMP_PREFIX, VolumeRole,
 };
 
 use crate::common::proptest_config;
@@ -18,8 +18,12 @@ fn entry(n: u32) -> Entry {
     let backup_id = format!("2026010100{:04}", n);
     Entry {
         key: EntryKey { server: "MBX01".into(), database: "DB1".into(), backup_id: backup_id.clone() },
+        state: EntryState::Complete,
         snapshot_set_id: format!("00000000-0000-0000-0000-{n:012x}"),
         created_at_unix_secs: 1_767_225_600 + i64::from(n),
+        created_at_nanos: u64::from(n) * 1_000_000_000,
+        vss_window: None,
+        integrity_checked: true,
         backup_kind: BackupKind::Full,
         mode: RemoteCopyMode::None,
         site: Site::Local,

@@ -4,3 +4,5 @@ mod common;
 mod exchange;
 mod repository;
 mod vss;
+mod workflows;
+mod world;

@@ -498,6 +498,24 @@ impl Database {
         &self.name
     }
 
+    /// The same database served from other volumes: a replica on another array after a Remote
+    /// Copy failover (or a restore onto other volumes). Same name, signature and layout;
+    /// dismounted, so [`Database::mount`] runs soft recovery on those volumes' bytes.
+    pub fn relocated(&self, array: ArrayId, db_volume: &str, log_volume: &str) -> Database {
+        Database {
+            name: self.name.clone(),
+            array,
+            db_volume: db_volume.to_owned(),
+            log_volume: log_volume.to_owned(),
+            signature: self.signature,
+            base_name: self.base_name,
+            config: self.config,
+            engine: None,
+            freeze: None,
+            stats: DatabaseStats::default(),
+        }
+    }
+
     /// The array holding both volumes.
     pub fn array(&self) -> ArrayId {
         self.array

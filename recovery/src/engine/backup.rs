@@ -1,0 +1,843 @@
+//! What the three backup workflows share: the request and report, the named steps and faults,
+//! the policy check that refuses before any side effect, copy planning and naming, the VSS
+//! session, intents, the integrity check, completion, and the undo after a failure.
+//!
+//! What it does not do: the order of steps, which is each workflow's (`backup_none`,
+//! `backup_sync`, `backup_periodic`); and no retry (VSS never retries; a new backup is a new
+//! request).
+//!
+//! Main design choice: a failure and a crash end a workflow differently. A failure (an injected
+//! [`WorkflowFault::Fail`], an array, VSS or verifier error) unwinds: the VSS set is aborted if it
+//! is still open, and every entry this backup wrote is dissolved (its copies deleted, then the
+//! entry removed; what an offline array prevents stays as an intent, deferred). A crash (an
+//! injected [`WorkflowFault::BackupServerCrash`] or a failed repository commit) stops dead, as a
+//! killed process would: only VSS's own clean-up of a set left inside its freeze happens (the
+//! service aborts a set whose requestor vanished), and the restart reconciles from the intents.
+//! The cost: a crash can leave up to two intents for the restart to resolve.
+
+use std::collections::BTreeSet;
+
+use simulator::{ArrayId, Instant, Simulation, VolumeChanges};
+
+use super::mode::{self, ReplicationMode};
+use super::policy;
+use super::provider::{PlannedCopy, ProviderFault, SyncRequirement, ThreeParProvider};
+use super::{
+    COPY_COMMENT_TAG, Engine, EngineError, SYNC_MIN_PROVIDER_VERSION, backup_none, backup_periodic, backup_sync,
+};
+use crate::exchange::{ExchangeError, MailboxServer};
+use crate::repository::{
+    BackupKind, CopyRecord, Entry, EntryKey, EntryState, PolicyFields, RemoteCopyMode, RepositoryError, Site,
+    VolumeRole, VssWindow, backup_id_at,
+};
+use crate::verify::{ArrayVolume, VerifyReport, verify_image};
+use crate::vss::{
+    BackupComponents, BackupType, EXCHANGE_WRITER_NAME, ExchangeWriter, ExchangeWriterOptions, InjectedFault,
+    RequestorState, SnapshotSetId, VolumeRef, VssCode, VssError, VssStep, Writer, WriterEvent,
+};
+
+/// The named points of a backup where a fault can be injected, in the order a backup reaches
+/// them (not every mode reaches every step: [`WorkflowStep::steps_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WorkflowStep {
+    /// Validation, mode detection, readiness and the numeric policy (removing the oldest set).
+    PolicyCheck,
+    /// Intent entries committed before any copy is taken.
+    IntentRecorded,
+    /// Writers frozen (VSS Freeze).
+    VssFreeze,
+    /// Virtual copies of the database and log volumes on the primary array.
+    PrimaryCopies,
+    /// Synchronous mode: copies of the secondary volumes on the backup array, same instant.
+    SecondaryCopies,
+    /// Writers thawed.
+    Thaw,
+    /// The verifier checks the copies (skipped with `-nc`).
+    IntegrityCheck,
+    /// The local entry is completed.
+    LocalEntry,
+    /// Periodic mode: the Remote Copy sync of the group is requested.
+    RcSyncRequested,
+    /// Periodic mode: the sync has completed.
+    RcSyncCompleted,
+    /// Periodic mode: copies of the secondary volumes on the backup array.
+    RemoteCopies,
+    /// The remote entry is completed on the remote backup server.
+    RemoteEntry,
+    /// Periodic mode: the local entry is removed (the primary copies stay, recorded as retained).
+    LocalEntryRemoved,
+    /// VSS BackupComplete: writers truncate logs after a succeeded FULL backup.
+    BackupComplete,
+    /// Retention (Virtual Lock) applied to the copies the mode places it on.
+    Retention,
+}
+
+impl WorkflowStep {
+    /// Every step.
+    pub const ALL: [WorkflowStep; 15] = [
+        WorkflowStep::PolicyCheck,
+        WorkflowStep::IntentRecorded,
+        WorkflowStep::VssFreeze,
+        WorkflowStep::PrimaryCopies,
+        WorkflowStep::SecondaryCopies,
+        WorkflowStep::Thaw,
+        WorkflowStep::IntegrityCheck,
+        WorkflowStep::LocalEntry,
+        WorkflowStep::RcSyncRequested,
+        WorkflowStep::RcSyncCompleted,
+        WorkflowStep::RemoteCopies,
+        WorkflowStep::RemoteEntry,
+        WorkflowStep::LocalEntryRemoved,
+        WorkflowStep::BackupComplete,
+        WorkflowStep::Retention,
+    ];
+
+    /// The steps a backup in `mode` goes through, in order.
+    pub fn steps_of(mode: RemoteCopyMode) -> &'static [WorkflowStep] {
+        use WorkflowStep::*;
+        match mode {
+            RemoteCopyMode::None => &[
+                PolicyCheck,
+                IntentRecorded,
+                VssFreeze,
+                PrimaryCopies,
+                Thaw,
+                IntegrityCheck,
+                LocalEntry,
+                BackupComplete,
+                Retention,
+            ],
+            RemoteCopyMode::Synchronous => &[
+                PolicyCheck,
+                IntentRecorded,
+                VssFreeze,
+                PrimaryCopies,
+                SecondaryCopies,
+                Thaw,
+                IntegrityCheck,
+                RemoteEntry,
+                LocalEntry,
+                BackupComplete,
+                Retention,
+            ],
+            RemoteCopyMode::Periodic => &[
+                PolicyCheck,
+                IntentRecorded,
+                VssFreeze,
+                PrimaryCopies,
+                Thaw,
+                IntegrityCheck,
+                LocalEntry,
+                RcSyncRequested,
+                RcSyncCompleted,
+                RemoteCopies,
+                RemoteEntry,
+                LocalEntryRemoved,
+                BackupComplete,
+                Retention,
+            ],
+        }
+    }
+
+    /// The backup server that performs the step (and crashes there with
+    /// [`WorkflowFault::BackupServerCrash`]): the remote one takes and records the remote copies.
+    pub fn site(self) -> Site {
+        match self {
+            WorkflowStep::SecondaryCopies | WorkflowStep::RemoteCopies | WorkflowStep::RemoteEntry => Site::Remote,
+            _ => Site::Local,
+        }
+    }
+
+    fn inside_vss(self) -> bool {
+        matches!(
+            self,
+            WorkflowStep::VssFreeze | WorkflowStep::PrimaryCopies | WorkflowStep::SecondaryCopies | WorkflowStep::Thaw
+        )
+    }
+}
+
+/// A fault injected at a [`WorkflowStep`]; it fires when the step is reached, before its effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WorkflowFault {
+    /// The step fails: the workflow undoes what it did and returns
+    /// [`EngineError::InjectedFailure`].
+    Fail,
+    /// The backup server performing the step ([`WorkflowStep::site`]) crashes: the workflow stops
+    /// where it is, leaving disk and arrays as a crash would, and returns
+    /// [`EngineError::BackupServerCrashed`]; the caller then calls
+    /// [`Engine::restart_backup_server`].
+    BackupServerCrash,
+}
+
+/// One backup to run (`HpRmCli Exch create`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupRequest {
+    /// Mailbox server, exactly as registered.
+    pub server: String,
+    /// Database (storage group).
+    pub database: String,
+    /// FULL (logs truncated at BackupComplete) or COPY.
+    pub backup_type: BackupType,
+    /// `-nc`: skip the integrity check; no log truncation either.
+    pub no_integrity_check: bool,
+    /// Expiration override, hours.
+    pub expiration_hours: Option<u64>,
+    /// Retention override, hours (0: none).
+    pub retention_hours: Option<u64>,
+    /// A fault to inject (tests).
+    pub fault: Option<(WorkflowStep, WorkflowFault)>,
+}
+
+impl BackupRequest {
+    /// A FULL backup with the integrity check, the policy's expiration and retention, no fault.
+    pub fn full(server: &str, database: &str) -> BackupRequest {
+        BackupRequest {
+            server: server.to_owned(),
+            database: database.to_owned(),
+            backup_type: BackupType::Full,
+            no_integrity_check: false,
+            expiration_hours: None,
+            retention_hours: None,
+            fault: None,
+        }
+    }
+}
+
+/// What a backup did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupReport {
+    /// The mode it ran in.
+    pub mode: ReplicationMode,
+    /// The backup's key (the same in both repositories).
+    pub key: EntryKey,
+    /// The local entry, if one remains (mode none, synchronous, or periodic with a failed sync).
+    pub local: Option<EntryKey>,
+    /// The remote entry, if one was made.
+    pub remote: Option<EntryKey>,
+    /// Each step reached, with the virtual instant it completed.
+    pub steps: Vec<(WorkflowStep, Instant)>,
+    /// Sets the numeric policy removed first.
+    pub removed_by_policy: Vec<(Site, EntryKey)>,
+    /// Periodic mode: bytes the backup's Remote Copy sync sent.
+    pub bytes_replicated: u64,
+    /// Periodic mode: why no remote copy was made (the local entry stays), if so.
+    pub remote_copy_failure: Option<String>,
+    /// Log generations truncated at BackupComplete (first, last).
+    pub truncated: Option<(u64, u64)>,
+    /// The writer's error at BackupComplete, if any (the backup itself stands).
+    pub backup_complete_error: Option<String>,
+    /// The verifier's report on the copies (none with `-nc`).
+    pub integrity: Option<VerifyReport>,
+}
+
+/// How a workflow ended early.
+pub(super) enum Stop {
+    /// Undo what was done, then return the error.
+    Fail(crate::Error),
+    /// A backup server crashed: stop where we are.
+    Crash(Site, crate::Error),
+}
+
+impl From<crate::Error> for Stop {
+    fn from(error: crate::Error) -> Stop {
+        match &error {
+            crate::Error::Engine(EngineError::BackupServerCrashed { site, .. }) => Stop::Crash(*site, error),
+            _ => Stop::Fail(error),
+        }
+    }
+}
+
+macro_rules! stop_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Stop {
+            fn from(error: $t) -> Stop {
+                Stop::from(crate::Error::from(error))
+            }
+        }
+    )*};
+}
+stop_from!(simulator::Error, EngineError, VssError, ExchangeError, RepositoryError);
+
+/// One backup in progress: what it plans, what it has done, and the VSS objects of its set.
+pub(super) struct Session<'s> {
+    pub(super) fault: Option<(WorkflowStep, WorkflowFault)>,
+    pub(super) mode: ReplicationMode,
+    pub(super) key: EntryKey,
+    pub(super) kind: BackupKind,
+    pub(super) fields: PolicyFields,
+    pub(super) no_integrity_check: bool,
+    pub(super) primary_array: ArrayId,
+    pub(super) db_volume: String,
+    pub(super) log_volume: String,
+    pub(super) writer: ExchangeWriter<'s>,
+    pub(super) vss: BackupComponents,
+    pub(super) provider: ThreeParProvider,
+    /// Copies of the database and log volumes on the primary array.
+    pub(super) primary: Vec<PlannedCopy>,
+    /// Copies on the backup array: the secondary copies (synchronous) or the remote copies
+    /// (periodic).
+    pub(super) remote: Vec<PlannedCopy>,
+    pub(super) set_id: SnapshotSetId,
+    /// When the primary copies were taken.
+    pub(super) copies_at: Instant,
+    pub(super) vss_window: Option<VssWindow>,
+    pub(super) integrity_checked: bool,
+    /// Defect `CopyOutsideFreeze` is on.
+    #[cfg_attr(not(feature = "defects"), allow(dead_code))]
+    pub(super) copy_outside_freeze: bool,
+    /// Sites holding an entry this backup wrote.
+    pub(super) written: BTreeSet<Site>,
+    pub(super) report: BackupReport,
+}
+
+/// Runs a backup (see [`Engine::backup`]).
+pub(super) fn run(engine: &mut Engine, sim: &mut Simulation, request: &BackupRequest) -> crate::Result<BackupReport> {
+    let registered = engine.registrations.mailbox_server(&request.server)?.to_owned();
+    let Some(mut server) = engine.servers.remove(&registered) else {
+        return Err(crate::registration::RegistrationError::NotRegistered(request.server.clone()).into());
+    };
+    let result = run_with_server(engine, sim, request, &mut server);
+    engine.servers.insert(registered, server);
+    result
+}
+
+fn run_with_server(
+    engine: &mut Engine,
+    sim: &mut Simulation,
+    request: &BackupRequest,
+    server: &mut MailboxServer,
+) -> crate::Result<BackupReport> {
+    let fault = request.fault;
+    if let Some((WorkflowStep::PolicyCheck, injected)) = fault {
+        return Err(match injected {
+            WorkflowFault::Fail => EngineError::InjectedFailure(WorkflowStep::PolicyCheck),
+            WorkflowFault::BackupServerCrash => {
+                engine.crash_backup_server(Site::Local);
+                EngineError::BackupServerCrashed { site: Site::Local, at: Some(WorkflowStep::PolicyCheck) }
+            }
+        }
+        .into());
+    }
+    let plan = prepare(engine, sim, request, server)?;
+    let mut removed_by_policy = Vec::new();
+    for (site, key) in &plan.removals {
+        engine.remove_for_policy(sim, *site, key)?;
+        removed_by_policy.push((*site, key.clone()));
+    }
+    let report = BackupReport {
+        mode: plan.mode.clone(),
+        key: plan.key.clone(),
+        local: None,
+        remote: None,
+        steps: vec![(WorkflowStep::PolicyCheck, sim.now())],
+        removed_by_policy,
+        bytes_replicated: 0,
+        remote_copy_failure: None,
+        truncated: None,
+        backup_complete_error: None,
+        integrity: None,
+    };
+    let requirement = match &plan.mode {
+        ReplicationMode::Synchronous { group } => {
+            Some(SyncRequirement { array: plan.primary_array, group: group.clone() })
+        }
+        _ => None,
+    };
+    let secondary =
+        if matches!(plan.mode, ReplicationMode::Synchronous { .. }) { plan.remote.clone() } else { Vec::new() };
+    #[allow(unused_mut)]
+    let mut provider = ThreeParProvider::new(
+        engine.config.provider_version,
+        engine.config.provider,
+        plan.primary.clone(),
+        secondary,
+        requirement,
+    );
+    let copy_outside_freeze = engine.has_defect(super::Defect::CopyOutsideFreeze);
+    #[cfg(feature = "defects")]
+    if copy_outside_freeze {
+        provider.skip_primary_copies();
+    }
+    let options = ExchangeWriterOptions { no_integrity_check: request.no_integrity_check, defer_truncation: false };
+    let mut session = Session {
+        fault,
+        mode: plan.mode.clone(),
+        key: plan.key.clone(),
+        kind: match request.backup_type {
+            BackupType::Full => BackupKind::Full,
+            BackupType::Copy => BackupKind::Copy,
+        },
+        fields: plan.fields,
+        no_integrity_check: request.no_integrity_check,
+        primary_array: plan.primary_array,
+        db_volume: plan.db_volume.clone(),
+        log_volume: plan.log_volume.clone(),
+        writer: ExchangeWriter::new(server, options),
+        vss: BackupComponents::new(engine.config.vss),
+        provider,
+        primary: plan.primary,
+        remote: plan.remote,
+        set_id: SnapshotSetId(0),
+        copies_at: sim.now(),
+        vss_window: None,
+        integrity_checked: false,
+        copy_outside_freeze,
+        written: BTreeSet::new(),
+        report,
+    };
+    let outcome = start_vss(sim, &mut session, request.backup_type).and_then(|()| match &plan.mode {
+        ReplicationMode::None => backup_none::run(engine, sim, &mut session),
+        ReplicationMode::Synchronous { .. } => backup_sync::run(engine, sim, &mut session),
+        ReplicationMode::Periodic { group } => backup_periodic::run(engine, sim, &mut session, group),
+    });
+    match outcome {
+        Ok(()) => {
+            let bound_key = (session.key.server.clone(), session.key.database.clone());
+            match engine.policy(&session.key.server, &session.key.database).kind {
+                policy::Policy::Numeric { max_copies, .. } => {
+                    engine.numeric_bounds.insert(bound_key, max_copies);
+                }
+                policy::Policy::Expiration { .. } => {
+                    engine.numeric_bounds.remove(&bound_key);
+                }
+            }
+            sim.record("rm", format!("backup {} done ({})", session.key, session.mode));
+            Ok(session.report)
+        }
+        Err(Stop::Fail(error)) => {
+            sim.record("rm", format!("backup {} failed: {error}; undoing", session.key));
+            undo(engine, sim, &mut session);
+            Err(error)
+        }
+        Err(Stop::Crash(site, error)) => {
+            sim.record("rm", format!("backup {}: {site:?} backup server crashed", session.key));
+            abandon(sim, &mut session);
+            engine.crash_backup_server(site);
+            Err(error)
+        }
+    }
+}
+
+/// What the policy check decided.
+struct Plan {
+    mode: ReplicationMode,
+    key: EntryKey,
+    fields: PolicyFields,
+    primary_array: ArrayId,
+    db_volume: String,
+    log_volume: String,
+    primary: Vec<PlannedCopy>,
+    remote: Vec<PlannedCopy>,
+    removals: Vec<(Site, EntryKey)>,
+}
+
+/// The policy check: every refusal happens here, before any side effect (the only thing it may
+/// change is the virtual clock, to the next second when this second's backup id is taken).
+fn prepare(
+    engine: &Engine,
+    sim: &mut Simulation,
+    request: &BackupRequest,
+    server: &MailboxServer,
+) -> crate::Result<Plan> {
+    let db = server.database(&request.database)?;
+    if !db.is_mounted() {
+        return Err(ExchangeError::NotMounted(request.database.clone()).into());
+    }
+    let primary_array = server.array();
+    let (db_volume, log_volume) = (db.db_volume().to_owned(), db.log_volume().to_owned());
+    engine.running(Site::Local)?;
+    let spec = engine.policy(&request.server, &request.database);
+    let fields = policy::request_fields(&spec, request.expiration_hours, request.retention_hours)?;
+    let key = free_backup_id(engine, sim, &request.server, &request.database);
+    let mode = mode::detect(sim, primary_array, &db_volume, &log_volume, &request.server, &request.database)?;
+    let backup_array = match &mode {
+        ReplicationMode::None => None,
+        ReplicationMode::Synchronous { group } | ReplicationMode::Periodic { group } => {
+            let remote = engine.config.remote.as_ref().ok_or(EngineError::NoRemoteBackupServer)?;
+            engine.running(Site::Remote)?;
+            if matches!(mode, ReplicationMode::Synchronous { .. }) {
+                if engine.config.provider_version < SYNC_MIN_PROVIDER_VERSION {
+                    return Err(EngineError::ProviderTooOld { version: engine.config.provider_version }.into());
+                }
+                mode::check_synchronous_ready(sim, primary_array, group)?;
+            } else {
+                mode::check_periodic_ready(sim, primary_array, group)?;
+            }
+            let peer = mode::group(sim, primary_array, group)?.peer;
+            if peer != remote.array {
+                return Err(EngineError::RemoteArrayMismatch {
+                    group: group.clone(),
+                    peer: sim.array(peer).name().to_owned(),
+                    configured: sim.array(remote.array).name().to_owned(),
+                }
+                .into());
+            }
+            Some(peer)
+        }
+    };
+    let targets: Vec<ArrayId> = std::iter::once(primary_array).chain(backup_array).collect();
+    let removals = engine.plan_numeric(sim, &request.server, &request.database, &targets)?;
+    // Placement (spec §3.2): expiration on the primary copies unless periodic; on the backup
+    // array's copies in both Remote Copy modes.
+    let primary_expiration = if mode.kind() == RemoteCopyMode::Periodic { None } else { fields.expiration_hours };
+    let mut taken = BTreeSet::new();
+    let mut primary = Vec::new();
+    for (role, volume) in [(VolumeRole::Database, &db_volume), (VolumeRole::Log, &log_volume)] {
+        primary.push(plan_copy(sim, primary_array, role, volume, &key, primary_expiration, &mut taken)?);
+    }
+    let mut remote = Vec::new();
+    if let (Some(backup), Some(group)) = (backup_array, mode.group()) {
+        let g = mode::group(sim, primary_array, group)?;
+        for (role, volume) in [(VolumeRole::Database, &db_volume), (VolumeRole::Log, &log_volume)] {
+            let id = sim.array(primary_array).volume(volume)?.id;
+            let secondary =
+                g.volume(id).map(|v| v.remote_name.clone()).expect("detection found both volumes in the group");
+            remote.push(plan_copy(sim, backup, role, &secondary, &key, fields.expiration_hours, &mut taken)?);
+        }
+    }
+    Ok(Plan { mode, key, fields, primary_array, db_volume, log_volume, primary, remote, removals })
+}
+
+/// The backup's key: its timestamp, one backup of a database per second. When this second's id
+/// is taken (in either repository) the backup starts at the next second.
+fn free_backup_id(engine: &Engine, sim: &mut Simulation, server: &str, database: &str) -> EntryKey {
+    let key_at = |sim: &Simulation| EntryKey {
+        server: server.to_owned(),
+        database: database.to_owned(),
+        backup_id: backup_id_at(sim, sim.now()),
+    };
+    let mut key = key_at(sim);
+    // Bounded: the next second's id is new unless a backup of the future exists (never), so a
+    // handful of steps always suffice.
+    for _ in 0..4 {
+        let taken = [Site::Local, Site::Remote]
+            .into_iter()
+            .any(|site| engine.repository(site).is_some_and(|r| r.entry(&key).is_some()));
+        if !taken {
+            break;
+        }
+        let next_second = Instant::from_secs(sim.now().as_secs() + 1);
+        sim.advance_to(next_second);
+        key = key_at(sim);
+    }
+    key
+}
+
+/// Plans one copy: `<source ≤ 14>.<d|l><YYMMDDhhmmss>` (28 characters at most), or a numbered
+/// variant when that name is taken on the array.
+fn plan_copy(
+    sim: &Simulation,
+    array: ArrayId,
+    role: VolumeRole,
+    source: &str,
+    key: &EntryKey,
+    expiration_hours: Option<u64>,
+    taken: &mut BTreeSet<(ArrayId, String)>,
+) -> crate::Result<PlannedCopy> {
+    let stamp = key.backup_id.get(2..).unwrap_or(&key.backup_id);
+    let letter = match role {
+        VolumeRole::Database => 'd',
+        VolumeRole::Log => 'l',
+    };
+    let stem = |n: usize| source.chars().take(n).collect::<String>();
+    let first = format!("{}.{letter}{stamp}", stem(14));
+    let candidates = std::iter::once(first.clone()).chain((1..=9).map(|k| format!("{}.{letter}{stamp}.{k}", stem(12))));
+    for name in candidates {
+        if sim.array(array).has_volume(&name) || taken.contains(&(array, name.clone())) {
+            continue;
+        }
+        taken.insert((array, name.clone()));
+        return Ok(PlannedCopy {
+            array,
+            role,
+            source: source.to_owned(),
+            copy: name,
+            comment: format!("{COPY_COMMENT_TAG}: backup {key} ({role:?} volume {source})"),
+            expiration_hours,
+        });
+    }
+    Err(EngineError::CopyNameTaken {
+        array: sim.array(array).name().to_owned(),
+        source_volume: source.to_owned(),
+        name: first,
+    }
+    .into())
+}
+
+/// The repository record of a planned copy.
+pub(super) fn record(sim: &Simulation, copy: &PlannedCopy) -> CopyRecord {
+    CopyRecord {
+        array: sim.array(copy.array).name().to_owned(),
+        role: copy.role,
+        source_volume: copy.source.clone(),
+        copy_volume: copy.copy.clone(),
+    }
+}
+
+/// VSS up to the set's start: writers identified, the database's component selected, both
+/// volumes in the set. Nothing is frozen or copied yet.
+fn start_vss(sim: &mut Simulation, s: &mut Session<'_>, backup_type: BackupType) -> Result<(), Stop> {
+    let writers: &mut [&mut dyn Writer] = &mut [&mut s.writer];
+    s.vss.initialize_for_backup()?;
+    s.vss.set_backup_state(backup_type)?;
+    s.vss.gather_writer_metadata(sim, writers)?;
+    s.vss.add_component(EXCHANGE_WRITER_NAME, &s.key.database)?;
+    s.set_id = s.vss.start_snapshot_set(sim)?;
+    for volume in [s.db_volume.clone(), s.log_volume.clone()] {
+        s.vss.add_to_snapshot_set(sim, &s.provider, VolumeRef::new(s.primary_array, &volume))?;
+    }
+    Ok(())
+}
+
+impl Session<'_> {
+    /// The step is reached: fires its fault, if one is injected there.
+    pub(super) fn reach(&mut self, step: WorkflowStep) -> Result<(), Stop> {
+        match self.fault {
+            Some((at, fault)) if at == step => {
+                self.fault = None;
+                Err(injected(step, fault))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The step completed now.
+    pub(super) fn done(&mut self, sim: &Simulation, step: WorkflowStep) {
+        self.report.steps.push((step, sim.now()));
+    }
+
+    /// A new entry for this backup at `site` (an intent until completed).
+    pub(super) fn entry(
+        &self,
+        sim: &Simulation,
+        site: Site,
+        state: EntryState,
+        content: &Content<'_>,
+        created_at: Instant,
+    ) -> Entry {
+        let Content { copies, retained, fields } = *content;
+        Entry {
+            key: self.key.clone(),
+            state,
+            snapshot_set_id: self.set_id.to_string(),
+            created_at_unix_secs: sim.unix_secs(created_at),
+            created_at_nanos: created_at.as_nanos(),
+            vss_window: if state == EntryState::Creating { None } else { self.vss_window },
+            integrity_checked: state == EntryState::Complete && self.integrity_checked,
+            backup_kind: self.kind,
+            mode: self.mode.kind(),
+            site,
+            copies: copies.iter().map(|c| record(sim, c)).collect(),
+            retained_on_primary: retained.iter().map(|c| record(sim, c)).collect(),
+            policy: fields,
+            mounted: None,
+        }
+    }
+}
+
+fn injected(step: WorkflowStep, fault: WorkflowFault) -> Stop {
+    match fault {
+        WorkflowFault::Fail => Stop::Fail(EngineError::InjectedFailure(step).into()),
+        WorkflowFault::BackupServerCrash => {
+            let site = step.site();
+            Stop::Crash(site, EngineError::BackupServerCrashed { site, at: Some(step) }.into())
+        }
+    }
+}
+
+/// What an entry lists: its own copies, copies retained on the primary, and policy fields.
+#[derive(Clone, Copy)]
+pub(super) struct Content<'a> {
+    pub(super) copies: &'a [PlannedCopy],
+    pub(super) retained: &'a [PlannedCopy],
+    pub(super) fields: PolicyFields,
+}
+
+/// Commits an intent entry at `site` listing the copies about to be taken.
+pub(super) fn record_intent(
+    engine: &mut Engine,
+    sim: &Simulation,
+    s: &mut Session<'_>,
+    site: Site,
+    content: &Content<'_>,
+) -> Result<(), Stop> {
+    let entry = s.entry(sim, site, EntryState::Creating, content, sim.now());
+    s.written.insert(site);
+    engine.commit(site, |r| r.add(entry))?;
+    Ok(())
+}
+
+/// Replaces the entry at `site` by the complete one.
+pub(super) fn complete(
+    engine: &mut Engine,
+    sim: &Simulation,
+    s: &mut Session<'_>,
+    site: Site,
+    content: &Content<'_>,
+    created_at: Instant,
+) -> Result<(), Stop> {
+    let entry = s.entry(sim, site, EntryState::Complete, content, created_at);
+    s.written.insert(site);
+    let exists = engine.running(site)?.entry(&s.key).is_some();
+    if exists {
+        engine.commit(site, |r| r.replace(entry))?;
+    } else {
+        engine.commit(site, |r| r.add(entry))?;
+    }
+    Ok(())
+}
+
+/// PrepareForBackup and DoSnapshotSet: freeze, copies, thaw. Steps `VssFreeze`, `PrimaryCopies`,
+/// `SecondaryCopies` (synchronous) and `Thaw` happen inside VSS; a fault injected at one of them
+/// is handed to VSS or the provider so that the set fails exactly there and VSS aborts it (the
+/// provider deletes its copies, writers thaw), as the VSS service does when the requestor fails
+/// or disappears inside the freeze.
+pub(super) fn snapshots(sim: &mut Simulation, s: &mut Session<'_>) -> Result<(), Stop> {
+    let inside = s.fault.filter(|(step, _)| step.inside_vss() && WorkflowStep::steps_of(s.mode.kind()).contains(step));
+    if let Some((step, _)) = inside {
+        match step {
+            WorkflowStep::VssFreeze => {
+                s.vss.inject(VssStep::Freeze, InjectedFault::Fail(VssCode::WRITERERROR_RETRYABLE));
+            }
+            WorkflowStep::PrimaryCopies => s.provider.inject(ProviderFault::BeforePrimaryCopies),
+            WorkflowStep::SecondaryCopies => s.provider.inject(ProviderFault::BeforeSecondaryCopies),
+            _ => s.vss.inject(VssStep::Thaw, InjectedFault::Fail(VssCode::UNEXPECTED)),
+        }
+    }
+    let writers: &mut [&mut dyn Writer] = &mut [&mut s.writer];
+    s.vss.prepare_for_backup(sim, &mut s.provider, writers)?;
+    if let Err(error) = s.vss.do_snapshot_set(sim, &mut s.provider, writers) {
+        if let Some((step, fault)) = inside
+            && error.message.contains("injected")
+        {
+            s.fault = None;
+            return Err(injected(step, fault));
+        }
+        return Err(error.into());
+    }
+    #[cfg(feature = "defects")]
+    if s.copy_outside_freeze {
+        // Defect `CopyOutsideFreeze`: the provider took nothing; the copies are taken now, after
+        // the writers were thawed.
+        for copy in s.primary.clone() {
+            copy.create(sim)?;
+        }
+    }
+    let frozen_at = event_time(&s.vss, WriterEvent::Freeze);
+    let thawed_at = event_time(&s.vss, WriterEvent::Thaw);
+    let copies_at = s.vss.shadow_copies().first().map_or(sim.now(), |c| c.created_at);
+    s.copies_at = copies_at;
+    s.vss_window = Some(VssWindow { frozen_at_nanos: frozen_at.as_nanos(), thawed_at_nanos: thawed_at.as_nanos() });
+    s.report.steps.push((WorkflowStep::VssFreeze, frozen_at));
+    s.report.steps.push((WorkflowStep::PrimaryCopies, copies_at));
+    if s.mode.kind() == RemoteCopyMode::Synchronous {
+        s.report.steps.push((WorkflowStep::SecondaryCopies, copies_at));
+    }
+    s.report.steps.push((WorkflowStep::Thaw, thawed_at));
+    Ok(())
+}
+
+fn event_time(vss: &BackupComponents, event: WriterEvent) -> Instant {
+    vss.events().iter().find(|e| e.event == event).map(|e| e.at).expect("a taken set delivered the event")
+}
+
+/// The integrity check: the verifier on the primary copies (a point-in-time image of database
+/// and logs). A failed check marks the component not succeeded and completes the VSS backup
+/// (nothing is truncated), then fails the workflow so the copies and intents are undone.
+pub(super) fn integrity_check(sim: &mut Simulation, s: &mut Session<'_>) -> Result<(), Stop> {
+    s.reach(WorkflowStep::IntegrityCheck)?;
+    if s.no_integrity_check {
+        s.vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, &s.key.database, true)?;
+        s.done(sim, WorkflowStep::IntegrityCheck);
+        return Ok(());
+    }
+    let report = {
+        let db = ArrayVolume::new(sim, s.primary_array, &s.primary[0].copy)?;
+        let log = ArrayVolume::new(sim, s.primary_array, &s.primary[1].copy)?;
+        verify_image(&db, &log)?
+    };
+    if !report.is_recoverable() {
+        s.vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, &s.key.database, false)?;
+        let writers: &mut [&mut dyn Writer] = &mut [&mut s.writer];
+        let _ = s.vss.backup_complete(sim, &mut s.provider, writers);
+        return Err(Stop::Fail(
+            EngineError::IntegrityCheckFailed { key: s.key.clone(), report: Box::new(report) }.into(),
+        ));
+    }
+    s.vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, &s.key.database, true)?;
+    s.integrity_checked = true;
+    s.report.integrity = Some(report);
+    s.done(sim, WorkflowStep::IntegrityCheck);
+    Ok(())
+}
+
+/// VSS BackupComplete: the writer truncates logs after a succeeded FULL backup (not with `-nc`).
+/// A writer error here is reported, not undone: the copies are complete and recorded.
+pub(super) fn backup_complete(sim: &mut Simulation, s: &mut Session<'_>) -> Result<(), Stop> {
+    s.reach(WorkflowStep::BackupComplete)?;
+    let writers: &mut [&mut dyn Writer] = &mut [&mut s.writer];
+    if let Err(error) = s.vss.backup_complete(sim, &mut s.provider, writers) {
+        s.report.backup_complete_error = Some(error.to_string());
+    }
+    s.report.truncated = s.writer.truncated().get(&s.key.database).copied().flatten();
+    s.done(sim, WorkflowStep::BackupComplete);
+    Ok(())
+}
+
+/// Retention (Virtual Lock) on `copies`, after BackupComplete (a retained copy of an aborted set
+/// could not be deleted). The expiration is set again with it, so retention ≤ expiration holds
+/// from this instant.
+pub(super) fn apply_retention(sim: &mut Simulation, s: &mut Session<'_>, copies: &[PlannedCopy]) -> Result<(), Stop> {
+    s.reach(WorkflowStep::Retention)?;
+    if let Some(retention) = s.fields.retention_hours {
+        for copy in copies {
+            let changes = VolumeChanges {
+                retention_hours: Some(retention),
+                expiration_hours: s.fields.expiration_hours,
+                ..VolumeChanges::default()
+            };
+            sim.array_mut(copy.array).modify_volume(&copy.copy, changes)?;
+        }
+    }
+    s.done(sim, WorkflowStep::Retention);
+    Ok(())
+}
+
+/// Undo after a failure: abort the VSS set if it is still open, then dissolve every entry this
+/// backup wrote (copies first, then the entry; what cannot be deleted now stays as a deferred
+/// intent), then delete any planned copy left unreferenced.
+fn undo(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>) {
+    if matches!(
+        s.vss.state(),
+        RequestorState::SetStarted | RequestorState::PreparedForBackup | RequestorState::SnapshotsTaken
+    ) {
+        let writers: &mut [&mut dyn Writer] = &mut [&mut s.writer];
+        let _ = s.vss.abort_backup(sim, &mut s.provider, writers);
+    }
+    for site in [Site::Local, Site::Remote] {
+        if s.written.contains(&site)
+            && engine.is_running(site)
+            && let Err(error) = engine.dissolve(sim, site, &s.key)
+        {
+            sim.record("rm", format!("undo of {} at {site:?}: {error}", s.key));
+        }
+    }
+    for copy in s.primary.iter().chain(&s.remote) {
+        let name = sim.array(copy.array).name().to_owned();
+        if sim.array(copy.array).has_volume(&copy.copy)
+            && !engine.is_referenced(&name, &copy.copy)
+            && let Err(error) = sim.array_mut(copy.array).delete_volume(&copy.copy)
+        {
+            sim.record("rm", format!("undo could not delete {}: {error}", copy.copy));
+        }
+    }
+}
+
+/// After a crash: only VSS's own clean-up of a set whose requestor vanished before the snapshots
+/// (nothing frozen or copied yet). A set already taken keeps its copies: the intents list them.
+fn abandon(sim: &mut Simulation, s: &mut Session<'_>) {
+    if matches!(s.vss.state(), RequestorState::SetStarted | RequestorState::PreparedForBackup) {
+        let writers: &mut [&mut dyn Writer] = &mut [&mut s.writer];
+        let _ = s.vss.abort_backup(sim, &mut s.provider, writers);
+    }
+}

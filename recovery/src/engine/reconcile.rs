@@ -1,0 +1,357 @@
+//! Finishing or undoing interrupted work, after a crash and as the Task Manager.
+//!
+//! What it holds: how an entry is dissolved (its unreferenced copies deleted, then the entry
+//! removed), how intents left by a crash are resolved, the restart of a backup server
+//! ([`Engine::restart_backup_server`]) and the Task Manager ([`Engine::tick`]) that drops entries
+//! whose copies the arrays expired.
+//!
+//! What it does not do: it never guesses. An intent whose fate depends on something it cannot see
+//! now (an array offline, a retained copy, the other backup server down) is deferred and retried by
+//! every later engine call, and listed by [`Engine::deferred_cleanups`].
+//!
+//! Main design choice: resolution rules that need no memory of the interrupted workflow, only the
+//! repositories and the arrays:
+//! - a `Removing` entry is finished (its copies deleted, then the entry removed);
+//! - a `Creating` entry is rolled back the same way, except a synchronous-mode intent whose twin
+//!   in the other repository is complete: both copy sets were taken in the same freeze and the twin
+//!   was only completed after the integrity check, so the intent is completed too;
+//! - a complete local periodic entry whose copies a complete remote entry records as retained is
+//!   removed (the hand-over the crash interrupted);
+//! - a complete entry whose copies lack the retention it records gets the rest of it.
+//!
+//! A copy is deleted only when no other entry (in either repository) references it. The cost: a
+//! crashed backup is rolled back rather than resumed, except in the synchronous case above (its
+//! BackupComplete never ran, so no log was truncated for it).
+
+use simulator::{Instant, Simulation, VolumeChanges};
+
+use super::policy::{expires_at, retained_until};
+use super::{Engine, EngineError};
+use crate::repository::{Entry, EntryKey, EntryState, RemoteCopyMode, Repository, Site};
+
+/// What a restart (or the start of any engine call) resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Intents rolled back and removals finished: entries dissolved.
+    pub dissolved: Vec<(Site, EntryKey)>,
+    /// Intents completed (synchronous twins).
+    pub completed: Vec<(Site, EntryKey)>,
+    /// Local periodic entries removed because the remote entry took them over.
+    pub handed_over: Vec<EntryKey>,
+    /// Entries whose copies got their missing retention.
+    pub retention_reapplied: Vec<(Site, EntryKey)>,
+    /// Intents that must wait, with the reason.
+    pub deferred: Vec<(Site, EntryKey, String)>,
+}
+
+/// What the Task Manager did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Entries dropped because the arrays expired their copies.
+    pub expired: Vec<(Site, EntryKey)>,
+    /// Entries dropped because their copies vanished before any expiration.
+    pub vanished: Vec<(Site, EntryKey)>,
+    /// Mounted entries with a missing copy (left for the user to unmount and remove).
+    pub damaged_mounted: Vec<(Site, EntryKey)>,
+    /// Intents resolved meanwhile.
+    pub reconciled: ReconcileReport,
+}
+
+/// The outcome of dissolving an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Dissolved {
+    /// Its copies are gone and so is the entry.
+    Removed,
+    /// It stays as a `Removing` (or `Creating`) intent until the reason goes away.
+    Deferred(String),
+}
+
+impl Engine {
+    /// Restarts a backup server: reopens its repository and resolves what crashes left.
+    ///
+    /// Errors: repository errors on open (the server stays down).
+    pub fn restart_backup_server(&mut self, sim: &mut Simulation, site: Site) -> crate::Result<ReconcileReport> {
+        let config = match site {
+            Site::Local => self.config.local.clone(),
+            Site::Remote => self.config.remote.clone().ok_or(EngineError::NoRemoteBackupServer)?,
+        };
+        self.crash_backup_server(site);
+        let repository = Repository::open_with(&config.repository_dir, &config.name, site, self.config.durability)?;
+        match site {
+            Site::Local => self.local = Some(repository),
+            Site::Remote => self.remote = Some(repository),
+        }
+        sim.record("rm", format!("{site:?} backup server restarted"));
+        self.pending_check = true;
+        let mut report = self.resolve_pending(sim);
+        self.finish_completed(sim, &mut report);
+        Ok(report)
+    }
+
+    /// The Task Manager: resolves deferred intents, drops entries whose copies the arrays
+    /// expired (or that vanished), finishes interrupted hand-overs and reapplies missing
+    /// retention.
+    ///
+    /// Errors: none of its own today (failures are reported and retried next time); the
+    /// signature leaves room for a repository that cannot be read.
+    pub fn tick(&mut self, sim: &mut Simulation) -> crate::Result<TickReport> {
+        let mut report = TickReport { reconciled: self.resolve_pending(sim), ..TickReport::default() };
+        let now = sim.now();
+        let mut broken: Vec<(Site, Entry)> = Vec::new();
+        for (site, entry) in self.all_entries() {
+            if entry.state == EntryState::Complete && self.missing_copy(sim, entry) {
+                broken.push((site, entry.clone()));
+            }
+        }
+        for (site, entry) in broken {
+            if entry.mounted.is_some() {
+                report.damaged_mounted.push((site, entry.key.clone()));
+                continue;
+            }
+            match self.dissolve(sim, site, &entry.key) {
+                Ok(Dissolved::Removed) => {
+                    let expired = expires_at(&entry).is_some_and(|at| at <= now);
+                    let list = if expired { &mut report.expired } else { &mut report.vanished };
+                    list.push((site, entry.key.clone()));
+                    sim.record("rm", format!("task manager dropped {site:?} entry {}", entry.key));
+                }
+                Ok(Dissolved::Deferred(reason)) => report.reconciled.deferred.push((site, entry.key, reason)),
+                Err(error) => report.reconciled.deferred.push((site, entry.key, error.to_string())),
+            }
+        }
+        self.finish_completed(sim, &mut report.reconciled);
+        Ok(report)
+    }
+
+    /// Whether an entry lists a copy (own or retained) that is not on its array.
+    pub(super) fn missing_copy(&self, sim: &Simulation, entry: &Entry) -> bool {
+        entry
+            .copies
+            .iter()
+            .chain(&entry.retained_on_primary)
+            .any(|c| sim.array_by_name(&c.array).is_none_or(|a| !sim.array(a).has_volume(&c.copy_volume)))
+    }
+
+    /// Whether any entry of a running repository lists `copy` on `array_name` (as its own or as
+    /// retained).
+    pub(crate) fn is_referenced(&self, array_name: &str, copy: &str) -> bool {
+        self.all_entries().any(|(_, e)| {
+            e.copies.iter().chain(&e.retained_on_primary).any(|c| c.array == array_name && c.copy_volume == copy)
+        })
+    }
+
+    fn referenced_elsewhere(&self, site: Site, key: &EntryKey, array_name: &str, copy: &str) -> bool {
+        self.all_entries().any(|(s, e)| {
+            (s != site || e.key != *key)
+                && e.copies.iter().chain(&e.retained_on_primary).any(|c| c.array == array_name && c.copy_volume == copy)
+        })
+    }
+
+    /// Whether the other backup server is configured and down (its references are unknown).
+    fn other_down(&self, site: Site) -> bool {
+        let other = match site {
+            Site::Local => Site::Remote,
+            Site::Remote => Site::Local,
+        };
+        (other == Site::Local || self.config.remote.is_some()) && !self.is_running(other)
+    }
+
+    fn defer(&mut self, site: Site, key: &EntryKey) {
+        self.deferred.insert((site, key.clone()));
+        self.pending_check = true;
+    }
+
+    /// Dissolves the entry `key` of `site`: marks it `Removing` (a complete entry), deletes each
+    /// of its copies (own and retained) that no other entry references, then removes it. If a copy
+    /// cannot be deleted now, the entry stays as an intent and is deferred.
+    ///
+    /// Errors: [`EngineError::Mounted`]; [`EngineError::BackupServerDown`]; a crash during a commit.
+    pub(super) fn dissolve(&mut self, sim: &mut Simulation, site: Site, key: &EntryKey) -> crate::Result<Dissolved> {
+        let Some(entry) = self.running(site)?.entry(key).cloned() else {
+            self.deferred.remove(&(site, key.clone()));
+            return Ok(Dissolved::Removed);
+        };
+        if entry.mounted.is_some() {
+            return Err(EngineError::Mounted(key.clone()).into());
+        }
+        if entry.mode == RemoteCopyMode::Periodic && self.other_down(site) {
+            // The other repository may reference these copies (retained on the primary).
+            self.defer(site, key);
+            return Ok(Dissolved::Deferred("the other backup server is down".into()));
+        }
+        if entry.state == EntryState::Complete {
+            self.commit(site, |r| r.set_state(key, EntryState::Removing))?;
+        }
+        for copy in entry.copies.iter().chain(&entry.retained_on_primary) {
+            if self.referenced_elsewhere(site, key, &copy.array, &copy.copy_volume) {
+                continue;
+            }
+            let Some(array) = sim.array_by_name(&copy.array) else { continue };
+            if !sim.array(array).has_volume(&copy.copy_volume) {
+                continue;
+            }
+            if let Err(error) = sim.array_mut(array).delete_volume(&copy.copy_volume) {
+                sim.record("rm", format!("removal of {key} deferred: {}: {error}", copy.copy_volume));
+                self.defer(site, key);
+                return Ok(Dissolved::Deferred(format!("{}: {error}", copy.copy_volume)));
+            }
+        }
+        self.commit(site, |r| r.remove(key))?;
+        self.deferred.remove(&(site, key.clone()));
+        Ok(Dissolved::Removed)
+    }
+
+    /// The numeric policy's removal of a set (checked: unmounted, not retained).
+    ///
+    /// Errors: as [`Engine::dissolve`]; an array error when a copy could not be deleted (the set
+    /// stays as a deferred removal and the backup is refused).
+    pub(super) fn remove_for_policy(&mut self, sim: &mut Simulation, site: Site, key: &EntryKey) -> crate::Result<()> {
+        sim.record("rm", format!("numeric policy removes {site:?} backup {key}"));
+        match self.dissolve(sim, site, key)? {
+            Dissolved::Removed => Ok(()),
+            Dissolved::Deferred(reason) => Err(EngineError::RemovalDeferred { site, key: key.clone(), reason }.into()),
+        }
+    }
+
+    /// Resolves every intent of the running repositories (see the module doc).
+    pub(super) fn resolve_pending(&mut self, sim: &mut Simulation) -> ReconcileReport {
+        let mut report = ReconcileReport::default();
+        if !self.pending_check {
+            return report;
+        }
+        self.pending_check = false;
+        let intents: Vec<(Site, Entry)> =
+            self.all_entries().filter(|(_, e)| e.state != EntryState::Complete).map(|(s, e)| (s, e.clone())).collect();
+        for (site, entry) in intents {
+            let key = entry.key.clone();
+            if entry.state == EntryState::Creating && entry.mode == RemoteCopyMode::Synchronous {
+                match self.sync_twin_outcome(sim, site, &entry) {
+                    TwinOutcome::Unknown => {
+                        self.defer(site, &key);
+                        report.deferred.push((site, key, "the other backup server is down".into()));
+                        continue;
+                    }
+                    TwinOutcome::Complete(twin) => {
+                        let completed = Entry {
+                            state: EntryState::Complete,
+                            created_at_unix_secs: twin.created_at_unix_secs,
+                            created_at_nanos: twin.created_at_nanos,
+                            vss_window: twin.vss_window,
+                            integrity_checked: twin.integrity_checked,
+                            ..entry.clone()
+                        };
+                        match self.commit(site, |r| r.replace(completed)) {
+                            Ok(_) => {
+                                self.deferred.remove(&(site, key.clone()));
+                                report.completed.push((site, key));
+                            }
+                            Err(error) => report.deferred.push((site, key, error.to_string())),
+                        }
+                        continue;
+                    }
+                    TwinOutcome::RollBack => {}
+                }
+            }
+            match self.dissolve(sim, site, &key) {
+                Ok(Dissolved::Removed) => report.dissolved.push((site, key)),
+                Ok(Dissolved::Deferred(reason)) => report.deferred.push((site, key, reason)),
+                Err(error) => {
+                    self.defer(site, &key);
+                    report.deferred.push((site, key, error.to_string()));
+                }
+            }
+        }
+        if !self.deferred.is_empty() {
+            self.pending_check = true;
+        }
+        report
+    }
+
+    fn sync_twin_outcome(&self, sim: &Simulation, site: Site, entry: &Entry) -> TwinOutcome {
+        let other = match site {
+            Site::Local => Site::Remote,
+            Site::Remote => Site::Local,
+        };
+        if self.other_down(site) {
+            return TwinOutcome::Unknown;
+        }
+        match self.repository(other).and_then(|r| r.entry(&entry.key)) {
+            Some(twin) if twin.state == EntryState::Complete && !self.missing_copy(sim, entry) => {
+                TwinOutcome::Complete(Box::new(twin.clone()))
+            }
+            _ => TwinOutcome::RollBack,
+        }
+    }
+
+    /// Finishes what complete entries imply after a crash: the periodic hand-over and missing
+    /// retention.
+    fn finish_completed(&mut self, sim: &mut Simulation, report: &mut ReconcileReport) {
+        if self.is_running(Site::Local) && self.is_running(Site::Remote) {
+            let handed: Vec<EntryKey> = self
+                .repository(Site::Local)
+                .into_iter()
+                .flat_map(|r| r.entries().values())
+                .filter(|e| e.state == EntryState::Complete && e.mode == RemoteCopyMode::Periodic)
+                .filter(|e| {
+                    self.repository(Site::Remote).and_then(|r| r.entry(&e.key)).is_some_and(|remote| {
+                        remote.state == EntryState::Complete && remote.retained_on_primary == e.copies
+                    })
+                })
+                .map(|e| e.key.clone())
+                .collect();
+            for key in handed {
+                match self.commit(Site::Local, |r| r.remove(&key)) {
+                    Ok(_) => report.handed_over.push(key),
+                    Err(error) => report.deferred.push((Site::Local, key, error.to_string())),
+                }
+            }
+        }
+        let now = sim.now();
+        let mut missing: Vec<(Site, Entry)> = Vec::new();
+        for (site, entry) in self.all_entries() {
+            let Some(until) = retained_until(entry) else { continue };
+            if entry.state != EntryState::Complete || until <= now {
+                continue;
+            }
+            let lacks = entry.copies.iter().any(|c| {
+                sim.array_by_name(&c.array)
+                    .and_then(|a| sim.array(a).volume(&c.copy_volume).ok())
+                    .is_some_and(|v| v.retained_until.is_none())
+            });
+            if lacks {
+                missing.push((site, entry.clone()));
+            }
+        }
+        for (site, entry) in missing {
+            match reapply_retention(sim, &entry, now) {
+                Ok(()) => report.retention_reapplied.push((site, entry.key)),
+                Err(error) => report.deferred.push((site, entry.key, error.to_string())),
+            }
+        }
+    }
+}
+
+enum TwinOutcome {
+    Unknown,
+    Complete(Box<Entry>),
+    RollBack,
+}
+
+/// Gives an entry's copies the rest of the retention it records (whole hours, rounded up), with
+/// the expiration moved as far as it must be for retention ≤ expiration.
+fn reapply_retention(sim: &mut Simulation, entry: &Entry, now: Instant) -> crate::Result<()> {
+    let Some(until) = retained_until(entry) else { return Ok(()) };
+    let remaining = until - now;
+    let hours = remaining.as_secs().div_ceil(3600).max(1);
+    for copy in &entry.copies {
+        let Some(array) = sim.array_by_name(&copy.array) else { continue };
+        let Ok(volume) = sim.array(array).volume(&copy.copy_volume) else { continue };
+        if volume.retained_until.is_some() {
+            continue;
+        }
+        let expiration_hours = volume.expires_at.map(|at| (at - now).as_secs().div_ceil(3600).max(hours));
+        let changes = VolumeChanges { retention_hours: Some(hours), expiration_hours, ..VolumeChanges::default() };
+        sim.array_mut(array).modify_volume(&copy.copy_volume, changes)?;
+    }
+    Ok(())
+}
