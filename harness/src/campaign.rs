@@ -233,6 +233,7 @@ pub fn generate_step(entropy: u64, faults: &BTreeSet<FaultKind>) -> StepToml {
                 site: site(&mut prng),
                 backup: backup_selector(&mut prng),
                 kind: Some(kind.to_owned()),
+                host: None,
             });
         }
         875..=894 => {

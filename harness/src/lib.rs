@@ -16,8 +16,7 @@
 //! case is written back in it, so `run` replays any failure exactly. The cost: everything a
 //! campaign can do must first exist as a scenario key.
 
-mod engine_shim;
-pub(crate) use engine_shim as engine;
+pub(crate) use recovery::engine;
 
 pub mod campaign;
 pub mod invariants;

@@ -133,8 +133,8 @@ impl Reference {
         }
     }
 
-    /// Entries removed by a named cause.
-    pub fn on_removed(&mut self, removed: &[(Site, EntryKey)], _cause: &str) {
+    /// Entries the engine removed (any path: policy, expiry, user, undo, reconciliation).
+    pub fn on_removed(&mut self, removed: &[(Site, EntryKey)]) {
         for key in removed {
             self.entries.remove(key);
         }
@@ -143,10 +143,6 @@ impl Reference {
     /// A backup succeeded: remember its entries and their copies' content; the checks run when
     /// its step records arrive.
     pub fn on_backup(&mut self, sim: &Simulation, engine: &Engine, database: &str, report: &BackupReport) {
-        for key in &report.removed_by_policy {
-            self.entries.remove(&(Site::Local, key.clone()));
-            self.entries.remove(&(Site::Remote, key.clone()));
-        }
         let mut entries = Vec::new();
         for (site, key) in [(Site::Local, &report.local), (Site::Remote, &report.remote)] {
             let Some(key) = key else { continue };
@@ -173,13 +169,8 @@ impl Reference {
 
     /// The live database was mounted again: its content must hold every committed transaction
     /// (and each indeterminate one wholly or not at all).
-    pub fn on_mounted(&mut self, sim: &Simulation, _engine: &Engine, _server: &str, database: &str) {
-        let Some(info) = self.infos.get(database).cloned() else { return };
-        let primary = sim.primary();
-        let contents = ArrayVolume::new(sim, primary, &info.db_volume)
-            .and_then(|db| verify::read_database_contents(&db))
-            .map_err(|e| e.to_string());
-        match contents {
+    pub fn on_mounted(&mut self, sim: &Simulation, engine: &Engine, server: &str, database: &str) {
+        match live_contents(sim, engine, server, database) {
             Ok(contents) => self.judge_content(
                 "committed_transactions_survive",
                 "7.7/34",
@@ -193,6 +184,51 @@ impl Reference {
                 format!("{database}: cannot read the mounted database: {error}"),
             )),
         }
+    }
+
+    /// A restore succeeded: the live database must now hold exactly the restored backup's image
+    /// (`expected`, computed from its copies before the restore), which becomes the reference.
+    pub fn on_restored(
+        &mut self,
+        sim: &Simulation,
+        database: &str,
+        (array, db_volume): (ArrayId, String),
+        expected: Option<Result<BTreeMap<u32, Vec<u8>>, String>>,
+    ) {
+        let Some(Ok(expected)) = expected else { return };
+        let actual = ArrayVolume::new(sim, array, &db_volume)
+            .and_then(|volume| verify::read_database_contents(&volume))
+            .map_err(|e| e.to_string());
+        match actual {
+            Ok(actual) if actual == expected => {}
+            Ok(actual) => {
+                let differing: Vec<u32> = expected
+                    .keys()
+                    .chain(actual.keys())
+                    .filter(|p| expected.get(p) != actual.get(p))
+                    .copied()
+                    .collect::<std::collections::BTreeSet<u32>>()
+                    .into_iter()
+                    .take(8)
+                    .collect();
+                self.found.push(violation(
+                    "restored_database_matches_backup",
+                    "7.1/6",
+                    format!(
+                        "{database}: after the restore the live database differs from the backup; pages {differing:?}"
+                    ),
+                ));
+            }
+            Err(error) => self.found.push(violation(
+                "restored_database_matches_backup",
+                "7.1/6",
+                format!("{database}: cannot read the restored database: {error}"),
+            )),
+        }
+        let db = self.databases.entry(database.to_owned()).or_default();
+        db.committed = ReferenceContents { pages: expected };
+        db.uncertain.clear();
+        db.unknown = false;
     }
 
     /// Compares `contents` with the reference of `database`, accepting each combination of the
@@ -339,19 +375,8 @@ impl Reference {
             ));
             return;
         };
-        let Some(array) = sim.array_by_name(&db.array) else { return };
-        let image = (|| -> Result<BTreeMap<u32, Vec<u8>>, String> {
-            let db_volume = ArrayVolume::new(sim, array, &db.copy_volume).map_err(|e| e.to_string())?;
-            let log_volume = ArrayVolume::new(sim, array, &log.copy_volume).map_err(|e| e.to_string())?;
-            let report = verify::verify_image(&db_volume, &log_volume).map_err(|e| e.to_string())?;
-            if !report.is_recoverable() {
-                return Err(format!("not recoverable: {:?}", report.problems));
-            }
-            let mut memory =
-                MemoryImage::copy_of(&db_volume, db_volume.size_bytes().min(64 << 20)).map_err(|e| e.to_string())?;
-            verify::soft_recover(&mut memory, &log_volume).map_err(|e| e.to_string())?;
-            verify::read_database_contents(&memory).map_err(|e| e.to_string())
-        })();
+        let _ = (db, log);
+        let image = image(sim, entry);
         match image {
             Ok(contents) => self.judge_content(
                 "backup_image_matches_reference",
@@ -413,6 +438,49 @@ impl Reference {
         }
         found
     }
+}
+
+/// The image an entry's copies hold: verified recoverable, soft-recovered in memory, read page by
+/// page.
+///
+/// Errors: the copies are missing or unreadable, or the image is not recoverable (the reasons).
+pub fn image(sim: &Simulation, entry: &Entry) -> Result<BTreeMap<u32, Vec<u8>>, String> {
+    let find = |role: VolumeRole| entry.copies.iter().find(|c| c.role == role);
+    let (Some(db), Some(log)) = (find(VolumeRole::Database), find(VolumeRole::Log)) else {
+        return Err("the entry lacks a database or a log copy".to_owned());
+    };
+    let array = sim.array_by_name(&db.array).ok_or_else(|| format!("no array {}", db.array))?;
+    let db_volume = ArrayVolume::new(sim, array, &db.copy_volume).map_err(|e| e.to_string())?;
+    let log_volume = ArrayVolume::new(sim, array, &log.copy_volume).map_err(|e| e.to_string())?;
+    let report = verify::verify_image(&db_volume, &log_volume).map_err(|e| e.to_string())?;
+    if !report.is_recoverable() {
+        return Err(format!("not recoverable: {:?}", report.problems));
+    }
+    // Only the header and the pages matter: copy that much, not the whole volume.
+    let pages = match verify::read_database_header(&db_volume).map_err(|e| e.to_string())? {
+        Ok(header) => header.page_count,
+        Err(error) => return Err(format!("database header: {error:?}")),
+    };
+    let extent = recovery::exchange::layout::db_page_offset(pages).min(db_volume.size_bytes());
+    let mut memory = MemoryImage::copy_of(&db_volume, extent).map_err(|e| e.to_string())?;
+    verify::soft_recover(&mut memory, &log_volume).map_err(|e| e.to_string())?;
+    verify::read_database_contents(&memory).map_err(|e| e.to_string())
+}
+
+/// The pages of the live database, wherever the engine serves it from now (it may have been
+/// relocated to the backup array by a restore).
+fn live_contents(
+    sim: &Simulation,
+    engine: &Engine,
+    server: &str,
+    database: &str,
+) -> Result<BTreeMap<u32, Vec<u8>>, String> {
+    let db = engine
+        .mailbox_server(server)
+        .and_then(|s| s.database(database).map_err(Into::into))
+        .map_err(|e| e.to_string())?;
+    let volume = ArrayVolume::new(sim, db.array(), db.db_volume()).map_err(|e| e.to_string())?;
+    verify::read_database_contents(&volume).map_err(|e| e.to_string())
 }
 
 fn created_at(sim: &Simulation, array: &str, copy: &str) -> Option<Instant> {

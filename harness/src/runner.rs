@@ -366,7 +366,14 @@ pub fn describe(action: &Action) -> String {
         Action::RcStop { group } => format!("stop {group}"),
         Action::Mount { copy: c, host } => format!("mount {} on {host}", copy(c)),
         Action::Unmount(c) => format!("unmount {}", copy(c)),
-        Action::Restore(c, kind) => format!("restore {} ({kind:?})", copy(c)),
+        Action::Restore(c, kind) => {
+            let how = match kind {
+                crate::engine::RestoreKind::VolumePromote => "volume promote".to_owned(),
+                crate::engine::RestoreKind::FileCopy { host } => format!("file copy via {host}"),
+                crate::engine::RestoreKind::DatabaseFromRemote { host } => format!("database from remote, on {host}"),
+            };
+            format!("restore {} ({how})", copy(c))
+        }
         Action::Verify(c) => format!("verify {}", copy(c)),
         Action::Remove(c) => format!("remove {}", copy(c)),
         Action::SetPolicy { database, .. } => format!("set policy of {database}"),

@@ -137,6 +137,8 @@ pub struct World {
     pub timeline: Vec<TimelineEvent>,
     /// Virtual time when the first step started.
     pub start: simulator::Instant,
+    /// Memoised invariant verdicts (see [`crate::invariants::check_all`]).
+    pub memo: crate::invariants::Memo,
     workloads: BTreeMap<String, Workload>,
     workload_config: WorkloadConfig,
     collect_timeline: bool,
@@ -205,6 +207,13 @@ impl World {
             sim.array_mut(array)
                 .create_cpg(CpgSpec { name: c.name.clone(), ..CpgSpec::default() })
                 .map_err(setup(format!("cpg {}", c.name)))?;
+        }
+        for host in &file.hosts {
+            let h = host.get_ref();
+            let array = by_name(&sim, &h.array);
+            sim.array_mut(array)
+                .create_host(simulator::HostSpec { name: h.name.clone(), ..simulator::HostSpec::default() })
+                .map_err(setup(format!("host {}", h.name)))?;
         }
         for volume in &file.volumes {
             let v = volume.get_ref();
@@ -320,17 +329,17 @@ impl World {
         if let Some(t) = servers.flush_and_hold_timeout {
             vss.flush_and_hold_timeout = t.0;
         }
-        let config = EngineConfig {
-            local: BackupServerConfig { name: local_name, array: primary, storage: storage(&servers.local_repository) },
-            remote: servers.remote.as_ref().map(|name| BackupServerConfig {
-                name: name.clone(),
-                array: arrays[1],
-                storage: storage(&servers.remote_repository),
-            }),
-            provider_version: servers.provider_version.as_deref().and_then(parse_version).unwrap_or((2, 2)),
-            vss,
-            defect: options.defect,
-        };
+        let remote = servers.remote.as_ref().map(|name| BackupServerConfig {
+            name: name.clone(),
+            array: arrays[1],
+            storage: storage(&servers.remote_repository),
+        });
+        let local =
+            BackupServerConfig { name: local_name, array: primary, storage: storage(&servers.local_repository) };
+        let mut config = EngineConfig::new(local, remote);
+        config.provider_version = servers.provider_version.as_deref().and_then(parse_version).unwrap_or((2, 2));
+        config.vss = vss;
+        config.defect = options.defect;
         let has_remote = config.remote.is_some();
         let mut engine = Engine::new(config).map_err(setup("recovery engine"))?;
         let server = server_object.as_ref().map(|s| s.name().to_owned());
@@ -361,6 +370,7 @@ impl World {
             stats: WorldStats::default(),
             timeline: Vec::new(),
             start,
+            memo: crate::invariants::Memo::default(),
             workloads,
             workload_config: config,
             collect_timeline: options.collect_timeline,
@@ -483,9 +493,23 @@ impl World {
                 world.engine.unmount(&mut world.sim, site, key).map(|()| "unmounted".to_owned())
             }),
             Action::Restore(copy, kind) => self.with_copy(copy, "restore", |world, site, key| {
-                let report = world.engine.restore(&mut world.sim, site, key, *kind)?;
-                world.reference.on_removed(&report.removed, "restore");
-                Ok(format!("restored ({kind:?})"))
+                let expected = world
+                    .engine
+                    .repository(site)
+                    .and_then(|r| r.entry(key))
+                    .map(|e| crate::reference::image(&world.sim, e));
+                let report = world.engine.restore(&mut world.sim, site, key, kind.clone())?;
+                // A database restored from the remote copy is served from the backup array now.
+                let location = match &report.database {
+                    Some(db) => (db.array(), db.db_volume().to_owned()),
+                    None => {
+                        let db = world.engine.mailbox_server(&key.server)?.database(&key.database)?;
+                        (db.array(), db.db_volume().to_owned())
+                    }
+                };
+                world.reference.on_restored(&world.sim, &key.database, location, expected);
+                let moved = report.failed_over.map(|g| format!(", group {g} failed over")).unwrap_or_default();
+                Ok(format!("restored by {}{moved}", restore_kind_name(kind)))
             }),
             Action::Verify(copy) => self.with_copy(copy, "verify", |world, site, key| {
                 world.engine.verify(&world.sim, site, key).map(|report| {
@@ -498,7 +522,6 @@ impl World {
             }),
             Action::Remove(copy) => self.with_copy(copy, "remove", |world, site, key| {
                 world.engine.remove(&mut world.sim, site, key)?;
-                world.reference.on_removed(&[(site, key.clone())], "remove");
                 Ok("removed".to_owned())
             }),
             Action::SetPolicy { database, policy } => {
@@ -516,12 +539,13 @@ impl World {
             }
             Action::RestartBackupServer(site) => match self.engine.restart_backup_server(&mut self.sim, *site) {
                 Ok(report) => {
-                    self.reference.on_removed(&report.removed, "restart");
                     self.record_lane(Lane::BackupServer(*site), "restart", "backup server restarted");
                     StepResult::ok(format!(
-                        "{} backup server restarted ({} entries reconciled away)",
+                        "{} backup server restarted: {} intents undone, {} completed, {} deferred",
                         site_name(*site),
-                        report.removed.len()
+                        report.dissolved.len(),
+                        report.completed.len(),
+                        report.deferred.len()
                     ))
                 }
                 Err(error) => {
@@ -559,13 +583,9 @@ impl World {
     /// After a step: the engine's Task Manager tick, then bookkeeping (step records into the
     /// reference model, trace into the timeline). Returns the tick's error, if any.
     pub fn settle(&mut self) -> Option<String> {
-        let tick = match self.engine.tick(&mut self.sim) {
-            Ok(report) => {
-                self.reference.on_removed(&report.removed, "tick");
-                None
-            }
-            Err(error) => Some(error.to_string()),
-        };
+        let tick = self.engine.tick(&mut self.sim).err().map(|error| error.to_string());
+        let removed = self.engine.drain_removed();
+        self.reference.on_removed(&removed);
         let records = self.engine.drain_step_records();
         self.reference.on_step_records(&self.sim, &records);
         if self.collect_timeline {
@@ -693,11 +713,15 @@ impl World {
                     if sites.is_empty() { "no entry".to_owned() } else { sites.join(" + ") },
                     crate::scenario::human(self.sim.now() - started)
                 );
+                if let Some(failure) = &report.remote_copy_failure {
+                    detail.push_str(&format!(", no remote copy: {failure}"));
+                }
                 if report.bytes_replicated > 0 {
                     detail.push_str(&format!(", {} replicated", bytes(report.bytes_replicated)));
                 }
                 if !report.removed_by_policy.is_empty() {
-                    let removed: Vec<&str> = report.removed_by_policy.iter().map(|k| k.backup_id.as_str()).collect();
+                    let removed: Vec<&str> =
+                        report.removed_by_policy.iter().map(|(_, k)| k.backup_id.as_str()).collect();
                     detail.push_str(&format!(", policy removed {}", removed.join(", ")));
                 }
                 StepResult::ok(detail)
@@ -904,6 +928,14 @@ fn db_flush(
         .and_then(|s| s.database_mut(database).map_err(Into::into))
         .map_err(|e| e.to_string())?;
     db.flush(sim, pages).map(|_| ()).map_err(|e| e.to_string())
+}
+
+fn restore_kind_name(kind: &crate::engine::RestoreKind) -> &'static str {
+    match kind {
+        crate::engine::RestoreKind::VolumePromote => "volume promote",
+        crate::engine::RestoreKind::FileCopy { .. } => "file copy",
+        crate::engine::RestoreKind::DatabaseFromRemote { .. } => "database from the remote copy",
+    }
 }
 
 /// `local` / `remote`.

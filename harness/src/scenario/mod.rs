@@ -414,6 +414,9 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
         require(source, &cpg.span(), &format!("cpg[{i}].array"), &names.arrays, &c.array, "array")?;
         names.cpgs.push((c.array.clone(), c.name.clone()));
     }
+    for (i, host) in file.hosts.iter().enumerate() {
+        require(source, &host.span(), &format!("host[{i}].array"), &names.arrays, &host.get_ref().array, "array")?;
+    }
     let primary = names.arrays[0].clone();
     for (i, volume) in file.volumes.iter().enumerate() {
         let v = volume.get_ref();
@@ -1047,9 +1050,14 @@ fn step_of(
         let copy =
             copy_selector(source, span, &k("restore"), &r.database, r.site.as_deref(), r.backup.as_deref(), names)?;
         let kind = match r.kind.as_deref().unwrap_or("volume_promote") {
+            "volume_promote" if r.host.is_some() => {
+                return Err(source.in_table(span, &k("restore.host"), "a volume promote needs no host"));
+            }
             "volume_promote" => RestoreKind::VolumePromote,
-            "file_copy" => RestoreKind::FileCopy,
-            "database_from_remote" => RestoreKind::DatabaseFromRemote,
+            "file_copy" => RestoreKind::FileCopy { host: r.host.clone().unwrap_or_else(|| "backup-host".to_owned()) },
+            "database_from_remote" => {
+                RestoreKind::DatabaseFromRemote { host: r.host.clone().unwrap_or_else(|| "standby-host".to_owned()) }
+            }
             other => {
                 return Err(source.in_table(
                     span,

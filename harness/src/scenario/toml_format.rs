@@ -26,6 +26,9 @@ pub struct ScenarioToml {
     /// Plain volumes (database volumes are created by `[[database]]`).
     #[serde(default, rename = "volume", skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<Spanned<VolumeToml>>,
+    /// Hosts (backup servers' hosts that mount copies, standby mailbox servers).
+    #[serde(default, rename = "host", skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<Spanned<HostToml>>,
     /// The Remote Copy links between the first two arrays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<Spanned<LinksToml>>,
@@ -105,6 +108,16 @@ pub struct VolumeToml {
     /// `"thin"` (default) or `"full"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioning: Option<String>,
+}
+
+/// `[[host]]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostToml {
+    /// Array name.
+    pub array: String,
+    /// Host name.
+    pub name: String,
 }
 
 /// `[links]`.
@@ -510,6 +523,10 @@ pub struct RestoreArgs {
     /// `"volume_promote"` (default), `"file_copy"` or `"database_from_remote"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// `file_copy`: the host that mounts the copies (default `backup-host`);
+    /// `database_from_remote`: the standby server's host on the backup array (default `standby-host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// `expect = { ... }`: every key given must hold after the step.
