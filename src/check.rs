@@ -42,6 +42,10 @@ pub struct CheckArgs {
     /// No progress bar (CI logs).
     #[arg(long)]
     pub quiet: bool,
+    /// Test-only: run a deliberately wrong engine variant (built with `--features defects`).
+    #[cfg(feature = "defects")]
+    #[arg(long, value_name = "NAME")]
+    pub defect: Option<String>,
 }
 
 fn parse_shard(text: Option<&str>) -> anyhow::Result<(u64, u64)> {
@@ -77,6 +81,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     });
     let mut config = CampaignConfig::new(faults.clone());
     config.steps_per_case = args.steps_per_case;
+    #[cfg(feature = "defects")]
+    {
+        config.defect = args.defect.as_deref().map(crate::run::defect_named).transpose()?;
+    }
     let cases = campaign::shard_cases(args.steps, args.steps_per_case, shard, shards);
     let shard_steps = cases.len() as u64 * args.steps_per_case as u64;
     let kinds: Vec<&str> = faults.iter().map(|k| k.name()).collect();

@@ -21,12 +21,29 @@ pub struct RunArgs {
     /// Also draw the run's timeline as SVG into this file.
     #[arg(long, value_name = "FILE.svg")]
     pub timeline: Option<PathBuf>,
+    /// Test-only: run a deliberately wrong engine variant (built with `--features defects`).
+    #[cfg(feature = "defects")]
+    #[arg(long, value_name = "NAME")]
+    pub defect: Option<String>,
+}
+
+/// The defect named `name` (`remote_entry_before_sync`, ...).
+#[cfg(feature = "defects")]
+pub fn defect_named(name: &str) -> anyhow::Result<harness::Defect> {
+    harness::Defect::ALL.iter().copied().find(|d| d.name() == name).ok_or_else(|| {
+        let known: Vec<&str> = harness::Defect::ALL.iter().map(|d| d.name()).collect();
+        anyhow::anyhow!("unknown defect `{name}` (known: {})", known.join(", "))
+    })
 }
 
 /// Runs the verb.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let scenario = harness::scenario::load(&args.scenario)?;
-    let report = harness::runner::run(&scenario, harness::runner::RunOptions { seed: args.seed, defect: None })?;
+    #[cfg(feature = "defects")]
+    let defect = args.defect.as_deref().map(defect_named).transpose()?;
+    #[cfg(not(feature = "defects"))]
+    let defect = None;
+    let report = harness::runner::run(&scenario, harness::runner::RunOptions { seed: args.seed, defect })?;
     if args.json {
         println!("{}", harness::report::json(&report));
     } else {

@@ -23,6 +23,8 @@ use std::time::Duration;
 use simulator::Prng;
 use simulator::invariants::Violation;
 
+use recovery::repository::RemoteCopyMode;
+
 use crate::engine::{Defect, WorkflowStep};
 use crate::scenario::toml_format::{
     BackupArgs, CopyArgs, GroupArgs, MountArgs, RestoreArgs, SyncArgs, VssFaultArgs, WorkflowFaultArgs, WriteArgs,
@@ -175,23 +177,30 @@ pub fn generate_step(entropy: u64, faults: &BTreeSet<FaultKind>) -> StepToml {
     let roll = prng.int_inclusive(999);
     let mut step = StepToml::default();
     match roll {
-        0..=449 => {
+        0..=399 => {
             step.write = Some(WriteArgs {
                 database: Some(database),
                 transactions: Some(prng.range_inclusive(1, 4) as u32),
                 ..WriteArgs::default()
             })
         }
-        450..=599 => {
+        400..=599 => {
+            let mode = match database.as_str() {
+                "DB-SYNC" => RemoteCopyMode::Synchronous,
+                "DB-PERIODIC" => RemoteCopyMode::Periodic,
+                _ => RemoteCopyMode::None,
+            };
             let mut backup = BackupArgs { database, ..BackupArgs::default() };
             if prng.chance(1, 5) {
                 backup.backup_type = Some("copy".into());
             }
-            if faults.contains(&FaultKind::Workflow) && prng.chance(1, 5) {
-                let point = WorkflowStep::ALL[prng.int_inclusive(WorkflowStep::ALL.len() as u64 - 1) as usize];
-                let (kind, delay) = match prng.int_inclusive(2) {
-                    0 => ("fail", None),
-                    1 => ("crash", None),
+            if faults.contains(&FaultKind::Workflow) && prng.chance(3, 10) {
+                // A point this mode's workflow really reaches.
+                let points = WorkflowStep::steps_of(mode);
+                let point = points[prng.int_inclusive(points.len() as u64 - 1) as usize];
+                let (kind, delay) = match prng.int_inclusive(9) {
+                    0..=3 => ("fail", None),
+                    4..=6 => ("crash", None),
                     _ => ("delay", Some(duration_log(&mut prng, 10, 120_000))),
                 };
                 backup.fault = Some(WorkflowFaultArgs { at: point.name().to_owned(), kind: kind.to_owned(), delay });
@@ -277,7 +286,7 @@ fn fault_step(prng: &mut Prng, faults: &BTreeSet<FaultKind>, step: &mut StepToml
     }
     let kind = enabled[prng.int_inclusive(enabled.len() as u64 - 1) as usize];
     // Scheduled a little ahead, so the fault lands inside the next step more often than between.
-    let after = prng.chance(1, 2).then(|| duration_log(prng, 1, 5_000));
+    let after = prng.chance(2, 3).then(|| duration_log(prng, 1, 2_000));
     match kind {
         FaultKind::Link => {
             let fault = match prng.int_inclusive(3) {
@@ -359,6 +368,23 @@ pub struct CaseOutcome {
     pub setup_error: Option<String>,
 }
 
+/// One step with every invariant after it; a panic inside the model (a bug the model asserts
+/// against, such as a runaway event schedule) becomes a `model_panic` violation, so a campaign
+/// shrinks and replays it like any other. After a panic the world must not be used again.
+pub fn step_guarded(world: &mut World, action: &crate::scenario::Action) -> Vec<Violation> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| world.step(action))) {
+        Ok((_, _, violations)) => violations,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "panic without a message".to_owned());
+            vec![Violation { invariant: "model_panic", spec: "-", detail: message }]
+        }
+    }
+}
+
 /// Runs `steps` from a fresh world seeded `seed`, checking every invariant after every step;
 /// stops at the first step with a violation.
 pub fn run_case(config: &CampaignConfig, seed: u64, steps: &[StepToml]) -> CaseOutcome {
@@ -379,7 +405,7 @@ pub fn run_case(config: &CampaignConfig, seed: u64, steps: &[StepToml]) -> CaseO
                 return outcome;
             }
         };
-        let (_, _, violations) = world.step(&step.action);
+        let violations = step_guarded(&mut world, &step.action);
         outcome.steps = i + 1;
         if !violations.is_empty() {
             outcome.violation = Some(CaseViolation { step: i, violations });

@@ -72,6 +72,7 @@ impl std::fmt::Debug for Invariant {
 pub const HARNESS: &[(&str, fn(&World) -> Vec<Violation>)] = &[
     ("backup_copies_inside_freeze", backup_copies_inside_freeze),
     ("periodic_remote_copy_after_sync", periodic_remote_copy_after_sync),
+    ("periodic_local_entry_handed_over", periodic_local_entry_handed_over),
     ("backup_image_matches_reference", backup_image_matches_reference),
     ("committed_transactions_survive", committed_transactions_survive),
     ("restored_database_matches_backup", restored_database_matches_backup),
@@ -129,6 +130,12 @@ pub fn backup_copies_inside_freeze(world: &World) -> Vec<Violation> {
 /// after the Remote Copy sync carrying the data completed.
 pub fn periodic_remote_copy_after_sync(world: &World) -> Vec<Violation> {
     world.reference.found("periodic_remote_copy_after_sync")
+}
+
+/// §7.8/41 with §3.2 (RM 4.4.2): a periodic backup that made its remote entry leaves no local
+/// entry behind (the primary copies stay, recorded as retained by the remote entry).
+pub fn periodic_local_entry_handed_over(world: &World) -> Vec<Violation> {
+    world.reference.found("periodic_local_entry_handed_over")
 }
 
 /// §7.7/34 with §7.8/39–40: every entry of a successful backup verifies as recoverable and, after

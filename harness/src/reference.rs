@@ -34,11 +34,65 @@ const UNCERTAIN_MAX: usize = 4;
 /// What the harness knows about one database's content.
 #[derive(Debug, Clone, Default)]
 struct DatabaseReference {
+    /// Content of every transaction before the first indeterminate one.
     committed: ReferenceContents,
-    /// Transactions that may or may not have committed, in submission order.
-    uncertain: Vec<Transaction>,
-    /// Too many unknowns: content checks are off until an image resolves them.
-    unknown: bool,
+    /// From the first indeterminate transaction on, in submission order: each with whether it
+    /// certainly committed (`true`) or may not have (`false`).
+    pending: Vec<(Transaction, bool)>,
+}
+
+impl DatabaseReference {
+    fn indeterminate(&self) -> usize {
+        self.pending.iter().filter(|(_, certain)| !certain).count()
+    }
+
+    /// Whether `contents` is one of the images the history allows; the matching image if so.
+    /// `None` when too many indeterminate transactions make the check meaningless (not judged).
+    fn admits(&self, contents: &BTreeMap<u32, Vec<u8>>) -> Option<Result<ReferenceContents, Vec<u32>>> {
+        let unknown = self.indeterminate();
+        if unknown > UNCERTAIN_MAX {
+            return None;
+        }
+        for mask in 0u32..(1 << unknown) {
+            let mut candidate = self.committed.clone();
+            let mut bit = 0;
+            for (tx, certain) in &self.pending {
+                let include = *certain || mask & (1 << bit) != 0;
+                if !certain {
+                    bit += 1;
+                }
+                if include {
+                    candidate.apply(tx);
+                }
+            }
+            if &candidate.pages == contents {
+                return Some(Ok(candidate));
+            }
+        }
+        let mut expected = self.committed.clone();
+        for (tx, certain) in &self.pending {
+            if *certain {
+                expected.apply(tx);
+            }
+        }
+        let differing = expected
+            .pages
+            .keys()
+            .chain(contents.keys())
+            .filter(|p| expected.pages.get(p) != contents.get(p))
+            .copied()
+            .collect::<std::collections::BTreeSet<u32>>()
+            .into_iter()
+            .take(8)
+            .collect();
+        Some(Err(differing))
+    }
+
+    /// Re-bases the reference on a resolved image.
+    fn resolve(&mut self, image: ReferenceContents) {
+        self.committed = image;
+        self.pending.clear();
+    }
 }
 
 /// A copy an entry names, with its content when the entry was reported.
@@ -53,6 +107,18 @@ struct TrackedCopy {
 #[derive(Debug, Clone)]
 struct TrackedEntry {
     copies: Vec<TrackedCopy>,
+}
+
+/// Most images waiting for their array to come back.
+const DEFERRED_MAX: usize = 64;
+
+/// An image that could not be read at its backup (its array was offline).
+#[derive(Debug, Clone)]
+struct DeferredImage {
+    database: String,
+    site: Site,
+    entry: Entry,
+    reference: DatabaseReference,
 }
 
 /// The last backup, waiting for its step records.
@@ -71,6 +137,7 @@ pub struct Reference {
     infos: BTreeMap<String, DatabaseInfo>,
     entries: BTreeMap<(Site, EntryKey), TrackedEntry>,
     pending: Option<PendingBackup>,
+    deferred: Vec<DeferredImage>,
     /// Violations found while absorbing the current step, by invariant name.
     found: Vec<Violation>,
     /// Backups checked against the reference (for reports).
@@ -115,22 +182,18 @@ impl Reference {
     /// A transaction reached its commit point.
     pub fn on_committed(&mut self, database: &str, transaction: &Transaction) {
         let db = self.databases.entry(database.to_owned()).or_default();
-        if db.uncertain.is_empty() {
+        if db.pending.is_empty() {
             db.committed.apply(transaction);
         } else {
-            // Ordered after the unknowns: kept as the last certain step of every candidate.
-            db.uncertain.push(transaction.clone());
-            db.unknown = true;
+            // Ordered after an unknown one: applied in every candidate image, after it.
+            db.pending.push((transaction.clone(), true));
         }
     }
 
     /// A transaction's outcome is unknown (the commit failed mid-way, or it is held).
     pub fn on_indeterminate(&mut self, database: &str, transaction: &Transaction) {
         let db = self.databases.entry(database.to_owned()).or_default();
-        db.uncertain.push(transaction.clone());
-        if db.uncertain.len() > UNCERTAIN_MAX {
-            db.unknown = true;
-        }
+        db.pending.push((transaction.clone(), false));
     }
 
     /// Entries the engine removed (any path: policy, expiry, user, undo, reconciliation).
@@ -143,6 +206,18 @@ impl Reference {
     /// A backup succeeded: remember its entries and their copies' content; the checks run when
     /// its step records arrive.
     pub fn on_backup(&mut self, sim: &Simulation, engine: &Engine, database: &str, report: &BackupReport) {
+        // RM 4.4.2 in periodic mode: once the remote entry exists, the local entry is gone (the
+        // primary copies stay, recorded as retained by the remote entry).
+        if matches!(report.mode, ReplicationMode::Periodic { .. })
+            && report.remote.is_some()
+            && engine.repository(Site::Local).is_some_and(|r| r.entry(&report.key).is_some())
+        {
+            self.found.push(violation(
+                "periodic_local_entry_handed_over",
+                "7.8/41",
+                format!("{}: the periodic backup made its remote entry but kept the local one", report.key),
+            ));
+        }
         let mut entries = Vec::new();
         for (site, key) in [(Site::Local, &report.local), (Site::Remote, &report.remote)] {
             let Some(key) = key else { continue };
@@ -177,6 +252,7 @@ impl Reference {
                 database,
                 &contents,
                 "the live database after mount",
+                true,
             ),
             Err(error) => self.found.push(violation(
                 "committed_transactions_survive",
@@ -225,14 +301,12 @@ impl Reference {
                 format!("{database}: cannot read the restored database: {error}"),
             )),
         }
-        let db = self.databases.entry(database.to_owned()).or_default();
-        db.committed = ReferenceContents { pages: expected };
-        db.uncertain.clear();
-        db.unknown = false;
+        self.databases.entry(database.to_owned()).or_default().resolve(ReferenceContents { pages: expected });
     }
 
     /// Compares `contents` with the reference of `database`, accepting each combination of the
-    /// indeterminate transactions; a match resolves them.
+    /// indeterminate transactions; a match resolves them. With more unknowns than can be tried,
+    /// `adopt` re-bases the reference on `contents` (a live database read) instead of judging.
     fn judge_content(
         &mut self,
         invariant: &'static str,
@@ -240,50 +314,56 @@ impl Reference {
         database: &str,
         contents: &BTreeMap<u32, Vec<u8>>,
         what: &str,
+        adopt: bool,
     ) {
         let Some(db) = self.databases.get_mut(database) else { return };
-        if db.unknown && db.uncertain.len() > UNCERTAIN_MAX + 8 {
-            return;
-        }
-        let n = db.uncertain.len().min(UNCERTAIN_MAX + 8);
-        let mut matched = None;
-        for mask in 0u32..(1 << n) {
-            let mut candidate = db.committed.clone();
-            for (i, tx) in db.uncertain.iter().enumerate() {
-                if mask & (1 << i) != 0 {
-                    candidate.apply(tx);
-                }
-            }
-            if &candidate.pages == contents {
-                matched = Some(candidate);
-                break;
-            }
-        }
-        match matched {
-            Some(candidate) => {
-                db.committed = candidate;
-                db.uncertain.clear();
-                db.unknown = false;
-            }
-            None => {
-                let expected = &db.committed.pages;
-                let differing: Vec<u32> = expected
-                    .keys()
-                    .chain(contents.keys())
-                    .filter(|p| expected.get(p) != contents.get(p))
-                    .copied()
-                    .collect::<std::collections::BTreeSet<u32>>()
-                    .into_iter()
-                    .take(8)
-                    .collect();
+        match db.admits(contents) {
+            Some(Ok(image)) => db.resolve(image),
+            Some(Err(differing)) => {
+                let unknown = db.indeterminate();
                 self.found.push(violation(
                     invariant,
                     spec,
                     format!(
-                        "{database}: {what} differs from the committed transactions ({} indeterminate tried); pages {differing:?} differ",
-                        db.uncertain.len()
+                        "{database}: {what} differs from the committed transactions ({unknown} indeterminate tried both ways); pages {differing:?} differ"
                     ),
                 ));
+            }
+            None if adopt => db.resolve(ReferenceContents { pages: contents.clone() }),
+            None => {}
+        }
+    }
+
+    /// Images whose array was offline at the backup, judged once it is back (against the
+    /// reference as it was at the backup).
+    fn judge_deferred(&mut self, sim: &Simulation) {
+        let deferred = std::mem::take(&mut self.deferred);
+        for item in deferred {
+            if !self.entries.contains_key(&(item.site, item.entry.key.clone())) {
+                continue;
+            }
+            let online =
+                item.entry.copies.iter().all(|c| sim.array_by_name(&c.array).is_some_and(|a| sim.array(a).is_online()));
+            if !online {
+                self.deferred.push(item);
+                continue;
+            }
+            let what = format!("backup {} ({}) after soft recovery", item.entry.key.backup_id, site_label(item.site));
+            match image(sim, &item.entry).map(|contents| item.reference.admits(&contents)) {
+                Ok(None | Some(Ok(_))) => {}
+                Ok(Some(Err(differing))) => self.found.push(violation(
+                    "backup_image_matches_reference",
+                    "7.7/34",
+                    format!(
+                        "{}: {what} differs from the transactions committed before it; pages {differing:?} differ",
+                        item.database
+                    ),
+                )),
+                Err(error) => self.found.push(violation(
+                    "backup_image_matches_reference",
+                    "7.7/34",
+                    format!("{} ({}): {error}", item.entry.key, site_label(item.site)),
+                )),
             }
         }
     }
@@ -291,6 +371,9 @@ impl Reference {
     /// The engine's step records of the last step arrived: run the backup checks (copies inside
     /// the freeze, periodic remote copies after the sync, images equal to the reference).
     pub fn on_step_records(&mut self, sim: &Simulation, records: &[StepRecord]) {
+        if !self.deferred.is_empty() {
+            self.judge_deferred(sim);
+        }
         let Some(pending) = self.pending.take() else { return };
         self.backups_checked += 1;
         let at = |step: WorkflowStep| {
@@ -375,15 +458,24 @@ impl Reference {
             ));
             return;
         };
-        let _ = (db, log);
-        let image = image(sim, entry);
-        match image {
+        let online = [db, log].iter().all(|c| sim.array_by_name(&c.array).is_some_and(|a| sim.array(a).is_online()));
+        if !online {
+            // Judged when the array is back, against the reference as it is now.
+            if self.deferred.len() >= DEFERRED_MAX {
+                self.deferred.remove(0);
+            }
+            let reference = self.databases.get(database).cloned().unwrap_or_default();
+            self.deferred.push(DeferredImage { database: database.to_owned(), site, entry: entry.clone(), reference });
+            return;
+        }
+        match image(sim, entry) {
             Ok(contents) => self.judge_content(
                 "backup_image_matches_reference",
                 "7.7/34",
                 database,
                 &contents,
                 &format!("backup {} ({}) after soft recovery", entry.key.backup_id, site_label(site)),
+                false,
             ),
             Err(error) => self.found.push(violation(
                 "backup_image_matches_reference",

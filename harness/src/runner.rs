@@ -200,7 +200,35 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Result<RunReport, SetupE
             text: format!("{}: {}", i + 1, describe(&step.action)),
             end: None,
         });
-        let (result, tick_error, violations) = world.step(&step.action);
+        let guarded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| world.step(&step.action)));
+        let (result, tick_error, violations) = match guarded {
+            Ok(outcome) => outcome,
+            Err(payload) => {
+                // A panic inside the model is a bug it asserts against: report it as a violation
+                // and stop, the world being unusable after it.
+                let message = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "panic without a message".to_owned());
+                let violation = Violation { invariant: "model_panic", spec: "-", detail: message };
+                steps.push(StepReport {
+                    index: i + 1,
+                    label: step.toml.label.clone(),
+                    action: describe(&step.action),
+                    started_secs: (started - world.start).as_secs_f64(),
+                    ended_secs: (started - world.start).as_secs_f64(),
+                    ok: false,
+                    detail: "the model panicked".to_owned(),
+                    error: None,
+                    expected: None,
+                    expectation_met: true,
+                    tick_error: None,
+                    violations: vec![(&violation).into()],
+                });
+                break;
+            }
+        };
         let met = result.expect_failures.is_empty()
             && match &step.expectation {
                 Expectation::Any => true,

@@ -58,6 +58,9 @@ impl ReferenceStateMachine for Campaign {
 /// replay file).
 pub struct Sut {
     world: World,
+    /// With a defect: the same steps on the correct engine, so a violation counts only when the
+    /// correct engine does not show it too (a real bug is not a caught defect).
+    shadow: Option<World>,
     seed: u64,
     steps: Vec<StepToml>,
     violations: Vec<simulator::invariants::Violation>,
@@ -70,13 +73,22 @@ pub fn init(seed: u64, defect: Option<harness::Defect>) -> Sut {
     options.trace_capacity = 0;
     options.defect = defect;
     let world = World::build(&config().scenario, options).unwrap_or_else(|e| panic!("campaign setup: {e}"));
-    Sut { world, seed, steps: Vec::new(), violations: Vec::new() }
+    let shadow = defect.map(|_| {
+        let mut options = options;
+        options.defect = None;
+        World::build(&config().scenario, options).unwrap_or_else(|e| panic!("campaign setup: {e}"))
+    });
+    Sut { world, shadow, seed, steps: Vec::new(), violations: Vec::new() }
 }
 
 /// Applies one step and records its violations.
 pub fn apply(mut sut: Sut, step: StepToml) -> Sut {
     let validated = config().scenario.step(&step).unwrap_or_else(|e| panic!("generated step invalid: {e}"));
-    let (_, _, violations) = sut.world.step(&validated.action);
+    let mut violations = harness::campaign::step_guarded(&mut sut.world, &validated.action);
+    if let Some(shadow) = sut.shadow.as_mut() {
+        let correct = harness::campaign::step_guarded(shadow, &validated.action);
+        violations.retain(|v| !correct.iter().any(|c| c.invariant == v.invariant));
+    }
     sut.steps.push(step);
     sut.violations = violations;
     sut
@@ -138,3 +150,4 @@ prop_state_machine! {
     #[test]
     fn random_campaigns_keep_every_invariant(sequential 1..max_steps() => Correct);
 }
+
