@@ -1,5 +1,5 @@
 //! `storeserv-sim`: the command line. A thin dispatcher; each verb lives in its own module
-//! (`run` and `check` here; `serve` joins from the WSAPI work).
+//! (`serve`, `run`, `check`).
 
 use std::process::ExitCode;
 
@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod run;
+mod serve;
 
 /// Two HPE 3PAR StoreServ arrays, simulated deterministically in one process.
 #[derive(Debug, Parser)]
@@ -22,6 +23,8 @@ enum Command {
     Run(run::RunArgs),
     /// Run a random campaign with faults; shrink and write a replayable scenario on a violation.
     Check(check::CheckArgs),
+    /// Serve the WSAPI (REST) of both arrays so real 3PAR clients can use them.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

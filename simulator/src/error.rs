@@ -198,6 +198,8 @@ error_codes! {
     INV_OPERATION_RO_PARENT_HAS_RW_CHILDREN = 944, 409, "read-only parent has several read-write children";
     ARRAY_OFFLINE = 945, 503, "storage system is not available";
     HOST_IO_ERROR = 946, 409, "host I/O failed";
+    INV_INPUT_MIN_GOAL_GT_MAX_LIMIT = 947, 400, "invalid input: minimum goal cannot be greater than maximum limit";
+    EXISTENT_FLASH_CACHE = 948, 409, "flash cache exists";
 
     // Remote Copy (placeholders except 187/215/237 above).
     NON_EXISTENT_RCOPY_TARGET = 950, 404, "remote copy target does not exist";

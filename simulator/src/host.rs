@@ -10,7 +10,9 @@ use crate::array::ArrayMut;
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{HostId, SetId};
 use crate::names::{NAME31, validate_name};
-use crate::volume_set::{Set, SetChanges, SetSpec, check_unique, validate_set_input};
+use crate::volume_set::{
+    Set, SetChanges, SetSpec, check_set_rename, check_unique, validate_set_changes, validate_set_input,
+};
 
 /// Most paths one host may have.
 pub const MAX_HOST_PATHS: usize = 1024;
@@ -366,48 +368,16 @@ impl ArrayMut<'_> {
     /// Errors: as [`ArrayMut::modify_volume_set`], with `NON_EXISTENT_HOST` for unknown members.
     pub fn modify_host_set(&mut self, name: &str, changes: SetChanges) -> Result<()> {
         self.require_online()?;
-        if let Some(new_name) = &changes.new_name {
-            validate_name("set", new_name, crate::names::NAME27)?;
-        }
-        if let Some(comment) = &changes.comment {
-            crate::names::validate_comment(comment, crate::names::SET_COMMENT_MAX)?;
-        }
-        check_unique(&changes.add)?;
-        check_unique(&changes.remove)?;
+        validate_set_changes(&changes)?;
         let set = self.host_set(name)?;
         let set_id = set.id;
-        let mut members = set.members.clone();
-        let added = self.resolve_host_members(&changes.add)?;
-        for (id, member_name) in added.iter().zip(&changes.add) {
-            if members.contains(id) {
-                return Err(Error::new(ErrorCode::MEMBER_IN_SET, format!("'{member_name}' is already in '{name}'")));
-            }
-        }
-        self.check_host_domains(set.domain.as_deref(), &added)?;
-        members.extend(added);
-        for member_name in &changes.remove {
-            let id = self.host(member_name)?.id;
-            let Some(position) = members.iter().position(|m| *m == id) else {
-                return Err(Error::new(ErrorCode::MEMBER_NOT_IN_SET, format!("'{member_name}' is not in '{name}'")));
-            };
-            members.remove(position);
-        }
-        if let Some(new_name) = &changes.new_name
-            && new_name != name
-        {
-            if self.host_sets.contains_name(new_name) {
-                return Err(Error::new(ErrorCode::EXISTENT_SET, format!("host set '{new_name}' exists")));
-            }
+        let members =
+            set.planned_members(&changes, |n| self.host(n).map(|h| h.id), |d, m| self.check_host_domains(d, m))?;
+        check_set_rename(&self.host_sets, name, changes.new_name.as_ref(), "host set")?;
+        if let Some(new_name) = changes.new_name.as_ref().filter(|n| *n != name) {
             self.array.host_sets.rename(set_id, name, new_name);
         }
-        let set = self.array.host_sets.get_mut(set_id).expect("set exists");
-        set.members = members;
-        if let Some(new_name) = changes.new_name {
-            set.name = new_name;
-        }
-        if let Some(comment) = changes.comment {
-            set.comment = Some(comment).filter(|c| !c.is_empty());
-        }
+        self.array.host_sets.get_mut(set_id).expect("set exists").apply_changes(members, changes);
         self.trace("set", format!("modify host set {name}"));
         Ok(())
     }

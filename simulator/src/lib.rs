@@ -30,6 +30,7 @@ pub mod cpg;
 pub mod error;
 mod event;
 pub mod fault;
+pub mod flash_cache;
 pub mod host;
 pub mod ids;
 pub mod invariants;
@@ -37,6 +38,7 @@ pub mod names;
 pub mod page;
 pub mod port;
 pub mod prng;
+pub mod qos;
 mod registry;
 pub mod remote_copy;
 pub mod simulation;
@@ -47,16 +49,20 @@ pub mod virtual_copy;
 pub mod vlun;
 pub mod volume;
 pub mod volume_set;
+#[cfg(feature = "wsapi")]
+pub mod wsapi;
 
 pub use array::{Array, ArrayConfig, ArrayMut, Limits};
 pub use cpg::{Cpg, CpgSpec, CpgUsage, LdLayout};
 pub use error::{Error, ErrorCode, Result};
 pub use fault::{Direction, Fault};
+pub use flash_cache::FlashCache;
 pub use host::{Chap, Host, HostChanges, HostSet, HostSpec, PathChange};
 pub use ids::{ArrayId, CpgId, GroupId, HostId, SetId, TaskId, VolumeId};
 pub use page::{PAGE_SIZE, PageIndex, PageMap};
 pub use port::{Port, PortPos, PortProtocol};
 pub use prng::Prng;
+pub use qos::{QosLimits, QosRule, QosTarget, QosTargetName};
 pub use registry::Registry;
 pub use remote_copy::{
     AdmitSpec, DrOptions, GroupChanges, GroupPolicies, GroupSpec, GroupState, LinkSpec, Mode, RcGroup, RcTarget,

@@ -73,10 +73,6 @@ impl<Id: Ord + Copy, T> Registry<Id, T> {
         self.by_id.iter().map(|(id, value)| (*id, value))
     }
 
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (Id, &mut T)> {
-        self.by_id.iter_mut().map(|(id, value)| (*id, value))
-    }
-
     /// Number of objects.
     pub fn len(&self) -> usize {
         self.by_id.len()

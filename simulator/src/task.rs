@@ -90,13 +90,16 @@ pub struct Task {
 }
 
 impl Task {
-    /// Steps done at `now` out of [`ONLINE_COPY_STEPS`] (all of them once finished).
+    /// Steps done at `now` out of [`ONLINE_COPY_STEPS`]: all of them once done; for a
+    /// cancelled or failed task, the steps it had done when it stopped.
     pub fn completed_steps(&self, now: Instant) -> u32 {
-        if self.status != TaskStatus::Active {
-            return ONLINE_COPY_STEPS;
-        }
+        let until = match self.status {
+            TaskStatus::Done => return ONLINE_COPY_STEPS,
+            TaskStatus::Active => now,
+            TaskStatus::Cancelled | TaskStatus::Failed => self.finished_at.unwrap_or(now),
+        };
         let total = (self.finishes_at - self.started_at).as_nanos().max(1);
-        let done = (now - self.started_at).as_nanos().min(total);
+        let done = (until - self.started_at).as_nanos().min(total);
         (done * u128::from(ONLINE_COPY_STEPS) / total) as u32
     }
 }
@@ -223,7 +226,9 @@ impl ArrayMut<'_> {
     /// offline destination); `EXISTENT_VOL` (online destination); `NON_EXISTENT_CPG`;
     /// `INV_OPERATION_VV_COPY_TO_SELF`; `INV_OPERATION_VV_EXPORTED`;
     /// `INV_OPERATION_VV_IN_REMOTE_COPY`; `INV_OPERATION_VV_BASE_VOLUME` (destination is a copy);
-    /// `INV_OPERATION_VV_COPY_PARENT_TOO_BIG`; `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`.
+    /// `INV_OPERATION_VV_COPY_PARENT_TOO_BIG`; `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`;
+    /// online only: `CPG_NOT_IN_SAME_DOMAIN` (snapshot CPG), `NO_SPACE` (fully provisioned
+    /// destination beyond the array's capacity or the CPG's growth limit).
     pub fn copy_volume(&mut self, source: &str, spec: PhysicalCopySpec) -> Result<TaskId> {
         self.require_online()?;
         validate_name("volume", &spec.destination, NAME31)?;
@@ -293,7 +298,11 @@ impl ArrayMut<'_> {
         let pages = self.vol(source).pages.clone();
         let dest = self.array.vol_mut(dest_id);
         dest.pages = pages;
-        dest.kind = VolumeKind::PhysicalCopy { parent: source };
+        let previous = std::mem::replace(&mut dest.kind, VolumeKind::PhysicalCopy { parent: source });
+        if let VolumeKind::PhysicalCopy { parent } = previous {
+            self.array.vol_mut(parent).physical_copies.remove(&dest_id);
+        }
+        self.array.vol_mut(source).physical_copies.insert(dest_id);
         let source_name = self.vol(source).name.clone();
         self.trace("copy", format!("offline physical copy {source_name} -> {}", spec.destination));
         Ok(self.finished_task(TaskKind::VolumeCopy, &spec.destination, spec.priority))
@@ -309,10 +318,21 @@ impl ArrayMut<'_> {
             Some(name) => Some(self.cpg(name)?.id),
             None => None,
         };
+        if let (Some(snap), Some(name)) = (snap_cpg, &spec.snap_cpg)
+            && self.cpg_by_id(snap).expect("resolved above").domain != domain
+        {
+            return Err(Error::new(
+                ErrorCode::CPG_NOT_IN_SAME_DOMAIN,
+                format!("snapshot CPG '{name}' is in another domain"),
+            ));
+        }
         let dest_id = self.allocate_volume_id(None)?;
         let now = self.now();
         let source_volume = self.vol(source);
         let (size_mib, pages) = (source_volume.size_mib, source_volume.pages.clone());
+        if spec.provisioning == Provisioning::Full {
+            self.check_full_allocation(cpg_id, size_mib)?;
+        }
         let uuid = self.array.next_uuid();
         let wwn = self.array.wwn_for(dest_id);
         let destination = Volume {
@@ -339,6 +359,7 @@ impl ArrayMut<'_> {
             pages,
             children: BTreeSet::new(),
             family_copies: 0,
+            physical_copies: BTreeSet::new(),
         };
         self.insert_volume(destination);
         let task_id = self.array.allocate_task_id();
@@ -440,7 +461,8 @@ impl ArrayMut<'_> {
     /// Moves a volume's space to other CPGs or converts its provisioning (WSAPI volume action 6).
     ///
     /// Errors: bad keep name; `NON_EXISTENT_VOL`; `NON_EXISTENT_CPG`; `INV_OPERATION_UNSUPPORTED_VV_TYPE`
-    /// (a virtual copy); `INV_INPUT_MISSING_REQUIRED` when converting a volume that has copies
+    /// (a virtual copy); `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS` (source or destination of an
+    /// active online copy); `INV_INPUT_MISSING_REQUIRED` when converting a volume that has copies
     /// without `keep_volume` (the message names `keepVV`); `EXISTENT_VOL` (keep name taken).
     pub fn tune_volume(&mut self, name: &str, spec: TuneSpec) -> Result<TaskId> {
         self.require_online()?;
@@ -453,6 +475,12 @@ impl ArrayMut<'_> {
             return Err(Error::new(
                 ErrorCode::INV_OPERATION_UNSUPPORTED_VV_TYPE,
                 format!("'{name}' is a virtual copy"),
+            ));
+        }
+        if volume.online_copy.is_some() {
+            return Err(Error::new(
+                ErrorCode::INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS,
+                format!("'{name}' is in an online copy"),
             ));
         }
         let user_cpg = spec.user_cpg.as_deref().map(|c| self.cpg(c).map(|c| c.id)).transpose()?;
@@ -474,9 +502,13 @@ impl ArrayMut<'_> {
             kept.uuid = self.array.next_uuid();
             kept.wwn = self.array.wwn_for(keep_id);
             kept.children = BTreeSet::new();
+            kept.physical_copies = BTreeSet::new();
             kept.family_copies = 0;
             kept.metadata = BTreeMap::new();
             kept.expires_at = None;
+            if let VolumeKind::PhysicalCopy { parent } = kept.kind {
+                self.array.vol_mut(parent).physical_copies.insert(keep_id);
+            }
             self.insert_volume(kept);
         }
         let volume = self.array.vol_mut(id);
@@ -492,5 +524,42 @@ impl ArrayMut<'_> {
         }
         self.trace("volume", format!("tune volume {name}"));
         Ok(self.finished_task(TaskKind::ConvertVolume, name, None))
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use std::time::Duration;
+
+    use crate::{CpgSpec, PhysicalCopySpec, Provisioning, Simulation, TaskStatus, VolumeSpec};
+
+    // Goal: a cancelled online copy reports the progress it had made, not 100 %. Regression:
+    // found while serving tasks over the WSAPI (completedSteps of a cancelled copy read 100).
+    // Method: cancel halfway through the copy's virtual duration and read the task at once and
+    // much later.
+    #[test]
+    fn cancelled_copy_keeps_its_progress() {
+        let mut sim = Simulation::new(3);
+        let a = sim.primary();
+        let mut array = sim.array_mut(a);
+        array.create_cpg(CpgSpec { name: "c".into(), ..CpgSpec::default() }).unwrap();
+        array.create_volume(VolumeSpec::thin("v", "c", 256)).unwrap();
+        let spec = PhysicalCopySpec {
+            destination: "d".into(),
+            online: true,
+            destination_cpg: Some("c".into()),
+            provisioning: Provisioning::Thin,
+            compression: false,
+            snap_cpg: None,
+            priority: None,
+        };
+        let task = array.copy_volume("v", spec).unwrap();
+        let half = sim.array(a).config().online_copy_duration / 2;
+        sim.advance(half);
+        sim.array_mut(a).cancel_task(task).unwrap();
+        sim.advance(Duration::from_secs(3600));
+        let task = sim.array(a).task(task).unwrap();
+        assert_eq!(task.status, TaskStatus::Cancelled);
+        assert_eq!(task.completed_steps(sim.now()), 50);
     }
 }

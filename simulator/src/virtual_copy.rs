@@ -152,6 +152,7 @@ impl Array {
             pages: parent.pages.clone(),
             children: BTreeSet::new(),
             family_copies: 0,
+            physical_copies: BTreeSet::new(),
         }
     }
 }
@@ -206,7 +207,8 @@ impl ArrayMut<'_> {
     /// The copy itself survives unchanged. Returns the (finished) promote task.
     ///
     /// Errors: `NON_EXISTENT_VOL`; `INV_OPERATION_VV_BASE_VOLUME` (not a copy);
-    /// `INV_OPERATION_PARAM_CONFLICT` (online with priority); `INV_OPERATION_VV_EXPORTED` (copy
+    /// `INV_OPERATION_PARAM_CONFLICT` (online with priority); `INV_INPUT_BAD_ENUM_VALUE` (priority
+    /// not 1..=3); `INV_OPERATION_VV_EXPORTED` (copy
     /// exported); `INV_OPERATION_PARENT_VV_EXPORTED` (target exported, not online);
     /// `RCOPY_GROUP_STARTED`; `INV_OPERATION_VV_IN_REMOTE_COPY` (stopped group without
     /// `allow_remote_copy_parent`); `INV_OPERATION_PARENT_SIZE_HAS_INCREASED`.
@@ -221,6 +223,11 @@ impl ArrayMut<'_> {
         };
         if options.online && options.priority.is_some() {
             return Err(Error::new(ErrorCode::INV_OPERATION_PARAM_CONFLICT, "online promote takes no priority"));
+        }
+        if let Some(priority) = options.priority
+            && !(1..=3).contains(&priority)
+        {
+            return Err(Error::new(ErrorCode::INV_INPUT_BAD_ENUM_VALUE, "priority must be 1..=3"));
         }
         let copy_id = copy.id;
         let target = match &options.target {
@@ -314,9 +321,11 @@ impl ArrayMut<'_> {
                 return Err(Error::new(ErrorCode::RETAINED, format!("'{}' is retained", parent_volume.name)));
             }
             let grandparent = parent_volume.copy_of().expect("virtual copies have a parent");
-            let pages = self.vol(grandparent).pages.clone();
+            // The read-only parent is recreated from its own parent: content and size of now.
+            let (pages, size) = (self.vol(grandparent).pages.clone(), self.vol(grandparent).size_mib);
             let parent_mut = self.array.vol_mut(parent);
             parent_mut.pages = pages;
+            parent_mut.size_mib = size;
             parent_mut.created_at = now;
         }
         let pages = self.vol(parent).pages.clone();

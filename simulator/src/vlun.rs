@@ -135,7 +135,8 @@ impl Array {
 impl ArrayMut<'_> {
     /// Creates a VLUN template; returns the LUN used.
     ///
-    /// Errors, in order: `MISSING_VLUN_EXPORT_INFO` (neither host nor port); `TOO_LARGE` (LUN);
+    /// Errors, in order: `MISSING_VLUN_EXPORT_INFO` (neither host nor port); `TOO_LARGE` (LUN, or a
+    /// volume-set export whose last member would sit beyond the last LUN, checked once the set is known);
     /// `NON_EXISTENT_VOL` / `NON_EXISTENT_SET`; `NON_EXISTENT_HOST` / `NON_EXISTENT_SET`;
     /// `NON_EXISTENT_PORT`; `BAD_PORT_TYPE`; `INV_OPERATION_VLUN_PCOPY_TARGET_VV`;
     /// `INV_INPUT` (different domains: "must be in the same domain"); `EXISTENT_LUN`;
@@ -205,6 +206,12 @@ impl ArrayMut<'_> {
             VlunVolume::Volume(_) => 1,
             VlunVolume::Set(set) => self.volume_sets.get(set).map_or(1, |s| s.members.len().max(1) as u32),
         };
+        if !spec.auto_lun && spec.lun + width - 1 > MAX_LUN {
+            return Err(Error::new(
+                ErrorCode::TOO_LARGE,
+                format!("a set of {width} volumes at LUN {} ends beyond LUN {MAX_LUN}", spec.lun),
+            ));
+        }
         let used = self.luns_in_use(target);
         let lun = if spec.auto_lun {
             let max = if spec.max_auto_lun == 0 { MAX_LUN } else { spec.max_auto_lun.min(MAX_LUN) };
@@ -229,6 +236,29 @@ impl ArrayMut<'_> {
         Ok(lun)
     }
 
+    /// Checks that volume set `set`, grown to `members` members, still fits every export of it:
+    /// an export at LUN `n` shows the members at `n..n + members`, so each LUN the set gains
+    /// must be free for the hosts of that export and within range.
+    pub(crate) fn check_exported_set_growth(&self, set: SetId, members: usize) -> Result<()> {
+        let current = self.volume_sets.get(set).map_or(0, |s| s.members.len()).max(1) as u32;
+        let wanted = members.max(1) as u32;
+        for vlun in self.vluns.values().filter(|v| v.volume == VlunVolume::Set(set)) {
+            let used = self.luns_in_use(vlun.target);
+            for lun in vlun.lun + current..vlun.lun + wanted {
+                if lun > MAX_LUN {
+                    return Err(Error::new(ErrorCode::TOO_LARGE, format!("the set's LUNs would pass {MAX_LUN}")));
+                }
+                if used.contains(&lun) {
+                    return Err(Error::new(
+                        ErrorCode::EXISTENT_LUN,
+                        format!("LUN {lun}, needed by the exported set's new member, is already used"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn luns_in_use(&self, target: VlunTarget) -> Vec<u32> {
         match target {
             VlunTarget::Host(h) | VlunTarget::HostOnPort(h, _) => self.luns_of_host(h),
@@ -246,10 +276,17 @@ impl ArrayMut<'_> {
 
     /// Removes the VLUN template (volume, lun, host, port).
     ///
-    /// Errors: `NON_EXISTENT_VOL`/`NON_EXISTENT_SET`/`NON_EXISTENT_HOST` for unknown names;
-    /// `NON_EXISTENT_PORT`; `NON_EXISTENT_VLUN` when no such template exists.
+    /// Errors, in order: `INV_INPUT_PORT_SPECIFICATION` (a port that does not exist);
+    /// `NON_EXISTENT_VLUN` (unknown volume) / `NON_EXISTENT_SET` / `NON_EXISTENT_HOST` for unknown
+    /// names; `MISSING_VLUN_EXPORT_INFO`; `NON_EXISTENT_VLUN` when no such template exists.
     pub fn delete_vlun(&mut self, volume: &str, lun: u32, host: Option<&str>, port: Option<PortPos>) -> Result<()> {
         self.require_online()?;
+        // The port part is validated before any lookup (WSAPI spec §8.5: `8:8:8` → 400, code 55).
+        if let Some(pos) = port
+            && !self.ports().iter().any(|p| p.pos == pos)
+        {
+            return Err(Error::new(ErrorCode::INV_INPUT_PORT_SPECIFICATION, format!("port {pos} does not exist")));
+        }
         let volume_key = match volume.strip_prefix("set:") {
             Some(set) => VlunVolume::Set(self.volume_set(set)?.id),
             None => VlunVolume::Volume(
@@ -258,11 +295,6 @@ impl ArrayMut<'_> {
                     .id,
             ),
         };
-        if let Some(pos) = port
-            && !self.ports().iter().any(|p| p.pos == pos)
-        {
-            return Err(Error::new(ErrorCode::NON_EXISTENT_PORT, format!("port {pos} does not exist")));
-        }
         let target = match (host, port) {
             (Some(name), port) => match name.strip_prefix("set:") {
                 Some(set) => VlunTarget::HostSet(self.host_set(set)?.id),

@@ -23,6 +23,14 @@ use crate::time::{Instant, hours};
 /// Volume sizes are allocated in multiples of this many MiB.
 pub const SIZE_GRANULE_MIB: u64 = 256;
 
+/// How long an expired volume that could not be removed (in use, or its array down) waits
+/// before the next attempt, like 3PAR's hourly `remove_expired_vvs` system task.
+pub const EXPIRY_RETRY: Duration = Duration::from_secs(3600);
+
+/// Highest volume id: 3PAR VV ids are 16-bit (the id is also encoded in the WWN). Larger
+/// requested ids are refused with `INV_INPUT_EXCEEDS_RANGE`; allocated ids wrap back to 1.
+pub const MAX_VOLUME_ID: u32 = 65_535;
+
 /// Longest metadata value.
 pub const METADATA_VALUE_MAX: usize = 255;
 
@@ -147,6 +155,10 @@ pub struct Volume {
     pub(crate) children: BTreeSet<VolumeId>,
     /// On a base volume: virtual copies in its whole tree (for the per-base limit).
     pub(crate) family_copies: u32,
+    /// Completed offline physical copies of this volume (volumes whose kind is
+    /// `PhysicalCopy { parent: this }`), so deleting it re-bases them without scanning every
+    /// volume.
+    pub(crate) physical_copies: BTreeSet<VolumeId>,
 }
 
 impl Volume {
@@ -225,9 +237,10 @@ pub(crate) fn check_range(volume: &Volume, offset: u64, len: u64) -> Result<()> 
     Ok(())
 }
 
-/// Rounds a requested size up to the allocation granule.
+/// Rounds a requested size up to the allocation granule (saturating, so an absurd request
+/// stays absurd and is refused by the size limit instead of overflowing).
 pub fn round_size_mib(size_mib: u64) -> u64 {
-    size_mib.div_ceil(SIZE_GRANULE_MIB) * SIZE_GRANULE_MIB
+    size_mib.div_ceil(SIZE_GRANULE_MIB).saturating_mul(SIZE_GRANULE_MIB)
 }
 
 /// What to create: [`ArrayMut::create_volume`].
@@ -392,7 +405,7 @@ impl Array {
             .sum()
     }
 
-    fn check_full_allocation(&self, cpg: CpgId, extra_mib: u64) -> Result<()> {
+    pub(crate) fn check_full_allocation(&self, cpg: CpgId, extra_mib: u64) -> Result<()> {
         let system_free = self.config.total_capacity_mib.saturating_sub(self.allocated_full_mib());
         if extra_mib > system_free {
             return Err(Error::new(
@@ -419,18 +432,33 @@ impl Array {
             return Err(Error::new(ErrorCode::VV_LIMIT_REACHED, format!("{} volumes exist", self.volumes.len())));
         }
         if let Some(id) = requested {
+            if id > MAX_VOLUME_ID {
+                return Err(Error::new(
+                    ErrorCode::INV_INPUT_EXCEEDS_RANGE,
+                    format!("volume id {id} exceeds {MAX_VOLUME_ID}"),
+                ));
+            }
             if self.volumes.contains_id(VolumeId(id)) {
                 return Err(Error::new(ErrorCode::EXISTENT_ID, format!("volume id {id} is in use")));
             }
             return Ok(VolumeId(id));
         }
-        let mut id = self.counters.next_volume;
-        // Bounded: at most `max_volumes` ids are taken, so a free one is found within that many steps.
-        for _ in 0..=self.config.limits.max_volumes {
-            if !self.volumes.contains_id(VolumeId(id)) {
+        self.free_volume_id_from(self.counters.next_volume, &[])
+    }
+
+    /// The first id at or after `start` (wrapping within 1..=[`MAX_VOLUME_ID`]) that is neither
+    /// used nor in `planned`.
+    pub(crate) fn free_volume_id_from(&self, start: u32, planned: &[VolumeId]) -> Result<VolumeId> {
+        let mut id = start;
+        // Bounded: one pass over the id space.
+        for _ in 0..=MAX_VOLUME_ID {
+            if id == 0 || id > MAX_VOLUME_ID {
+                id = 1;
+            }
+            if !self.volumes.contains_id(VolumeId(id)) && !planned.contains(&VolumeId(id)) {
                 return Ok(VolumeId(id));
             }
-            id = id.wrapping_add(1).max(1);
+            id += 1;
         }
         Err(Error::new(ErrorCode::VV_ID_LIMIT_REACHED, "no free volume id"))
     }
@@ -481,11 +509,14 @@ impl Array {
             let base = self.vol_mut(base);
             base.family_copies -= 1;
         }
+        if let VolumeKind::PhysicalCopy { parent } = volume.kind {
+            self.vol_mut(parent).physical_copies.remove(&id);
+        }
         // A completed physical copy outlives its source and becomes a base volume.
-        for (_, other) in self.volumes.iter_mut() {
-            if other.kind == (VolumeKind::PhysicalCopy { parent: id }) {
-                other.kind = VolumeKind::Base;
-            }
+        for copy in &volume.physical_copies {
+            let copy = self.vol_mut(*copy);
+            assert_eq!(copy.kind, VolumeKind::PhysicalCopy { parent: id });
+            copy.kind = VolumeKind::Base;
         }
         volume
     }
@@ -584,6 +615,7 @@ impl ArrayMut<'_> {
             pages: PageMap::new(),
             children: BTreeSet::new(),
             family_copies: 0,
+            physical_copies: BTreeSet::new(),
         };
         self.insert_volume(volume);
         self.trace("volume", format!("create volume {} id={id} size={size_mib}MiB {:?}", spec.name, spec.provisioning));
@@ -593,8 +625,12 @@ impl ArrayMut<'_> {
     /// Inserts a fully built volume, advances the id counter and schedules its expiry.
     pub(crate) fn insert_volume(&mut self, volume: Volume) {
         let (id, name, expires_at) = (volume.id, volume.name.clone(), volume.expires_at);
-        if id.0 >= self.array.counters.next_volume {
-            self.array.counters.next_volume = id.0 + 1;
+        // The counter moves forward past every new id, and restarts after the allocator wrapped
+        // past MAX_VOLUME_ID, so each allocation starts next to the previous one (O(1)) instead
+        // of rescanning the ids in use.
+        let next = &mut self.array.counters.next_volume;
+        if id.0 >= *next || *next > MAX_VOLUME_ID {
+            *next = id.0 + 1;
         }
         self.array.volumes.insert(id, &name, volume);
         if let Some(at) = expires_at {
@@ -762,24 +798,33 @@ impl ArrayMut<'_> {
 
     /// Removes `volume` if its expiration is `at` and the delete rules allow it now; otherwise
     /// retries an hour later. Called by the event loop.
+    ///
+    /// The retry event carries the original expiration instant, so the volume's reported
+    /// expiration time stays the one that was set, and a later change of it still cancels the
+    /// pending retries (they no longer match).
     pub(crate) fn expire(&mut self, volume: VolumeId, at: Instant) {
         let Some(current) = self.volume_by_id(volume) else {
             return;
         };
-        if current.expires_at != Some(at) || !self.online {
+        if current.expires_at != Some(at) {
             return;
         }
         let name = current.name.clone();
-        match self.delete_blocker(volume, self.now()) {
+        let blocker = if self.online {
+            self.delete_blocker(volume, self.now()).map(|e| e.message)
+        } else {
+            Some(format!("array {} is down", self.name()))
+        };
+        match blocker {
             None => {
                 self.array.remove_volume(volume);
                 self.trace("expire", format!("removed expired volume {name}"));
             }
-            Some(blocker) => {
-                let retry = self.now() + Duration::from_secs(3600);
-                self.trace("expire", format!("expired volume {name} kept: {}", blocker.message));
-                self.array.vol_mut(volume).expires_at = Some(retry);
-                self.schedule_expiry(volume, retry);
+            Some(reason) => {
+                let retry = self.now() + EXPIRY_RETRY;
+                self.trace("expire", format!("expired volume {name} kept: {reason}"));
+                let array = self.array.id;
+                self.world.queue.schedule(retry, Event::Expire { array, volume, at });
             }
         }
     }

@@ -104,6 +104,93 @@ pub(crate) fn validate_set_input(name: &str, domain: Option<&str>, comment: Opti
     Ok(())
 }
 
+/// Validates the input part of a set change: new name, comment, duplicate member names and the
+/// flash-cache policy (checked before any lookup, as the WSAPI's validation order requires).
+pub(crate) fn validate_set_changes(changes: &SetChanges) -> Result<()> {
+    if let Some(new_name) = &changes.new_name {
+        validate_name("set", new_name, NAME27)?;
+    }
+    if let Some(comment) = &changes.comment {
+        validate_comment(comment, SET_COMMENT_MAX)?;
+    }
+    check_unique(&changes.add)?;
+    check_unique(&changes.remove)?;
+    if let Some(policy) = changes.flash_cache_policy
+        && !(1..=2).contains(&policy)
+    {
+        return Err(Error::new(ErrorCode::INV_INPUT_BAD_ENUM_VALUE, "flash cache policy must be 1 or 2"));
+    }
+    Ok(())
+}
+
+impl<M: Copy + PartialEq> Set<M> {
+    /// The members this set would have after adding and removing the named members:
+    /// `resolve` turns a name into a member, `check_domains` vets the additions.
+    ///
+    /// Errors: those of `resolve`; `MEMBER_IN_SET`; those of `check_domains`; `MEMBER_NOT_IN_SET`.
+    pub(crate) fn planned_members(
+        &self,
+        changes: &SetChanges,
+        resolve: impl Fn(&str) -> Result<M>,
+        check_domains: impl Fn(Option<&str>, &[M]) -> Result<()>,
+    ) -> Result<Vec<M>> {
+        let mut members = self.members.clone();
+        let added: Vec<M> = changes.add.iter().map(|n| resolve(n)).collect::<Result<_>>()?;
+        for (id, member_name) in added.iter().zip(&changes.add) {
+            if members.contains(id) {
+                return Err(Error::new(
+                    ErrorCode::MEMBER_IN_SET,
+                    format!("'{member_name}' is already in '{}'", self.name),
+                ));
+            }
+        }
+        check_domains(self.domain.as_deref(), &added)?;
+        members.extend(added);
+        for member_name in &changes.remove {
+            let id = resolve(member_name)?;
+            let Some(position) = members.iter().position(|m| *m == id) else {
+                return Err(Error::new(
+                    ErrorCode::MEMBER_NOT_IN_SET,
+                    format!("'{member_name}' is not in '{}'", self.name),
+                ));
+            };
+            members.remove(position);
+        }
+        Ok(members)
+    }
+
+    /// Applies checked changes: members, name, comment, flash-cache policy.
+    pub(crate) fn apply_changes(&mut self, members: Vec<M>, changes: SetChanges) {
+        self.members = members;
+        if let Some(new_name) = changes.new_name {
+            self.name = new_name;
+        }
+        if let Some(comment) = changes.comment {
+            self.comment = Some(comment).filter(|c| !c.is_empty());
+        }
+        if let Some(policy) = changes.flash_cache_policy {
+            self.flash_cache_policy = Some(policy);
+        }
+    }
+}
+
+/// Renames set `id` in `registry` if `new_name` differs; refuses a taken name first.
+///
+/// Errors: `EXISTENT_SET`.
+pub(crate) fn check_set_rename<M>(
+    registry: &crate::registry::Registry<SetId, Set<M>>,
+    old: &str,
+    new_name: Option<&String>,
+    what: &str,
+) -> Result<()> {
+    match new_name {
+        Some(new) if new != old && registry.contains_name(new) => {
+            Err(Error::new(ErrorCode::EXISTENT_SET, format!("{what} '{new}' exists")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Expands a VV name pattern for member `index` called `member` at calendar time `when`.
 pub fn expand_pattern(pattern: &str, index: usize, member: &str, when: &jiff::civil::DateTime) -> Result<String> {
     let mut out = String::new();
@@ -193,62 +280,20 @@ impl ArrayMut<'_> {
     /// Adds or removes members, renames, or changes the comment or flash-cache policy.
     ///
     /// Errors: bad names; `NON_EXISTENT_SET`; `NON_EXISTENT_VOL`; `MEMBER_IN_SET`;
-    /// `MEMBER_NOT_IN_SAME_DOMAIN`; `MEMBER_NOT_IN_SET`; `EXISTENT_SET` (new name).
+    /// `MEMBER_NOT_IN_SAME_DOMAIN`; `MEMBER_NOT_IN_SET`; `EXISTENT_LUN` / `TOO_LARGE` (the set is
+    /// exported and a new member's LUN is taken or beyond the last LUN); `EXISTENT_SET` (new name).
     pub fn modify_volume_set(&mut self, name: &str, changes: SetChanges) -> Result<()> {
         self.require_online()?;
-        if let Some(new_name) = &changes.new_name {
-            validate_name("set", new_name, NAME27)?;
-        }
-        if let Some(comment) = &changes.comment {
-            validate_comment(comment, SET_COMMENT_MAX)?;
-        }
-        check_unique(&changes.add)?;
-        check_unique(&changes.remove)?;
-        if let Some(policy) = changes.flash_cache_policy
-            && !(1..=2).contains(&policy)
-        {
-            return Err(Error::new(ErrorCode::INV_INPUT_BAD_ENUM_VALUE, "flash cache policy must be 1 or 2"));
-        }
+        validate_set_changes(&changes)?;
         let set = self.volume_set(name)?;
         let set_id = set.id;
-        let mut members = set.members.clone();
-        let added = self.resolve_volume_members(&changes.add)?;
-        for (id, member_name) in added.iter().zip(&changes.add) {
-            if members.contains(id) {
-                return Err(Error::new(ErrorCode::MEMBER_IN_SET, format!("'{member_name}' is already in '{name}'")));
-            }
-        }
-        self.check_volume_domains(set.domain.as_deref(), &added)?;
-        members.extend(added);
-        for member_name in &changes.remove {
-            let id = self.volume_id(member_name)?;
-            let Some(position) = members.iter().position(|m| *m == id) else {
-                return Err(Error::new(ErrorCode::MEMBER_NOT_IN_SET, format!("'{member_name}' is not in '{name}'")));
-            };
-            members.remove(position);
-        }
-        if let Some(new_name) = &changes.new_name
-            && new_name != name
-            && self.volume_sets.contains_name(new_name)
-        {
-            return Err(Error::new(ErrorCode::EXISTENT_SET, format!("volume set '{new_name}' exists")));
-        }
-        if let Some(new_name) = &changes.new_name
-            && new_name != name
-        {
+        let members = set.planned_members(&changes, |n| self.volume_id(n), |d, m| self.check_volume_domains(d, m))?;
+        self.check_exported_set_growth(set_id, members.len())?;
+        check_set_rename(&self.volume_sets, name, changes.new_name.as_ref(), "volume set")?;
+        if let Some(new_name) = changes.new_name.as_ref().filter(|n| *n != name) {
             self.array.volume_sets.rename(set_id, name, new_name);
         }
-        let set = self.array.volume_sets.get_mut(set_id).expect("set exists");
-        set.members = members;
-        if let Some(new_name) = changes.new_name {
-            set.name = new_name;
-        }
-        if let Some(comment) = changes.comment {
-            set.comment = Some(comment).filter(|c| !c.is_empty());
-        }
-        if let Some(policy) = changes.flash_cache_policy {
-            set.flash_cache_policy = Some(policy);
-        }
+        self.array.volume_sets.get_mut(set_id).expect("set exists").apply_changes(members, changes);
         self.trace("set", format!("modify volume set {name}"));
         Ok(())
     }
@@ -263,6 +308,8 @@ impl ArrayMut<'_> {
             return Err(Error::new(ErrorCode::EXPORTED_VLUN, format!("volume set '{name}' is exported")));
         }
         self.array.volume_sets.remove(id, name);
+        // Real arrays drop the set's QoS rule with it (WSAPI spec §6.2); Cinder relies on that.
+        self.array.qos.rules.remove(&crate::qos::QosTarget::VolumeSet(id));
         self.trace("set", format!("delete volume set {name}"));
         Ok(())
     }
@@ -337,28 +384,26 @@ impl ArrayMut<'_> {
     }
 
     /// Ids for `count` new volumes: consecutive from `first` if given, else the next free ones.
+    ///
+    /// Errors: `VV_LIMIT_REACHED` when `count` more volumes would exceed the array's limit;
+    /// `INV_INPUT_EXCEEDS_RANGE` / `EXISTENT_ID` for explicit ids; `VV_ID_LIMIT_REACHED`.
     pub(crate) fn allocate_consecutive_ids(&self, first: Option<u32>, count: usize) -> Result<Vec<VolumeId>> {
+        if self.volumes.len() + count > self.config.limits.max_volumes as usize {
+            return Err(Error::new(
+                ErrorCode::VV_LIMIT_REACHED,
+                format!("{count} more volumes would exceed the limit of {}", self.config.limits.max_volumes),
+            ));
+        }
         let mut ids = Vec::with_capacity(count);
-        match first {
-            Some(first) => {
-                for offset in 0..count as u32 {
-                    ids.push(self.allocate_volume_id(Some(first + offset))?);
+        for offset in 0..count as u32 {
+            let id = match first {
+                Some(first) => self.allocate_volume_id(Some(first.saturating_add(offset)))?,
+                None => {
+                    let start = ids.last().map_or(self.counters.next_volume, |last: &VolumeId| last.0 + 1);
+                    self.free_volume_id_from(start, &ids)?
                 }
-            }
-            None => {
-                let mut next = self.counters.next_volume;
-                for _ in 0..count {
-                    // Skip ids already used (bounded by the number of volumes).
-                    while self.volumes.contains_id(VolumeId(next)) || ids.contains(&VolumeId(next)) {
-                        next += 1;
-                    }
-                    if self.volumes.len() + ids.len() >= self.config.limits.max_volumes as usize {
-                        return Err(Error::new(ErrorCode::VV_LIMIT_REACHED, "volume limit reached"));
-                    }
-                    ids.push(VolumeId(next));
-                    next += 1;
-                }
-            }
+            };
+            ids.push(id);
         }
         Ok(ids)
     }

@@ -1,3 +1,11 @@
 //! Integration tests of the simulator crate (one test binary; modules by feature).
 
+mod determinism;
+mod errors;
+mod expiration;
+mod exports;
+mod model;
 mod remote_copy;
+mod set_snapshot;
+mod support;
+mod tree;

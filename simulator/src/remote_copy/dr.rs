@@ -20,7 +20,7 @@
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::ArrayId;
-use crate::remote_copy::sync_cycle::{self, drop_internal_snapshot, take_internal_snapshot};
+use crate::remote_copy::sync_cycle::{self, LaunchOptions, drop_internal_snapshot, take_internal_snapshot};
 use crate::remote_copy::transfer::TransferKind;
 use crate::remote_copy::{GroupRef, GroupState, Mode, RemoteCopyMut, Role, SyncStatus};
 use crate::simulation::Simulation;
@@ -136,27 +136,21 @@ impl RemoteCopyMut<'_> {
                 if !options.skip_promote {
                     let image = sim.array(array).vol(snapshot).pages().clone();
                     sim.arrays[array.0 as usize].vol_mut(entry.local).pages = image;
-                    if let Some(e) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == entry.local) {
+                    if let Some(e) = sim.group_mut(at).volume_mut(entry.local) {
                         e.status = SyncStatus::Stale;
                     }
                 }
-                if let Some(e) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == entry.local) {
+                if let Some(e) = sim.group_mut(at).volume_mut(entry.local) {
                     e.pre_sync_snapshot = None;
                 }
                 drop_internal_snapshot(sim, array, snapshot);
             }
-            if let Some(old) = sim
-                .group_mut(at)
-                .volumes
-                .iter_mut()
-                .find(|e| e.local == entry.local)
-                .and_then(|e| e.resync_snapshot.take())
-            {
+            if let Some(old) = sim.group_mut(at).volume_mut(entry.local).and_then(|e| e.resync_snapshot.take()) {
                 drop_internal_snapshot(sim, array, old);
             }
             // The reference for shipping this side's own changes back at recover.
             let snapshot = take_internal_snapshot(sim, at, entry.local).ok();
-            if let Some(e) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == entry.local) {
+            if let Some(e) = sim.group_mut(at).volume_mut(entry.local) {
                 e.resync_snapshot = snapshot;
             }
         }
@@ -244,8 +238,8 @@ impl RemoteCopyMut<'_> {
         let now = sim.now();
         sim.group_mut(at).stats.last_sync_started = Some(now);
         let launched = match sim.group(at).mode {
-            Mode::Periodic => sync_cycle::launch_periodic(sim, at, false, kind),
-            Mode::Synchronous => sync_cycle::launch_live(sim, at, false, !recovered, kind),
+            Mode::Periodic => sync_cycle::launch_periodic(sim, at, options_after(recovered), kind),
+            Mode::Synchronous => sync_cycle::launch_live(sim, at, options_after(recovered), kind),
         };
         if let Err(error) = launched {
             sim.group_mut(at).restore_pending = false;
@@ -319,13 +313,19 @@ impl RemoteCopyMut<'_> {
     }
 }
 
+/// How a reverse sync picks its pages: after a completed recover the sides are in sync; right
+/// after a failover the original source may hold writes of its own.
+fn options_after(recovered: bool) -> LaunchOptions {
+    LaunchOptions { full: false, diverged: !recovered }
+}
+
 /// A recover sync completed while a restore waited for it: run the restore's final sync.
 pub(crate) fn continue_restore(sim: &mut Simulation, at: GroupRef) {
     let skip_start = sim.group(at).restore_skip_start;
     let kind = TransferKind::Recover { restore: true, skip_start };
     let launched = match sim.group(at).mode {
-        Mode::Periodic => sync_cycle::launch_periodic(sim, at, false, kind),
-        Mode::Synchronous => sync_cycle::launch_live(sim, at, false, false, kind),
+        Mode::Periodic => sync_cycle::launch_periodic(sim, at, LaunchOptions::default(), kind),
+        Mode::Synchronous => sync_cycle::launch_live(sim, at, LaunchOptions::default(), kind),
     };
     if let Err(error) = launched {
         sim.group_mut(at).restore_pending = false;
@@ -360,7 +360,7 @@ pub(crate) fn complete_restore(sim: &mut Simulation, at: GroupRef, skip_start: b
         let volumes: Vec<_> = sim.group(partner).volumes.iter().map(|v| v.local).collect();
         for volume in volumes {
             let snapshot = take_internal_snapshot(sim, partner, volume).ok();
-            if let Some(e) = sim.group_mut(partner).volumes.iter_mut().find(|e| e.local == volume) {
+            if let Some(e) = sim.group_mut(partner).volume_mut(volume) {
                 e.resync_snapshot = snapshot;
             }
         }
@@ -381,4 +381,54 @@ pub(crate) fn complete_restore(sim: &mut Simulation, at: GroupRef, skip_start: b
     sync_cycle::reschedule(sim, partner);
     sync_cycle::reschedule(sim, at);
     sim.record("rcopy", format!("restore of {name} complete: natural roles, {state:?}"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: the transition table, exhaustively: for every action, role, state and mode, the
+    // decision matches the spec's rules (§1.5, §7.2/14, WSAPI §12.4).
+    #[test]
+    fn every_transition_is_decided_as_the_spec_says() {
+        let roles = [Role::Primary, Role::Secondary, Role::PrimaryRev, Role::SecondaryRev];
+        let states = [GroupState::New, GroupState::Started, GroupState::Stopped];
+        let modes = [Mode::Synchronous, Mode::Periodic];
+        let actions =
+            [DrAction::Failover, DrAction::Recover, DrAction::Restore, DrAction::Reverse, DrAction::Switchover];
+        for action in actions {
+            for role in roles {
+                for state in states {
+                    for mode in modes {
+                        let expected: std::result::Result<(), ErrorCode> = match action {
+                            DrAction::Failover if role.is_source() => {
+                                Err(ErrorCode::INV_OPERATION_RCOPY_GROUP_ROLE_CONFLICT)
+                            }
+                            DrAction::Failover if state == GroupState::Started => {
+                                Err(ErrorCode::RCOPY_GROUP_NOT_STOPPED)
+                            }
+                            DrAction::Failover => Ok(()),
+                            DrAction::Recover | DrAction::Restore if role == Role::PrimaryRev => Ok(()),
+                            DrAction::Recover | DrAction::Restore => {
+                                Err(ErrorCode::INV_OPERATION_RCOPY_GROUP_ROLE_CONFLICT)
+                            }
+                            DrAction::Reverse => Ok(()),
+                            DrAction::Switchover if !role.is_source() => {
+                                Err(ErrorCode::INV_OPERATION_RCOPY_GROUP_ROLE_CONFLICT)
+                            }
+                            DrAction::Switchover if state != GroupState::Started => {
+                                Err(ErrorCode::RCOPY_GROUP_NOT_STARTED)
+                            }
+                            DrAction::Switchover if mode == Mode::Periodic => {
+                                Err(ErrorCode::INV_OPERATION_RCOPY_GROUP_ROLE_CONFLICT)
+                            }
+                            DrAction::Switchover => Ok(()),
+                        };
+                        let got = check_transition(action, role, state, mode).map_err(|e| e.code);
+                        assert_eq!(got, expected, "{action:?} on {role:?}/{state:?}/{mode:?}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -215,6 +215,78 @@ impl RemoteCopyMut<'_> {
         Ok(())
     }
 
+    /// Removes the targets joining `a` and `b` (on both arrays) and their links
+    /// (`removercopytarget`).
+    ///
+    /// Errors: `NON_EXISTENT_RCOPY_TARGET` (the arrays are not paired); `IN_USE` while a group
+    /// on either array replicates with the other.
+    pub fn dismiss_targets(&mut self, a: ArrayId, b: ArrayId) -> Result<()> {
+        let sim = &mut *self.sim;
+        let Some(index) = sim.pair_index(a, b) else {
+            return Err(Error::new(ErrorCode::NON_EXISTENT_RCOPY_TARGET, "the arrays are not paired"));
+        };
+        for (x, peer) in [(a, b), (b, a)] {
+            if let Some(group) = sim.array(x).remote_copy.groups().find(|g| g.peer == peer) {
+                return Err(Error::new(
+                    ErrorCode::IN_USE,
+                    format!("group '{}' on {} uses the target", group.name, sim.array(x).name()),
+                ));
+            }
+        }
+        let writes_or_transfers = sim.rc.writes.values().any(|w| w.pair() == index) || !sim.rc.transfers.is_empty();
+        if writes_or_transfers {
+            return Err(Error::new(ErrorCode::RCOPY_GROUP_IS_BUSY, "replication traffic is in flight"));
+        }
+        for (x, peer) in [(a, b), (b, a)] {
+            sim.arrays[x.0 as usize].remote_copy.targets.retain(|_, t| t.peer != peer);
+        }
+        sim.rc.pairs.remove(index);
+        sim.record("rcopy", format!("targets between arrays {a} and {b} dismissed"));
+        Ok(())
+    }
+
+    /// Adds a link between two paired arrays (`admitrcopylink`); traffic may use it at once.
+    ///
+    /// Errors: `NON_EXISTENT_RCOPY_TARGET` (not paired).
+    pub fn admit_link(&mut self, a: ArrayId, b: ArrayId, spec: LinkSpec) -> Result<()> {
+        let sim = &mut *self.sim;
+        let Some(index) = sim.pair_index(a, b) else {
+            return Err(Error::new(ErrorCode::NON_EXISTENT_RCOPY_TARGET, "the arrays are not paired"));
+        };
+        let pair = &mut sim.rc.pairs[index];
+        let n = pair.links.len();
+        let names = (sim.arrays[pair.a.0 as usize].name().to_owned(), sim.arrays[pair.b.0 as usize].name().to_owned());
+        pair.links.push(Link {
+            name: format!("{}-{}-{n}", names.0, names.1),
+            a_port: PortPos::new((n % 2) as u8, 3, 1),
+            b_port: PortPos::new((n % 2) as u8, 3, 1),
+            up_ab: true,
+            up_ba: true,
+            spec,
+        });
+        crate::remote_copy::link::refresh_pair(sim, index);
+        sim.record("rcopy", format!("link {n} admitted between {} and {}", names.0, names.1));
+        Ok(())
+    }
+
+    /// Removes link `link` (by position) between two paired arrays (`dismissrcopylink`); the
+    /// pair breaks if it was the last link carrying traffic.
+    ///
+    /// Errors: `NON_EXISTENT_RCOPY_TARGET` (not paired); `INV_INPUT_EXCEEDS_RANGE` (no such link).
+    pub fn dismiss_link(&mut self, a: ArrayId, b: ArrayId, link: usize) -> Result<()> {
+        let sim = &mut *self.sim;
+        let Some(index) = sim.pair_index(a, b) else {
+            return Err(Error::new(ErrorCode::NON_EXISTENT_RCOPY_TARGET, "the arrays are not paired"));
+        };
+        if link >= sim.rc.pairs[index].links.len() {
+            return Err(Error::new(ErrorCode::INV_INPUT_EXCEEDS_RANGE, format!("there is no link {link}")));
+        }
+        let removed = sim.rc.pairs[index].links.remove(link);
+        crate::remote_copy::link::refresh_pair(sim, index);
+        sim.record("rcopy", format!("link {} dismissed", removed.name));
+        Ok(())
+    }
+
     /// Changes a target's `mirror_config` policy.
     ///
     /// Errors: `NON_EXISTENT_RCOPY_TARGET`.
@@ -416,12 +488,7 @@ impl RemoteCopyMut<'_> {
     pub fn modify_group(&mut self, array: ArrayId, name: &str, changes: GroupChanges) -> Result<()> {
         let at = self.group_ref(array, name)?;
         let group = self.sim.group(at).clone();
-        if !group.role.is_source() {
-            return Err(Error::new(
-                ErrorCode::RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE,
-                format!("'{name}' is a {} group", group.role.as_str()),
-            ));
-        }
+        require_source(&group)?;
         let mode = changes.mode.map_or(group.mode, |(m, _)| m);
         if changes.mode.is_some_and(|(m, _)| m != group.mode) && group.state == GroupState::Started {
             return Err(Error::new(ErrorCode::RCOPY_GROUP_STARTED, format!("stop '{name}' before changing its mode")));
@@ -495,12 +562,7 @@ impl RemoteCopyMut<'_> {
     pub fn admit_volume(&mut self, array: ArrayId, group: &str, spec: AdmitSpec) -> Result<()> {
         let at = self.group_ref(array, group)?;
         let g = self.sim.group(at).clone();
-        if !g.role.is_source() {
-            return Err(Error::new(
-                ErrorCode::RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE,
-                format!("'{group}' is a {} group", g.role.as_str()),
-            ));
-        }
+        require_source(&g)?;
         validate_name("volume", &spec.secondary, NAME31)?;
         let a = self.sim.array(array);
         let volume = a.volume(&spec.volume)?;
@@ -705,12 +767,7 @@ impl RemoteCopyMut<'_> {
     pub(crate) fn start_group_ref(&mut self, at: GroupRef, options: &StartOptions) -> Result<()> {
         let g = self.sim.group(at);
         let name = g.name.clone();
-        if !g.role.is_source() {
-            return Err(Error::new(
-                ErrorCode::RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE,
-                format!("'{name}' is a {} group", g.role.as_str()),
-            ));
-        }
+        require_source(g)?;
         if g.state == GroupState::Started {
             return Err(Error::new(ErrorCode::RCOPY_GROUP_STARTED, format!("'{name}' is started")));
         }
@@ -745,12 +802,7 @@ impl RemoteCopyMut<'_> {
     pub fn stop_group(&mut self, array: ArrayId, name: &str, options: &StopOptions) -> Result<()> {
         let at = self.group_ref(array, name)?;
         let g = self.sim.group(at);
-        if !g.role.is_source() {
-            return Err(Error::new(
-                ErrorCode::RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE,
-                format!("'{name}' is a {} group", g.role.as_str()),
-            ));
-        }
+        require_source(g)?;
         if g.state != GroupState::Started {
             return Ok(());
         }
@@ -767,12 +819,7 @@ impl RemoteCopyMut<'_> {
     pub fn sync_group(&mut self, array: ArrayId, name: &str, options: &SyncOptions) -> Result<()> {
         let at = self.group_ref(array, name)?;
         let g = self.sim.group(at);
-        if !g.role.is_source() {
-            return Err(Error::new(
-                ErrorCode::RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE,
-                format!("'{name}' is a {} group", g.role.as_str()),
-            ));
-        }
+        require_source(g)?;
         if g.state != GroupState::Started {
             return Err(Error::new(ErrorCode::RCOPY_GROUP_NOT_STARTED, format!("'{name}' is not started")));
         }
@@ -785,6 +832,18 @@ impl RemoteCopyMut<'_> {
         self.require_peer_reachable(at.array, g.peer)?;
         sync_cycle::sync_now(self.sim, at, options.full);
         Ok(())
+    }
+}
+
+/// Refuses operations reserved to the source side of a group.
+fn require_source(group: &RcGroup) -> Result<()> {
+    if group.role.is_source() {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE,
+            format!("'{}' is a {} group", group.name, group.role.as_str()),
+        ))
     }
 }
 

@@ -383,6 +383,10 @@ pub(crate) fn on_array_crash(sim: &mut Simulation, array: ArrayId) {
 /// transfers involving it fail, and its pairs become usable again.
 pub(crate) fn on_array_restart(sim: &mut Simulation, array: ArrayId) {
     transfer::fail_array(sim, array);
+    let stopped: Vec<_> = sim.array(array).remote_copy.groups().map(|g| GroupRef { array, group: g.id }).collect();
+    for group in stopped {
+        sync_cycle::snapshot_missed_stop_points(sim, group);
+    }
     let groups: Vec<_> = sim
         .array(array)
         .remote_copy

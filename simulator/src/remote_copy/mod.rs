@@ -322,6 +322,10 @@ impl RcGroup {
         self.volumes.iter().find(|v| v.local == id)
     }
 
+    pub(crate) fn volume_mut(&mut self, id: VolumeId) -> Option<&mut RcVolume> {
+        self.volumes.iter_mut().find(|v| v.local == id)
+    }
+
     /// Whether a sync (or recover transfer) of this group is running.
     pub fn is_syncing(&self) -> bool {
         self.running_transfer.is_some()

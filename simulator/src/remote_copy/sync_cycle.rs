@@ -71,12 +71,12 @@ pub(crate) fn mark_already_synced(sim: &mut Simulation, at: GroupRef, volume: Vo
     let snapshot =
         if sim.group(at).mode == Mode::Periodic { take_internal_snapshot(sim, at, volume).ok() } else { None };
     for (group, v) in [(at, volume), (partner, remote)] {
-        if let Some(entry) = sim.group_mut(group).volumes.iter_mut().find(|e| e.local == v) {
+        if let Some(entry) = sim.group_mut(group).volume_mut(v) {
             entry.status = SyncStatus::Synced;
             entry.sync_point = Some(now);
         }
     }
-    if let Some(entry) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == volume) {
+    if let Some(entry) = sim.group_mut(at).volume_mut(volume) {
         entry.resync_snapshot = snapshot;
     }
 }
@@ -100,9 +100,7 @@ pub(crate) fn start(sim: &mut Simulation, at: GroupRef, skip_initial_sync: bool)
             .map(|v| v.local)
             .collect();
         for volume in volumes {
-            if let Some(old) =
-                sim.group_mut(at).volumes.iter_mut().find(|e| e.local == volume).and_then(|e| e.resync_snapshot.take())
-            {
+            if let Some(old) = sim.group_mut(at).volume_mut(volume).and_then(|e| e.resync_snapshot.take()) {
                 drop_internal_snapshot(sim, at.array, old);
             }
             mark_already_synced(sim, at, volume);
@@ -117,8 +115,8 @@ pub(crate) fn sync_now(sim: &mut Simulation, at: GroupRef, full: bool) {
     let now = sim.now();
     sim.group_mut(at).stats.last_sync_started = Some(now);
     let result = match sim.group(at).mode {
-        Mode::Periodic => launch_periodic(sim, at, full, TransferKind::Periodic),
-        Mode::Synchronous => launch_live(sim, at, full, false, TransferKind::SyncResync),
+        Mode::Periodic => launch_periodic(sim, at, LaunchOptions { full, diverged: false }, TransferKind::Periodic),
+        Mode::Synchronous => launch_live(sim, at, LaunchOptions { full, diverged: false }, TransferKind::SyncResync),
     };
     if let Err(error) = result {
         let name = sim.group(at).name.clone();
@@ -127,8 +125,46 @@ pub(crate) fn sync_now(sim: &mut Simulation, at: GroupRef, full: bool) {
     }
 }
 
+/// How a transfer chooses its pages.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LaunchOptions {
+    /// Send every page (ignore the resync references).
+    pub(crate) full: bool,
+    /// The destination may hold writes of its own since the last common point (a recover after
+    /// a failover): every volume is resynced, and a destination without a reference snapshot
+    /// has all its pages overwritten.
+    pub(crate) diverged: bool,
+}
+
+/// The page indexes a transfer must send for one volume: what changed on the source since its
+/// reference, what the destination changed since its own (after a failover), and the ranges
+/// of writes in doubt; everything on either side when a reference is missing.
+fn pages_to_send(
+    source: &crate::page::PageMap,
+    source_reference: Option<&crate::page::PageMap>,
+    dest: &crate::page::PageMap,
+    dest_reference: Option<&crate::page::PageMap>,
+    pending: &[(u64, u64)],
+    options: LaunchOptions,
+) -> Vec<u64> {
+    let everything = || union(source.iter().map(|(i, _)| i.0).collect(), dest.iter().map(|(i, _)| i.0).collect());
+    let Some(reference) = source_reference.filter(|_| !options.full) else { return everything() };
+    let mut pages = union(changed_indexes(source, reference), range_pages(pending));
+    match dest_reference {
+        Some(dest_reference) => pages = union(pages, changed_indexes(dest, dest_reference)),
+        None if options.diverged => pages = union(pages, dest.iter().map(|(i, _)| i.0).collect()),
+        None => {}
+    }
+    pages
+}
+
 /// Launches a periodic-style transfer (frozen content) from the group at `at` to its partner.
-pub(crate) fn launch_periodic(sim: &mut Simulation, at: GroupRef, full: bool, kind: TransferKind) -> Result<()> {
+pub(crate) fn launch_periodic(
+    sim: &mut Simulation,
+    at: GroupRef,
+    options: LaunchOptions,
+    kind: TransferKind,
+) -> Result<()> {
     let partner = sim.partner_of(at).expect("started groups have partners");
     let entries = sim.group(at).volumes.clone();
     let mut pre_sync = Vec::new();
@@ -165,7 +201,7 @@ pub(crate) fn launch_periodic(sim: &mut Simulation, at: GroupRef, full: bool, ki
         }
     }
     for (volume, snapshot) in &pre_sync {
-        if let Some(e) = sim.group_mut(partner).volumes.iter_mut().find(|e| e.local == *volume) {
+        if let Some(e) = sim.group_mut(partner).volume_mut(*volume) {
             e.pre_sync_snapshot = Some(*snapshot);
         }
     }
@@ -176,7 +212,7 @@ pub(crate) fn launch_periodic(sim: &mut Simulation, at: GroupRef, full: bool, ki
         let source = sim.array(at.array);
         let frozen = source.vol(*snapshot).pages().clone();
         let previous =
-            entry.resync_snapshot.filter(|_| !full && entry.sync_point.is_some()).and_then(|s| source.volume_by_id(s));
+            entry.resync_snapshot.filter(|_| entry.sync_point.is_some()).and_then(|s| source.volume_by_id(s));
         let dest_array = sim.array(partner.array);
         let dest_base = dest_array.volume_by_id(entry.remote).map(|v| v.pages().clone()).unwrap_or_default();
         let dest_reference = sim
@@ -184,18 +220,14 @@ pub(crate) fn launch_periodic(sim: &mut Simulation, at: GroupRef, full: bool, ki
             .volume(entry.remote)
             .and_then(|d| d.resync_snapshot)
             .and_then(|s| dest_array.volume_by_id(s));
-        let pages = match previous {
-            Some(previous) => {
-                let mut pages = changed_indexes(&frozen, previous.pages());
-                // After a failover the destination (the original source) may hold writes of its
-                // own since the last common point: those pages are overwritten too.
-                if let Some(dest_reference) = dest_reference {
-                    pages = union(pages, changed_indexes(&dest_base, dest_reference.pages()));
-                }
-                pages
-            }
-            None => union(frozen.iter().map(|(i, _)| i.0).collect(), dest_base.iter().map(|(i, _)| i.0).collect()),
-        };
+        let pages = pages_to_send(
+            &frozen,
+            previous.map(|v| v.pages()),
+            &dest_base,
+            dest_reference.map(|v| v.pages()),
+            &[],
+            options,
+        );
         let mut vt = VolumeTransfer::new(entry.local, entry.remote, pages);
         vt.frozen = Some(frozen);
         vt.new_resync_snapshot = Some(*snapshot);
@@ -209,13 +241,11 @@ pub(crate) fn launch_periodic(sim: &mut Simulation, at: GroupRef, full: bool, ki
 
 /// Launches a live transfer (synchronous mode, or a synchronous recover): volumes not in sync.
 ///
-/// `every_volume` resyncs volumes even if they look synced (a recover after a failover, where
-/// the destination has diverged); otherwise only volumes not in sync or with writes in doubt.
+/// Only volumes not in sync or with writes in doubt are sent, unless `options` says every one.
 pub(crate) fn launch_live(
     sim: &mut Simulation,
     at: GroupRef,
-    full: bool,
-    every_volume: bool,
+    options: LaunchOptions,
     kind: TransferKind,
 ) -> Result<()> {
     let partner = sim.partner_of(at).expect("started groups have partners");
@@ -223,7 +253,7 @@ pub(crate) fn launch_live(
         .group(at)
         .volumes
         .iter()
-        .filter(|e| full || every_volume || e.status != SyncStatus::Synced || !e.pending_ranges.is_empty())
+        .filter(|e| options.full || options.diverged || e.status != SyncStatus::Synced || !e.pending_ranges.is_empty())
         .cloned()
         .collect();
     let mut volumes = Vec::new();
@@ -231,7 +261,7 @@ pub(crate) fn launch_live(
         let dest = sim.group(partner).volume(entry.remote).cloned().expect("partners list the same volumes");
         if entry.sync_point.is_some() && dest.pre_sync_snapshot.is_none() {
             let snapshot = take_internal_snapshot(sim, partner, entry.remote)?;
-            if let Some(e) = sim.group_mut(partner).volumes.iter_mut().find(|e| e.local == entry.remote) {
+            if let Some(e) = sim.group_mut(partner).volume_mut(entry.remote) {
                 e.pre_sync_snapshot = Some(snapshot);
             }
         }
@@ -240,19 +270,16 @@ pub(crate) fn launch_live(
         let dest_array = sim.array(partner.array);
         let dest_base = dest_array.vol(entry.remote).pages().clone();
         let reference =
-            entry.resync_snapshot.filter(|_| !full && entry.sync_point.is_some()).and_then(|s| source.volume_by_id(s));
+            entry.resync_snapshot.filter(|_| entry.sync_point.is_some()).and_then(|s| source.volume_by_id(s));
         let dest_reference = dest.resync_snapshot.and_then(|s| dest_array.volume_by_id(s));
-        let pages = match reference {
-            Some(reference) => {
-                let mut pages = union(changed_indexes(&live, reference.pages()), range_pages(&entry.pending_ranges));
-                // After a failover the destination may hold writes of its own since its reference.
-                if let Some(dest_reference) = dest_reference {
-                    pages = union(pages, changed_indexes(&dest_base, dest_reference.pages()));
-                }
-                pages
-            }
-            None => union(live.iter().map(|(i, _)| i.0).collect(), dest_base.iter().map(|(i, _)| i.0).collect()),
-        };
+        let pages = pages_to_send(
+            &live,
+            reference.map(|v| v.pages()),
+            &dest_base,
+            dest_reference.map(|v| v.pages()),
+            &entry.pending_ranges,
+            options,
+        );
         let mut vt = VolumeTransfer::new(entry.local, entry.remote, pages);
         vt.previous_sync_point = entry.sync_point;
         volumes.push(vt);
@@ -296,7 +323,19 @@ pub(crate) fn reschedule(sim: &mut Simulation, at: GroupRef) {
     let now = sim.now();
     let group = sim.group(at);
     let due = group.stats.last_sync_started.map_or(now + group.sync_period, |start| start + group.sync_period).max(now);
-    let generation = group.schedule_generation;
+    schedule_due(sim, at, due);
+}
+
+/// Like [`reschedule`], but with the next sync due at `due`.
+fn reschedule_at(sim: &mut Simulation, at: GroupRef, due: crate::Instant) {
+    let group = sim.group_mut(at);
+    group.schedule_generation += 1;
+    group.next_sync_due = None;
+    schedule_due(sim, at, due);
+}
+
+fn schedule_due(sim: &mut Simulation, at: GroupRef, due: crate::Instant) {
+    let generation = sim.group(at).schedule_generation;
     sim.group_mut(at).next_sync_due = Some(due);
     sim.schedule(due, Event::RemoteCopy(RcEvent::PeriodicSyncDue { array: at.array, group: at.group, generation }));
 }
@@ -317,8 +356,14 @@ pub(crate) fn periodic_due(sim: &mut Simulation, at: GroupRef, generation: u64) 
     let declared = sim.rc_pair(at.array, group.peer).is_some_and(|p| p.declared_up && p.usable);
     if declared {
         sync_now(sim, at, false);
+        reschedule(sim, at);
+    } else {
+        // The target cannot be reached now: this sync is skipped, the next is due a period on.
+        let name = group.name.clone();
+        sim.record("rcopy", format!("periodic sync of {name} skipped: target not reachable"));
+        let now = sim.now();
+        reschedule_at(sim, at, now + sim.group(at).sync_period);
     }
-    reschedule(sim, at);
 }
 
 /// Stops the group on both arrays (operator stop; the peer follows while reachable).
@@ -346,13 +391,7 @@ pub(crate) fn stop_side(sim: &mut Simulation, at: GroupRef, reason: StopReason, 
     let volumes: Vec<_> = sim.group(at).volumes.clone();
     for entry in volumes {
         if is_source && no_snapshot {
-            if let Some(old) = sim
-                .group_mut(at)
-                .volumes
-                .iter_mut()
-                .find(|e| e.local == entry.local)
-                .and_then(|e| e.resync_snapshot.take())
-            {
+            if let Some(old) = sim.group_mut(at).volume_mut(entry.local).and_then(|e| e.resync_snapshot.take()) {
                 drop_internal_snapshot(sim, at.array, old);
             }
         } else if is_source
@@ -363,7 +402,7 @@ pub(crate) fn stop_side(sim: &mut Simulation, at: GroupRef, reason: StopReason, 
             // Fully synced volumes get a snapshot marking the point replication stopped.
             match take_internal_snapshot(sim, at, entry.local) {
                 Ok(snapshot) => {
-                    if let Some(e) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == entry.local) {
+                    if let Some(e) = sim.group_mut(at).volume_mut(entry.local) {
                         e.resync_snapshot = Some(snapshot);
                     }
                 }
@@ -371,11 +410,34 @@ pub(crate) fn stop_side(sim: &mut Simulation, at: GroupRef, reason: StopReason, 
                     .record("rcopy", format!("stop of {name}: no resync snapshot for volume {}: {error}", entry.local)),
             }
         }
-        if let Some(e) = sim.group_mut(at).volumes.iter_mut().find(|e| e.local == entry.local)
+        if let Some(e) = sim.group_mut(at).volume_mut(entry.local)
             && e.status == SyncStatus::Synced
         {
             e.status = SyncStatus::Stopped;
         }
     }
     sim.record("rcopy", format!("{}: group {name} stopped ({reason:?})", sim.array(at.array).name()));
+}
+
+/// A source array that was down when its synchronous group stopped could not snapshot its
+/// volumes then; it does so when it comes back (its data has not changed meanwhile), so the
+/// next resync still sends only what changed.
+pub(crate) fn snapshot_missed_stop_points(sim: &mut Simulation, at: GroupRef) {
+    let group = sim.group(at);
+    if group.mode != Mode::Synchronous || !group.role.is_source() || group.state == GroupState::Started {
+        return;
+    }
+    let missing: Vec<VolumeId> = group
+        .volumes
+        .iter()
+        .filter(|e| e.status == SyncStatus::Stopped && e.sync_point.is_some() && e.resync_snapshot.is_none())
+        .map(|e| e.local)
+        .collect();
+    for volume in missing {
+        if let Ok(snapshot) = take_internal_snapshot(sim, at, volume)
+            && let Some(e) = sim.group_mut(at).volume_mut(volume)
+        {
+            e.resync_snapshot = Some(snapshot);
+        }
+    }
 }

@@ -60,6 +60,13 @@ pub(crate) struct InflightWrite {
     outcome: Option<Result<Instant>>,
 }
 
+impl InflightWrite {
+    /// The pair the write travels on.
+    pub(crate) fn pair(&self) -> usize {
+        self.pair
+    }
+}
+
 /// A host write on `array` (see [`Simulation::write`]). Returns the acknowledgement time.
 pub(crate) fn host_write(
     sim: &mut Simulation,
@@ -182,7 +189,7 @@ pub(crate) fn deliver(sim: &mut Simulation, id: u64) {
     }
     write.delivered = true;
     let (source, volume, len) = (write.source, write.volume, write.len);
-    if let Some(entry) = sim.group_mut(source).volumes.iter_mut().find(|v| v.local == volume) {
+    if let Some(entry) = sim.group_mut(source).volume_mut(volume) {
         entry.stats.mirrored_writes += 1;
         entry.stats.total_bytes_sent += len;
     }
@@ -278,7 +285,7 @@ pub(crate) fn fail_writes_of_array(sim: &mut Simulation, array: ArrayId) {
 }
 
 fn record_pending(sim: &mut Simulation, group: GroupRef, volume: VolumeId, offset: u64, len: u64) {
-    if let Some(entry) = sim.group_mut(group).volumes.iter_mut().find(|v| v.local == volume) {
+    if let Some(entry) = sim.group_mut(group).volume_mut(volume) {
         entry.pending_ranges.push((offset, len));
     }
 }

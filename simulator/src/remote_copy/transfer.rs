@@ -212,7 +212,7 @@ fn fill_slots(sim: &mut Simulation) {
 }
 
 fn set_status(sim: &mut Simulation, group: GroupRef, volume: VolumeId, status: SyncStatus) {
-    if let Some(entry) = sim.group_mut(group).volumes.iter_mut().find(|v| v.local == volume) {
+    if let Some(entry) = sim.group_mut(group).volume_mut(volume) {
         entry.status = status;
     }
 }
@@ -320,7 +320,7 @@ fn complete_volume(sim: &mut Simulation, id: u64, index: usize) {
     let (source_volume, dest_volume, pages, instant) =
         (vt.source_volume, vt.dest_volume, vt.pages_sent, vt.content_instant.unwrap_or(now));
     for (group, volume) in [(source_group, source_volume), (dest_group, dest_volume)] {
-        if let Some(entry) = sim.group_mut(group).volumes.iter_mut().find(|v| v.local == volume) {
+        if let Some(entry) = sim.group_mut(group).volume_mut(volume) {
             entry.status = SyncStatus::Synced;
             entry.sync_point = Some(instant);
             entry.last_sync_time = Some(now);
@@ -328,7 +328,7 @@ fn complete_volume(sim: &mut Simulation, id: u64, index: usize) {
             entry.stats.last_bytes_sent = pages * PAGE_SIZE_U64;
         }
     }
-    if let Some(entry) = sim.group_mut(source_group).volumes.iter_mut().find(|v| v.local == source_volume) {
+    if let Some(entry) = sim.group_mut(source_group).volume_mut(source_volume) {
         entry.stats.total_bytes_sent += pages * PAGE_SIZE_U64;
     }
 }
@@ -340,26 +340,16 @@ fn finish(sim: &mut Simulation, id: u64) {
     let now = sim.now();
     for vt in &transfer.volumes {
         // The destination's consistent image is now its base: drop the pre-sync snapshot.
-        let dest_snapshot = sim
-            .group_mut(dest)
-            .volumes
-            .iter_mut()
-            .find(|v| v.local == vt.dest_volume)
-            .and_then(|e| e.pre_sync_snapshot.take());
+        let dest_snapshot = sim.group_mut(dest).volume_mut(vt.dest_volume).and_then(|e| e.pre_sync_snapshot.take());
         if let Some(snapshot) = dest_snapshot {
             sync_cycle::drop_internal_snapshot(sim, dest.array, snapshot);
         }
         // The destination keeps no resync snapshot of its own.
-        let dest_resync = sim
-            .group_mut(dest)
-            .volumes
-            .iter_mut()
-            .find(|v| v.local == vt.dest_volume)
-            .and_then(|e| e.resync_snapshot.take());
+        let dest_resync = sim.group_mut(dest).volume_mut(vt.dest_volume).and_then(|e| e.resync_snapshot.take());
         if let Some(snapshot) = dest_resync {
             sync_cycle::drop_internal_snapshot(sim, dest.array, snapshot);
         }
-        let entry = sim.group_mut(source).volumes.iter_mut().find(|v| v.local == vt.source_volume);
+        let entry = sim.group_mut(source).volume_mut(vt.source_volume);
         let Some(entry) = entry else { continue };
         entry.pending_ranges.clear();
         let old = std::mem::replace(&mut entry.resync_snapshot, vt.new_resync_snapshot);
@@ -437,7 +427,7 @@ pub(crate) fn fail(sim: &mut Simulation, id: u64) {
         let recovering = matches!(transfer.kind, TransferKind::Recover { .. });
         let (status, sync_point) = if recovering { (SyncStatus::NotSynced, None) } else { (status, sync_point) };
         for (group, volume) in [(dest, vt.dest_volume), (source, vt.source_volume)] {
-            if let Some(entry) = sim.group_mut(group).volumes.iter_mut().find(|v| v.local == volume) {
+            if let Some(entry) = sim.group_mut(group).volume_mut(volume) {
                 entry.status = status;
                 entry.sync_point = sync_point;
                 if periodic_content && group == dest {

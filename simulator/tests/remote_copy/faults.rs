@@ -119,3 +119,25 @@ fn primary_crash_during_a_synchronous_write_fails_it() {
     let error = w.sim.write(w.a, "db", 0, &pattern(5, 10)).unwrap_err();
     assert_eq!(error.code, ErrorCode::ARRAY_OFFLINE);
 }
+
+// Goal: links can be admitted and dismissed; losing one of two links only lowers the bandwidth,
+// losing the last one breaks the pair; targets cannot be dismissed while a group uses them.
+#[test]
+fn links_and_targets_are_admitted_and_dismissed() {
+    let mut w = World::new(24, Mode::Periodic, GroupPolicies::default(), None);
+    let full = w.sim.rc_pair(w.a, w.b).unwrap().bandwidth(w.a);
+    w.sim.remote_copy().dismiss_link(w.a, w.b, 0).unwrap();
+    let pair = w.sim.rc_pair(w.a, w.b).unwrap();
+    assert_eq!(pair.bandwidth(w.a), full / 2);
+    assert!(pair.usable);
+    w.sim.remote_copy().dismiss_link(w.a, w.b, 0).unwrap();
+    assert!(!w.sim.rc_pair(w.a, w.b).unwrap().usable);
+    assert_eq!(w.sim.remote_copy().dismiss_link(w.a, w.b, 0).unwrap_err().code, ErrorCode::INV_INPUT_EXCEEDS_RANGE);
+    w.sim.remote_copy().admit_link(w.a, w.b, simulator::LinkSpec::default()).unwrap();
+    assert!(w.sim.rc_pair(w.a, w.b).unwrap().usable);
+    assert_eq!(w.sim.remote_copy().dismiss_targets(w.a, w.b).unwrap_err().code, ErrorCode::IN_USE);
+    w.sim.remote_copy().remove_group(w.a, GROUP, false).unwrap();
+    w.sim.remote_copy().dismiss_targets(w.a, w.b).unwrap();
+    assert!(w.sim.rc_pair(w.a, w.b).is_none());
+    assert!(w.sim.array(w.a).remote_copy().targets().next().is_none());
+}

@@ -1,0 +1,108 @@
+//! Hosts and VLUNs: what a host sees through its LUNs (issue 2 item 7, WSAPI spec §8).
+
+use simulator::{ErrorCode as E, HostSpec, SetSpec, VlunSpec};
+
+use crate::support::{self, assert_refused, export, host, pattern, ro_copy, rw_copy, thin, volume_set};
+
+// Goal: a copy exported to a host is readable through that export and returns the copy's
+// frozen bytes (not the base's newer ones); a read-write copy is writable through its LUN.
+#[test]
+fn exported_copy_is_readable_through_its_lun() {
+    let (mut sim, a) = support::world();
+    thin(&mut sim, a, "base");
+    let frozen = pattern(1, 50_000);
+    sim.write(a, "base", 7, &frozen).unwrap();
+    ro_copy(&mut sim, a, "base", "ro");
+    rw_copy(&mut sim, a, "ro", "rw");
+    sim.write(a, "base", 0, &pattern(2, 60_000)).unwrap();
+    host(&mut sim, a, "backup");
+    export(&mut sim, a, "ro", "backup", 3);
+    export(&mut sim, a, "rw", "backup", 4);
+    assert_eq!(sim.host_read(a, "backup", 3, 7, 50_000).unwrap(), frozen);
+    assert_refused(&mut sim, "write to ro", E::INV_OPERATION_VV_READ_ONLY, |s| s.host_write(a, "backup", 3, 0, b"x"));
+    sim.host_write(a, "backup", 4, 16_380, b"crosses a page").unwrap();
+    assert_eq!(sim.read(a, "rw", 16_380, 14).unwrap(), b"crosses a page");
+    assert_eq!(sim.host_read(a, "backup", 3, 7, 50_000).unwrap(), frozen);
+    assert!(sim.array(a).is_exported(sim.array(a).volume("ro").unwrap().id));
+}
+
+// Goal: a volume set exported at LUN n shows its members at LUNs n, n+1, ... in member order,
+// and auto LUN skips a range wide enough for the whole set.
+#[test]
+fn volume_set_export_maps_members_to_consecutive_luns() {
+    let (mut sim, a) = support::world();
+    let members = ["m0", "m1", "m2"];
+    for (i, name) in members.iter().enumerate() {
+        thin(&mut sim, a, name);
+        sim.write(a, name, 0, name.as_bytes()).unwrap();
+        let _ = i;
+    }
+    volume_set(&mut sim, a, "set", &members);
+    host(&mut sim, a, "h");
+    export(&mut sim, a, "set:set", "h", 10);
+    for (i, name) in members.iter().enumerate() {
+        let lun = 10 + i as u32;
+        assert_eq!(sim.array(a).resolve_lun("h", lun).unwrap(), sim.array(a).volume(name).unwrap().id);
+        assert_eq!(sim.host_read(a, "h", lun, 0, 2).unwrap(), name.as_bytes());
+    }
+    assert_eq!(sim.host_read(a, "h", 13, 0, 1).unwrap_err().code, E::NON_EXISTENT_VLUN);
+    thin(&mut sim, a, "solo");
+    let auto =
+        VlunSpec { volume: "solo".into(), lun: 9, auto_lun: true, host: Some("h".into()), ..VlunSpec::default() };
+    assert_eq!(sim.array_mut(a).create_vlun(auto).unwrap(), 9);
+    let auto =
+        VlunSpec { volume: "set:set".into(), lun: 9, auto_lun: true, host: Some("h2".into()), ..VlunSpec::default() };
+    host(&mut sim, a, "h2");
+    assert_eq!(sim.array_mut(a).create_vlun(auto).unwrap(), 9);
+    let auto =
+        VlunSpec { volume: "solo".into(), lun: 0, auto_lun: true, host: Some("h2".into()), ..VlunSpec::default() };
+    assert_eq!(sim.array_mut(a).create_vlun(auto).unwrap(), 0);
+}
+
+// Goal: an export to a host set is seen by every member host; deleting the export hides it.
+#[test]
+fn host_set_export_reaches_every_member() {
+    let (mut sim, a) = support::world();
+    thin(&mut sim, a, "v");
+    sim.write(a, "v", 0, b"shared").unwrap();
+    host(&mut sim, a, "h1");
+    let fc = HostSpec { name: "h2".into(), fc_wwns: vec!["10:00:00:00:c9:6f:7a:01".into()], ..HostSpec::default() };
+    sim.array_mut(a).create_host(fc).unwrap();
+    assert_eq!(sim.array(a).host("h2").unwrap().fc_wwns, ["10000000C96F7A01"]);
+    let set = SetSpec { name: "cluster".into(), members: vec!["h1".into(), "h2".into()], ..SetSpec::default() };
+    sim.array_mut(a).create_host_set(set).unwrap();
+    export(&mut sim, a, "v", "set:cluster", 2);
+    for h in ["h1", "h2"] {
+        assert_eq!(sim.host_read(a, h, 2, 0, 6).unwrap(), b"shared");
+    }
+    sim.array_mut(a).delete_vlun("v", 2, Some("set:cluster"), None).unwrap();
+    assert_eq!(sim.host_read(a, "h1", 2, 0, 6).unwrap_err().code, E::NON_EXISTENT_VLUN);
+    sim.array_mut(a).delete_host_set("cluster").unwrap();
+    sim.array_mut(a).delete_host("h2").unwrap();
+}
+
+// Goal: adding a member to an exported volume set gives it the next LUN of every export; when
+// that LUN is already used for one of the export's hosts, the add is refused and changes nothing
+// (otherwise a host would see two volumes at one LUN).
+#[test]
+fn growing_an_exported_set_needs_free_luns() {
+    let (mut sim, a) = support::world();
+    for name in ["m0", "m1", "m2", "solo"] {
+        thin(&mut sim, a, name);
+        sim.write(a, name, 0, name.as_bytes()).unwrap();
+    }
+    volume_set(&mut sim, a, "set", &["m0"]);
+    host(&mut sim, a, "h");
+    export(&mut sim, a, "set:set", "h", 10);
+    export(&mut sim, a, "solo", "h", 12);
+    let add = |name: &str| simulator::SetChanges { add: vec![name.into()], ..Default::default() };
+    sim.array_mut(a).modify_volume_set("set", add("m1")).unwrap();
+    assert_eq!(sim.host_read(a, "h", 11, 0, 2).unwrap(), b"m1");
+    assert_refused(&mut sim, "LUN 12 is taken", E::EXISTENT_LUN, |s| {
+        s.array_mut(a).modify_volume_set("set", add("m2"))
+    });
+    assert_eq!(sim.host_read(a, "h", 12, 0, 4).unwrap(), b"solo");
+    sim.array_mut(a).delete_vlun("solo", 12, Some("h"), None).unwrap();
+    sim.array_mut(a).modify_volume_set("set", add("m2")).unwrap();
+    assert_eq!(sim.host_read(a, "h", 12, 0, 2).unwrap(), b"m2");
+}

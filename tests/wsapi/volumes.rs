@@ -1,0 +1,287 @@
+//! Volumes, snapshots, copies, tasks and metadata (spec §3.4, §5).
+
+use base64::Engine as _;
+use serde_json::json;
+
+use super::support::{Sim, volume};
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+// Goal: volume creation follows spec §5.3 (provisioning flags, sizes, errors in validation
+// order) and the volume object carries the members clients read. Method: create volumes with the
+// client suite's bodies and check answers and model state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_get_list_and_errors() {
+    let sim = Sim::start().await;
+    sim.post("/api/v1/cpgs", json!({"name": "C"})).await.ok(201);
+    let created = sim.post("/api/v1/volumes", json!({"name": "V1", "cpg": "C", "sizeMiB": 512, "comment": "hi"})).await;
+    created.ok(201);
+    assert_eq!(created.location.as_deref(), Some("/api/v1/volumes/V1"));
+    let v1 = sim.get("/api/v1/volumes/V1").await;
+    v1.ok(200);
+    assert_eq!(v1.json["provisioningType"], 1);
+    assert_eq!(v1.json["copyType"], 1);
+    assert_eq!(v1.json["sizeMiB"], 512);
+    assert_eq!(v1.json["comment"], "hi");
+    assert_eq!(v1.json["userCPG"], "C");
+    assert!(v1.json.get("snapCPG").is_none());
+    assert_eq!(v1.json["wwn"].as_str().unwrap().len(), 32);
+    let body = json!({"name": "V2", "cpg": "C", "sizeMiB": 16384, "reduce": true, "snapCPG": "C", "id": 10000});
+    sim.post("/api/v1/volumes", body).await.ok(201);
+    let v2 = sim.get("/api/v1/volumes/V2").await;
+    assert_eq!((v2.json["provisioningType"].as_i64(), v2.json["reduce"].as_bool()), (Some(6), Some(true)));
+    assert_eq!(v2.json["id"], 10000);
+    sim.post("/api/v1/volumes", json!({"name": "V3", "cpg": "C", "sizeMiB": 1, "tpvv": null})).await.ok(201);
+    assert_eq!(sim.get("/api/v1/volumes/V3").await.json["sizeMiB"], 256, "sizes round up to 256 MiB");
+
+    let errors = [
+        (json!({"name": "X", "cpg": "C", "sizeMiB": 1, "badPram": 1}), 400, 12),
+        (json!({"name": "X", "cpg": "C", "sizeMiB": 1, "tpvv": "junk"}), 400, 39),
+        (json!({"name": "x".repeat(59), "cpg": "C", "sizeMiB": 1}), 400, 57),
+        (json!({"name": "X!", "cpg": "C", "sizeMiB": 1}), 400, 69),
+        (json!({"name": "X", "cpg": "C", "sizeMiB": 16777218}), 400, 28),
+        (json!({"name": "X", "cpg": "C", "sizeMiB": 0}), 400, 115),
+        (json!({"name": "X", "cpg": "C"}), 400, 40),
+        (json!({"name": "X", "cpg": "C", "sizeMiB": 1, "tpvv": true, "tdvv": true}), 400, 44),
+        (json!({"name": "X", "cpg": "NOPE", "sizeMiB": 1}), 404, 15),
+        (json!({"name": "V1", "cpg": "C", "sizeMiB": 1}), 409, 22),
+        (json!({"name": "X", "cpg": "C", "sizeMiB": 1, "id": 10000}), 409, 59),
+    ];
+    let before = sim.digest().await;
+    for (body, status, code) in errors {
+        sim.post("/api/v1/volumes", body).await.error(status, code);
+    }
+    assert_eq!(sim.digest().await, before, "refused requests change nothing");
+    sim.get("/api/v1/volumes/NOPE").await.error(404, 23);
+    sim.get("/api/v1/volumes/B&d").await.error(400, 69);
+    let list = sim.get("/api/v1/volumes").await;
+    let names: Vec<&str> =
+        list.json["members"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["V1", "V2", "V3"], "ascending id order (V3 takes the id after 10000)");
+    assert_eq!(list.json["total"], 3);
+    sim.stop().await;
+}
+
+// Goal: snapshots, queries, rename, grow and delete rules. Method: build a small family, query
+// it the way the client does, rename and grow, and check the refusals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_queries_rename_grow_delete() {
+    let sim = Sim::start().await;
+    volume(&sim, "C", "V").await;
+    let snap = |name: &str, ro: bool| json!({"action": "createSnapshot", "parameters": {"name": name, "readOnly": ro}});
+    let created = sim.post("/api/v1/volumes/V", snap("S1", true)).await;
+    created.ok(201);
+    assert_eq!(created.location.as_deref(), Some("/api/v1/volumes/S1"));
+    sim.post("/api/v1/volumes/V", snap("S2", false)).await.ok(201);
+    sim.post("/api/v1/volumes/V", json!({"action": "createSnapshot", "parameters": {"name": "S3", "Bad": 1}}))
+        .await
+        .error(400, 12);
+    sim.post("/api/v1/volumes/NOPE", snap("S3", true)).await.error(404, 23);
+    sim.post("/api/v1/volumes/V", snap("S1", true)).await.error(409, 22);
+    sim.post("/api/v1/volumes/V", json!({"action": "explode"})).await.error(400, 46);
+    let s1 = sim.get("/api/v1/volumes/S1").await;
+    assert_eq!((s1.json["copyType"].as_i64(), s1.json["copyOf"].as_str()), (Some(3), Some("V")));
+    assert_eq!((s1.json["readOnly"].as_bool(), s1.json["snapCPG"].as_str()), (Some(true), Some("C")));
+
+    let query = sim.get("/api/v1/volumes?query=%22copyOf%20EQ%20V%22").await;
+    let names: Vec<&str> =
+        query.json["members"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["S1", "S2"]);
+    let none = sim.get("/api/v1/volumes?query=%22copyOf%20EQ%20BAD_VOL%22").await;
+    assert_eq!(none.json, json!({"total": 0, "members": []}));
+    sim.get("/api/v1/volumes?query=%22copyOf%22").await.error(400, 12);
+    let wwn = s1.json["wwn"].as_str().unwrap().to_lowercase();
+    let by_wwn = sim.get(&format!("/api/v1/volumes?query=%22wwn%20EQ%20{wwn}%22")).await;
+    assert_eq!(by_wwn.json["members"][0]["name"], "S1");
+
+    sim.post("/api/v1/volumes/V/objectKeyValues", json!({"key": "k", "value": "v"})).await.ok(201);
+    let renamed = sim.put("/api/v1/volumes/V", json!({"newName": "W", "comment": "c"})).await;
+    renamed.ok(200);
+    assert_eq!(renamed.location.as_deref(), Some("/api/v1/volumes/W"));
+    let w = sim.get("/api/v1/volumes/W").await;
+    assert_eq!(w.json["comment"], "c");
+    assert_eq!(sim.get("/api/v1/volumes/S1").await.json["copyOf"], "W");
+    assert_eq!(sim.get("/api/v1/volumes/W/objectKeyValues/k").await.json["value"], "v");
+    sim.put("/api/v1/volumes/W", json!({"newName": "S1"})).await.error(409, 22);
+    sim.put("/api/v1/volumes/W", json!({"comment": ""})).await.ok(200);
+    assert!(sim.get("/api/v1/volumes/W").await.json.get("comment").is_none());
+
+    sim.put("/api/v1/volumes/W", json!({"action": 3, "sizeMiB": 1})).await.ok(200);
+    assert_eq!(sim.get("/api/v1/volumes/W").await.json["sizeMiB"], 1280);
+    sim.put("/api/v1/volumes/W", json!({"action": 3, "sizeMiB": 0})).await.error(400, 152);
+    sim.put("/api/v1/volumes/S1", json!({"action": 3, "sizeMiB": 1})).await.error(403, 150);
+    sim.put("/api/v1/volumes/W", json!({"action": 9})).await.error(400, 46);
+
+    sim.delete("/api/v1/volumes/W").await.error(409, 32);
+    sim.delete("/api/v1/volumes/S2").await.ok(200);
+    sim.delete("/api/v1/volumes/S1").await.ok(200);
+    sim.delete("/api/v1/volumes/W").await.ok(200);
+    sim.delete("/api/v1/volumes/W").await.error(404, 23);
+    assert_eq!(sim.model(|s| s.array(s.primary()).volume_count()).await, 0);
+    sim.stop().await;
+}
+
+// Goal: promote and physical copies move real bytes, and tasks report them (spec §3.4, §5.6–5.9).
+// Method: write bytes through the control API, promote / copy, read the bytes back; run an online
+// copy under the manual clock, find its ACTIVE task, cancel it, and check the destination.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_copies_and_tasks() {
+    let sim = Sim::start().await;
+    volume(&sim, "C", "V").await;
+    volume(&sim, "C", "D").await;
+    sim.put("/sim/v1/volumes/V/data", json!({"offset": 0, "data": b64(b"before")})).await.ok(200);
+    sim.post("/api/v1/volumes/V", json!({"action": "createSnapshot", "parameters": {"name": "S", "readOnly": true}}))
+        .await
+        .ok(201);
+    sim.put("/sim/v1/volumes/V/data", json!({"offset": 0, "data": b64(b"after!")})).await.ok(200);
+    let promoted = sim.put("/api/v1/volumes/S", json!({"action": 4, "online": true})).await;
+    promoted.ok(200);
+    let task = promoted.json["taskid"].as_u64().unwrap();
+    let task = sim.get(&format!("/api/v1/tasks/{task}")).await;
+    assert_eq!((task.json["type"].as_i64(), task.json["status"].as_i64()), (Some(4), Some(1)));
+    let read = sim.get("/sim/v1/volumes/V/data?offset=0&length=6").await;
+    assert_eq!(read.json["data"], b64(b"before"));
+    sim.put("/api/v1/volumes/V", json!({"action": 4})).await.error(409, 923);
+    sim.put("/api/v1/volumes/S", json!({"action": 4, "online": true, "priority": 1})).await.error(409, 922);
+
+    // Offline copy onto an existing volume: done at once, bytes equal, copyOf set.
+    let copy = json!({"action": "createPhysicalCopy", "parameters": {"destVolume": "D"}});
+    let offline = sim.post("/api/v1/volumes/V", copy).await;
+    offline.ok(200);
+    assert_eq!(offline.location.as_deref(), Some("/api/v1/volumes/D"));
+    assert_eq!(sim.get("/sim/v1/volumes/D/data?offset=0&length=6").await.json["data"], b64(b"before"));
+    let d = sim.get("/api/v1/volumes/D").await;
+    assert_eq!((d.json["copyType"].as_i64(), d.json["copyOf"].as_str()), (Some(2), Some("V")));
+    let tpvv = json!({"action": "createPhysicalCopy", "parameters": {"destVolume": "D", "tpvv": true}});
+    sim.post("/api/v1/volumes/V", tpvv).await.error(400, 44);
+    let tpdd = json!({"action": "createPhysicalCopy", "parameters": {"destVolume": "D", "tpdd": true}});
+    sim.post("/api/v1/volumes/V", tpdd).await.error(400, 12);
+
+    // Online copy: ACTIVE until virtual time passes; newest task first; cancel leaves a base volume.
+    let online = json!({"action": "createPhysicalCopy",
+        "parameters": {"destVolume": "O", "destCPG": "C", "online": true, "tpvv": true}});
+    let started = sim.post("/api/v1/volumes/V", online.clone()).await;
+    started.ok(200);
+    let id = started.json["taskid"].as_u64().unwrap();
+    let tasks = sim.get("/api/v1/tasks").await;
+    assert_eq!(tasks.json["members"][0]["id"], id, "newest first");
+    assert_eq!(tasks.json["members"][0]["name"], "O");
+    assert_eq!(tasks.json["members"][0]["status"], 2);
+    assert_eq!(tasks.json["members"][0]["finishTime"], "-");
+    assert_eq!(sim.get(&format!("/api/v1/tasks/{id}")).await.json, tasks.json["members"][0]);
+    sim.delete("/api/v1/volumes/O").await.error(409, 151);
+    sim.put(&format!("/api/v1/tasks/{id}"), json!({"action": 1})).await.ok(200);
+    assert_eq!(sim.get(&format!("/api/v1/tasks/{id}")).await.json["status"], 3);
+    sim.put(&format!("/api/v1/tasks/{id}"), json!({"action": 1})).await.error(400, 931);
+    let o = sim.get("/api/v1/volumes/O").await;
+    assert!(o.json.get("copyOf").is_none());
+    assert_eq!(o.json["copyType"], 1);
+    sim.delete("/api/v1/volumes/O").await.ok(200);
+
+    // A second online copy completes when virtual time passes its duration.
+    let id = sim.post("/api/v1/volumes/V", online).await.json["taskid"].as_u64().unwrap();
+    sim.post("/sim/v1/clock/advance", json!({"seconds": 1})).await.ok(200);
+    let task = sim.get(&format!("/api/v1/tasks/{id}")).await;
+    assert_eq!((task.json["status"].as_i64(), task.json["completedSteps"].as_i64()), (Some(1), Some(100)));
+
+    for (path, status, code) in [("-1", 400, 115), ("nonIntTask", 400, 39), ("70000", 400, 43), ("9999", 404, 145)] {
+        sim.get(&format!("/api/v1/tasks/{path}")).await.error(status, code);
+    }
+    sim.stop().await;
+}
+
+// Goal: tune converts provisioning visibly at once and validates like spec §5.6 (client test_48,
+// test_55, test_56). Method: tune a volume into the UserCPG fixture.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tune_volume() {
+    let sim = Sim::start().await;
+    sim.post("/api/v1/volumes", json!({"name": "T", "cpg": "UserCPG", "sizeMiB": 16384, "tpvv": true})).await.ok(201);
+    let base = json!({"action": 6, "tuneOperation": 1, "userCPG": "UserCPG", "conversionOperation": 4});
+    let tuned = sim.put("/api/v1/volumes/T", base.clone()).await;
+    tuned.ok(200);
+    assert!(tuned.json["taskid"].is_u64());
+    let t = sim.get("/api/v1/volumes/T").await;
+    assert_eq!((t.json["tdvv"].as_bool(), t.json["compression"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(t.json["provisioningType"], 6);
+    let mut bad = base.clone();
+    bad["tuneOperation"] = json!(3);
+    sim.put("/api/v1/volumes/T", bad).await.error(400, 46);
+    let mut bad = base.clone();
+    bad["keepVV"] = json!("k".repeat(46));
+    sim.put("/api/v1/volumes/T", bad).await.error(400, 57);
+    let mut bad = base.clone();
+    bad["compression"] = json!("yes");
+    sim.put("/api/v1/volumes/T", bad).await.error(400, 39);
+    let mut bad = base.clone();
+    bad["userCPG"] = json!("NOPE");
+    sim.put("/api/v1/volumes/T", bad).await.error(404, 15);
+    sim.post("/api/v1/volumes/T", json!({"action": "createSnapshot", "parameters": {"name": "TS"}}))
+        .await
+        .error(409, 901);
+    sim.put("/api/v1/volumes/T", json!({"snapCPG": "UserCPG"})).await.ok(200);
+    sim.post("/api/v1/volumes/T", json!({"action": "createSnapshot", "parameters": {"name": "TS"}})).await.ok(201);
+    let with_child = sim.put("/api/v1/volumes/T", base).await;
+    with_child.error(400, 40);
+    assert!(with_child.json["desc"].as_str().unwrap().contains("keepVV"));
+    sim.stop().await;
+}
+
+// Goal: metadata endpoints follow spec §5.11 exactly. Method: the client suite's calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata() {
+    let sim = Sim::start().await;
+    volume(&sim, "C", "V").await;
+    let empty = sim.get("/api/v1/volumes/V/objectKeyValues").await;
+    assert_eq!(empty.json, json!({"total": 0, "members": []}));
+    let created = sim.post("/api/v1/volumes/V/objectKeyValues", json!({"key": "a:b", "value": "1"})).await;
+    created.ok(201);
+    assert_eq!(created.location.as_deref(), Some("/api/v1/volumes/V/objectKeyValues/a:b"));
+    sim.post("/api/v1/volumes/V/objectKeyValues", json!({"key": "a:b", "value": "2"})).await.error(409, 181);
+    sim.put("/api/v1/volumes/V/objectKeyValues/a:b", json!({"value": "2"})).await.ok(200);
+    let kv = sim.get("/api/v1/volumes/V/objectKeyValues/a:b").await;
+    assert_eq!((kv.json["key"].as_str(), kv.json["value"].as_str()), (Some("a:b"), Some("2")));
+    assert!(kv.json["creationTimeSec"].is_i64());
+    sim.post("/api/v1/volumes/V/objectKeyValues", json!({"key": null, "value": "x"})).await.error(400, 40);
+    sim.post("/api/v1/volumes/V/objectKeyValues", json!({"key": "k".repeat(9000), "value": "x"})).await.error(400, 57);
+    sim.post("/api/v1/volumes/V/objectKeyValues", json!({"key": "a b", "value": "x"})).await.error(400, 69);
+    sim.post("/api/v1/volumes/NOPE/objectKeyValues", json!({"key": "k", "value": "x"})).await.error(404, 23);
+    sim.get("/api/v1/volumes/NOPE/objectKeyValues").await.error(404, 23);
+    sim.get("/api/v1/volumes/V/objectKeyValues/none").await.error(404, 180);
+    sim.get("/api/v1/volumes/V/objectKeyValues/&").await.error(400, 69);
+    sim.delete("/api/v1/volumes/V/objectKeyValues/&").await.error(400, 69);
+    sim.delete("/api/v1/volumes/V/objectKeyValues/a:b").await.ok(200);
+    sim.delete("/api/v1/volumes/V/objectKeyValues/a:b").await.error(404, 180);
+    sim.delete("/api/v1/volumes/NOPE/objectKeyValues/a").await.error(404, 23);
+    sim.stop().await;
+}
+
+// Goal: a volume in a Remote Copy group shows its group and role, and refuses deletion with
+// code 120. Method: set up a group through the model API (the Remote Copy endpoints come
+// later), then read both sides over the WSAPI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_copy_membership_is_visible() {
+    use simulator::remote_copy::{AdmitSpec, GroupSpec, Mode};
+    let sim = Sim::start().await;
+    volume(&sim, "C", "V").await;
+    sim.call_on(1, hyper::Method::POST, "/api/v1/cpgs", Some(json!({"name": "C"}))).await.ok(201);
+    sim.model(|s| {
+        let (a, b) = (s.primary(), s.backup());
+        let target = s.array(a).remote_copy().target_for(b).unwrap().name.clone();
+        let spec = GroupSpec { remote_user_cpg: Some("C".into()), ..GroupSpec::new("G", &target, Mode::Periodic) };
+        s.remote_copy().create_group(a, spec).unwrap();
+        let admit = AdmitSpec { volume: "V".into(), secondary: "V".into(), auto_create: true, ..AdmitSpec::default() };
+        s.remote_copy().admit_volume(a, "G", admit).unwrap();
+    })
+    .await;
+    let v = sim.get("/api/v1/volumes/V").await;
+    assert_eq!((v.json["rcopyStatus"].as_i64(), v.json["rcopyGroup"].as_str()), (Some(2), Some("G")));
+    let secondary = sim.call_on(1, hyper::Method::GET, "/api/v1/volumes/V", None).await;
+    assert_eq!(secondary.json["rcopyStatus"], 3);
+    sim.delete("/api/v1/volumes/V").await.error(403, 120);
+    volume(&sim, "C", "W").await;
+    assert_eq!(sim.get("/api/v1/volumes/W").await.json["rcopyStatus"], 1);
+    assert!(sim.get("/api/v1/volumes/W").await.json.get("rcopyGroup").is_none());
+    sim.stop().await;
+}
