@@ -131,13 +131,15 @@ pub fn entries_reference_existing_copies(sim: &Simulation, engine: &Engine) -> V
 
 /// §7.8/36 (second half): every engine-made virtual copy (comment tagged
 /// [`COPY_COMMENT_TAG`]) is referenced by exactly one entry: as a copy of its own (any state), or
-/// as a copy a complete periodic remote entry retains on the primary. The "unreferenced" half is
+/// as a copy a periodic remote entry (complete or being removed) retains on the primary. The "unreferenced" half is
 /// skipped while a backup server is down (its repository cannot be read).
 pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<Violation> {
     let mut references: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for (site, entry) in entries(engine) {
+        // An intent's retained list names copies another entry owns; a complete entry (or one
+        // being removed) owns its retained copies.
         let retained: &[CopyRecord] =
-            if entry.state == EntryState::Complete { &entry.retained_on_primary } else { &[] };
+            if entry.state == EntryState::Creating { &[] } else { &entry.retained_on_primary };
         for copy in entry.copies.iter().chain(retained) {
             references
                 .entry((copy.array.clone(), copy.copy_volume.clone()))

@@ -30,6 +30,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -335,10 +336,51 @@ pub struct RepositoryStats {
     pub stray_temp_files_removed: u64,
 }
 
+/// The "disk" of an in-memory repository: the last committed state, which outlives any handle
+/// (a crash drops the handle; [`Repository::open_memory`] reads this again). Clones share it.
+///
+/// It keeps the commit protocol's crash points (a crash before [`CommitPoint::Renamed`] leaves
+/// the previous state, from it on the new one) without files or serialisation, for campaigns that
+/// commit far more often than a disk's fsync allows.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryDisk(Arc<Mutex<MemoryState>>);
+
+#[derive(Debug, Default)]
+struct MemoryState {
+    owner: Option<(String, Site)>,
+    generation: u64,
+    entries: BTreeMap<EntryKey, Entry>,
+    open: bool,
+}
+
+impl MemoryDisk {
+    /// An empty disk.
+    pub fn new() -> MemoryDisk {
+        MemoryDisk::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, MemoryState> {
+        // A panic while holding the lock cannot leave a half-written state (every write is one
+        // assignment), so a poisoned lock is still consistent.
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+const MEMORY_PATH: &str = "(memory)";
+
+/// Where a handle's committed state lives.
+#[derive(Debug)]
+enum Backend {
+    /// `repository.json` in a directory; the file is held open for the advisory lock.
+    Directory { dir: PathBuf, _lock: File },
+    /// A [`MemoryDisk`].
+    Memory(MemoryDisk),
+}
+
 /// One backup server's repository.
 #[derive(Debug)]
 pub struct Repository {
-    dir: PathBuf,
+    backend: Backend,
     server: String,
     site: Site,
     generation: u64,
@@ -347,8 +389,14 @@ pub struct Repository {
     durability: Durability,
     poisoned: bool,
     stats: RepositoryStats,
-    /// Held open for the advisory lock; closing it releases the lock.
-    _lock: File,
+}
+
+impl Drop for Repository {
+    fn drop(&mut self) {
+        if let Backend::Memory(disk) = &self.backend {
+            disk.state().open = false;
+        }
+    }
 }
 
 impl Repository {
@@ -396,7 +444,7 @@ impl Repository {
             Err(source) => return Err(RepositoryError::Io { path, operation: "read", source }),
         };
         Ok(Repository {
-            dir: dir.to_owned(),
+            backend: Backend::Directory { dir: dir.to_owned(), _lock: lock },
             server: server.to_owned(),
             site,
             generation,
@@ -405,13 +453,54 @@ impl Repository {
             durability,
             poisoned: false,
             stats,
-            _lock: lock,
         })
     }
 
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// Opens the repository of backup server `server` at `site` kept on `disk` (created empty on
+    /// first open). Same semantics as a directory, without files.
+    ///
+    /// Errors: [`RepositoryError::Locked`] (another handle is open on the disk);
+    /// [`RepositoryError::WrongServer`].
+    pub fn open_memory(disk: &MemoryDisk, server: &str, site: Site) -> Result<Repository> {
+        let mut state = disk.state();
+        if state.open {
+            return Err(RepositoryError::Locked(PathBuf::from(MEMORY_PATH)));
+        }
+        match &state.owner {
+            Some((found_server, found_site)) if (found_server.as_str(), *found_site) != (server, site) => {
+                return Err(RepositoryError::WrongServer {
+                    dir: PathBuf::from(MEMORY_PATH),
+                    server: server.to_owned(),
+                    site,
+                    found_server: found_server.clone(),
+                    found_site: *found_site,
+                });
+            }
+            Some(_) => {}
+            None => state.owner = Some((server.to_owned(), site)),
+        }
+        state.open = true;
+        let (generation, entries) = (state.generation, state.entries.clone());
+        drop(state);
+        Ok(Repository {
+            backend: Backend::Memory(disk.clone()),
+            server: server.to_owned(),
+            site,
+            generation,
+            entries,
+            crash_at: None,
+            durability: Durability::Synced,
+            poisoned: false,
+            stats: RepositoryStats::default(),
+        })
+    }
+
+    /// The directory, for a repository kept in one.
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Directory { dir, .. } => Some(dir),
+            Backend::Memory(_) => None,
+        }
     }
 
     /// The backup server this repository belongs to.
@@ -567,10 +656,25 @@ impl Repository {
         Ok(())
     }
 
-    /// The commit protocol: temp file, fsync, rename, fsync directory.
+    /// The commit protocol: temp file, fsync, rename, fsync directory (in memory: the same crash
+    /// points around one assignment).
     fn commit(&self, generation: u64, entries: &BTreeMap<EntryKey, Entry>) -> Result<()> {
+        let dir = match &self.backend {
+            Backend::Directory { dir, .. } => dir,
+            Backend::Memory(disk) => {
+                self.stop_if(CommitPoint::TempWritten)?;
+                self.stop_if(CommitPoint::TempSynced)?;
+                let mut state = disk.state();
+                state.generation = generation;
+                state.entries = entries.clone();
+                drop(state);
+                self.stop_if(CommitPoint::Renamed)?;
+                self.stop_if(CommitPoint::DirectorySynced)?;
+                return Ok(());
+            }
+        };
         let bytes = encode(&self.server, self.site, generation, entries);
-        let temp = self.dir.join(format!("{TEMP_PREFIX}{generation}"));
+        let temp = dir.join(format!("{TEMP_PREFIX}{generation}"));
         let mut file = File::create(&temp).map_err(io_error(&temp, "create"))?;
         file.write_all(&bytes).map_err(io_error(&temp, "write"))?;
         self.stop_if(CommitPoint::TempWritten)?;
@@ -579,11 +683,11 @@ impl Repository {
         }
         drop(file);
         self.stop_if(CommitPoint::TempSynced)?;
-        let target = self.dir.join(REPOSITORY_FILE);
+        let target = dir.join(REPOSITORY_FILE);
         fs::rename(&temp, &target).map_err(io_error(&target, "rename"))?;
         self.stop_if(CommitPoint::Renamed)?;
         if self.durability == Durability::Synced {
-            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_error(&self.dir, "fsync directory"))?;
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir, "fsync directory"))?;
         }
         self.stop_if(CommitPoint::DirectorySynced)?;
         Ok(())

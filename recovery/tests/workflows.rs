@@ -180,12 +180,8 @@ fn periodic_backup_with_a_failed_sync_keeps_the_local_entry() {
     let mut world = World::new(5, Replication::Periodic(None));
     world.work(200);
     let now = world.now();
-    for to in [world.b] {
-        world.sim.schedule_fault(
-            now + Duration::from_millis(10),
-            Fault::LinkDown { from: world.a, to, direction: Direction::Both },
-        );
-    }
+    let link_down = Fault::LinkDown { from: world.a, to: world.b, direction: Direction::Both };
+    world.sim.schedule_fault(now + Duration::from_millis(10), link_down);
     let report = world.backup();
     assert!(report.remote_copy_failure.is_some(), "{report:?}");
     assert_eq!(report.remote, None);

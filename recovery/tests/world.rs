@@ -5,14 +5,12 @@
 
 use std::time::Duration;
 
-use recovery::engine::{BackupReport, BackupRequest, BackupServerConfig, Engine, EngineConfig};
+use recovery::engine::{BackupReport, BackupRequest, BackupServerConfig, Engine, EngineConfig, RepositoryStorage};
 use recovery::exchange::workload::{Workload, WorkloadConfig};
 use recovery::exchange::{DatabaseConfig, DatabaseSpec, MailboxServer, ReferenceContents};
 use recovery::repository::{Durability, Entry, EntryKey, Site};
 use recovery::verify::{ArrayVolume, read_database_contents};
-use simulator::{
-    AdmitSpec, ArrayId, CpgSpec, GroupSpec, HostSpec, Instant, Mode, Simulation, StartOptions, SyncStatus,
-};
+use simulator::{AdmitSpec, ArrayId, CpgSpec, GroupSpec, HostSpec, Instant, Mode, Simulation, StartOptions};
 
 pub const SERVER: &str = "MBX01";
 pub const DATABASE: &str = "DB1";
@@ -47,15 +45,22 @@ pub struct World {
     /// The database's committed content (the reference the bytes are compared with).
     pub reference: ReferenceContents,
     pub workload: Workload,
-    /// Committed content at each backup, by backup id.
+    /// Committed content at each backup, by backup id (only while the reference is certain).
     pub at_backup: std::collections::BTreeMap<String, ReferenceContents>,
+    /// A workload write failed: its outcome on the volumes is indeterminate, so the reference is
+    /// no longer exact (content comparisons stop).
+    pub uncertain: bool,
     pub dir: tempfile::TempDir,
 }
 
 pub fn config(dir: &std::path::Path, a: ArrayId, b: ArrayId) -> EngineConfig {
     let mut config = EngineConfig::new(
-        BackupServerConfig { name: "BKP-A".into(), array: a, repository_dir: dir.join("local") },
-        Some(BackupServerConfig { name: "BKP-B".into(), array: b, repository_dir: dir.join("remote") }),
+        BackupServerConfig { name: "BKP-A".into(), array: a, storage: RepositoryStorage::Directory(dir.join("local")) },
+        Some(BackupServerConfig {
+            name: "BKP-B".into(),
+            array: b,
+            storage: RepositoryStorage::Directory(dir.join("remote")),
+        }),
     );
     // Tests commit thousands of times; process-crash atomicity is what they exercise.
     config.durability = Durability::Unsynced;
@@ -130,6 +135,7 @@ impl World {
                 WorkloadConfig { flush_every: 4, pages_per_flush: 8, ..WorkloadConfig::default() },
             ),
             at_backup: std::collections::BTreeMap::new(),
+            uncertain: false,
             dir,
         }
     }
@@ -148,6 +154,9 @@ impl World {
     pub fn work_tolerant(&mut self, n: usize) -> usize {
         let Ok(server) = self.engine.mailbox_server_mut(SERVER) else { return 0 };
         let Ok(db) = server.database_mut(DATABASE) else { return 0 };
+        if !db.is_mounted() {
+            return 0;
+        }
         let mut committed = 0;
         for _ in 0..n {
             match self.workload.step(&mut self.sim, db) {
@@ -157,7 +166,10 @@ impl World {
                         committed += 1;
                     }
                 }
-                Err(_) => break,
+                Err(_) => {
+                    self.uncertain = true;
+                    break;
+                }
             }
         }
         committed
@@ -170,7 +182,9 @@ impl World {
     /// Runs a backup; on success remembers the committed content it holds.
     pub fn backup_with(&mut self, request: &BackupRequest) -> recovery::Result<BackupReport> {
         let report = self.engine.backup(&mut self.sim, request)?;
-        self.at_backup.insert(report.key.backup_id.clone(), self.reference.clone());
+        if !self.uncertain {
+            self.at_backup.insert(report.key.backup_id.clone(), self.reference.clone());
+        }
         Ok(report)
     }
 
@@ -235,11 +249,6 @@ impl World {
         let db = self.engine.mailbox_server_mut(SERVER).unwrap().database_mut(DATABASE).unwrap();
         db.mount(&mut self.sim).unwrap();
         contents
-    }
-
-    pub fn group_statuses(&self) -> Vec<SyncStatus> {
-        let group = self.sim.array(self.a).remote_copy().group(GROUP).unwrap();
-        group.volumes.iter().map(|v| v.status).collect()
     }
 
     /// Runs Remote Copy transfers to their end (bounded).

@@ -139,6 +139,27 @@ impl WorkflowStep {
         }
     }
 
+    /// The step's name in snake case (e.g. `rc_sync_completed`), as scenario files spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkflowStep::PolicyCheck => "policy_check",
+            WorkflowStep::IntentRecorded => "intent_recorded",
+            WorkflowStep::VssFreeze => "vss_freeze",
+            WorkflowStep::PrimaryCopies => "primary_copies",
+            WorkflowStep::SecondaryCopies => "secondary_copies",
+            WorkflowStep::Thaw => "thaw",
+            WorkflowStep::IntegrityCheck => "integrity_check",
+            WorkflowStep::LocalEntry => "local_entry",
+            WorkflowStep::RcSyncRequested => "rc_sync_requested",
+            WorkflowStep::RcSyncCompleted => "rc_sync_completed",
+            WorkflowStep::RemoteCopies => "remote_copies",
+            WorkflowStep::RemoteEntry => "remote_entry",
+            WorkflowStep::LocalEntryRemoved => "local_entry_removed",
+            WorkflowStep::BackupComplete => "backup_complete",
+            WorkflowStep::Retention => "retention",
+        }
+    }
+
     /// The backup server that performs the step (and crashes there with
     /// [`WorkflowFault::BackupServerCrash`]): the remote one takes and records the remote copies.
     pub fn site(self) -> Site {
@@ -159,6 +180,11 @@ impl WorkflowStep {
 /// A fault injected at a [`WorkflowStep`]; it fires when the step is reached, before its effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum WorkflowFault {
+    /// The step is slow: the workflow spends this much virtual time there ([`Simulation::advance`],
+    /// which runs the events due meanwhile, such as a fault the caller scheduled), then goes on.
+    /// Inside VSS the delay is VSS's own (`Freeze`, `CommitSnapshots` for both copy steps —
+    /// one commit takes all copies — and `Thaw`), so it counts against the VSS windows.
+    Delay(std::time::Duration),
     /// The step fails: the workflow undoes what it did and returns
     /// [`EngineError::InjectedFailure`].
     Fail,
@@ -186,6 +212,8 @@ pub struct BackupRequest {
     pub retention_hours: Option<u64>,
     /// A fault to inject (tests).
     pub fault: Option<(WorkflowStep, WorkflowFault)>,
+    /// A VSS-level fault handed to the backup's requestor (`BackupComponents::inject`).
+    pub vss_fault: Option<(VssStep, InjectedFault)>,
 }
 
 impl BackupRequest {
@@ -199,8 +227,37 @@ impl BackupRequest {
             expiration_hours: None,
             retention_hours: None,
             fault: None,
+            vss_fault: None,
         }
     }
+}
+
+/// How a backup fared at one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The step completed.
+    Done,
+    /// The backup failed here (the error's text); it was undone.
+    Failed(String),
+    /// The backup server performing it crashed here.
+    Crashed,
+}
+
+/// One named step a backup reached ([`Engine::drain_step_records`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepRecord {
+    /// When (virtual time).
+    pub at: Instant,
+    /// The backup's number in this engine, from 1.
+    pub backup: u64,
+    /// Mailbox server.
+    pub server: String,
+    /// Database.
+    pub database: String,
+    /// The step.
+    pub step: WorkflowStep,
+    /// What happened there.
+    pub outcome: StepOutcome,
 }
 
 /// What a backup did.
@@ -287,6 +344,8 @@ pub(super) struct Session<'s> {
     pub(super) copy_outside_freeze: bool,
     /// Sites holding an entry this backup wrote.
     pub(super) written: BTreeSet<Site>,
+    /// The step being attempted (the one a failure is recorded at).
+    pub(super) current: WorkflowStep,
     pub(super) report: BackupReport,
 }
 
@@ -307,23 +366,69 @@ fn run_with_server(
     request: &BackupRequest,
     server: &mut MailboxServer,
 ) -> crate::Result<BackupReport> {
-    let fault = request.fault;
+    engine.backups_started += 1;
+    let number = engine.backups_started;
+    let record = |engine: &mut Engine, at: Instant, step: WorkflowStep, outcome: StepOutcome| {
+        engine.push_record(StepRecord {
+            at,
+            backup: number,
+            server: request.server.clone(),
+            database: request.database.clone(),
+            step,
+            outcome,
+        });
+    };
+    let mut fault = request.fault;
     if let Some((WorkflowStep::PolicyCheck, injected)) = fault {
-        return Err(match injected {
-            WorkflowFault::Fail => EngineError::InjectedFailure(WorkflowStep::PolicyCheck),
+        fault = None;
+        match injected {
+            WorkflowFault::Delay(duration) => sim.advance(duration),
+            WorkflowFault::Fail => {
+                let error = EngineError::InjectedFailure(WorkflowStep::PolicyCheck);
+                record(engine, sim.now(), WorkflowStep::PolicyCheck, StepOutcome::Failed(error.to_string()));
+                return Err(error.into());
+            }
             WorkflowFault::BackupServerCrash => {
                 engine.crash_backup_server(Site::Local);
-                EngineError::BackupServerCrashed { site: Site::Local, at: Some(WorkflowStep::PolicyCheck) }
+                record(engine, sim.now(), WorkflowStep::PolicyCheck, StepOutcome::Crashed);
+                return Err(EngineError::BackupServerCrashed {
+                    site: Site::Local,
+                    at: Some(WorkflowStep::PolicyCheck),
+                }
+                .into());
             }
         }
-        .into());
     }
-    let plan = prepare(engine, sim, request, server)?;
-    let mut removed_by_policy = Vec::new();
-    for (site, key) in &plan.removals {
-        engine.remove_for_policy(sim, *site, key)?;
-        removed_by_policy.push((*site, key.clone()));
-    }
+    let checked = prepare(engine, sim, request, server).and_then(|plan| {
+        let mut removed = Vec::new();
+        for (site, key) in &plan.removals {
+            engine.remove_for_policy(sim, *site, key)?;
+            removed.push((*site, key.clone()));
+        }
+        Ok((plan, removed))
+    });
+    let (plan, removed_by_policy) = match checked {
+        Ok(checked) => {
+            // The policy this backup was planned under bounds the copy count from now on (it may
+            // complete, or complete later at a restart).
+            let bound_key = (request.server.clone(), request.database.clone());
+            match engine.policy(&request.server, &request.database).kind {
+                policy::Policy::Numeric { max_copies, .. } => {
+                    engine.numeric_bounds.insert(bound_key, max_copies);
+                }
+                policy::Policy::Expiration { .. } => {
+                    engine.numeric_bounds.remove(&bound_key);
+                }
+            }
+            checked
+        }
+        Err(error) => {
+            let crashed = matches!(error, crate::Error::Engine(EngineError::BackupServerCrashed { .. }));
+            let outcome = if crashed { StepOutcome::Crashed } else { StepOutcome::Failed(error.to_string()) };
+            record(engine, sim.now(), WorkflowStep::PolicyCheck, outcome);
+            return Err(error);
+        }
+    };
     let report = BackupReport {
         mode: plan.mode.clone(),
         key: plan.key.clone(),
@@ -358,6 +463,10 @@ fn run_with_server(
     if copy_outside_freeze {
         provider.skip_primary_copies();
     }
+    let mut vss = BackupComponents::new(engine.config.vss);
+    if let Some((step, injected)) = request.vss_fault {
+        vss.inject(step, injected);
+    }
     let options = ExchangeWriterOptions { no_integrity_check: request.no_integrity_check, defer_truncation: false };
     let mut session = Session {
         fault,
@@ -373,7 +482,7 @@ fn run_with_server(
         db_volume: plan.db_volume.clone(),
         log_volume: plan.log_volume.clone(),
         writer: ExchangeWriter::new(server, options),
-        vss: BackupComponents::new(engine.config.vss),
+        vss,
         provider,
         primary: plan.primary,
         remote: plan.remote,
@@ -383,6 +492,7 @@ fn run_with_server(
         integrity_checked: false,
         copy_outside_freeze,
         written: BTreeSet::new(),
+        current: WorkflowStep::IntentRecorded,
         report,
     };
     let outcome = start_vss(sim, &mut session, request.backup_type).and_then(|()| match &plan.mode {
@@ -390,32 +500,37 @@ fn run_with_server(
         ReplicationMode::Synchronous { .. } => backup_sync::run(engine, sim, &mut session),
         ReplicationMode::Periodic { group } => backup_periodic::run(engine, sim, &mut session, group),
     });
-    match outcome {
+    let (result, failed_at) = match outcome {
         Ok(()) => {
-            let bound_key = (session.key.server.clone(), session.key.database.clone());
-            match engine.policy(&session.key.server, &session.key.database).kind {
-                policy::Policy::Numeric { max_copies, .. } => {
-                    engine.numeric_bounds.insert(bound_key, max_copies);
-                }
-                policy::Policy::Expiration { .. } => {
-                    engine.numeric_bounds.remove(&bound_key);
-                }
-            }
             sim.record("rm", format!("backup {} done ({})", session.key, session.mode));
-            Ok(session.report)
+            (Ok(session.report.clone()), None)
         }
         Err(Stop::Fail(error)) => {
             sim.record("rm", format!("backup {} failed: {error}; undoing", session.key));
-            undo(engine, sim, &mut session);
-            Err(error)
+            let at = sim.now();
+            match undo(engine, sim, &mut session) {
+                None => {
+                    let outcome = StepOutcome::Failed(error.to_string());
+                    (Err(error), Some((at, outcome)))
+                }
+                Some(crash) => (Err(crash), Some((at, StepOutcome::Crashed))),
+            }
         }
         Err(Stop::Crash(site, error)) => {
             sim.record("rm", format!("backup {}: {site:?} backup server crashed", session.key));
+            let at = sim.now();
             abandon(sim, &mut session);
             engine.crash_backup_server(site);
-            Err(error)
+            (Err(error), Some((at, StepOutcome::Crashed)))
         }
+    };
+    for (step, at) in session.report.steps.clone() {
+        record(engine, at, step, StepOutcome::Done);
     }
+    if let Some((at, outcome)) = failed_at {
+        record(engine, at, session.current, outcome);
+    }
+    result
 }
 
 /// What the policy check decided.
@@ -591,10 +706,16 @@ fn start_vss(sim: &mut Simulation, s: &mut Session<'_>, backup_type: BackupType)
 
 impl Session<'_> {
     /// The step is reached: fires its fault, if one is injected there.
-    pub(super) fn reach(&mut self, step: WorkflowStep) -> Result<(), Stop> {
+    pub(super) fn reach(&mut self, sim: &mut Simulation, step: WorkflowStep) -> Result<(), Stop> {
+        self.current = step;
         match self.fault {
             Some((at, fault)) if at == step => {
                 self.fault = None;
+                if let WorkflowFault::Delay(duration) = fault {
+                    sim.record("rm", format!("{step:?} takes {duration:?}"));
+                    sim.advance(duration);
+                    return Ok(());
+                }
                 Err(injected(step, fault))
             }
             _ => Ok(()),
@@ -637,7 +758,7 @@ impl Session<'_> {
 
 fn injected(step: WorkflowStep, fault: WorkflowFault) -> Stop {
     match fault {
-        WorkflowFault::Fail => Stop::Fail(EngineError::InjectedFailure(step).into()),
+        WorkflowFault::Fail | WorkflowFault::Delay(_) => Stop::Fail(EngineError::InjectedFailure(step).into()),
         WorkflowFault::BackupServerCrash => {
             let site = step.site();
             Stop::Crash(site, EngineError::BackupServerCrashed { site, at: Some(step) }.into())
@@ -693,24 +814,37 @@ pub(super) fn complete(
 /// provider deletes its copies, writers thaw), as the VSS service does when the requestor fails
 /// or disappears inside the freeze.
 pub(super) fn snapshots(sim: &mut Simulation, s: &mut Session<'_>) -> Result<(), Stop> {
+    s.current = WorkflowStep::VssFreeze;
     let inside = s.fault.filter(|(step, _)| step.inside_vss() && WorkflowStep::steps_of(s.mode.kind()).contains(step));
-    if let Some((step, _)) = inside {
-        match step {
-            WorkflowStep::VssFreeze => {
+    if let Some((step, fault)) = inside {
+        match (step, fault) {
+            (WorkflowStep::VssFreeze, WorkflowFault::Delay(d)) => {
+                s.vss.inject(VssStep::Freeze, InjectedFault::Delay(d))
+            }
+            (WorkflowStep::PrimaryCopies | WorkflowStep::SecondaryCopies, WorkflowFault::Delay(d)) => {
+                s.vss.inject(VssStep::CommitSnapshots, InjectedFault::Delay(d));
+            }
+            (_, WorkflowFault::Delay(d)) => s.vss.inject(VssStep::Thaw, InjectedFault::Delay(d)),
+            (WorkflowStep::VssFreeze, _) => {
                 s.vss.inject(VssStep::Freeze, InjectedFault::Fail(VssCode::WRITERERROR_RETRYABLE));
             }
-            WorkflowStep::PrimaryCopies => s.provider.inject(ProviderFault::BeforePrimaryCopies),
-            WorkflowStep::SecondaryCopies => s.provider.inject(ProviderFault::BeforeSecondaryCopies),
+            (WorkflowStep::PrimaryCopies, _) => s.provider.inject(ProviderFault::BeforePrimaryCopies),
+            (WorkflowStep::SecondaryCopies, _) => s.provider.inject(ProviderFault::BeforeSecondaryCopies),
             _ => s.vss.inject(VssStep::Thaw, InjectedFault::Fail(VssCode::UNEXPECTED)),
+        }
+        if matches!(fault, WorkflowFault::Delay(_)) {
+            s.fault = None;
         }
     }
     let writers: &mut [&mut dyn Writer] = &mut [&mut s.writer];
     s.vss.prepare_for_backup(sim, &mut s.provider, writers)?;
     if let Err(error) = s.vss.do_snapshot_set(sim, &mut s.provider, writers) {
         if let Some((step, fault)) = inside
+            && !matches!(fault, WorkflowFault::Delay(_))
             && error.message.contains("injected")
         {
             s.fault = None;
+            s.current = step;
             return Err(injected(step, fault));
         }
         return Err(error.into());
@@ -745,7 +879,7 @@ fn event_time(vss: &BackupComponents, event: WriterEvent) -> Instant {
 /// and logs). A failed check marks the component not succeeded and completes the VSS backup
 /// (nothing is truncated), then fails the workflow so the copies and intents are undone.
 pub(super) fn integrity_check(sim: &mut Simulation, s: &mut Session<'_>) -> Result<(), Stop> {
-    s.reach(WorkflowStep::IntegrityCheck)?;
+    s.reach(sim, WorkflowStep::IntegrityCheck)?;
     if s.no_integrity_check {
         s.vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, &s.key.database, true)?;
         s.done(sim, WorkflowStep::IntegrityCheck);
@@ -774,7 +908,7 @@ pub(super) fn integrity_check(sim: &mut Simulation, s: &mut Session<'_>) -> Resu
 /// VSS BackupComplete: the writer truncates logs after a succeeded FULL backup (not with `-nc`).
 /// A writer error here is reported, not undone: the copies are complete and recorded.
 pub(super) fn backup_complete(sim: &mut Simulation, s: &mut Session<'_>) -> Result<(), Stop> {
-    s.reach(WorkflowStep::BackupComplete)?;
+    s.reach(sim, WorkflowStep::BackupComplete)?;
     let writers: &mut [&mut dyn Writer] = &mut [&mut s.writer];
     if let Err(error) = s.vss.backup_complete(sim, &mut s.provider, writers) {
         s.report.backup_complete_error = Some(error.to_string());
@@ -788,7 +922,7 @@ pub(super) fn backup_complete(sim: &mut Simulation, s: &mut Session<'_>) -> Resu
 /// could not be deleted). The expiration is set again with it, so retention ≤ expiration holds
 /// from this instant.
 pub(super) fn apply_retention(sim: &mut Simulation, s: &mut Session<'_>, copies: &[PlannedCopy]) -> Result<(), Stop> {
-    s.reach(WorkflowStep::Retention)?;
+    s.reach(sim, WorkflowStep::Retention)?;
     if let Some(retention) = s.fields.retention_hours {
         for copy in copies {
             let changes = VolumeChanges {
@@ -805,22 +939,34 @@ pub(super) fn apply_retention(sim: &mut Simulation, s: &mut Session<'_>, copies:
 
 /// Undo after a failure: abort the VSS set if it is still open, then dissolve every entry this
 /// backup wrote (copies first, then the entry; what cannot be deleted now stays as a deferred
-/// intent), then delete any planned copy left unreferenced.
-fn undo(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>) {
+/// intent), then delete any planned copy left unreferenced. A crash of a backup server during the
+/// undo stops it there (the restart reconciles the rest) and is returned.
+fn undo(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>) -> Option<crate::Error> {
     if matches!(
         s.vss.state(),
         RequestorState::SetStarted | RequestorState::PreparedForBackup | RequestorState::SnapshotsTaken
     ) {
+        // Taken copies are listed by this backup's entries, which may be complete by now: they
+        // are deleted below through those entries (intent first), not by the provider's abort.
+        s.provider.release(s.set_id);
         let writers: &mut [&mut dyn Writer] = &mut [&mut s.writer];
         let _ = s.vss.abort_backup(sim, &mut s.provider, writers);
     }
     for site in [Site::Local, Site::Remote] {
-        if s.written.contains(&site)
-            && engine.is_running(site)
-            && let Err(error) = engine.dissolve(sim, site, &s.key)
-        {
-            sim.record("rm", format!("undo of {} at {site:?}: {error}", s.key));
+        if !s.written.contains(&site) || !engine.is_running(site) {
+            continue;
         }
+        match engine.dissolve(sim, site, &s.key) {
+            Ok(_) => {}
+            Err(error @ crate::Error::Engine(EngineError::BackupServerCrashed { .. })) => return Some(error),
+            Err(error) => sim.record("rm", format!("undo of {} at {site:?}: {error}", s.key)),
+        }
+    }
+    // With a backup server down its references are unknown: leave the copies to the restart.
+    let all_running =
+        engine.is_running(Site::Local) && (engine.config.remote.is_none() || engine.is_running(Site::Remote));
+    if !all_running {
+        return None;
     }
     for copy in s.primary.iter().chain(&s.remote) {
         let name = sim.array(copy.array).name().to_owned();
@@ -831,6 +977,7 @@ fn undo(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>) {
             sim.record("rm", format!("undo could not delete {}: {error}", copy.copy));
         }
     }
+    None
 }
 
 /// After a crash: only VSS's own clean-up of a set whose requestor vanished before the snapshots

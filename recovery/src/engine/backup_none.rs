@@ -21,12 +21,12 @@ use crate::repository::Site;
 pub(super) fn run(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>) -> Result<(), Stop> {
     let primary = s.primary.clone();
     let content = Content { copies: &primary, retained: &[], fields: s.fields };
-    s.reach(WorkflowStep::IntentRecorded)?;
+    s.reach(sim, WorkflowStep::IntentRecorded)?;
     backup::record_intent(engine, sim, s, Site::Local, &content)?;
     s.done(sim, WorkflowStep::IntentRecorded);
     backup::snapshots(sim, s)?;
     backup::integrity_check(sim, s)?;
-    s.reach(WorkflowStep::LocalEntry)?;
+    s.reach(sim, WorkflowStep::LocalEntry)?;
     backup::complete(engine, sim, s, Site::Local, &content, s.copies_at)?;
     s.report.local = Some(s.key.clone());
     s.done(sim, WorkflowStep::LocalEntry);

@@ -45,17 +45,17 @@ pub(super) fn run(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>
     // The local entry is a staging entry: placement puts no policy on the primary copies.
     let local = Content { copies: &primary, retained: &[], fields: PolicyFields::default() };
     let remote_content = Content { copies: &remote, retained: &primary, fields: s.fields };
-    s.reach(WorkflowStep::IntentRecorded)?;
+    s.reach(sim, WorkflowStep::IntentRecorded)?;
     backup::record_intent(engine, sim, s, Site::Local, &local)?;
     s.done(sim, WorkflowStep::IntentRecorded);
     backup::snapshots(sim, s)?;
     backup::integrity_check(sim, s)?;
-    s.reach(WorkflowStep::LocalEntry)?;
+    s.reach(sim, WorkflowStep::LocalEntry)?;
     backup::complete(engine, sim, s, Site::Local, &local, s.copies_at)?;
     s.report.local = Some(s.key.clone());
     s.done(sim, WorkflowStep::LocalEntry);
 
-    s.reach(WorkflowStep::RcSyncRequested)?;
+    s.reach(sim, WorkflowStep::RcSyncRequested)?;
     let deadline = sim.now() + engine.config.periodic_sync_timeout;
     let ticket = match request_sync(sim, s.primary_array, group, deadline) {
         Ok(ticket) => ticket,
@@ -64,7 +64,7 @@ pub(super) fn run(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>
     s.done(sim, WorkflowStep::RcSyncRequested);
     let remote_taken = wrong_steps_at_sync_request(engine, sim, s, &remote_content)?;
 
-    s.reach(WorkflowStep::RcSyncCompleted)?;
+    s.reach(sim, WorkflowStep::RcSyncCompleted)?;
     if let Err(reason) = wait_for_sync(sim, s, group, ticket) {
         return sync_failed(engine, sim, s, reason);
     }
@@ -72,7 +72,7 @@ pub(super) fn run(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>
         mode::group(sim, s.primary_array, group).map(|g| g.stats.last_sync_bytes).unwrap_or_default();
     s.done(sim, WorkflowStep::RcSyncCompleted);
 
-    s.reach(WorkflowStep::RemoteCopies)?;
+    s.reach(sim, WorkflowStep::RemoteCopies)?;
     let remote_at = sim.now();
     if !remote_taken {
         if s.report.remote.is_none() {
@@ -88,14 +88,14 @@ pub(super) fn run(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>
         }
     }
     s.done(sim, WorkflowStep::RemoteCopies);
-    s.reach(WorkflowStep::RemoteEntry)?;
+    s.reach(sim, WorkflowStep::RemoteEntry)?;
     backup::complete(engine, sim, s, Site::Remote, &remote_content, remote_at)?;
     s.report.remote = Some(s.key.clone());
     s.done(sim, WorkflowStep::RemoteEntry);
 
-    s.reach(WorkflowStep::LocalEntryRemoved)?;
+    s.reach(sim, WorkflowStep::LocalEntryRemoved)?;
     if !engine.has_defect(super::Defect::KeepLocalEntryInPeriodic) {
-        engine.commit(Site::Local, |r| r.remove(&s.key))?;
+        engine.remove_entry(Site::Local, &s.key)?;
         s.written.remove(&Site::Local);
         s.report.local = None;
     }
@@ -218,6 +218,6 @@ fn sync_failed(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>, r
     }
     s.report.remote_copy_failure = Some(reason);
     backup::backup_complete(sim, s)?;
-    s.reach(WorkflowStep::Retention)?;
+    s.reach(sim, WorkflowStep::Retention)?;
     Ok(())
 }

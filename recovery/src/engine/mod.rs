@@ -39,7 +39,7 @@ mod policy;
 mod provider;
 mod reconcile;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -48,12 +48,12 @@ use simulator::{ArrayId, Instant, Simulation};
 use crate::exchange::MailboxServer;
 use crate::registration::{RegistrationError, Registrations};
 use crate::repository::{
-    Applied, CommitPoint, Durability, Entry, EntryKey, EntryState, Repository, RepositoryError, Site,
+    Applied, CommitPoint, Durability, Entry, EntryKey, EntryState, MemoryDisk, Repository, RepositoryError, Site,
 };
 use crate::verify::VerifyReport;
 use crate::vss::VssConfig;
 
-pub use backup::{BackupReport, BackupRequest, WorkflowFault, WorkflowStep};
+pub use backup::{BackupReport, BackupRequest, StepOutcome, StepRecord, WorkflowFault, WorkflowStep};
 pub use mode::ReplicationMode;
 pub use operations::{RestoreKind, RestoreReport};
 pub use policy::{DEFAULT_MAX_COPIES, MAX_RETENTION_HOURS, Policy, PolicySpec};
@@ -68,7 +68,22 @@ pub const COPY_COMMENT_TAG: &str = "HP 3PAR Recovery Manager for Exchange";
 /// seed: "Needs VSS Provider ≥ 2.2").
 pub const SYNC_MIN_PROVIDER_VERSION: (u32, u32) = (2, 2);
 
-/// One backup server: its exact name, the array it sees and its repository directory.
+/// Where a backup server keeps its repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepositoryStorage {
+    /// `repository.json` in this directory (the real thing: atomic replace, fsync per
+    /// [`EngineConfig::durability`]).
+    Directory(PathBuf),
+    /// In memory, with the same commit points: the engine keeps the committed state across a
+    /// crash and restart of the backup server (for campaigns that commit thousands of times a
+    /// second).
+    Memory,
+}
+
+/// Most step records and removals the engine keeps undrained (the oldest are dropped beyond).
+pub const MAX_UNDRAINED_RECORDS: usize = 100_000;
+
+/// One backup server: its exact name, the array it sees and where its repository lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupServerConfig {
     /// The server's name, registered exactly.
@@ -76,7 +91,7 @@ pub struct BackupServerConfig {
     /// The array it manages copies on (local: the primary; remote: the Remote Copy backup array).
     pub array: ArrayId,
     /// Where its repository lives.
-    pub repository_dir: PathBuf,
+    pub storage: RepositoryStorage,
 }
 
 /// Deliberately wrong workflow variants, for tests that must show the invariants catch them.
@@ -117,6 +132,26 @@ pub struct EngineConfig {
     pub periodic_sync_timeout: Duration,
     /// A deliberately wrong variant (feature `defects` only).
     pub defect: Option<Defect>,
+}
+
+impl Defect {
+    /// Every defect.
+    pub const ALL: [Defect; 4] = [
+        Defect::RemoteEntryBeforeSync,
+        Defect::CopyOutsideFreeze,
+        Defect::KeepLocalEntryInPeriodic,
+        Defect::SecondarySnapshotBeforeSync,
+    ];
+
+    /// The defect's name in snake case (e.g. `remote_entry_before_sync`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Defect::RemoteEntryBeforeSync => "remote_entry_before_sync",
+            Defect::CopyOutsideFreeze => "copy_outside_freeze",
+            Defect::KeepLocalEntryInPeriodic => "keep_local_entry_in_periodic",
+            Defect::SecondarySnapshotBeforeSync => "secondary_snapshot_before_sync",
+        }
+    }
 }
 
 impl EngineConfig {
@@ -331,7 +366,19 @@ pub struct Engine {
     pending_check: bool,
     commit_crash: Option<CommitCrash>,
     commits_seen: [u32; 2],
+    /// The committed state of in-memory repositories, kept across backup server crashes.
+    disks: [Option<MemoryDisk>; 2],
+    /// Backups started (numbers the step records).
+    backups_started: u64,
+    step_records: VecDeque<StepRecord>,
+    removed: VecDeque<(Site, EntryKey)>,
 }
+
+// The CLI runs one simulation (and engine) per worker thread.
+const _: fn() = || {
+    fn assert_send<T: Send>() {}
+    assert_send::<Engine>();
+};
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -366,12 +413,11 @@ impl Engine {
         if let Some(remote) = &config.remote {
             registrations.register_backup_server(&remote.name, Site::Remote)?;
         }
-        let local =
-            Repository::open_with(&config.local.repository_dir, &config.local.name, Site::Local, config.durability)?;
+        let memory = |server: &BackupServerConfig| (server.storage == RepositoryStorage::Memory).then(MemoryDisk::new);
+        let disks = [memory(&config.local), config.remote.as_ref().and_then(memory)];
+        let local = open_repository(&config.local, Site::Local, config.durability, disks[0].as_ref())?;
         let remote = match &config.remote {
-            Some(remote) => {
-                Some(Repository::open_with(&remote.repository_dir, &remote.name, Site::Remote, config.durability)?)
-            }
+            Some(remote) => Some(open_repository(remote, Site::Remote, config.durability, disks[1].as_ref())?),
             None => None,
         };
         Ok(Engine {
@@ -386,7 +432,25 @@ impl Engine {
             pending_check: true,
             commit_crash: None,
             commits_seen: [0, 0],
+            disks,
+            backups_started: 0,
+            step_records: VecDeque::new(),
+            removed: VecDeque::new(),
         })
+    }
+
+    /// The step records of backups since the last drain, oldest first: one per named step a
+    /// backup reached, with its outcome (the failing step gets `Failed`, a crash `Crashed`).
+    pub fn drain_step_records(&mut self) -> Vec<StepRecord> {
+        self.step_records.drain(..).collect()
+    }
+
+    /// Every entry removed from a repository since the last drain, whatever the path (policy,
+    /// user removal, Task Manager, undo, reconciliation, periodic hand-over), oldest first. A
+    /// removal is listed when its commit is attempted, so one a crash interrupted before the
+    /// rename appears although the entry stays.
+    pub fn drain_removed(&mut self) -> Vec<(Site, EntryKey)> {
+        self.removed.drain(..).collect()
     }
 
     /// The configuration.
@@ -614,6 +678,22 @@ impl Engine {
         }
     }
 
+    /// Removes the entry `key` of `site` (listed for [`Engine::drain_removed`]).
+    fn remove_entry(&mut self, site: Site, key: &EntryKey) -> crate::Result<Applied> {
+        if self.removed.len() >= MAX_UNDRAINED_RECORDS {
+            self.removed.pop_front();
+        }
+        self.removed.push_back((site, key.clone()));
+        self.commit(site, |r| r.remove(key))
+    }
+
+    fn push_record(&mut self, record: StepRecord) {
+        if self.step_records.len() >= MAX_UNDRAINED_RECORDS {
+            self.step_records.pop_front();
+        }
+        self.step_records.push_back(record);
+    }
+
     /// The entry `key` of `site`, cloned.
     fn entry(&self, site: Site, key: &EntryKey) -> crate::Result<Entry> {
         self.running(site)?
@@ -638,4 +718,18 @@ impl Engine {
             .filter_map(|site| self.repository(site).map(|r| (site, r)))
             .flat_map(|(site, r)| r.entries().values().map(move |e| (site, e)))
     }
+}
+
+/// Opens a backup server's repository where its configuration says.
+fn open_repository(
+    server: &BackupServerConfig,
+    site: Site,
+    durability: Durability,
+    disk: Option<&MemoryDisk>,
+) -> crate::Result<Repository> {
+    Ok(match (&server.storage, disk) {
+        (RepositoryStorage::Directory(dir), _) => Repository::open_with(dir, &server.name, site, durability)?,
+        (RepositoryStorage::Memory, Some(disk)) => Repository::open_memory(disk, &server.name, site)?,
+        (RepositoryStorage::Memory, None) => unreachable!("the engine creates a disk for every in-memory repository"),
+    })
 }

@@ -89,7 +89,7 @@ fn by_role<'a>(copies: &'a [CopyRecord], key: &EntryKey) -> crate::Result<(&'a C
 }
 
 /// The LUNs at which `volume` is exported to `host` on `array`.
-fn exports_to(sim: &Simulation, array: ArrayId, volume: &str, host: &str) -> Vec<u32> {
+pub(super) fn exports_to(sim: &Simulation, array: ArrayId, volume: &str, host: &str) -> Vec<u32> {
     let a = sim.array(array);
     let (Ok(v), Ok(h)) = (a.volume(volume), a.host(host)) else { return Vec::new() };
     a.vluns()
@@ -292,7 +292,6 @@ impl Engine {
         self.resolve_pending(sim);
         self.check_access(site, key)?;
         let entry = self.complete_entry(site, key)?;
-        sim.record("rm", format!("restore {site:?} backup {key}: {kind:?}"));
         match kind {
             RestoreKind::VolumePromote => self.restore_by_promote(sim, site, &entry),
             RestoreKind::FileCopy { host } => self.restore_by_file_copy(sim, site, &entry, &host),
@@ -332,6 +331,7 @@ impl Engine {
         if sim.array(array).name() != db_copy.array {
             return Err(not_possible("the copies are not on the database's array"));
         }
+        sim.record("rm", format!("restore {site:?} backup {key} by volume promote"));
         if db.is_mounted() {
             db.dismount(sim)?;
         }
@@ -397,6 +397,7 @@ impl Engine {
         let key = &entry.key;
         let (db_copy, log_copy) = by_role(&entry.copies, key)?;
         let copies_array = array_of(sim, &db_copy.array)?;
+        sim.record("rm", format!("restore {site:?} backup {key} by file copy through {host}"));
         let (mount_host, luns, mounted_here) = match &entry.mounted {
             Some(mounted) => {
                 let luns: Vec<(String, u32)> = entry
@@ -482,6 +483,7 @@ impl Engine {
             sim.remote_copy().failover(backup, &group.0, DrOptions::default())?;
             failed_over = Some(group.0.clone());
         }
+        sim.record("rm", format!("restore database of {key} from the remote copy on {}", db_copy.array));
         for copy in [db_copy, log_copy] {
             let options = PromoteOptions { allow_remote_copy_parent: true, ..PromoteOptions::default() };
             sim.array_mut(backup).promote_snapshot(&copy.copy_volume, options)?;

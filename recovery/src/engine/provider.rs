@@ -148,6 +148,14 @@ impl ThreeParProvider {
         self.skip_primary = true;
     }
 
+    /// Hands the copies of `set` over to the caller: a later `AbortSnapshots` deletes nothing
+    /// (the engine's entries list them and it deletes them itself, intent first).
+    pub(super) fn release(&mut self, set: SnapshotSetId) {
+        if let Some(state) = self.sets.get_mut(&set) {
+            state.created.clear();
+        }
+    }
+
     /// The secondary copies committed for `set`.
     pub fn secondary_copies(&self, set: SnapshotSetId) -> Vec<PlannedCopy> {
         self.sets

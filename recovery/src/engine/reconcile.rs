@@ -27,7 +27,7 @@ use simulator::{Instant, Simulation, VolumeChanges};
 
 use super::policy::{expires_at, retained_until};
 use super::{Engine, EngineError};
-use crate::repository::{Entry, EntryKey, EntryState, RemoteCopyMode, Repository, Site};
+use crate::repository::{Entry, EntryKey, EntryState, RemoteCopyMode, Site};
 
 /// What a restart (or the start of any engine call) resolved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,6 +40,9 @@ pub struct ReconcileReport {
     pub handed_over: Vec<EntryKey>,
     /// Entries whose copies got their missing retention.
     pub retention_reapplied: Vec<(Site, EntryKey)>,
+    /// Mount records a crash left without their exports (a mount or unmount interrupted): the
+    /// leftover exports were removed and the record cleared.
+    pub mounts_cleared: Vec<(Site, EntryKey)>,
     /// Intents that must wait, with the reason.
     pub deferred: Vec<(Site, EntryKey, String)>,
 }
@@ -76,7 +79,8 @@ impl Engine {
             Site::Remote => self.config.remote.clone().ok_or(EngineError::NoRemoteBackupServer)?,
         };
         self.crash_backup_server(site);
-        let repository = Repository::open_with(&config.repository_dir, &config.name, site, self.config.durability)?;
+        let disk = self.disks[super::site_index(site)].clone();
+        let repository = super::open_repository(&config, site, self.config.durability, disk.as_ref())?;
         match site {
             Site::Local => self.local = Some(repository),
             Site::Remote => self.remote = Some(repository),
@@ -196,7 +200,7 @@ impl Engine {
                 return Ok(Dissolved::Deferred(format!("{}: {error}", copy.copy_volume)));
             }
         }
-        self.commit(site, |r| r.remove(key))?;
+        self.remove_entry(site, key)?;
         self.deferred.remove(&(site, key.clone()));
         Ok(Dissolved::Removed)
     }
@@ -220,6 +224,19 @@ impl Engine {
             return report;
         }
         self.pending_check = false;
+        // A deferral whose intent is gone (a crash after its removal reached the disk) or complete
+        // is over.
+        let stale: Vec<(Site, EntryKey)> = self
+            .deferred
+            .iter()
+            .filter(|(site, key)| {
+                self.repository(*site).is_some_and(|r| r.entry(key).is_none_or(|e| e.state == EntryState::Complete))
+            })
+            .cloned()
+            .collect();
+        for deferral in stale {
+            self.deferred.remove(&deferral);
+        }
         let intents: Vec<(Site, Entry)> =
             self.all_entries().filter(|(_, e)| e.state != EntryState::Complete).map(|(s, e)| (s, e.clone())).collect();
         for (site, entry) in intents {
@@ -283,9 +300,10 @@ impl Engine {
         }
     }
 
-    /// Finishes what complete entries imply after a crash: the periodic hand-over and missing
-    /// retention.
+    /// Finishes what complete entries imply after a crash: the periodic hand-over, mount records
+    /// without their exports, and missing retention.
     fn finish_completed(&mut self, sim: &mut Simulation, report: &mut ReconcileReport) {
+        self.clear_broken_mounts(sim, report);
         if self.is_running(Site::Local) && self.is_running(Site::Remote) {
             let handed: Vec<EntryKey> = self
                 .repository(Site::Local)
@@ -300,7 +318,7 @@ impl Engine {
                 .map(|e| e.key.clone())
                 .collect();
             for key in handed {
-                match self.commit(Site::Local, |r| r.remove(&key)) {
+                match self.remove_entry(Site::Local, &key) {
                     Ok(_) => report.handed_over.push(key),
                     Err(error) => report.deferred.push((Site::Local, key, error.to_string())),
                 }
@@ -325,6 +343,42 @@ impl Engine {
         for (site, entry) in missing {
             match reapply_retention(sim, &entry, now) {
                 Ok(()) => report.retention_reapplied.push((site, entry.key)),
+                Err(error) => report.deferred.push((site, entry.key, error.to_string())),
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// A mount is recorded before its exports are made and cleared after they are removed, so a
+    /// crash in between leaves a record whose copies are not (all) exported: the leftover exports
+    /// are removed and the record cleared (the interrupted mount did not happen, the interrupted
+    /// unmount did).
+    fn clear_broken_mounts(&mut self, sim: &mut Simulation, report: &mut ReconcileReport) {
+        let broken: Vec<(Site, Entry)> = self
+            .all_entries()
+            .filter(|(_, e)| e.state == EntryState::Complete)
+            .filter(|(_, e)| {
+                e.mounted.as_ref().is_some_and(|m| {
+                    let Some(array) = sim.array_by_name(&m.array) else { return true };
+                    m.exported_volumes.iter().any(|v| super::operations::exports_to(sim, array, v, &m.host).is_empty())
+                })
+            })
+            .map(|(site, e)| (site, e.clone()))
+            .collect();
+        for (site, entry) in broken {
+            let mounted = entry.mounted.as_ref().expect("filtered on mounted");
+            if let Some(array) = sim.array_by_name(&mounted.array) {
+                for volume in &mounted.exported_volumes {
+                    for lun in super::operations::exports_to(sim, array, volume, &mounted.host) {
+                        if let Err(error) = sim.array_mut(array).delete_vlun(volume, lun, Some(&mounted.host), None) {
+                            report.deferred.push((site, entry.key.clone(), error.to_string()));
+                        }
+                    }
+                }
+            }
+            match self.commit(site, |r| r.set_mounted(&entry.key, None)) {
+                Ok(_) => report.mounts_cleared.push((site, entry.key)),
                 Err(error) => report.deferred.push((site, entry.key, error.to_string())),
             }
         }

@@ -1,0 +1,255 @@
+//! The operations on backups and their refusals: list, mount/unmount, verify, remove, restore
+//! (volume promote, file copy, database from the remote copy), and management by exact
+//! registered name.
+
+use std::time::Duration;
+
+use recovery::engine::{Engine, EngineError, RestoreKind};
+use recovery::exchange::MailboxServer;
+use recovery::registration::RegistrationError;
+use recovery::repository::{EntryKey, Site};
+use recovery::verify::{ArrayVolume, ReadAt};
+use simulator::ErrorCode;
+
+use crate::world::{DATABASE, DB_VOLUME, GROUP, LOCAL_HOST, REMOTE_HOST, Replication, SERVER, STANDBY_HOST, World};
+
+fn engine_error(error: &recovery::Error) -> Option<&EngineError> {
+    match error {
+        recovery::Error::Engine(e) => Some(e),
+        _ => None,
+    }
+}
+
+#[test]
+fn mount_exports_the_copies_and_unmount_removes_the_exports() {
+    // Goal: mount exports each copy of the set to the host (bytes read through the LUN equal the
+    // copy's) and records the mount; unmount removes both; refusals change nothing.
+    let mut world = World::new(40, Replication::None);
+    world.work(40);
+    let key = world.backup().key;
+    let a = world.a;
+    let error = world.engine.mount(&mut world.sim, Site::Local, &key, "no-such-host").unwrap_err();
+    assert!(matches!(error, recovery::Error::Array(ref e) if e.code == ErrorCode::NON_EXISTENT_HOST), "{error}");
+    assert!(world.entry(Site::Local, &key).unwrap().mounted.is_none());
+    let luns = world.engine.mount(&mut world.sim, Site::Local, &key, LOCAL_HOST).unwrap();
+    assert_eq!(luns.len(), 2);
+    for (copy, lun) in &luns {
+        let through_lun = world.sim.host_read(a, LOCAL_HOST, *lun, 0, 1 << 16).unwrap();
+        assert_eq!(through_lun, world.sim.read(a, copy, 0, 1 << 16).unwrap());
+    }
+    let mounted = world.entry(Site::Local, &key).unwrap().mounted.unwrap();
+    assert_eq!(mounted.host, LOCAL_HOST);
+    let error = world.engine.mount(&mut world.sim, Site::Local, &key, LOCAL_HOST).unwrap_err();
+    assert!(matches!(engine_error(&error), Some(EngineError::Mounted(_))), "{error}");
+    world.check();
+    world.engine.unmount(&mut world.sim, Site::Local, &key).unwrap();
+    assert!(world.entry(Site::Local, &key).unwrap().mounted.is_none());
+    assert!(luns.iter().all(|(copy, _)| !world.sim.array(a).is_exported(world.sim.array(a).volume(copy).unwrap().id)));
+    let error = world.engine.unmount(&mut world.sim, Site::Local, &key).unwrap_err();
+    assert!(matches!(engine_error(&error), Some(EngineError::NotMounted(_))), "{error}");
+    world.check();
+}
+
+#[test]
+fn verify_reads_through_the_export_when_mounted() {
+    // Goal: verify gives the same verdict from the array and through a mount; damage to a
+    // mounted copy's log... is impossible (copies are read-only), so both say recoverable.
+    let mut world = World::new(41, Replication::Synchronous);
+    world.work(60);
+    let key = world.backup().key;
+    for site in [Site::Local, Site::Remote] {
+        let unmounted = world.engine.verify(&world.sim, site, &key).unwrap();
+        assert!(unmounted.is_recoverable());
+        let host = if site == Site::Local { LOCAL_HOST } else { REMOTE_HOST };
+        world.engine.mount(&mut world.sim, site, &key, host).unwrap();
+        let mounted = world.engine.verify(&world.sim, site, &key).unwrap();
+        assert_eq!(mounted, unmounted);
+        world.engine.unmount(&mut world.sim, site, &key).unwrap();
+    }
+    world.check();
+}
+
+#[test]
+fn remove_deletes_copies_and_entry_and_refuses_while_mounted() {
+    // Goal: spec §7.8/38 — a mounted backup is never removed; an unmounted one loses its copies
+    // (for a periodic remote backup also the copies retained on the primary) and its entry.
+    let mut world = World::new(42, Replication::Periodic(None));
+    world.work(30);
+    let key = world.backup().key;
+    world.engine.mount(&mut world.sim, Site::Remote, &key, REMOTE_HOST).unwrap();
+    let before = world.sim.digest();
+    let error = world.engine.remove(&mut world.sim, Site::Remote, &key).unwrap_err();
+    assert!(matches!(engine_error(&error), Some(EngineError::Mounted(_))), "{error}");
+    assert_eq!(world.sim.digest(), before);
+    world.engine.unmount(&mut world.sim, Site::Remote, &key).unwrap();
+    world.engine.remove(&mut world.sim, Site::Remote, &key).unwrap();
+    assert!(world.entries(Site::Remote).is_empty());
+    assert!(world.engine_copies(world.a).is_empty(), "retained primary copies removed with the remote set");
+    assert!(world.engine_copies(world.b).is_empty());
+    let error = world.engine.remove(&mut world.sim, Site::Remote, &key).unwrap_err();
+    assert!(matches!(engine_error(&error), Some(EngineError::EntryNotFound { .. })), "{error}");
+    world.check();
+}
+
+#[test]
+fn list_shows_both_repositories() {
+    // Goal: list returns the database's backups from both backup servers, local first.
+    let mut world = World::new(43, Replication::Synchronous);
+    world.work(10);
+    let key = world.backup().key;
+    let listed: Vec<(Site, EntryKey)> =
+        world.engine.list(SERVER, DATABASE).into_iter().map(|(s, e)| (s, e.key.clone())).collect();
+    assert_eq!(listed, vec![(Site::Local, key.clone()), (Site::Remote, key)]);
+    assert!(world.engine.list(SERVER, "other").is_empty());
+}
+
+#[test]
+fn volume_promote_restores_the_backup_in_every_mode() {
+    // Goal: a volume-promote restore brings the production database back to exactly the content
+    // committed at the backup (verified by reading the remounted database), restarting the
+    // Remote Copy group around the promote; the secondary catches up with the restored volumes.
+    // Method: backup, more work, restore, compare; for replicated modes, settle and compare arrays.
+    for (seed, replication, site) in [
+        (44, Replication::None, Site::Local),
+        (45, Replication::Synchronous, Site::Local),
+        (46, Replication::Periodic(None), Site::Remote),
+    ] {
+        let mut world = World::new(seed, replication);
+        world.work(80);
+        let key = world.backup().key;
+        let expected = world.reference.pages.clone();
+        world.work(80);
+        let report = world.engine.restore(&mut world.sim, site, &key, RestoreKind::VolumePromote).unwrap();
+        assert_eq!(report.group_restarted.is_some(), replication != Replication::None, "{replication:?}");
+        assert!(report.mount.recovery.is_some() || report.mount.generation > 0);
+        assert_eq!(world.production_contents(), expected, "{replication:?}");
+        world.check();
+        if replication != Replication::None {
+            world.work(10);
+            world.settle();
+            if matches!(replication, Replication::Periodic(_)) {
+                world.sim.remote_copy().sync_group(world.a, GROUP, &simulator::SyncOptions::default()).unwrap();
+                world.settle();
+            }
+            for volume in [DB_VOLUME, crate::world::LOG_VOLUME] {
+                let pa = world.sim.array(world.a).volume(volume).unwrap().pages();
+                let pb = world.sim.array(world.b).volume(volume).unwrap().pages();
+                assert!(pa.same_content(pb), "{replication:?}: {volume} replicated after the restore");
+            }
+            world.check();
+        }
+    }
+}
+
+#[test]
+fn file_copy_restores_through_a_mounted_copy() {
+    // Goal: a file-level restore mounts the copies on a host, copies the database and log files
+    // through the LUNs onto the production volumes and mounts the database: content of the
+    // backup. Also from the remote copy of a synchronous backup (read on the backup array).
+    for (seed, replication, site, host) in
+        [(47, Replication::None, Site::Local, LOCAL_HOST), (48, Replication::Synchronous, Site::Remote, REMOTE_HOST)]
+    {
+        let mut world = World::new(seed, replication);
+        world.work(80);
+        let key = world.backup().key;
+        let expected = world.reference.pages.clone();
+        world.work(80);
+        let report =
+            world.engine.restore(&mut world.sim, site, &key, RestoreKind::FileCopy { host: host.into() }).unwrap();
+        assert!(report.bytes_written > 0);
+        assert!(world.entry(site, &key).unwrap().mounted.is_none(), "the restore's own mount is removed");
+        assert_eq!(world.production_contents(), expected, "{replication:?}");
+        world.check();
+    }
+}
+
+#[test]
+fn database_from_remote_after_losing_a_synchronous_primary() {
+    // Goal: a synchronous remote backup restores the database on the backup array after the
+    // primary is lost: failover, promote, export to the standby host, mount.
+    let mut world = World::new(49, Replication::Synchronous);
+    world.work(80);
+    let key = world.backup().key;
+    let expected = world.reference.pages.clone();
+    world.work(30);
+    world.sim.crash_array(world.a);
+    world.advance(Duration::from_secs(60));
+    let kind = RestoreKind::DatabaseFromRemote { host: STANDBY_HOST.into() };
+    let report = world.engine.restore(&mut world.sim, Site::Remote, &key, kind).unwrap();
+    assert!(report.failed_over.is_some());
+    let mut database = report.database.unwrap();
+    let b = world.b;
+    database.dismount(&mut world.sim).unwrap();
+    assert_eq!(world.contents(b, DB_VOLUME), expected);
+    let exported = world.sim.array(b).volume(DB_VOLUME).unwrap().id;
+    assert!(world.sim.array(b).is_exported(exported));
+}
+
+#[test]
+fn restore_refusals() {
+    // Goal: restores that cannot run are typed errors before any change: promote of a mounted
+    // copy; database-from-remote of a local backup; promote of a synchronous remote backup; a
+    // failover while the group is started (the primary is alive).
+    let mut world = World::new(50, Replication::Synchronous);
+    world.work(20);
+    let key = world.backup().key;
+    world.engine.mount(&mut world.sim, Site::Local, &key, LOCAL_HOST).unwrap();
+    let before = world.sim.digest();
+    let error = world.engine.restore(&mut world.sim, Site::Local, &key, RestoreKind::VolumePromote).unwrap_err();
+    assert!(matches!(engine_error(&error), Some(EngineError::Mounted(_))), "{error}");
+    let from_remote = RestoreKind::DatabaseFromRemote { host: STANDBY_HOST.into() };
+    let error = world.engine.restore(&mut world.sim, Site::Local, &key, from_remote.clone()).unwrap_err();
+    assert!(matches!(engine_error(&error), Some(EngineError::RestoreNotPossible { .. })), "{error}");
+    let error = world.engine.restore(&mut world.sim, Site::Remote, &key, RestoreKind::VolumePromote).unwrap_err();
+    assert!(matches!(engine_error(&error), Some(EngineError::RestoreNotPossible { .. })), "{error}");
+    let error = world.engine.restore(&mut world.sim, Site::Remote, &key, from_remote).unwrap_err();
+    assert!(matches!(error, recovery::Error::Array(ref e) if e.code == ErrorCode::RCOPY_GROUP_NOT_STOPPED), "{error}");
+    assert_eq!(world.sim.digest(), before);
+    world.check();
+}
+
+#[test]
+fn remote_copies_are_managed_only_under_the_exact_registered_name() {
+    // Goal: spec §3.2 — remote copies recorded for "MBX01" cannot be managed by a Recovery
+    // Manager where the mailbox server is registered under another spelling; the error names the
+    // registered spelling. Method: back up with one engine; open the same repositories with a
+    // second engine that registered "mbx01.corp.example"; mount and verify are refused.
+    let mut world = World::new(51, Replication::Synchronous);
+    world.work(20);
+    let key = world.backup().key;
+    let a = world.a;
+    let config = world.engine.config().clone();
+    let World { mut sim, engine, dir, .. } = world;
+    drop(engine);
+    let mut engine = Engine::new(config).unwrap();
+    let other = MailboxServer::create(&mut sim, a, "mbx01.corp.example", "mbx01", &[]).unwrap();
+    engine.register_mailbox_server(&mut sim, other).unwrap();
+    assert_eq!(engine.list(SERVER, DATABASE).len(), 2, "the entries are there");
+    let error = engine.mount(&mut sim, Site::Remote, &key, REMOTE_HOST).unwrap_err();
+    let text = error.to_string();
+    assert!(
+        matches!(error, recovery::Error::Registration(RegistrationError::RegisteredUnderAnotherSpelling { .. })),
+        "{text}"
+    );
+    assert!(text.contains("mbx01.corp.example"), "{text}");
+    assert!(engine.verify(&sim, Site::Remote, &key).is_err());
+    drop(engine);
+    drop(dir);
+}
+
+#[test]
+fn copies_read_back_byte_for_byte_through_the_verifier_image() {
+    // Goal: a copy's image as the verifier reads it (ArrayVolume) has the volume's size and
+    // reads the same bytes as the array (guards the mount/verify plumbing).
+    let mut world = World::new(52, Replication::None);
+    world.work(10);
+    let key = world.backup().key;
+    let entry = world.entry(Site::Local, &key).unwrap();
+    let a = world.a;
+    let copy = &entry.copies[0].copy_volume;
+    let image = ArrayVolume::new(&world.sim, a, copy).unwrap();
+    assert_eq!(image.size_bytes(), world.sim.array(a).volume(copy).unwrap().size_bytes());
+    let mut buf = vec![0u8; 4096];
+    image.read_at(0, &mut buf).unwrap();
+    assert_eq!(buf, world.sim.read(a, copy, 0, 4096).unwrap());
+}
