@@ -307,7 +307,7 @@ fn fault_step(prng: &mut Prng, faults: &BTreeSet<FaultKind>, step: &mut StepToml
         }
         FaultKind::Array => {
             let array = if prng.chance(1, 2) { "SIM-A" } else { "SIM-B" };
-            let kind = if prng.chance(1, 2) { "array_crash" } else { "array_restart" };
+            let kind = if prng.chance(1, 3) { "array_crash" } else { "array_restart" };
             step.fault =
                 Some(FaultToml { kind: kind.into(), array: Some(array.into()), after, ..FaultToml::default() });
         }

@@ -159,7 +159,7 @@ pub fn restored_database_matches_backup(world: &World) -> Vec<Violation> {
 
 /// §7.1/1: the copies of every entry still hold the bytes they held when the backup was made.
 pub fn copies_unchanged(world: &World) -> Vec<Violation> {
-    world.reference.copies_unchanged(&world.sim)
+    world.reference.copies_unchanged(&world.sim, &world.engine)
 }
 
 /// §7.8/42: no entry the engine reported disappears from its repository without a removal named

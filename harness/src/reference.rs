@@ -487,9 +487,18 @@ impl Reference {
 
     /// 7.1/1: every copy a tracked entry names still holds the bytes it held when the backup was
     /// reported (one pointer comparison per copy while nothing wrote to it).
-    pub fn copies_unchanged(&self, sim: &Simulation) -> Vec<Violation> {
+    /// Entries the engine has begun to remove (state `Removing`, a deferred removal) and entries
+    /// of a backup server that is down are not judged: their copies may legitimately be going.
+    pub fn copies_unchanged(&self, sim: &Simulation, engine: &Engine) -> Vec<Violation> {
         let mut found = Vec::new();
         for ((site, key), entry) in &self.entries {
+            let complete = engine
+                .repository(*site)
+                .and_then(|r| r.entry(key))
+                .is_some_and(|e| e.state == recovery::repository::EntryState::Complete);
+            if !complete {
+                continue;
+            }
             for copy in &entry.copies {
                 match sim.array(copy.array).volume(&copy.name) {
                     Ok(volume) if volume.pages().same_content(&copy.content) => {}

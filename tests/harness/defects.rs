@@ -12,7 +12,7 @@ use proptest::test_runner::{Config, TestRunner};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
 /// Most cases a defect may take to be caught.
-const CASES_BOUND: u32 = 200;
+const CASES_BOUND: u32 = 400;
 
 macro_rules! defect_machine {
     ($name:ident, $defect:expr) => {
@@ -53,10 +53,23 @@ fn caught<M: StateMachineTest<Reference = Campaign>>() -> Option<String> {
         proptest::test_runner::TestRng::deterministic_rng(config.rng_algorithm),
     );
     let strategy = Campaign::sequential_strategy(1..80);
+    // Cases run until the first failure (shrinking runs more, not counted).
+    let cases = std::cell::Cell::new(0u32);
+    let failed = std::cell::Cell::new(false);
     let result = runner.run(&strategy, |(seed, transitions, seen)| {
-        M::test_sequential(config.clone(), seed, transitions, seen);
+        if !failed.get() {
+            cases.set(cases.get() + 1);
+        }
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            M::test_sequential(config.clone(), seed, transitions, seen)
+        }));
+        if let Err(payload) = outcome {
+            failed.set(true);
+            std::panic::resume_unwind(payload);
+        }
         Ok(())
     });
+    eprintln!("caught after {} case(s)", cases.get());
     result.err().map(|e| e.to_string())
 }
 

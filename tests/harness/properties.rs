@@ -150,4 +150,3 @@ prop_state_machine! {
     #[test]
     fn random_campaigns_keep_every_invariant(sequential 1..max_steps() => Correct);
 }
-
