@@ -39,6 +39,9 @@ struct DatabaseReference {
     /// From the first indeterminate transaction on, in submission order: each with whether it
     /// certainly committed (`true`) or may not have (`false`).
     pending: Vec<(Transaction, bool)>,
+    /// Something outside the workload rewrote the volumes (a Remote Copy recover or restore):
+    /// not judged until the next live read re-bases the reference.
+    unknown: bool,
 }
 
 impl DatabaseReference {
@@ -50,7 +53,7 @@ impl DatabaseReference {
     /// `None` when too many indeterminate transactions make the check meaningless (not judged).
     fn admits(&self, contents: &BTreeMap<u32, Vec<u8>>) -> Option<Result<ReferenceContents, Vec<u32>>> {
         let unknown = self.indeterminate();
-        if unknown > UNCERTAIN_MAX {
+        if self.unknown || unknown > UNCERTAIN_MAX {
             return None;
         }
         for mask in 0u32..(1 << unknown) {
@@ -92,6 +95,7 @@ impl DatabaseReference {
     fn resolve(&mut self, image: ReferenceContents) {
         self.committed = image;
         self.pending.clear();
+        self.unknown = false;
     }
 }
 
@@ -196,6 +200,12 @@ impl Reference {
         db.pending.push((transaction.clone(), false));
     }
 
+    /// The database's volumes were rewritten by a Remote Copy disaster-recovery action: its
+    /// content is whatever replication made it, learnt at the next mount.
+    pub fn on_rewritten(&mut self, database: &str) {
+        self.databases.entry(database.to_owned()).or_default().unknown = true;
+    }
+
     /// Entries the engine removed (any path: policy, expiry, user, undo, reconciliation).
     pub fn on_removed(&mut self, removed: &[(Site, EntryKey)]) {
         for key in removed {
@@ -270,6 +280,7 @@ impl Reference {
         database: &str,
         (array, db_volume): (ArrayId, String),
         expected: Option<Result<BTreeMap<u32, Vec<u8>>, String>>,
+        rebase: bool,
     ) {
         let Some(Ok(expected)) = expected else { return };
         let actual = ArrayVolume::new(sim, array, &db_volume)
@@ -301,7 +312,9 @@ impl Reference {
                 format!("{database}: cannot read the restored database: {error}"),
             )),
         }
-        self.databases.entry(database.to_owned()).or_default().resolve(ReferenceContents { pages: expected });
+        if rebase {
+            self.databases.entry(database.to_owned()).or_default().resolve(ReferenceContents { pages: expected });
+        }
     }
 
     /// Compares `contents` with the reference of `database`, accepting each combination of the

@@ -461,13 +461,16 @@ impl World {
                 StepResult::ok(format!("{} at {at}", describe_fault(*fault, &self.sim)))
             }
             Action::Failover { group, no_promote } => {
+                self.stop_exchange_around_dr(group);
                 let partner = self.groups[group].partner.clone();
                 let backup = self.sim.backup();
                 let options = DrOptions { skip_promote: *no_promote, ..DrOptions::default() };
-                match self.sim.remote_copy().failover(backup, &partner, options) {
+                let result = match self.sim.remote_copy().failover(backup, &partner, options) {
                     Ok(()) => StepResult::ok(format!("failover of {partner} on {}", self.sim.array(backup).name())),
                     Err(error) => StepResult::failed(format!("failover of {partner}"), error.to_string()),
-                }
+                };
+                self.restart_exchange_after_dr(group);
+                result
             }
             Action::Recover { group, wait } => self.dr(group, *wait, true),
             Action::RcRestore { group, wait } => self.dr(group, *wait, false),
@@ -507,7 +510,11 @@ impl World {
                         (db.array(), db.db_volume().to_owned())
                     }
                 };
-                world.reference.on_restored(&world.sim, &key.database, location, expected);
+                // The relocated database is returned, not installed: the database the workload
+                // and `mount_database` drive stays the original, so the reference re-bases only
+                // for restores onto it.
+                let rebase = report.database.is_none();
+                world.reference.on_restored(&world.sim, &key.database, location, expected, rebase);
                 let moved = report.failed_over.map(|g| format!(", group {g} failed over")).unwrap_or_default();
                 Ok(format!("restored by {}{moved}", restore_kind_name(kind)))
             }),
@@ -739,7 +746,48 @@ impl World {
         self.finish_transfer(result, format!("sync of {name}"), wait)
     }
 
+    /// The operator's procedure around a Remote Copy recover or restore, which rewrites the
+    /// primary volumes underneath Exchange: the group's databases are stopped first (their memory
+    /// dropped, as a service stop without a clean dismount) and mounted again after (soft
+    /// recovery on whatever the volumes now hold, which the reference model adopts).
+    fn stop_exchange_around_dr(&mut self, group: &str) {
+        let Some(server) = self.server.clone() else { return };
+        let names: Vec<String> =
+            self.databases.iter().filter(|(_, i)| i.group.as_deref() == Some(group)).map(|(n, _)| n.clone()).collect();
+        for name in names {
+            if let Ok(db) =
+                self.engine.mailbox_server_mut(&server).and_then(|s| s.database_mut(&name).map_err(Into::into))
+            {
+                db.crash(&mut self.sim);
+            }
+            self.reference.on_rewritten(&name);
+        }
+    }
+
+    fn restart_exchange_after_dr(&mut self, group: &str) {
+        let Some(server) = self.server.clone() else { return };
+        let names: Vec<String> =
+            self.databases.iter().filter(|(_, i)| i.group.as_deref() == Some(group)).map(|(n, _)| n.clone()).collect();
+        for name in names {
+            let mounted = self
+                .engine
+                .mailbox_server_mut(&server)
+                .and_then(|s| s.database_mut(&name).map_err(Into::into))
+                .and_then(|db| db.mount(&mut self.sim).map_err(Into::into));
+            if mounted.is_ok() {
+                self.reference.on_mounted(&self.sim, &self.engine, &server, &name);
+            }
+        }
+    }
+
     fn dr(&mut self, group: &str, wait: bool, recover: bool) -> StepResult {
+        self.stop_exchange_around_dr(group);
+        let result = self.dr_action(group, wait, recover);
+        self.restart_exchange_after_dr(group);
+        result
+    }
+
+    fn dr_action(&mut self, group: &str, wait: bool, recover: bool) -> StepResult {
         let partner = self.groups[group].partner.clone();
         let backup = self.sim.backup();
         let verb = if recover { "recover" } else { "restore" };
