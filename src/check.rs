@@ -104,7 +104,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let totals = Totals::default();
     let next = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
-    let found: Mutex<Option<(u64, u64, Vec<toml_steps::Step>, campaign::CaseViolation)>> = Mutex::new(None);
+    let found: Mutex<Option<Found>> = Mutex::new(None);
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
     std::thread::scope(|scope| {
@@ -187,7 +187,5 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     bail!("invariant {invariant} broken (seed {seed}, case {case})")
 }
 
-/// Alias for the file form of a step (keeps the signatures above short).
-mod toml_steps {
-    pub use harness::scenario::StepToml as Step;
-}
+/// The first violating case: its index, its seed, its steps up to the violation, the violation.
+type Found = (u64, u64, Vec<harness::scenario::StepToml>, campaign::CaseViolation);

@@ -38,7 +38,7 @@ pub enum Layer {
 enum Check {
     Simulator(simulator::invariants::Check),
     Recovery(recovery_invariants::Check),
-    Harness(fn(&World) -> Vec<Violation>),
+    Harness(HarnessCheck),
 }
 
 /// One registered invariant.
@@ -68,8 +68,11 @@ impl std::fmt::Debug for Invariant {
     }
 }
 
+/// A harness invariant: a history check over the world and its reference model.
+pub type HarnessCheck = fn(&World) -> Vec<Violation>;
+
 /// The harness's own invariants, by name.
-pub const HARNESS: &[(&str, fn(&World) -> Vec<Violation>)] = &[
+pub const HARNESS: &[(&str, HarnessCheck)] = &[
     ("backup_copies_inside_freeze", backup_copies_inside_freeze),
     ("periodic_remote_copy_after_sync", periodic_remote_copy_after_sync),
     ("periodic_local_entry_handed_over", periodic_local_entry_handed_over),

@@ -249,7 +249,7 @@ pub fn render_svg(title: &str, events: &[TimelineEvent], lane_names: &[(Lane, St
             svg,
             r##"<rect x="0" y="{y}" width="{}" height="{lane_height}" fill="{}"/>"##,
             left + width + 40.0,
-            if (y / lane_height) as u64 % 2 == 0 { "#f7f7f7" } else { "#ffffff" }
+            if ((y / lane_height) as u64).is_multiple_of(2) { "#f7f7f7" } else { "#ffffff" }
         );
         let _ = writeln!(svg, r#"<text x="10" y="{}">{}</text>"#, y + lane_height / 2.0 + 4.0, escape(name));
     }

@@ -28,7 +28,7 @@ impl DurationText {
         };
         let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration like \"1.5s\" or \"5m\""))?;
         let nanos = value * nanos_per_unit;
-        if !nanos.is_finite() || nanos < 0.0 || nanos > 1e19 {
+        if !nanos.is_finite() || !(0.0..=1e19).contains(&nanos) {
             return Err(format!("duration `{text}` is out of range"));
         }
         Ok(DurationText(Duration::from_nanos(nanos.round() as u64)))
