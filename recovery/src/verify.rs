@@ -468,11 +468,11 @@ pub fn read_database_header(db: &dyn ReadAt) -> Result<Result<DatabaseHeader, De
     Ok(DatabaseHeader::decode(&sector))
 }
 
-/// Pages `0..page_count` that fail to decode, with the reason. Reads in 1 MiB chunks.
+/// Pages `0..page_count` that fail to decode, with the reason. Reads in 64 KiB chunks.
 fn scan_pages(db: &dyn ReadAt, page_count: u32) -> Result<Vec<(u32, DecodeError)>, simulator::Error> {
     let mut damaged = Vec::new();
     for_each_page(db, page_count, |number, bytes| {
-        if let Err(reason) = DbPage::decode(number, bytes) {
+        if let Err(reason) = DbPage::check(number, bytes) {
             damaged.push((number, reason));
         }
     })?;
@@ -480,7 +480,9 @@ fn scan_pages(db: &dyn ReadAt, page_count: u32) -> Result<Vec<(u32, DecodeError)
 }
 
 fn for_each_page(db: &dyn ReadAt, page_count: u32, mut visit: impl FnMut(u32, &[u8])) -> Result<(), simulator::Error> {
-    const PAGES_PER_READ: u32 = 256;
+    // 64 KiB: small enough for the allocator to reuse the buffer (a fresh 1 MiB buffer per call
+    // is a mapping the kernel zero-fills on every verification).
+    const PAGES_PER_READ: u32 = 16;
     let mut chunk = vec![0u8; PAGES_PER_READ as usize * DB_PAGE_SIZE];
     let mut first = 0u32;
     while first < page_count {
@@ -562,31 +564,34 @@ pub fn scan_logs(log: &dyn ReadAt) -> Result<Result<LogScan, DecodeError>, simul
         let status = if scan.generations.contains_key(&header.generation) {
             GenerationStatus::Duplicate
         } else {
-            check_generation(log, &superblock, slot, &header)?.0
+            check_generation(log, &superblock, slot, &header, None)?
         };
         scan.generations.insert(header.generation, status);
     }
     Ok(Ok(scan))
 }
 
-/// Checks one generation's records; returns its status and, when valid, its records.
+/// Checks one generation's records and returns its status; when `keep` is given and the
+/// generation is valid, its records are left there (verification alone copies nothing).
 fn check_generation(
     log: &dyn ReadAt,
     superblock: &LogSuperblock,
     slot: u32,
     header: &GenerationHeader,
-) -> Result<(GenerationStatus, Vec<LogRecord>), simulator::Error> {
+    mut keep: Option<&mut Vec<LogRecord>>,
+) -> Result<GenerationStatus, simulator::Error> {
     if header.payload_bytes > superblock.payload_capacity() {
-        return Ok((GenerationStatus::ChecksumMismatch, Vec::new()));
+        return Ok(GenerationStatus::ChecksumMismatch);
     }
     let mut payload = vec![0u8; header.payload_bytes as usize];
     log.read_at(slot_offset(superblock.slot_bytes, slot) + GENERATION_HEADER_SIZE as u64, &mut payload)?;
-    let mut records = Vec::with_capacity(header.record_count as usize);
     let mut at = 0usize;
     for index in 0..header.record_count {
-        match LogRecord::decode(&payload[at..]) {
-            Some((record, len)) if record.index == index => {
-                records.push(record);
+        match LogRecord::check(&payload[at..]) {
+            Some((record_index, len)) if record_index == index => {
+                if let Some(records) = keep.as_deref_mut() {
+                    records.push(LogRecord::decode(&payload[at..]).expect("checked just above").0);
+                }
                 at += len;
             }
             _ => {
@@ -598,14 +603,20 @@ fn check_generation(
                 } else {
                     GenerationStatus::ChecksumMismatch
                 };
-                return Ok((status, Vec::new()));
+                if let Some(records) = keep {
+                    records.clear();
+                }
+                return Ok(status);
             }
         }
     }
     if at != payload.len() || crc32fast::hash(&payload) != header.payload_crc {
-        return Ok((GenerationStatus::ChecksumMismatch, Vec::new()));
+        if let Some(records) = keep {
+            records.clear();
+        }
+        return Ok(GenerationStatus::ChecksumMismatch);
     }
-    Ok((GenerationStatus::Valid { records: header.record_count, closed: header.closed }, records))
+    Ok(GenerationStatus::Valid { records: header.record_count, closed: header.closed })
 }
 
 /// Why soft recovery could not run.
@@ -697,7 +708,8 @@ pub fn plan_soft_recovery(db: &dyn ReadAt, log: &dyn ReadAt) -> Result<RecoveryP
         log.read_at(slot_offset(superblock.slot_bytes, slot), &mut header_bytes)?;
         let header = GenerationHeader::decode(&header_bytes).expect("verified generation headers decode");
         assert_eq!(header.generation, generation);
-        let (status, records) = check_generation(log, &superblock, slot, &header)?;
+        let mut records = Vec::new();
+        let status = check_generation(log, &superblock, slot, &header, Some(&mut records))?;
         assert!(matches!(status, GenerationStatus::Valid { .. }), "verified generations are valid");
         for record in records {
             apply_record(db, &mut plan, generation, &record)?;

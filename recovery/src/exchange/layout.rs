@@ -419,10 +419,18 @@ impl LogRecord {
     /// Decodes the record at the start of `bytes`; returns it and its encoded length.
     /// `None` when the bytes do not hold a whole record with a valid checksum.
     pub fn decode(bytes: &[u8]) -> Option<(LogRecord, usize)> {
+        let (index, total) = LogRecord::check(bytes)?;
+        let page = u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes"));
+        let offset = u16::from_le_bytes(bytes[4..6].try_into().expect("2 bytes"));
+        Some((LogRecord { page, offset, index, data: bytes[12..total - 4].to_vec() }, total))
+    }
+
+    /// Checks the record at the start of `bytes` without copying it: its index and encoded
+    /// length, or `None` exactly when [`LogRecord::decode`] would return `None`.
+    pub fn check(bytes: &[u8]) -> Option<(u32, usize)> {
         if bytes.len() < RECORD_OVERHEAD {
             return None;
         }
-        let page = u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes"));
         let offset = u16::from_le_bytes(bytes[4..6].try_into().expect("2 bytes"));
         let len = usize::from(u16::from_le_bytes(bytes[6..8].try_into().expect("2 bytes")));
         let index = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
@@ -434,7 +442,7 @@ impl LogRecord {
         if stored != crc32fast::hash(&bytes[..total - 4]) {
             return None;
         }
-        Some((LogRecord { page, offset, index, data: bytes[12..12 + len].to_vec() }, total))
+        Some((index, total))
     }
 }
 
@@ -461,9 +469,25 @@ impl DbPage {
 
     /// Decodes a stored page expected to be page `number`. An all-zero page is an empty page.
     pub fn decode(number: u32, bytes: &[u8]) -> Result<DbPage, DecodeError> {
+        if !DbPage::check(number, bytes)? {
+            return Ok(DbPage::empty(number));
+        }
+        let lsn = Lsn {
+            generation: u64::from_le_bytes(bytes[4..12].try_into().expect("8 bytes")),
+            index: u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")),
+        };
+        let mut data = Box::new([0u8; DB_PAGE_DATA]);
+        data.copy_from_slice(&bytes[DB_PAGE_HEADER..]);
+        Ok(DbPage { number, lsn, data })
+    }
+
+    /// Checks a stored page expected to be page `number` without copying it: `Ok(false)` for an
+    /// empty (all-zero) page, `Ok(true)` for a valid one, the error [`DbPage::decode`] would give
+    /// otherwise.
+    pub fn check(number: u32, bytes: &[u8]) -> Result<bool, DecodeError> {
         assert_eq!(bytes.len(), DB_PAGE_SIZE);
         if bytes.iter().all(|b| *b == 0) {
-            return Ok(DbPage::empty(number));
+            return Ok(false);
         }
         let stored = u32::from_le_bytes(bytes[16..20].try_into().expect("4 bytes"));
         let mut hasher = Hasher::new();
@@ -476,13 +500,7 @@ impl DbPage {
         if stored_number != number {
             return Err(DecodeError::Invalid("page number"));
         }
-        let lsn = Lsn {
-            generation: u64::from_le_bytes(bytes[4..12].try_into().expect("8 bytes")),
-            index: u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")),
-        };
-        let mut data = Box::new([0u8; DB_PAGE_DATA]);
-        data.copy_from_slice(&bytes[DB_PAGE_HEADER..]);
-        Ok(DbPage { number, lsn, data })
+        Ok(true)
     }
 }
 
