@@ -238,6 +238,7 @@ error_codes! {
     RCOPY_GROUP_MAX_VOL_REACHED = 983, 409, "remote copy group volume limit reached";
     RCOPY_GROUP_WRITE_FAILED = 984, 409, "write failed: remote copy secondary is unreachable (fail_wrt_on_err)";
     RCOPY_VOLUME_IS_SECONDARY = 985, 403, "volume is a remote copy secondary and not host-writable";
+    NON_EXISTENT_RCOPY_LINK = 986, 404, "remote copy link does not exist";
 }
 
 impl fmt::Display for ErrorCode {

@@ -51,4 +51,14 @@ pub enum Fault {
         /// New base one-way latency.
         latency: Duration,
     },
+    /// The bandwidth of every link between the two arrays changes (the model keeps one bandwidth
+    /// per link, used in both directions). Transfers in flight use it from their next chunk on.
+    BandwidthChange {
+        /// One end.
+        from: ArrayId,
+        /// Other end.
+        to: ArrayId,
+        /// New bandwidth of each link, bytes per second (0 is taken as 1).
+        bandwidth_bytes_per_sec: u64,
+    },
 }

@@ -356,9 +356,10 @@ impl Simulation {
         match fault {
             Fault::ArrayCrash(id) => self.crash_array(id),
             Fault::ArrayRestart(id) => self.restart_array(id),
-            Fault::LinkDown { .. } | Fault::LinkUp { .. } | Fault::LatencyChange { .. } => {
-                crate::remote_copy::apply_link_fault(self, fault)
-            }
+            Fault::LinkDown { .. }
+            | Fault::LinkUp { .. }
+            | Fault::LatencyChange { .. }
+            | Fault::BandwidthChange { .. } => crate::remote_copy::apply_link_fault(self, fault),
         }
     }
 

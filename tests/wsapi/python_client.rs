@@ -27,7 +27,9 @@ fn wait_ready(path: &Path, server: &mut std::process::Child) -> serde_json::Valu
 
 // Goal: an unmodified python-3parclient works against the simulator end to end (login/logout,
 // CPGs, volumes, grow, rename, snapshots, promote, physical copy + task, volume sets + set
-// snapshot, hosts, VLUNs, ports, metadata). Method: start the real binary on port 0 with a ready
+// snapshot, hosts, VLUNs, ports, metadata, and Remote Copy across the two arrays: create group,
+// add volume with auto-created secondary, start, write, sync, check the secondary's bytes, stop,
+// failover on the backup, restore). Method: start the real binary on port 0 with a ready
 // file, run tests/python with the venv made by tests/python/setup.sh, require success, then stop
 // the server with SIGTERM and require a clean exit.
 #[test]

@@ -4,9 +4,9 @@ use hyper::Method;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::support::{Sim, volume};
+use super::support::{Sim, rc_group, volume};
 
-/// Every mutating WSAPI endpoint (Remote Copy excluded), on existing objects.
+/// Every mutating WSAPI endpoint, on existing objects (Remote Copy group `RG` holds `R`).
 const ENDPOINTS: &[(&str, &str)] = &[
     ("POST", "/api/v1/credentials"),
     ("POST", "/api/v1/cpgs"),
@@ -29,6 +29,13 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("PUT", "/api/v1/qos/vvset:VS"),
     ("POST", "/api/v1/"),
     ("PUT", "/sim/v1/volumes/V/data"),
+    ("POST", "/api/v1/remotecopygroups"),
+    ("PUT", "/api/v1/remotecopygroups/RG"),
+    ("POST", "/api/v1/remotecopygroups/RG"),
+    ("POST", "/api/v1/remotecopygroups/RG/volumes"),
+    ("PUT", "/api/v1/remotecopytargets/SIM-B"),
+    ("PUT", "/sim/v1/links"),
+    ("POST", "/sim/v1/syncs/wait"),
 ];
 
 /// Member names the endpoints know, plus unknown ones.
@@ -83,6 +90,32 @@ const KEYS: &[&str] = &[
     "chapOperation",
     "priority",
     "flashCachePolicy",
+    "targets",
+    "targetName",
+    "mode",
+    "secVolumeName",
+    "volumeAutoCreation",
+    "skipInitialSync",
+    "startingSnapshots",
+    "syncPeriod",
+    "rmSyncPeriod",
+    "localUserCPG",
+    "unsetUserCPG",
+    "mirrorConfig",
+    "skipStart",
+    "skipSync",
+    "skipPromote",
+    "stopGroups",
+    "noSnapshot",
+    "fullSync",
+    "keepSnap",
+    "state",
+    "direction",
+    "latencyMillis",
+    "bandwidthBytesPerSec",
+    "atSeconds",
+    "timeoutSeconds",
+    "group",
     "bogus",
     "RAIDBadType",
 ];
@@ -94,6 +127,8 @@ fn leaf() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
         prop_oneof![Just(0i64), Just(1), Just(-1), Just(3), Just(16_777_218), Just(i64::MAX)].prop_map(Value::from),
+        (1i64..=11).prop_map(Value::from),
+        prop_oneof![Just(300i64), Just(299), Just(31_622_401), Just(1_000_000)].prop_map(Value::from),
         prop_oneof![Just(1e300f64), Just(-0.5), Just(2.5)].prop_map(|f| json!(f)),
         prop_oneof![
             Just("V".to_owned()),
@@ -103,6 +138,11 @@ fn leaf() -> impl Strategy<Value = Value> {
             Just("createSnapshot".to_owned()),
             Just("createPhysicalCopy".to_owned()),
             Just("SNAP-@count@".to_owned()),
+            Just("SIM-B".to_owned()),
+            Just("RG".to_owned()),
+            Just("R".to_owned()),
+            Just("partition".to_owned()),
+            Just("down".to_owned()),
             Just(String::new()),
             Just("a&b".to_owned()),
             Just("x".repeat(300)),
@@ -197,11 +237,13 @@ fn hostile_requests_are_refused_cleanly() {
         sim.post("/api/v1/hosts", json!({"name": "H", "FCWWNs": ["1000000000000001"]})).await.ok(201);
         sim.post("/api/v1/hostsets", json!({"name": "HS", "setmembers": ["H"]})).await.ok(201);
         sim.post("/api/v1/qos", json!({"name": "VS", "type": 1, "ioMaxLimit": 10})).await.ok(201);
+        rc_group(&sim, "RG", "R", 2).await;
         sim
     });
     let config = ProptestConfig { failure_persistence: None, ..ProptestConfig::default() };
     proptest!(config, |(endpoint in prop::sample::select(ENDPOINTS), body in body(), name in path_name(),
-                       named in prop::sample::select(&["volumes", "cpgs", "volumesets", "hostsets", "hosts", "vluns", "tasks", "qos"][..]),
+                       named in prop::sample::select(&["volumes", "cpgs", "volumesets", "hostsets", "hosts", "vluns", "tasks", "qos",
+                                                       "remotecopygroups", "remotecopytargets", "remotecopylinks"][..]),
                        verb in prop::sample::select(&["GET", "DELETE", "PUT", "POST"][..]))| {
         runtime.block_on(async {
             let (method, path) = endpoint;

@@ -145,3 +145,61 @@ pub async fn volume(sim: &Sim, cpg: &str, name: &str) {
     let body = serde_json::json!({"name": name, "cpg": cpg, "sizeMiB": 1024, "tpvv": true, "snapCPG": cpg});
     sim.post("/api/v1/volumes", body).await.ok(201);
 }
+
+impl Sim {
+    pub async fn get_on(&self, index: usize, path: &str) -> Resp {
+        self.call_on(index, Method::GET, path, None).await
+    }
+
+    pub async fn post_on(&self, index: usize, path: &str, body: Value) -> Resp {
+        self.call_on(index, Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put_on(&self, index: usize, path: &str, body: Value) -> Resp {
+        self.call_on(index, Method::PUT, path, Some(body)).await
+    }
+
+    /// Advances virtual time until no Remote Copy transfer runs (bounded: one virtual hour).
+    pub async fn wait_syncs(&self) {
+        let waited = self.post("/sim/v1/syncs/wait", serde_json::json!({})).await;
+        assert_eq!((waited.status, waited.json["done"].as_bool()), (200, Some(true)), "{:?}", waited.json);
+    }
+}
+
+/// Primary (array 0) and backup (array 1) of the default server.
+pub const A: usize = 0;
+pub const B: usize = 1;
+
+/// The partner of group `name` created on the primary (system id 20001).
+pub fn partner(name: &str) -> String {
+    format!("{name}.r20001")
+}
+
+/// CPG `RC` on both arrays, volume `volume` (1 GiB thin, snapshot CPG `RC`) on the primary and a
+/// Remote Copy group `group` on the primary with `mode` (1 sync, 2 periodic) towards SIM-B,
+/// remote CPGs `RC`, with `volume` admitted and its secondary auto-created under the same name.
+pub async fn rc_group(sim: &Sim, group: &str, volume: &str, mode: u8) {
+    for index in [A, B] {
+        if sim.get_on(index, "/api/v1/cpgs/RC").await.status == 404 {
+            sim.post_on(index, "/api/v1/cpgs", serde_json::json!({"name": "RC"})).await.ok(201);
+        }
+    }
+    let body = serde_json::json!({"name": volume, "cpg": "RC", "sizeMiB": 1024, "tpvv": true, "snapCPG": "RC"});
+    sim.post("/api/v1/volumes", body).await.ok(201);
+    let body = serde_json::json!({
+        "name": group,
+        "targets": [{"targetName": "SIM-B", "mode": mode, "userCPG": "RC", "snapCPG": "RC"}],
+        "localUserCPG": "RC", "localSnapCPG": "RC",
+    });
+    sim.post("/api/v1/remotecopygroups", body).await.ok(201);
+    let admit = serde_json::json!({
+        "action": 1, "volumeName": volume,
+        "targets": [{"targetName": "SIM-B", "secVolumeName": volume}], "volumeAutoCreation": true,
+    });
+    sim.put(&format!("/api/v1/remotecopygroups/{group}"), admit).await.ok(200);
+}
+
+/// `bytes` as the control API's base64.
+pub fn b64(bytes: &[u8]) -> String {
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
+}

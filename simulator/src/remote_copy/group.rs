@@ -98,6 +98,10 @@ pub struct GroupChanges {
     pub local_user_cpg: Option<String>,
     /// New local snapshot CPG.
     pub local_snap_cpg: Option<String>,
+    /// Unset the local and the remote user CPG (WSAPI `unsetUserCPG`).
+    pub unset_user_cpg: bool,
+    /// Unset the local and the remote snapshot CPG (WSAPI `unsetSnapCPG`).
+    pub unset_snap_cpg: bool,
 }
 
 /// A volume to admit: [`RemoteCopyMut::admit_volume`].
@@ -312,6 +316,27 @@ impl RemoteCopyMut<'_> {
         Ok(())
     }
 
+    /// Whether configuration changes of the group at `at` reach its partner (`mirror_config` of
+    /// its target; on when the target is gone).
+    fn mirrors_config(&self, at: GroupRef) -> bool {
+        let group = self.sim.group(at);
+        self.sim.array(at.array).remote_copy.target(&group.target).is_none_or(|t| t.mirror_config)
+    }
+
+    /// `RCOPY_GROUP_IN_FAILOVER_STATE` for a `Primary-Rev` group whose partner is still a source
+    /// while `mirror_config` is on.
+    fn refuse_in_failover_state(&self, at: GroupRef) -> Result<()> {
+        let group = self.sim.group(at);
+        let partner_is_source = self.sim.partner_of(at).is_some_and(|p| self.sim.group(p).role.is_source());
+        if group.role == Role::PrimaryRev && partner_is_source && self.mirrors_config(at) {
+            return Err(Error::new(
+                ErrorCode::RCOPY_GROUP_IN_FAILOVER_STATE,
+                format!("'{}' and its partner are both sources: turn the target's mirror_config off first", group.name),
+            ));
+        }
+        Ok(())
+    }
+
     fn group_ref(&self, array: ArrayId, name: &str) -> Result<GroupRef> {
         let a = self.sim.array(array);
         a.require_online()?;
@@ -458,9 +483,10 @@ impl RemoteCopyMut<'_> {
 
     /// Removes a group (and its partner when the peer is reachable). Admitted volumes are
     /// dismissed; both sides' volumes remain.
+    /// The partner is removed too only while the target's `mirror_config` is on (WSAPI §12.5).
     ///
     /// Errors: `NON_EXISTENT_RCOPY_GROUP`; `RCOPY_GROUP_STARTED`; `RCOPY_GROUP_IS_BUSY` (a
-    /// transfer runs).
+    /// transfer runs); `RCOPY_GROUP_IN_FAILOVER_STATE` (see [`RemoteCopyMut::dismiss_volume`]).
     pub fn remove_group(&mut self, array: ArrayId, name: &str, keep_snapshots: bool) -> Result<()> {
         let at = self.group_ref(array, name)?;
         let group = self.sim.group(at);
@@ -470,8 +496,12 @@ impl RemoteCopyMut<'_> {
         if group.is_syncing() {
             return Err(Error::new(ErrorCode::RCOPY_GROUP_IS_BUSY, format!("group '{name}' is transferring")));
         }
-        let partner =
-            if self.require_peer_reachable(array, group.peer).is_ok() { self.sim.partner_of(at) } else { None };
+        self.refuse_in_failover_state(at)?;
+        let partner = if self.require_peer_reachable(array, group.peer).is_ok() && self.mirrors_config(at) {
+            self.sim.partner_of(at)
+        } else {
+            None
+        };
         for side in std::iter::once(at).chain(partner) {
             remove_group_side(self.sim, side, keep_snapshots);
         }
@@ -479,13 +509,21 @@ impl RemoteCopyMut<'_> {
         Ok(())
     }
 
-    /// Changes a group's period, policies, mode or CPGs (mirrored to the partner).
+    /// Changes a group's period, policies, mode or CPGs (mirrored to the partner while the
+    /// target's `mirror_config` is on: the partner's local CPGs are this group's remote ones and
+    /// the other way round).
     ///
-    /// Errors: `NON_EXISTENT_RCOPY_GROUP`; `RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE`;
+    /// Errors: `INV_INPUT_PARAM_CONFLICT` (a CPG set and unset together);
+    /// `NON_EXISTENT_RCOPY_GROUP`; `RCOPY_GROUP_OPERATION_ONLY_ON_PRIMARY_SIDE`;
     /// `INV_INPUT_BELOW_RANGE` / `INV_INPUT_EXCEEDS_RANGE` (period);
     /// `RCOPY_GROUP_IS_NOT_PERIODIC`; `RCOPY_GROUP_INV_POLICY_FOR_PERIODIC_GROUP`;
     /// `RCOPY_GROUP_STARTED` (mode change while started); `NON_EXISTENT_CPG`.
     pub fn modify_group(&mut self, array: ArrayId, name: &str, changes: GroupChanges) -> Result<()> {
+        let sets_user = changes.local_user_cpg.is_some() || changes.remote_user_cpg.is_some();
+        let sets_snap = changes.local_snap_cpg.is_some() || changes.remote_snap_cpg.is_some();
+        if (changes.unset_user_cpg && sets_user) || (changes.unset_snap_cpg && sets_snap) {
+            return Err(Error::new(ErrorCode::INV_INPUT_PARAM_CONFLICT, "a CPG cannot be set and unset together"));
+        }
         let at = self.group_ref(array, name)?;
         let group = self.sim.group(at).clone();
         require_source(&group)?;
@@ -509,11 +547,14 @@ impl RemoteCopyMut<'_> {
         let local_snap = changes.local_snap_cpg.as_deref().map(|c| a.cpg(c).map(|c| c.id)).transpose()?;
         let reachable = self.require_peer_reachable(array, group.peer).is_ok();
         let partner = if reachable { self.sim.partner_of(at) } else { None };
+        // The partner's local CPGs: ids of this change's remote CPGs on the peer.
+        let mut partner_cpgs = (None, None);
         if let Some(partner) = partner {
             let p = self.sim.array(partner.array);
-            for cpg in [&changes.remote_user_cpg, &changes.remote_snap_cpg].into_iter().flatten() {
-                p.cpg(cpg)?;
-            }
+            partner_cpgs = (
+                changes.remote_user_cpg.as_deref().map(|c| p.cpg(c).map(|c| c.id)).transpose()?,
+                changes.remote_snap_cpg.as_deref().map(|c| p.cpg(c).map(|c| c.id)).transpose()?,
+            );
         }
         let mode_number = changes.mode.map_or(group.mode_number, |(_, n)| n);
         let apply = |g: &mut RcGroup| {
@@ -537,11 +578,43 @@ impl RemoteCopyMut<'_> {
             if let Some(c) = &changes.remote_snap_cpg {
                 g.remote_snap_cpg = Some(c.clone());
             }
+            if changes.unset_user_cpg {
+                g.local_user_cpg = None;
+                g.remote_user_cpg = None;
+            }
+            if changes.unset_snap_cpg {
+                g.local_snap_cpg = None;
+                g.remote_snap_cpg = None;
+            }
         }
         if let Some(partner) = partner {
             let mirror = self.sim.array(array).remote_copy.target(&group.target).is_none_or(|t| t.mirror_config);
             if mirror {
-                apply(self.sim.group_mut(partner));
+                let a = self.sim.array(array);
+                let local_name = |id: Option<crate::CpgId>| id.and_then(|c| a.cpg_by_id(c)).map(|c| c.name.clone());
+                let (local_user_name, local_snap_name) = (local_name(local_user), local_name(local_snap));
+                let g = self.sim.group_mut(partner);
+                apply(g);
+                if let Some(c) = partner_cpgs.0 {
+                    g.local_user_cpg = Some(c);
+                }
+                if let Some(c) = partner_cpgs.1 {
+                    g.local_snap_cpg = Some(c);
+                }
+                if local_user_name.is_some() {
+                    g.remote_user_cpg = local_user_name;
+                }
+                if local_snap_name.is_some() {
+                    g.remote_snap_cpg = local_snap_name;
+                }
+                if changes.unset_user_cpg {
+                    g.local_user_cpg = None;
+                    g.remote_user_cpg = None;
+                }
+                if changes.unset_snap_cpg {
+                    g.local_snap_cpg = None;
+                    g.remote_snap_cpg = None;
+                }
             }
         }
         sync_cycle::reschedule(self.sim, at);
@@ -705,11 +778,17 @@ impl RemoteCopyMut<'_> {
         Ok(())
     }
 
-    /// Dismisses a volume from a group (and its partner volume from the partner group).
+    /// Dismisses a volume from a group (and its partner volume from the partner group, while
+    /// the target's `mirror_config` is on).
+    ///
+    /// In the failover state (this side `Primary-Rev`, the partner still `Primary`: both are
+    /// sources) dismissing or removing on the `Primary-Rev` side is refused while
+    /// `mirror_config` is on, since mirroring would reach into the other source; Cinder turns
+    /// the policy off first (WSAPI §12.3).
     ///
     /// Errors: `NON_EXISTENT_RCOPY_GROUP`; `NON_EXISTENT_VOL`; `RCOPY_GROUP_VOL_NOT_IN_GROUP`;
-    /// `RCOPY_GROUP_STARTED`; `RCOPY_GROUP_IS_BUSY`; `INV_INPUT_PARAM_CONFLICT` (keep snapshots
-    /// and remove the secondary together).
+    /// `RCOPY_GROUP_STARTED`; `RCOPY_GROUP_IS_BUSY`; `RCOPY_GROUP_IN_FAILOVER_STATE`;
+    /// `INV_INPUT_PARAM_CONFLICT` (keep snapshots and remove the secondary together).
     pub fn dismiss_volume(
         &mut self,
         array: ArrayId,
@@ -739,7 +818,9 @@ impl RemoteCopyMut<'_> {
         if g.is_syncing() {
             return Err(Error::new(ErrorCode::RCOPY_GROUP_IS_BUSY, format!("'{group}' is transferring")));
         }
-        let reachable = self.require_peer_reachable(array, g.peer).is_ok();
+        self.refuse_in_failover_state(at)?;
+        let g = self.sim.group(at);
+        let reachable = self.require_peer_reachable(array, g.peer).is_ok() && self.mirrors_config(at);
         let peer = g.peer;
         dismiss_side(self.sim, at, vid, keep_snapshots);
         if reachable && let Some(partner) = self.sim.partner_of(at) {

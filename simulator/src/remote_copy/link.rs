@@ -338,6 +338,7 @@ pub(crate) fn apply_link_fault(sim: &mut Simulation, fault: Fault) {
     let (from, to, direction) = match &fault {
         Fault::LinkDown { from, to, direction } | Fault::LinkUp { from, to, direction } => (*from, *to, *direction),
         Fault::LatencyChange { from, to, direction, .. } => (*from, *to, *direction),
+        Fault::BandwidthChange { from, to, .. } => (*from, *to, Direction::Both),
         Fault::ArrayCrash(_) | Fault::ArrayRestart(_) => unreachable!("array faults are handled by the simulation"),
     };
     let Some(index) = sim.pair_index(from, to) else {
@@ -363,6 +364,9 @@ pub(crate) fn apply_link_fault(sim: &mut Simulation, fault: Fault) {
                 link.up_ba |= ba;
             }
             Fault::LatencyChange { latency, .. } => link.spec.latency = *latency,
+            Fault::BandwidthChange { bandwidth_bytes_per_sec, .. } => {
+                link.spec.bandwidth_bytes_per_sec = (*bandwidth_bytes_per_sec).max(1)
+            }
             Fault::ArrayCrash(_) | Fault::ArrayRestart(_) => {}
         }
     }

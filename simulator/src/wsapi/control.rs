@@ -12,7 +12,8 @@
 //! | `PUT volumes/<v>/data` | `{"offset", "data": base64}` | a host write through the model |
 //! | `POST reset` | | rebuild the simulation from the configuration |
 //! | `GET`/`POST`/`DELETE faults` | `{"point": ..., ...}` | list, arm, clear faults |
-//! | `links...` | | Remote Copy link controls: not yet (501) |
+//! | `GET`/`PUT links` | `{"from", "to", "state", "direction", "latencyMillis", ...}` | Remote Copy links (see `control_links`) |
+//! | `GET syncs`, `POST syncs/wait` | `{"timeoutSeconds", "group"}` | running syncs; wait for them in virtual time |
 //!
 //! Volume paths act on the array whose listener received the request. Every path needs a session,
 //! like the WSAPI, so no data leaks without one.
@@ -25,6 +26,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::ClockMode;
+use super::control_links;
 use super::error::{ApiError, ApiResult};
 use super::http::{Ctx, Reply, Req};
 use super::json::{self, Field, Shape};
@@ -34,7 +36,17 @@ use crate::{ErrorCode, Fault, Instant};
 const MAX_READ: u64 = 16 << 20;
 
 /// Names of the fault points `POST /sim/v1/faults` accepts.
-pub(crate) const FAULT_POINTS: &[&str] = &["array.crash", "array.restart", "wsapi.error", "wsapi.delay"];
+pub(crate) const FAULT_POINTS: &[&str] = &[
+    "array.crash",
+    "array.restart",
+    "wsapi.error",
+    "wsapi.delay",
+    "link.down",
+    "link.up",
+    "link.partition",
+    "link.latency",
+    "link.bandwidth",
+];
 
 /// Most HTTP faults armed at once.
 const MAX_ARMED: usize = 256;
@@ -107,7 +119,9 @@ pub(crate) fn is_known(segments: &[String]) -> bool {
             | ["volumes", _, "data"]
             | ["reset"]
             | ["faults"]
-            | ["links", ..]
+            | ["links"]
+            | ["syncs"]
+            | ["syncs", "wait"]
     )
 }
 
@@ -146,11 +160,10 @@ pub(crate) async fn dispatch(ctx: &Ctx, req: Req) -> ApiResult<Reply> {
             ctx.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).clear();
             Ok(Reply::ok())
         }
-        (_, ["links", ..]) => {
-            let mut error = ApiError::new(ErrorCode::UNSUP_OP);
-            error.debug = Some("Remote Copy link controls come with the Remote Copy model".to_owned());
-            Err(error)
-        }
+        (M::GET, ["links"]) => control_links::list(ctx).await,
+        (M::PUT, ["links"]) => control_links::modify(ctx, &req).await,
+        (M::GET, ["syncs"]) => control_links::syncs(ctx).await,
+        (M::POST, ["syncs", "wait"]) => control_links::wait(ctx, &req).await,
         _ => Err(ApiError::new(ErrorCode::UNSUP_OP)),
     }
 }
@@ -303,6 +316,12 @@ const ARM: &[Field] = &[
     ("method", Shape::Any),
     ("path", Shape::Any),
     ("millis", Shape::Any),
+    ("from", Shape::Any),
+    ("to", Shape::Any),
+    ("state", Shape::Any),
+    ("direction", Shape::Any),
+    ("latencyMillis", Shape::Any),
+    ("bandwidthBytesPerSec", Shape::Any),
 ];
 
 /// `POST /sim/v1/faults`: arms one fault point.
@@ -311,17 +330,15 @@ const ARM: &[Field] = &[
 ///   (virtual seconds from now; default now) — a model fault on the virtual timeline;
 /// * `wsapi.error`: `code` (a 3PAR error number), `count` (default 1), `method`, `path` (prefix)
 ///   — the next matching WSAPI requests answer that error (503 only this way, spec §1.5);
-/// * `wsapi.delay`: `millis`, `count`, `method`, `path` — matching requests are delayed.
+/// * `wsapi.delay`: `millis`, `count`, `method`, `path` — matching requests are delayed;
+/// * `link.down` / `link.up` / `link.partition`: `from`, `to`, `direction`, `atSeconds`;
+///   `link.latency`: `latencyMillis`; `link.bandwidth`: `bandwidthBytesPerSec` — a model fault
+///   on the Remote Copy links (see `control_links`).
 async fn arm(ctx: &Ctx, req: &Req) -> ApiResult<Reply> {
     let body = json::parse(&req.body)?;
     let body = json::object(&body, ARM)?;
     let point = body.req_str("point")?;
     let Some(point) = FAULT_POINTS.iter().find(|p| **p == point).copied() else {
-        if point.starts_with("link.") {
-            let mut error = ApiError::new(ErrorCode::UNSUP_OP);
-            error.debug = Some("link faults come with the Remote Copy model".to_owned());
-            return Err(error);
-        }
         return Err(ApiError::member(
             ErrorCode::INV_INPUT_BAD_ENUM_VALUE,
             "point",
@@ -329,6 +346,10 @@ async fn arm(ctx: &Ctx, req: &Req) -> ApiResult<Reply> {
         ));
     };
     match point {
+        "link.down" | "link.up" | "link.partition" | "link.latency" | "link.bandwidth" => {
+            let change = control_links::parse_change(&body, Some(point))?;
+            ctx.run(move |sim, own| control_links::apply(sim, own, &change)).await?;
+        }
         "array.crash" | "array.restart" => {
             let array = body.str("array")?.map(str::to_owned);
             let at = match body.get("atSeconds") {

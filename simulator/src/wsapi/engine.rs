@@ -1,8 +1,18 @@
-//! The engine: the one thread that owns the [`Simulation`] and runs commands on it.
+//! The engine: the one task that owns the [`Simulation`] and runs commands on it.
 //!
-//! Commands are closures sent over a bounded tokio channel; the engine thread receives them with
-//! `blocking_recv` and answers through a oneshot, so async handlers await without blocking the
-//! runtime, and a full channel makes senders wait (backpressure) instead of growing a queue.
+//! Commands are closures sent over a bounded tokio channel to one tokio task, which runs them in
+//! arrival order and answers through a oneshot; a full channel makes senders wait (backpressure)
+//! instead of growing a queue. The state is moved into that task and never shared: the model
+//! stays single-owner, without locks.
+//!
+//! Why a task and not a thread: a request's hand-off to the engine and back then stays on the
+//! tokio worker that serves the connection (the woken task runs next, from the worker's LIFO
+//! slot), instead of two cross-thread wake-ups (futex, context switch) per request, which cost
+//! more than the model work itself (a few microseconds). The cost: model work runs on a runtime
+//! worker, so commands that may take long (collections, the control API: bulk data, advancing
+//! the clock, digests, reset) are marked heavy and run under `block_in_place`, which hands the
+//! worker's other tasks to another thread meanwhile; light commands (one object) run inline.
+//!
 //! Before each command the realtime clock is caught up; a tokio task sends an empty command every
 //! [`TICK`] so virtual time also moves while no request arrives.
 //! A panicking command (a model bug) is caught and reported as an internal error instead of
@@ -90,46 +100,52 @@ pub(crate) struct EngineState {
 type Job = Box<dyn FnOnce(&mut EngineState) + Send>;
 
 enum Command {
-    Run(Job),
+    /// Run `job`; `heavy` jobs may take long and run under `block_in_place`.
+    Run {
+        job: Job,
+        heavy: bool,
+    },
     Stop,
 }
 
 /// The engine is gone (server shutting down) or the command panicked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EngineError {
-    /// The engine thread has stopped.
+    /// The engine task has stopped.
     Stopped,
     /// The command panicked (a model bug).
     Panicked,
 }
 
-/// A handle to send commands to the engine thread.
+/// A handle to send commands to the engine task.
 #[derive(Clone)]
 pub(crate) struct Engine {
     sender: mpsc::Sender<Command>,
 }
 
 impl Engine {
-    /// Starts the engine thread owning `sim`.
-    pub(crate) fn spawn(sim: Simulation, config: &ServerConfig) -> (Engine, std::thread::JoinHandle<()>) {
+    /// Starts the engine task owning `sim`. Must be called inside a tokio runtime.
+    pub(crate) fn spawn(sim: Simulation, config: &ServerConfig) -> (Engine, tokio::task::JoinHandle<()>) {
         let (sender, mut receiver) = mpsc::channel::<Command>(QUEUE_CAPACITY);
         let clock = Clock::new(config.clock_mode, config.clock_scale, sim.now());
         let mut state = EngineState { sim, clock, config: config.clone() };
-        let thread = std::thread::Builder::new()
-            .name("wsapi-engine".to_owned())
-            .spawn(move || {
-                while let Some(Command::Run(job)) = receiver.blocking_recv() {
+        let task = tokio::spawn(async move {
+            while let Some(Command::Run { job, heavy }) = receiver.recv().await {
+                let run = || {
                     state.clock.catch_up(&mut state.sim);
                     job(&mut state);
-                }
-            })
-            .expect("the engine thread can be spawned");
-        (Engine { sender }, thread)
+                };
+                if heavy { run_long(run) } else { run() }
+            }
+        });
+        (Engine { sender }, task)
     }
 
-    /// Runs `f` on the engine thread and returns its result.
+    /// Runs `f` on the engine and returns its result; `heavy` for work that may take long
+    /// (see the module doc).
     pub(crate) async fn call<R: Send + 'static>(
         &self,
+        heavy: bool,
         f: impl FnOnce(&mut EngineState) -> R + Send + 'static,
     ) -> Result<R, EngineError> {
         let (reply, answer) = oneshot::channel();
@@ -137,11 +153,11 @@ impl Engine {
             let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(state)));
             let _ = reply.send(result.map_err(|_| EngineError::Panicked));
         });
-        self.sender.send(Command::Run(job)).await.map_err(|_| EngineError::Stopped)?;
+        self.sender.send(Command::Run { job, heavy }).await.map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }
 
-    /// Asks the engine thread to stop after the commands already queued.
+    /// Asks the engine task to stop after the commands already queued.
     pub(crate) fn close(&self) {
         let sender = self.sender.clone();
         // try_send first; when the queue is full, a blocking send from a helper task would be
@@ -154,7 +170,17 @@ impl Engine {
     }
 
     fn tick(&self) {
-        let _ = self.sender.try_send(Command::Run(Box::new(|_| {})));
+        let _ = self.sender.try_send(Command::Run { job: Box::new(|_| {}), heavy: false });
+    }
+}
+
+/// Runs `f`, which may take long, without stalling the worker's other tasks: under
+/// `block_in_place` on a multi-threaded runtime; inline on a current-thread runtime (which has
+/// no other worker to hand tasks to).
+fn run_long(f: impl FnOnce()) {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => f(),
+        _ => tokio::task::block_in_place(f),
     }
 }
 

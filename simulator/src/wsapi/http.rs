@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, LOCATION};
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION, PRAGMA, SERVER};
 use hyper::service::service_fn;
 use hyper::{Method, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -24,7 +24,7 @@ use super::credentials::Sessions;
 use super::engine::{Engine, EngineState};
 use super::error::{ApiError, ApiResult};
 use super::{ServerConfig, cpgs, credentials, flashcache, hosts, metadata, ports, qos, sets, system, tasks};
-use super::{vluns, volumes};
+use super::{remote_copy, remote_copy_groups, vluns, volumes};
 use crate::{ArrayId, ErrorCode, Simulation};
 
 /// Most connections served at once per listener; further ones wait to be accepted.
@@ -61,21 +61,23 @@ impl Shared {
     }
 }
 
-/// What a handler sees: which array it serves and the shared state.
+/// What a handler sees: which array it serves, the shared state, and whether its model work
+/// may take long (collections and the control API: see `engine`).
 #[derive(Clone)]
 pub(crate) struct Ctx {
     pub(crate) array: ArrayId,
     pub(crate) shared: Arc<Shared>,
+    pub(crate) heavy: bool,
 }
 
 impl Ctx {
-    /// Runs `f` on the model in the engine thread, with this listener's array id.
+    /// Runs `f` on the model in the engine, with this listener's array id.
     pub(crate) async fn model<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Simulation, ArrayId) -> R + Send + 'static,
     ) -> ApiResult<R> {
         let array = self.array;
-        Ok(self.shared.engine.call(move |state| f(&mut state.sim, array)).await?)
+        Ok(self.shared.engine.call(self.heavy, move |state| f(&mut state.sim, array)).await?)
     }
 
     /// Runs `f` with the whole engine state (clock, configuration).
@@ -84,7 +86,7 @@ impl Ctx {
         f: impl FnOnce(&mut EngineState, ArrayId) -> R + Send + 'static,
     ) -> ApiResult<R> {
         let array = self.array;
-        Ok(self.shared.engine.call(move |state| f(state, array)).await?)
+        Ok(self.shared.engine.call(self.heavy, move |state| f(state, array)).await?)
     }
 
     /// Runs a fallible model operation and converts its error.
@@ -141,7 +143,11 @@ impl Reply {
 
     /// `status` with a JSON body.
     pub(crate) fn json<T: Serialize>(status: u16, value: &T) -> Reply {
-        let body = serde_json::to_vec(value).expect("response types serialise");
+        Reply::raw_json(status, json_bytes(value))
+    }
+
+    /// `status` with a body already serialised by [`json_bytes`].
+    pub(crate) fn raw_json(status: u16, body: Vec<u8>) -> Reply {
         Reply { status, body: Some(body), content_type: "application/json", location: None }
     }
 
@@ -150,6 +156,15 @@ impl Reply {
         self.location = Some(location);
         self
     }
+}
+
+/// `value` as JSON bytes.
+pub(crate) fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
+    // Most answers are one object of a few hundred bytes to 2 KiB: start big enough that the
+    // buffer is rarely regrown (each regrowth copies everything written so far).
+    let mut body = Vec::with_capacity(2048);
+    serde_json::to_writer(&mut body, value).expect("response types serialise");
+    body
 }
 
 /// Accepts connections on `listener` for `array` until shutdown, then drains in-flight ones.
@@ -175,7 +190,7 @@ pub(crate) async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let ctx = Ctx { array, shared: shared.clone() };
+        let ctx = Ctx { array, shared: shared.clone(), heavy: false };
         let service = service_fn(move |request| {
             let ctx = ctx.clone();
             async move { Ok::<_, Infallible>(handle(ctx, request).await) }
@@ -249,22 +264,23 @@ async fn handle(ctx: Ctx, request: hyper::Request<Incoming>) -> Response<Full<By
 
 fn build(reply: Reply) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut builder = Response::builder()
-        .status(status)
-        .header("Server", "HP3PAR-WSAPI")
-        .header("Cache-Control", "no-cache")
-        .header("Pragma", "no-cache");
-    if reply.body.is_some() {
-        builder = builder.header("Content-Type", reply.content_type);
+    let has_body = reply.body.is_some();
+    let mut response = Response::new(Full::new(Bytes::from(reply.body.unwrap_or_default())));
+    *response.status_mut() = status;
+    // Known names and static values: nothing is parsed per request.
+    let headers = response.headers_mut();
+    headers.insert(SERVER, HeaderValue::from_static("HP3PAR-WSAPI"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    if has_body {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
     }
     if let Some(location) = reply.location
         && let Ok(value) = HeaderValue::from_str(&location)
     {
-        builder = builder.header(LOCATION, value);
+        headers.insert(LOCATION, value);
     }
-    builder
-        .body(Full::new(Bytes::from(reply.body.unwrap_or_default())))
-        .expect("static headers and a valid status build a response")
+    response
 }
 
 async fn respond(ctx: &Ctx, request: hyper::Request<Incoming>) -> ApiResult<Reply> {
@@ -297,9 +313,15 @@ async fn respond(ctx: &Ctx, request: hyper::Request<Incoming>) -> ApiResult<Repl
                 return Err(ApiError::new(ErrorCode::URI_RES_NOT_FOUND));
             }
             authenticate(ctx, session.as_deref())?;
-            control::dispatch(ctx, req).await
+            // Bulk data, clock advances, digests and resets may take long.
+            control::dispatch(&Ctx { heavy: true, ..ctx.clone() }, req).await
         }
-        Some(Target::Api(segments)) => api(ctx, req(segments), session.as_deref()).await,
+        Some(Target::Api(segments)) => {
+            // Collections (one path segment, GET) render every object of their kind.
+            let heavy = segments.len() <= 1 && parts.method == Method::GET;
+            let ctx = if heavy { &Ctx { heavy: true, ..ctx.clone() } } else { ctx };
+            api(ctx, req(segments), session.as_deref()).await
+        }
     }
 }
 
@@ -354,13 +376,22 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
             | ["qos", _]
             | ["flashcache"]
             | ["systemreporter", "vstime", "cpgstatistics", _]
+            | ["remotecopy"]
+            | ["remotecopygroups"]
+            | ["remotecopygroups", _]
+            | ["remotecopygroups", _, "volumes"]
+            | ["remotecopygroups", _, "volumes", _]
+            | ["remotecopytargets"]
+            | ["remotecopytargets", _]
+            | ["remotecopylinks"]
+            | ["remotecopylinks", _]
     );
     if !known {
         return Err(ApiError::new(ErrorCode::URI_RES_NOT_FOUND));
     }
     let allowed = match segs.as_slice() {
         [] => method == M::POST,
-        ["volumes", _] | ["volumesets", _] | ["hostsets", _] => {
+        ["volumes", _] | ["volumesets", _] | ["hostsets", _] | ["remotecopygroups", _] => {
             matches!(method, M::GET | M::POST | M::PUT | M::DELETE)
         }
         ["volumes", _, "objectKeyValues", _] | ["hosts", _] | ["qos", _] => {
@@ -371,10 +402,17 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
         ["flashcache"] => matches!(method, M::GET | M::DELETE),
         ["vluns", _] => method == M::DELETE,
         ["spacereporter"] => method == M::POST,
-        ["cpgs"] | ["volumes"] | ["volumesets"] | ["hostsets"] | ["hosts"] | ["vluns"] | ["qos"] => {
-            matches!(method, M::GET | M::POST)
-        }
-        ["volumes", _, "objectKeyValues"] => matches!(method, M::GET | M::POST),
+        ["cpgs"]
+        | ["volumes"]
+        | ["volumesets"]
+        | ["hostsets"]
+        | ["hosts"]
+        | ["vluns"]
+        | ["qos"]
+        | ["remotecopygroups"] => matches!(method, M::GET | M::POST),
+        ["volumes", _, "objectKeyValues"] | ["remotecopygroups", _, "volumes"] => matches!(method, M::GET | M::POST),
+        ["remotecopygroups", _, "volumes", _] => matches!(method, M::GET | M::DELETE),
+        ["remotecopytargets", _] => matches!(method, M::GET | M::PUT),
         _ => method == M::GET,
     };
     if !allowed {
@@ -434,6 +472,22 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
         (_, ["qos", _]) => qos::delete(ctx, name(1)).await,
         (M::GET, ["flashcache"]) => flashcache::get(ctx).await,
         (_, ["flashcache"]) => flashcache::delete(ctx).await,
+        (_, ["remotecopy"]) => remote_copy::status(ctx).await,
+        (M::GET, ["remotecopygroups"]) => remote_copy_groups::list(ctx).await,
+        (_, ["remotecopygroups"]) => remote_copy_groups::create(ctx, &req).await,
+        (M::GET, ["remotecopygroups", _]) => remote_copy_groups::get(ctx, name(1)).await,
+        (M::PUT, ["remotecopygroups", _]) => remote_copy_groups::put(ctx, name(1), &req).await,
+        (M::POST, ["remotecopygroups", _]) => remote_copy_groups::post_action(ctx, name(1), &req).await,
+        (_, ["remotecopygroups", _]) => remote_copy_groups::delete(ctx, name(1), &req).await,
+        (M::GET, ["remotecopygroups", _, _]) => remote_copy_groups::list_volumes(ctx, name(1)).await,
+        (_, ["remotecopygroups", _, _]) => remote_copy_groups::add_volume(ctx, name(1), &req).await,
+        (M::GET, ["remotecopygroups", _, _, _]) => remote_copy_groups::get_volume(ctx, name(1), name(3)).await,
+        (_, ["remotecopygroups", _, _, _]) => remote_copy_groups::remove_volume(ctx, name(1), name(3), &req).await,
+        (_, ["remotecopytargets"]) => remote_copy::list_targets(ctx).await,
+        (M::GET, ["remotecopytargets", _]) => remote_copy::get_target(ctx, name(1)).await,
+        (_, ["remotecopytargets", _]) => remote_copy::modify_target(ctx, name(1), &req).await,
+        (_, ["remotecopylinks"]) => remote_copy::list_links(ctx).await,
+        (_, ["remotecopylinks", _]) => remote_copy::get_link(ctx, name(1)).await,
         _ => unsupported(),
     }
 }

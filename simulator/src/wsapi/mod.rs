@@ -3,28 +3,33 @@
 //!
 //! What it holds: one HTTP listener per array (hyper 1 on tokio), sessions, JSON validation in the
 //! order the WSAPI spec (§1.8) prescribes, one file per WSAPI resource (`cpgs`, `volumes`, `hosts`,
-//! ...), and a simulator-control API under `/sim/v1` (clock, crash/restart, volume bytes, reset,
-//! digest, faults; see `control`).
+//! `remote_copy_groups`, ...), and a simulator-control API under `/sim/v1` (clock, crash/restart,
+//! volume bytes, reset, digest, faults, Remote Copy links and syncs; see `control` and
+//! `control_links`). Each listener serves its own array's view, Remote Copy included: the partner
+//! group `<name>.r<primary id>` is served by the target array's listener.
 //!
-//! What it deliberately does not do: Remote Copy endpoints (they come with the Remote Copy model),
-//! HTTPS, SSH, or any model logic. Every rule about volumes, sets or exports lives in the model; this
-//! module only translates JSON to model calls and model objects to JSON.
+//! What it deliberately does not do: HTTPS, SSH, or any model logic. Every rule about volumes,
+//! sets, exports or Remote Copy lives in the model; this module only translates JSON to model
+//! calls and model objects to JSON.
 //!
-//! Main design choice: the model stays single-owner. One dedicated thread (`engine`) owns the
+//! Main design choice: the model stays single-owner. One engine task (`engine`) owns the
 //! [`crate::Simulation`] and runs closures sent over a bounded channel, each answered through a
-//! oneshot; HTTP handlers parse and validate on the async side and only await the answer, so the
-//! runtime is never blocked by model work and the model needs no locks. The cost is one channel hop
-//! per request and a model that serves one request at a time (model calls are microseconds).
+//! oneshot; HTTP handlers parse and validate before sending and only await the answer, so the
+//! model needs no locks. Being a task rather than a thread, the engine is reached without a
+//! cross-thread wake-up; commands that may take long run under `block_in_place` so other
+//! connections keep being served. The cost is one channel hop per request and a model that
+//! serves one request at a time (model calls are microseconds).
 //!
 //! Virtual time: in [`ClockMode::Realtime`] (the default) virtual time follows wall time × scale,
 //! caught up before each command and by a periodic tick, so an online copy stays ACTIVE for about
 //! its configured duration of wall time; in [`ClockMode::Manual`] only the control API moves it.
 //!
-//! This module is an I/O edge: it reads wall time (session expiry, the realtime clock) and owns a
-//! thread, which the model crate's `clippy.toml` bans elsewhere.
+//! This module is an I/O edge: it reads wall time (session expiry, the realtime clock), which the
+//! model crate's `clippy.toml` bans elsewhere.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod control;
+mod control_links;
 mod cpgs;
 mod credentials;
 mod engine;
@@ -38,6 +43,8 @@ mod metadata;
 mod ports;
 mod qos;
 mod query;
+mod remote_copy;
+mod remote_copy_groups;
 mod render;
 mod sets;
 mod system;
@@ -194,7 +201,7 @@ pub enum StartError {
     NoArray,
 }
 
-/// A running WSAPI server: the engine thread and one listener per array.
+/// A running WSAPI server: the engine task and one listener per array.
 ///
 /// Dropping it without [`Server::shutdown`] stops accepting and ends the engine when the last
 /// handle goes; call `shutdown` to wait for that.
@@ -203,12 +210,13 @@ pub struct Server {
     listeners: Vec<(String, SocketAddr)>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     shutdown: tokio::sync::watch::Sender<bool>,
-    engine: Option<std::thread::JoinHandle<()>>,
+    engine: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
-    /// Builds the simulation from `config`, starts the engine thread and binds every listener.
-    /// Must be called inside a tokio runtime. Every listener accepts once this returns.
+    /// Builds the simulation from `config`, starts the engine task and binds every listener.
+    /// Must be called inside a tokio runtime (multi-threaded for long commands not to stall
+    /// other connections). Every listener accepts once this returns.
     pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
         if config.arrays.is_empty() {
             return Err(StartError::NoArray);
@@ -222,7 +230,7 @@ impl Server {
             let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: array.listen, source })?;
             bound.push((ArrayId(index as u32), array.config.name.clone(), addr, listener));
         }
-        let (engine, engine_thread) = engine::Engine::spawn(sim, &config);
+        let (engine, engine_task) = engine::Engine::spawn(sim, &config);
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let addrs = bound.iter().map(|(_, _, addr, _)| *addr).collect();
         let shared = Arc::new(http::Shared::new(config, engine, addrs));
@@ -232,7 +240,7 @@ impl Server {
             listeners.push((name, addr));
             tasks.push(tokio::spawn(http::serve(listener, array, shared.clone(), shutdown_rx.clone())));
         }
-        Ok(Server { shared, listeners, tasks, shutdown, engine: Some(engine_thread) })
+        Ok(Server { shared, listeners, tasks, shutdown, engine: Some(engine_task) })
     }
 
     /// Local address of the listener of array `index` (0 = primary).
@@ -250,24 +258,24 @@ impl Server {
         &self.listeners
     }
 
-    /// Runs `f` on the model (in the engine thread) and returns its result; for tests and tools
-    /// that inspect or prepare state directly.
+    /// Runs `f` on the model (in the engine task, as a heavy command) and returns its result; for
+    /// tests and tools that inspect or prepare state directly.
     pub async fn with_simulation<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Simulation) -> R + Send + 'static,
     ) -> Option<R> {
-        self.shared.engine.call(move |state| f(&mut state.sim)).await.ok()
+        self.shared.engine.call(true, move |state| f(&mut state.sim)).await.ok()
     }
 
-    /// Stops accepting, lets in-flight requests finish (bounded), and stops the engine thread.
+    /// Stops accepting, lets in-flight requests finish (bounded), and stops the engine task.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
         self.shared.engine.close();
-        if let Some(thread) = self.engine.take() {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        if let Some(task) = self.engine.take() {
+            let _ = task.await;
         }
     }
 }

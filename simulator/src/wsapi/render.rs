@@ -37,12 +37,31 @@ impl From<PortPos> for PortPosJson {
 
 /// ISO 8601 calendar time of `at` (UTC), e.g. `2026-01-01T00:00:00+00:00`.
 pub(crate) fn iso8601(sim: &Simulation, at: Instant) -> String {
-    format!("{}+00:00", sim.calendar(at).strftime("%Y-%m-%dT%H:%M:%S"))
+    calendar_text(sim, at, 'T', "+00:00")
 }
 
 /// Task time format, e.g. `2026-01-01 00:00:00 UTC`.
 pub(crate) fn task_time(sim: &Simulation, at: Instant) -> String {
-    format!("{} UTC", sim.calendar(at).strftime("%Y-%m-%d %H:%M:%S"))
+    calendar_text(sim, at, ' ', " UTC")
+}
+
+/// `YYYY-MM-DD<separator>HH:MM:SS<suffix>`, written field by field: every volume and task in a
+/// listing carries such times, and a format-string interpreter costs several times more.
+fn calendar_text(sim: &Simulation, at: Instant, separator: char, suffix: &str) -> String {
+    use std::fmt::Write as _;
+    let t = sim.calendar(at);
+    let mut text = String::with_capacity(25);
+    let _ = write!(
+        text,
+        "{:04}-{:02}-{:02}{separator}{:02}:{:02}:{:02}{suffix}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    text
 }
 
 /// Unix seconds of `at`.

@@ -48,16 +48,16 @@ struct Policies {
 /// A volume as the WSAPI shows it.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct VolumeJson {
+pub(crate) struct VolumeJson<'a> {
     id: u32,
-    uuid: String,
-    name: String,
+    uuid: &'a str,
+    name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    domain: Option<String>,
+    domain: Option<&'a str>,
     provisioning_type: u8,
     copy_type: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
-    copy_of: Option<String>,
+    copy_of: Option<&'a str>,
     base_id: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     parent_id: Option<u32>,
@@ -78,12 +78,12 @@ pub(crate) struct VolumeJson {
     snapshot_space: Space,
     admin_space: Space,
     #[serde(rename = "userCPG", skip_serializing_if = "Option::is_none")]
-    user_cpg: Option<String>,
+    user_cpg: Option<&'a str>,
     #[serde(rename = "snapCPG", skip_serializing_if = "Option::is_none")]
-    snap_cpg: Option<String>,
+    snap_cpg: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    comment: Option<String>,
-    wwn: String,
+    comment: Option<&'a str>,
+    wwn: &'a str,
     creation_time8601: String,
     creation_time_sec: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,7 +103,7 @@ pub(crate) struct VolumeJson {
     deduplication_state: u8,
     rcopy_status: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
-    rcopy_group: Option<String>,
+    rcopy_group: Option<&'a str>,
     tpvv: bool,
     tdvv: bool,
     compression: bool,
@@ -113,10 +113,10 @@ pub(crate) struct VolumeJson {
 /// Children examined for `roChildId` / `rwChildId`.
 const CHILD_SCAN: usize = 32;
 
-/// Renders `volume` of `array`.
-pub(crate) fn render(sim: &Simulation, array: &Array, volume: &Volume) -> VolumeJson {
-    let name_of = |id| array.volume_by_id(id).map(|v: &Volume| v.name.clone());
-    let cpg_name = |id| array.cpg_by_id(id).map(|c: &crate::Cpg| c.name.clone());
+/// Renders `volume` of `array` (borrowing its names: serialise it before the model changes).
+pub(crate) fn render<'a>(sim: &Simulation, array: &'a Array, volume: &'a Volume) -> VolumeJson<'a> {
+    let name_of = |id| array.volume_by_id(id).map(|v: &Volume| v.name.as_str());
+    let cpg_name = |id| array.cpg_by_id(id).map(|c: &crate::Cpg| c.name.as_str());
     let (provisioning_type, copy_type) = match volume.kind {
         VolumeKind::VirtualCopy { .. } => (3, 3),
         VolumeKind::Base | VolumeKind::PhysicalCopy { .. } => (
@@ -146,9 +146,9 @@ pub(crate) fn render(sim: &Simulation, array: &Array, volume: &Volume) -> Volume
     let rcopy_status = membership.map_or(1, |(group, _)| if group.role.is_source() { 2 } else { 3 });
     VolumeJson {
         id: volume.id.0,
-        uuid: volume.uuid.clone(),
-        name: volume.name.clone(),
-        domain: volume.domain.clone(),
+        uuid: &volume.uuid,
+        name: &volume.name,
+        domain: volume.domain.as_deref(),
         provisioning_type,
         copy_type,
         copy_of: volume.copy_of().and_then(name_of),
@@ -174,8 +174,8 @@ pub(crate) fn render(sim: &Simulation, array: &Array, volume: &Volume) -> Volume
         admin_space: Space::of(0, 0),
         user_cpg: volume.user_cpg.and_then(cpg_name),
         snap_cpg: volume.snap_cpg.and_then(cpg_name),
-        comment: volume.comment.clone(),
-        wwn: volume.wwn.clone(),
+        comment: volume.comment.as_deref(),
+        wwn: &volume.wwn,
         creation_time8601: iso8601(sim, volume.created_at),
         creation_time_sec: unix_secs(sim, volume.created_at),
         expiration_time8601: volume.expires_at.map(|at| iso8601(sim, at)),
@@ -196,7 +196,7 @@ pub(crate) fn render(sim: &Simulation, array: &Array, volume: &Volume) -> Volume
         compression_state: if volume.compression { 1 } else { 2 },
         deduplication_state: if dedup { 1 } else { 2 },
         rcopy_status,
-        rcopy_group: membership.map(|(group, _)| group.name.clone()),
+        rcopy_group: membership.map(|(group, _)| group.name.as_str()),
         tpvv: volume.provisioning == Provisioning::Thin,
         tdvv: dedup,
         compression: volume.compression,
@@ -223,13 +223,14 @@ pub(crate) async fn list(ctx: &Ctx, req: &Req) -> ApiResult<Reply> {
 /// `GET /volumes/<name>`.
 pub(crate) async fn get(ctx: &Ctx, name: String) -> ApiResult<Reply> {
     crate::names::validate_name("volume", &name, usize::MAX).map_err(ApiError::from)?;
+    // Serialised in the engine, from borrowed names: no copy of the volume's strings.
     let volume = ctx
         .run(move |sim, id| {
             let array = sim.array(id);
-            array.volume(&name).map(|v| render(sim, array, v))
+            array.volume(&name).map(|v| super::http::json_bytes(&render(sim, array, v)))
         })
         .await?;
-    Ok(Reply::json(200, &volume))
+    Ok(Reply::raw_json(200, volume))
 }
 
 const POLICIES: &[Field] = &[

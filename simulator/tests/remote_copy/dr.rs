@@ -164,3 +164,30 @@ fn recover_that_fails_leaves_both_stopped() {
     assert_eq!(role(&w, w.a, GROUP), (Role::SecondaryRev, GroupState::Stopped));
     assert!(w.sim.array(w.a).volume("db").unwrap().pages().same_content(&a_before));
 }
+
+// Goal: in the failover state (B `Primary-Rev`, A still `Primary`) removing the group or
+// dismissing a volume on B is refused while B's target mirrors configuration
+// (`RCOPY_GROUP_IN_FAILOVER_STATE`, nothing changes); with `mirror_config` off it acts on B only
+// and A's group keeps its volumes (WSAPI §12.3, the way Cinder cleans up after a failover).
+#[test]
+fn failover_state_guards_removal_until_mirroring_is_off() {
+    let mut w = World::new(36, Mode::Periodic, GroupPolicies::default(), None);
+    w.start();
+    w.settle(Duration::from_secs(60));
+    w.sim.remote_copy().stop_group(w.a, GROUP, &StopOptions::default()).unwrap();
+    let partner = w.partner();
+    w.sim.remote_copy().failover(w.b, &partner, DrOptions::default()).unwrap();
+    let before = w.sim.digest();
+    let removed = w.sim.remote_copy().remove_group(w.b, &partner, false).unwrap_err();
+    assert_eq!(removed.code, ErrorCode::RCOPY_GROUP_IN_FAILOVER_STATE);
+    let dismissed = w.sim.remote_copy().dismiss_volume(w.b, &partner, "db", false, false).unwrap_err();
+    assert_eq!(dismissed.code, ErrorCode::RCOPY_GROUP_IN_FAILOVER_STATE);
+    assert_eq!(w.sim.digest(), before, "refusals change nothing");
+    let target = w.sim.array(w.b).remote_copy().group(&partner).unwrap().target.clone();
+    w.sim.remote_copy().set_mirror_config(w.b, &target, false).unwrap();
+    w.sim.remote_copy().remove_group(w.b, &partner, false).unwrap();
+    assert!(w.sim.array(w.b).remote_copy().group(&partner).is_err());
+    let a = w.sim.array(w.a).remote_copy().group(GROUP).unwrap();
+    assert_eq!((a.role, a.volumes.len()), (Role::Primary, 2), "the other source is untouched");
+    assert!(w.sim.array(w.b).volume("db").is_ok(), "volumes remain");
+}

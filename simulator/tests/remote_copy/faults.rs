@@ -141,3 +141,32 @@ fn links_and_targets_are_admitted_and_dismissed() {
     assert!(w.sim.rc_pair(w.a, w.b).is_none());
     assert!(w.sim.array(w.a).remote_copy().targets().next().is_none());
 }
+
+// Goal: a bandwidth change on the timeline applies to every link of the pair and slows the
+// next sync in proportion. Method: the same initial sync (8 MiB of written pages) at the
+// default 2 x 1 Gbit/s and after `Fault::BandwidthChange` to a tenth; the transfer part of the
+// sync duration grows about tenfold (latency per chunk does not change).
+#[test]
+fn bandwidth_change_slows_the_next_sync() {
+    let mut durations = Vec::new();
+    for bandwidth in [None, Some(12_500_000u64)] {
+        let mut w = World::new(25, Mode::Periodic, GroupPolicies::default(), None);
+        w.sim.write(w.a, "db", 0, &pattern(6, 8 << 20)).unwrap();
+        if let Some(bandwidth) = bandwidth {
+            let at = w.now() + Duration::from_secs(1);
+            w.sim.schedule_fault(at, Fault::BandwidthChange { from: w.a, to: w.b, bandwidth_bytes_per_sec: bandwidth });
+            w.sim.advance(Duration::from_secs(2));
+            let pair = w.sim.rc_pair(w.a, w.b).unwrap();
+            assert!(pair.links.iter().all(|l| l.spec.bandwidth_bytes_per_sec == bandwidth));
+            assert_eq!(pair.bandwidth(w.a), 2 * bandwidth);
+            assert_eq!(pair.bandwidth(w.b), 2 * bandwidth);
+        }
+        w.start();
+        w.settle(Duration::from_secs(600));
+        assert!(w.same_on_both("db"));
+        let stats = w.sim.array(w.a).remote_copy().group(GROUP).unwrap().stats;
+        durations.push(stats.last_sync_duration.unwrap());
+    }
+    let ratio = durations[1].as_secs_f64() / durations[0].as_secs_f64();
+    assert!((8.0..=10.5).contains(&ratio), "durations {durations:?}, ratio {ratio}");
+}

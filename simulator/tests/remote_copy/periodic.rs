@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use simulator::{
-    AdmitSpec, CpgSpec, GroupPolicies, GroupSpec, LinkSpec, Mode, PAGE_SIZE, Simulation, StartOptions, SyncOptions,
-    SyncStatus, VolumeSpec,
+    AdmitSpec, CpgSpec, GroupChanges, GroupPolicies, GroupSpec, LinkSpec, Mode, PAGE_SIZE, Simulation, StartOptions,
+    SyncOptions, SyncStatus, VolumeSpec,
 };
 
 use super::support::{GROUP, VOLUMES, World, pattern};
@@ -157,6 +157,46 @@ fn at_most_twenty_volumes_sync_at_once() {
     assert!(done);
     assert_eq!(peak, 20);
     assert!(sim.array(a).remote_copy().group("many").unwrap().volumes.iter().all(|v| v.status == SyncStatus::Synced));
+}
+
+// Goal: CPG changes are mirrored to the partner group, which sees them from its side (its
+// local CPGs are the group's remote ones), and unsetting clears both sides; with
+// `mirror_config` off only the issuing side changes. Method: modify on A, read both views.
+#[test]
+fn cpg_changes_are_mirrored_to_the_partner() {
+    let mut w = World::new(26, Mode::Periodic, GroupPolicies::default(), None);
+    for array in [w.a, w.b] {
+        w.sim.array_mut(array).create_cpg(CpgSpec { name: "SSD".into(), ..CpgSpec::default() }).unwrap();
+    }
+    let changes = GroupChanges {
+        local_user_cpg: Some("SSD".into()),
+        remote_user_cpg: Some("SSD".into()),
+        remote_snap_cpg: Some("SSD".into()),
+        ..GroupChanges::default()
+    };
+    w.sim.remote_copy().modify_group(w.a, GROUP, changes).unwrap();
+    let cpg = |w: &World, array, name: &str| w.sim.array(array).cpg(name).unwrap().id;
+    let partner = w.partner();
+    let a = w.sim.array(w.a).remote_copy().group(GROUP).unwrap().clone();
+    let b = w.sim.array(w.b).remote_copy().group(&partner).unwrap().clone();
+    assert_eq!(a.local_user_cpg, Some(cpg(&w, w.a, "SSD")));
+    assert_eq!(a.remote_user_cpg.as_deref(), Some("SSD"));
+    assert_eq!(b.local_user_cpg, Some(cpg(&w, w.b, "SSD")));
+    assert_eq!(b.local_snap_cpg, Some(cpg(&w, w.b, "SSD")));
+    assert_eq!(b.remote_user_cpg.as_deref(), Some("SSD"));
+    let unset = GroupChanges { unset_user_cpg: true, ..GroupChanges::default() };
+    w.sim.remote_copy().modify_group(w.a, GROUP, unset).unwrap();
+    let a = w.sim.array(w.a).remote_copy().group(GROUP).unwrap().clone();
+    let b = w.sim.array(w.b).remote_copy().group(&partner).unwrap().clone();
+    assert_eq!((a.local_user_cpg, a.remote_user_cpg), (None, None));
+    assert_eq!((b.local_user_cpg, b.remote_user_cpg), (None, None));
+    assert_eq!(b.local_snap_cpg, Some(cpg(&w, w.b, "SSD")), "the snapshot CPG stays");
+    let target = a.target.clone();
+    w.sim.remote_copy().set_mirror_config(w.a, &target, false).unwrap();
+    let period = GroupChanges { sync_period: Some(Duration::from_secs(600)), ..GroupChanges::default() };
+    w.sim.remote_copy().modify_group(w.a, GROUP, period).unwrap();
+    assert_eq!(w.sim.array(w.a).remote_copy().group(GROUP).unwrap().sync_period, Duration::from_secs(600));
+    assert_eq!(w.sim.array(w.b).remote_copy().group(&partner).unwrap().sync_period, Duration::ZERO);
 }
 
 // Goal (regression, found by the state machine at 3,000 cases): a periodic sync that falls due

@@ -50,6 +50,17 @@ fn refusals_on_a_new_group() {
             ("unknown group", ErrorCode::NON_EXISTENT_RCOPY_GROUP, |w| {
                 w.sim.remote_copy().start_group(w.a, "nope", &StartOptions::default())
             }),
+            ("set and unset the user CPG", ErrorCode::INV_INPUT_PARAM_CONFLICT, |w| {
+                w.sim.remote_copy().modify_group(
+                    w.a,
+                    GROUP,
+                    GroupChanges {
+                        remote_user_cpg: Some("FC".into()),
+                        unset_user_cpg: true,
+                        ..GroupChanges::default()
+                    },
+                )
+            }),
             ("admit twice", ErrorCode::RCOPY_GROUP_EXISTENT_VOL, |w| {
                 w.sim.remote_copy().admit_volume(
                     w.a,
