@@ -1,0 +1,563 @@
+//! Random campaigns: generated steps with faults mid-workflow, every invariant after every step,
+//! shrinking to a minimal failing case, and that case written as a scenario file.
+//!
+//! What it holds: the campaign's fixed setup ([`setup`]: two arrays, a mailbox server with three
+//! databases — one in no Remote Copy group, one synchronous, one periodic — and both backup
+//! servers), the step generator ([`generate_step`]), the per-case and per-step seeds
+//! ([`case_seed`], [`step_entropy`]), one case ([`run_case`]), shrinking ([`shrink`]) and the
+//! replay banner ([`Failure::banner`]).
+//!
+//! What it does not do: no threads, progress bars or files (the CLI's `check` owns those and calls
+//! [`run_case`] per case, possibly on several threads); no state-dependent generation.
+//!
+//! Main design choice: a step depends only on `(case seed, step index)`, never on the state the
+//! earlier steps left. Steps that need an object name it relatively ("the #2 newest backup",
+//! resolved modulo the backups that exist when it runs), so removing steps while shrinking leaves
+//! every remaining step exactly as generated, and the minimal case is a plain list of scenario
+//! steps that `run` replays. The cost: some generated steps are refused (nothing to mount yet);
+//! refusals are outcomes, not failures, and cost little.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use simulator::Prng;
+use simulator::invariants::Violation;
+
+use recovery::repository::RemoteCopyMode;
+
+use crate::engine::{Defect, WorkflowStep};
+use crate::scenario::toml_format::{
+    BackupArgs, CopyArgs, GroupArgs, MountArgs, RestoreArgs, SyncArgs, VssFaultArgs, WorkflowFaultArgs, WriteArgs,
+};
+use crate::scenario::{DurationText, FaultToml, PolicyToml, Scenario, ScenarioError, StepToml};
+use crate::world::{BuildOptions, World, WorldStats};
+
+/// The campaign's setup (no steps): see `docs/testing.md`.
+pub const SETUP_TOML: &str = include_str!("campaign_setup.toml");
+
+/// Steps per case unless told otherwise.
+pub const DEFAULT_STEPS_PER_CASE: usize = 200;
+
+/// Kinds of faults a campaign may inject (`--faults`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    /// Link down/up, partitions, latency changes.
+    Link,
+    /// Array crash and restart.
+    Array,
+    /// Workflow faults at named points (fail, backup-server crash, delay).
+    Workflow,
+    /// VSS faults (delays past the windows, provider vetoes).
+    Vss,
+    /// Backup server crash and restart between workflows.
+    Server,
+    /// Remote Copy failover, recover and restore.
+    Dr,
+}
+
+impl FaultKind {
+    /// Every kind.
+    pub const ALL: [FaultKind; 6] =
+        [FaultKind::Link, FaultKind::Array, FaultKind::Workflow, FaultKind::Vss, FaultKind::Server, FaultKind::Dr];
+
+    /// The name used by `--faults`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Link => "link",
+            FaultKind::Array => "array",
+            FaultKind::Workflow => "workflow",
+            FaultKind::Vss => "vss",
+            FaultKind::Server => "server",
+            FaultKind::Dr => "dr",
+        }
+    }
+
+    /// Parses a comma-separated list (`all`, `none`, or names).
+    ///
+    /// Errors: the unknown name, with the known ones.
+    pub fn parse_list(text: &str) -> Result<BTreeSet<FaultKind>, String> {
+        let mut kinds = BTreeSet::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "all" => kinds.extend(FaultKind::ALL),
+                "none" => {}
+                name => match FaultKind::ALL.iter().find(|k| k.name() == name) {
+                    Some(kind) => {
+                        kinds.insert(*kind);
+                    }
+                    None => {
+                        let known: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+                        return Err(format!("unknown fault kind `{name}` (known: all, none, {})", known.join(", ")));
+                    }
+                },
+            }
+        }
+        Ok(kinds)
+    }
+}
+
+/// What a campaign case needs besides its seed.
+#[derive(Debug, Clone)]
+pub struct CampaignConfig {
+    /// The setup (parsed [`SETUP_TOML`]).
+    pub scenario: Scenario,
+    /// Fault kinds enabled.
+    pub faults: BTreeSet<FaultKind>,
+    /// Steps per case.
+    pub steps_per_case: usize,
+    /// A deliberately wrong engine variant (test-only).
+    pub defect: Option<Defect>,
+}
+
+impl CampaignConfig {
+    /// The standard campaign with `faults`.
+    pub fn new(faults: BTreeSet<FaultKind>) -> CampaignConfig {
+        CampaignConfig { scenario: setup(), faults, steps_per_case: DEFAULT_STEPS_PER_CASE, defect: None }
+    }
+}
+
+/// The campaign's setup, parsed.
+pub fn setup() -> Scenario {
+    crate::scenario::parse("<campaign setup>", SETUP_TOML).expect("the built-in campaign setup is valid")
+}
+
+/// SplitMix64: spreads a counter into a well-mixed 64-bit value.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The seed of case `index` of the campaign seeded `campaign_seed`.
+pub fn case_seed(campaign_seed: u64, index: u64) -> u64 {
+    mix(mix(campaign_seed) ^ mix(index.wrapping_add(0x5EED)))
+}
+
+/// The entropy of step `index` of the case seeded `case_seed`.
+pub fn step_entropy(case_seed: u64, index: u64) -> u64 {
+    mix(case_seed ^ mix(index))
+}
+
+const DATABASES: [&str; 3] = ["DB-NONE", "DB-SYNC", "DB-PERIODIC"];
+const GROUPS: [&str; 2] = ["rcg-sync", "rcg-periodic"];
+
+fn pick<'a>(prng: &mut Prng, items: &[&'a str]) -> &'a str {
+    items[prng.int_inclusive(items.len() as u64 - 1) as usize]
+}
+
+fn duration_log(prng: &mut Prng, min_ms: u64, max_ms: u64) -> DurationText {
+    // Log-uniform: short and long waits equally likely per decade.
+    let (lo, hi) = ((min_ms as f64).ln(), (max_ms as f64).ln());
+    let ms = (lo + prng.unit() * (hi - lo)).exp().round() as u64;
+    DurationText(Duration::from_millis(ms.clamp(min_ms, max_ms)))
+}
+
+fn site(prng: &mut Prng) -> Option<String> {
+    match prng.int_inclusive(2) {
+        0 => Some("local".into()),
+        1 => Some("remote".into()),
+        _ => None,
+    }
+}
+
+fn backup_selector(prng: &mut Prng) -> Option<String> {
+    match prng.int_inclusive(3) {
+        0 => None,
+        1 => Some("oldest".into()),
+        _ => Some(format!("#{}", prng.int_inclusive(4))),
+    }
+}
+
+/// The step of entropy `entropy`: a scenario step in file form. Pure: the same entropy and
+/// fault kinds always give the same step.
+pub fn generate_step(entropy: u64, faults: &BTreeSet<FaultKind>) -> StepToml {
+    let mut prng = Prng::from_seed(entropy);
+    let database = pick(&mut prng, &DATABASES).to_owned();
+    let roll = prng.int_inclusive(999);
+    let mut step = StepToml::default();
+    match roll {
+        0..=399 => {
+            step.write = Some(WriteArgs {
+                database: Some(database),
+                transactions: Some(prng.range_inclusive(1, 4) as u32),
+                ..WriteArgs::default()
+            })
+        }
+        400..=599 => {
+            let mode = match database.as_str() {
+                "DB-SYNC" => RemoteCopyMode::Synchronous,
+                "DB-PERIODIC" => RemoteCopyMode::Periodic,
+                _ => RemoteCopyMode::None,
+            };
+            let mut backup = BackupArgs { database, ..BackupArgs::default() };
+            if prng.chance(1, 5) {
+                backup.backup_type = Some("copy".into());
+            }
+            if faults.contains(&FaultKind::Workflow) && prng.chance(3, 10) {
+                // A point this mode's workflow really reaches.
+                let points = WorkflowStep::steps_of(mode);
+                let point = points[prng.int_inclusive(points.len() as u64 - 1) as usize];
+                let (kind, delay) = match prng.int_inclusive(9) {
+                    0..=3 => ("fail", None),
+                    4..=6 => ("crash", None),
+                    _ => ("delay", Some(duration_log(&mut prng, 10, 120_000))),
+                };
+                backup.fault = Some(WorkflowFaultArgs { at: point.name().to_owned(), kind: kind.to_owned(), delay });
+            } else if faults.contains(&FaultKind::Vss) && prng.chance(1, 12) {
+                let (at, delay, error) = if prng.chance(1, 2) {
+                    ("commit_snapshots", Some(duration_log(&mut prng, 1_000, 20_000)), None)
+                } else {
+                    ("pre_commit_snapshots", None, Some("VSS_E_PROVIDER_VETO".to_owned()))
+                };
+                backup.vss_fault = Some(VssFaultArgs { at: at.to_owned(), delay, error });
+            }
+            step.backup = Some(backup);
+        }
+        600..=689 => step.advance = Some(duration_log(&mut prng, 100, 900_000)),
+        690..=719 => {
+            step.sync = Some(SyncArgs { group: "rcg-periodic".into(), wait: Some(prng.chance(3, 4)), full: None })
+        }
+        720..=759 => {
+            step.mount =
+                Some(MountArgs { database, site: site(&mut prng), backup: backup_selector(&mut prng), host: None })
+        }
+        760..=799 => {
+            step.unmount = Some(CopyArgs { database, site: site(&mut prng), backup: backup_selector(&mut prng) })
+        }
+        800..=829 => {
+            step.verify = Some(CopyArgs { database, site: site(&mut prng), backup: backup_selector(&mut prng) })
+        }
+        830..=859 => {
+            step.remove = Some(CopyArgs { database, site: site(&mut prng), backup: backup_selector(&mut prng) })
+        }
+        860..=874 => {
+            let kind = match prng.int_inclusive(2) {
+                0 => "volume_promote",
+                1 => "file_copy",
+                _ => "database_from_remote",
+            };
+            step.restore = Some(RestoreArgs {
+                database,
+                site: site(&mut prng),
+                backup: backup_selector(&mut prng),
+                kind: Some(kind.to_owned()),
+                host: None,
+            });
+        }
+        875..=894 => {
+            let policy = if prng.chance(2, 3) {
+                PolicyToml {
+                    database,
+                    max_copies: Some(prng.range_inclusive(1, 6) as u32),
+                    remove_oldest: Some(prng.chance(2, 3)),
+                    ..PolicyToml::default()
+                }
+            } else {
+                let hours = prng.range_inclusive(1, 48);
+                let retention = prng.chance(1, 3).then(|| prng.range_inclusive(1, hours));
+                PolicyToml {
+                    database,
+                    expiration_hours: Some(hours),
+                    retention_hours: retention,
+                    ..PolicyToml::default()
+                }
+            };
+            step.set_policy = Some(policy);
+        }
+        895..=909 => step.mount_database = Some(database),
+        _ => fault_step(&mut prng, faults, &mut step),
+    }
+    if step == StepToml::default() {
+        step.write = Some(WriteArgs {
+            database: Some(pick(&mut prng, &DATABASES).to_owned()),
+            transactions: Some(1),
+            ..WriteArgs::default()
+        });
+    }
+    step
+}
+
+fn fault_step(prng: &mut Prng, faults: &BTreeSet<FaultKind>, step: &mut StepToml) {
+    let enabled: Vec<FaultKind> =
+        faults.iter().copied().filter(|k| !matches!(k, FaultKind::Workflow | FaultKind::Vss)).collect();
+    if enabled.is_empty() {
+        return;
+    }
+    let kind = enabled[prng.int_inclusive(enabled.len() as u64 - 1) as usize];
+    // Scheduled a little ahead, so the fault lands inside the next step more often than between.
+    let after = prng.chance(2, 3).then(|| duration_log(prng, 1, 2_000));
+    match kind {
+        FaultKind::Link => {
+            let fault = match prng.int_inclusive(3) {
+                0 => FaultToml {
+                    kind: "partition".into(),
+                    duration: Some(duration_log(prng, 1_000, 600_000)),
+                    ..FaultToml::default()
+                },
+                1 => FaultToml { kind: "link_down".into(), ..FaultToml::default() },
+                2 => FaultToml { kind: "link_up".into(), ..FaultToml::default() },
+                _ => FaultToml {
+                    kind: "latency".into(),
+                    latency: Some(duration_log(prng, 1, 200)),
+                    ..FaultToml::default()
+                },
+            };
+            step.fault = Some(FaultToml { after, ..fault });
+        }
+        FaultKind::Array => {
+            let array = if prng.chance(1, 2) { "SIM-A" } else { "SIM-B" };
+            let kind = if prng.chance(1, 3) { "array_crash" } else { "array_restart" };
+            step.fault =
+                Some(FaultToml { kind: kind.into(), array: Some(array.into()), after, ..FaultToml::default() });
+        }
+        FaultKind::Server => {
+            let which = if prng.chance(1, 2) { "local" } else { "remote" };
+            if prng.chance(1, 2) {
+                step.crash_backup_server = Some(which.into());
+            } else {
+                step.restart_backup_server = Some(which.into());
+            }
+        }
+        FaultKind::Dr => {
+            let group = GroupArgs { group: pick(prng, &GROUPS).to_owned(), ..GroupArgs::default() };
+            match prng.int_inclusive(4) {
+                0 => step.failover = Some(group),
+                1 => step.recover = Some(group),
+                2 => step.rc_restore = Some(group),
+                3 => step.rc_stop = Some(group),
+                _ => step.rc_start = Some(group),
+            }
+        }
+        FaultKind::Workflow | FaultKind::Vss => {}
+    }
+}
+
+/// The case indices shard `shard` of `shards` (1-based) runs, for a campaign of `total_steps`
+/// in cases of `steps_per_case`: every case belongs to exactly one shard.
+pub fn shard_cases(total_steps: u64, steps_per_case: usize, shard: u64, shards: u64) -> Vec<u64> {
+    assert!(shards >= 1 && (1..=shards).contains(&shard) && steps_per_case >= 1);
+    let total_cases = total_steps.div_ceil(steps_per_case as u64);
+    (0..total_cases).filter(|i| i % shards == shard - 1).collect()
+}
+
+/// The steps of case `case_seed`, `count` of them.
+pub fn generate_case(case_seed: u64, count: usize, faults: &BTreeSet<FaultKind>) -> Vec<StepToml> {
+    (0..count as u64).map(|i| generate_step(step_entropy(case_seed, i), faults)).collect()
+}
+
+/// The first broken invariant of a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseViolation {
+    /// Index of the step after which it was found (0-based).
+    pub step: usize,
+    /// Every violation found then.
+    pub violations: Vec<Violation>,
+}
+
+/// What one case did.
+#[derive(Debug, Clone, Default)]
+pub struct CaseOutcome {
+    /// Steps run (up to and including the violating one).
+    pub steps: usize,
+    /// Counters.
+    pub stats: WorldStats,
+    /// The first violation, if any.
+    pub violation: Option<CaseViolation>,
+    /// The setup itself failed (a harness or model bug).
+    pub setup_error: Option<String>,
+}
+
+/// One step with every invariant after it; a panic inside the model (a bug the model asserts
+/// against, such as a runaway event schedule) becomes a `model_panic` violation, so a campaign
+/// shrinks and replays it like any other. After a panic the world must not be used again.
+pub fn step_guarded(world: &mut World, action: &crate::scenario::Action) -> Vec<Violation> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| world.step(action))) {
+        Ok((_, _, violations)) => violations,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "panic without a message".to_owned());
+            vec![Violation { invariant: "model_panic", spec: "-", detail: message }]
+        }
+    }
+}
+
+/// Runs `steps` from a fresh world seeded `seed`, checking every invariant after every step;
+/// stops at the first step with a violation.
+pub fn run_case(config: &CampaignConfig, seed: u64, steps: &[StepToml]) -> CaseOutcome {
+    let mut build = BuildOptions::new(seed);
+    build.collect_timeline = false;
+    build.trace_capacity = 0;
+    build.defect = config.defect;
+    let mut world = match World::build(&config.scenario, build) {
+        Ok(world) => world,
+        Err(error) => return CaseOutcome { setup_error: Some(error.to_string()), ..CaseOutcome::default() },
+    };
+    let mut outcome = CaseOutcome::default();
+    for (i, toml) in steps.iter().enumerate() {
+        let step = match config.scenario.step(toml) {
+            Ok(step) => step,
+            Err(error) => {
+                outcome.setup_error = Some(format!("generated step {i} is invalid: {error}"));
+                return outcome;
+            }
+        };
+        let violations = step_guarded(&mut world, &step.action);
+        outcome.steps = i + 1;
+        if !violations.is_empty() {
+            outcome.violation = Some(CaseViolation { step: i, violations });
+            break;
+        }
+    }
+    outcome.stats = world.stats;
+    outcome
+}
+
+/// Shrinks `steps` (which break `invariant`) to a smaller list that still breaks it: drops the
+/// steps after the violation, then removes chunks of halving size while the same invariant
+/// still breaks (delta debugging). At most `max_runs` replays.
+pub fn shrink(
+    config: &CampaignConfig,
+    seed: u64,
+    steps: &[StepToml],
+    invariant: &str,
+    max_runs: usize,
+) -> Vec<StepToml> {
+    let breaks = |candidate: &[StepToml]| -> Option<usize> {
+        let outcome = run_case(config, seed, candidate);
+        outcome.violation.filter(|v| v.violations.iter().any(|x| x.invariant == invariant)).map(|v| v.step)
+    };
+    let mut current: Vec<StepToml> = steps.to_vec();
+    let mut runs = 0;
+    let mut chunk = current.len().div_ceil(2).max(1);
+    while chunk >= 1 && runs < max_runs {
+        let mut start = 0;
+        let mut removed_any = false;
+        while start < current.len() && runs < max_runs {
+            let end = (start + chunk).min(current.len());
+            let candidate: Vec<StepToml> = current[..start].iter().chain(&current[end..]).cloned().collect();
+            runs += 1;
+            if let Some(step) = breaks(&candidate) {
+                current = candidate[..=step].to_vec();
+                removed_any = true;
+            } else {
+                start = end;
+            }
+        }
+        if !removed_any {
+            if chunk == 1 {
+                break;
+            }
+            chunk = chunk.div_ceil(2);
+        }
+    }
+    current
+}
+
+/// A violation found by a campaign, shrunk.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Campaign seed.
+    pub campaign_seed: u64,
+    /// Case index.
+    pub case: u64,
+    /// Case (simulation) seed.
+    pub case_seed: u64,
+    /// The broken invariant (the first one found).
+    pub invariant: String,
+    /// Its violations at the minimal case's last step.
+    pub violations: Vec<Violation>,
+    /// Steps of the original case up to the violation.
+    pub original_steps: usize,
+    /// The minimal steps.
+    pub steps: Vec<StepToml>,
+}
+
+impl Failure {
+    /// The minimal case as a scenario file.
+    pub fn scenario_toml(&self, config: &CampaignConfig) -> String {
+        let mut scenario = config.scenario.clone();
+        scenario.file.scenario.name =
+            format!("campaign {} case {} ({})", self.campaign_seed, self.case, self.invariant);
+        scenario.file.scenario.description = format!(
+            "Minimal case found by `storeserv-sim check --seed {}`: {} of {} steps; breaks {}.",
+            self.campaign_seed,
+            self.steps.len(),
+            self.original_steps,
+            self.invariant
+        );
+        scenario.to_toml(self.case_seed, &self.steps)
+    }
+
+    /// The replay banner: seed, minimal steps, broken invariant, the one-line replay command.
+    pub fn banner(&self, file: &str) -> String {
+        let mut out = String::new();
+        let rule = "=".repeat(78);
+        out.push_str(&format!(
+            "{rule}\nVIOLATION  {}  (campaign seed {}, case {}, case seed {})\n",
+            self.invariant, self.campaign_seed, self.case, self.case_seed
+        ));
+        for v in &self.violations {
+            out.push_str(&format!("  {} (spec {}): {}\n", v.invariant, v.spec, v.detail));
+        }
+        out.push_str(&format!("minimal steps ({} of {}):\n", self.steps.len(), self.original_steps));
+        for (i, step) in self.steps.iter().enumerate() {
+            out.push_str(&format!("  {:>3}. {}\n", i + 1, crate::scenario::step_line(step)));
+        }
+        out.push_str(&format!("replay:  cargo run --release -- run {file}\n{rule}\n"));
+        out
+    }
+}
+
+/// Checks that a written minimal case replays to the same violation.
+///
+/// Errors: the file does not parse ([`ScenarioError`]).
+pub fn replays(config: &CampaignConfig, text: &str, invariant: &str) -> Result<bool, ScenarioError> {
+    let scenario = crate::scenario::parse("<replay>", text)?;
+    let steps: Vec<StepToml> = scenario.steps.iter().map(|s| s.toml.clone()).collect();
+    let config = CampaignConfig { scenario, ..config.clone() };
+    let seed = config.scenario.seed;
+    let outcome = run_case(&config, seed, &steps);
+    Ok(outcome.violation.is_some_and(|v| v.violations.iter().any(|x| x.invariant == invariant)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: shards partition a campaign: every case in exactly one shard, none twice.
+    #[test]
+    fn shards_partition_the_cases() {
+        for shards in 1..=5u64 {
+            let mut all: Vec<u64> = (1..=shards).flat_map(|k| shard_cases(10_000, 200, k, shards)).collect();
+            all.sort();
+            assert_eq!(all, (0..50).collect::<Vec<u64>>(), "{shards} shards");
+        }
+    }
+
+    // Goal: a step depends only on (case seed, index), so removing earlier steps (shrinking) or
+    // generating fewer does not change the others.
+    #[test]
+    fn steps_depend_only_on_seed_and_index() {
+        let faults = FaultKind::parse_list("all").unwrap();
+        let long = generate_case(7, 50, &faults);
+        let short = generate_case(7, 20, &faults);
+        assert_eq!(&long[..20], &short[..]);
+        assert_eq!(generate_step(step_entropy(7, 33), &faults), long[33]);
+        assert_ne!(generate_case(8, 20, &faults), short);
+    }
+
+    // Goal: every generated step is a valid scenario step (the generator speaks the file format).
+    #[test]
+    fn generated_steps_validate() {
+        let config = CampaignConfig::new(FaultKind::parse_list("all").unwrap());
+        for step in generate_case(11, 2_000, &config.faults) {
+            config.scenario.step(&step).unwrap_or_else(|e| panic!("{e}: {step:?}"));
+        }
+        assert!(FaultKind::parse_list("link,bogus").is_err());
+        assert!(FaultKind::parse_list("none").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,1247 @@
+//! Scenarios: a TOML file naming the arrays, volumes, links, Remote Copy groups, the Exchange
+//! server and its databases, the backup servers and policies, a fault plan and the steps.
+//!
+//! What it holds: the file format ([`toml_format`], documented key by key in `docs/scenarios.md`),
+//! durations as text ([`duration`]), and the validated form the runner executes ([`Scenario`],
+//! [`Step`], [`Action`]). Loading reports the first problem as a [`ScenarioError`] naming the file,
+//! line, column and key.
+//!
+//! What it does not do: it runs nothing (see [`crate::world`] and [`crate::runner`]) and checks
+//! only what can be checked without running: names that refer to something declared, values in
+//! range, exactly one action per step.
+//!
+//! Main design choice: a step keeps its file form ([`StepToml`]) next to its validated [`Action`].
+//! Random campaigns generate file-form steps and validate them with the same code, so the minimal
+//! case of a failure is written back as a scenario file that `run` replays exactly. The cost: the
+//! file form is the campaign's vocabulary, so a new kind of step needs a key in the format first.
+
+pub mod duration;
+pub mod toml_format;
+
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use recovery::repository::Site;
+use recovery::vss::{BackupType, InjectedFault, VssCode, VssStep};
+use simulator::Direction;
+
+use crate::engine::{Policy, PolicySpec, RestoreKind, WorkflowFault, WorkflowStep};
+pub use duration::{DurationText, human};
+pub use toml_format::{ExpectArgs, FaultToml, PolicyToml, ScenarioToml, StepToml};
+
+/// A problem in a scenario file: where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: `{key}`: {message}")]
+pub struct ScenarioError {
+    /// The file (as given on the command line), or `<scenario>` for text without a file.
+    pub file: String,
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1.
+    pub column: usize,
+    /// The key at fault (dotted path, e.g. `step[3].backup.database`).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A validated scenario, ready to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The file form (setup and steps), kept so the scenario can be written back.
+    pub file: ScenarioToml,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Seed (from the file; the CLI may override it).
+    pub seed: u64,
+    /// The fault plan, sorted by time.
+    pub fault_plan: Vec<PlannedFault>,
+    /// The steps.
+    pub steps: Vec<Step>,
+    /// Names the setup declares (for validating generated steps).
+    names: Names,
+}
+
+/// A fault of the plan: `at` after the first step starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFault {
+    /// Offset from the start of the first step.
+    pub at: Duration,
+    /// What happens.
+    pub fault: FaultAction,
+}
+
+/// A fault, as the runner applies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultAction {
+    /// Links between the first two arrays stop (per direction).
+    LinkDown(Direction),
+    /// Links come back.
+    LinkUp(Direction),
+    /// Links down, then up after the duration.
+    Partition(Direction, Duration),
+    /// New one-way base latency.
+    Latency(Direction, Duration),
+    /// The array (by position) crashes.
+    ArrayCrash(usize),
+    /// The array (by position) restarts.
+    ArrayRestart(usize),
+}
+
+/// One validated step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// The file form.
+    pub toml: StepToml,
+    /// What to do.
+    pub action: Action,
+    /// What the action's outcome must be.
+    pub expectation: Expectation,
+}
+
+/// The expected outcome of a step's action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expectation {
+    /// Anything (campaign steps).
+    Any,
+    /// Success.
+    Ok,
+    /// Failure, optionally with text the error must contain.
+    Error(Option<String>),
+}
+
+/// Which backup a step means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackupSelector {
+    /// The newest.
+    Latest,
+    /// The oldest.
+    Oldest,
+    /// The n-th newest (0 = latest); resolved modulo the number of backups, so a campaign step
+    /// keeps a meaning when shrinking removed earlier backups.
+    Newest(usize),
+    /// An exact backup id.
+    Id(String),
+}
+
+/// A backup of a database at a site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopySelector {
+    /// Database.
+    pub database: String,
+    /// Site; `None` = wherever the selected backup is (remote first when both hold it).
+    pub site: Option<Site>,
+    /// Which backup.
+    pub backup: BackupSelector,
+}
+
+/// A backup request, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupPlan {
+    /// Database.
+    pub database: String,
+    /// FULL or COPY.
+    pub backup_type: BackupType,
+    /// `-nc`.
+    pub no_integrity_check: bool,
+    /// Expiration hours.
+    pub expiration_hours: Option<u64>,
+    /// Retention hours.
+    pub retention_hours: Option<u64>,
+    /// Workflow fault.
+    pub fault: Option<(WorkflowStep, WorkflowFault)>,
+    /// VSS fault.
+    pub vss_fault: Option<(VssStep, InjectedFault)>,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Run `count` workload transactions against a database.
+    Transactions {
+        /// Database.
+        database: String,
+        /// Transactions.
+        count: u32,
+    },
+    /// Write a seeded pattern to a plain volume of the primary array.
+    WriteVolume {
+        /// Volume.
+        volume: String,
+        /// Offset.
+        offset: u64,
+        /// Length.
+        length: u64,
+    },
+    /// A Recovery Manager backup.
+    Backup(BackupPlan),
+    /// A Remote Copy sync.
+    Sync {
+        /// Group.
+        group: String,
+        /// Wait for the end.
+        wait: bool,
+        /// Full sync.
+        full: bool,
+    },
+    /// Let time pass.
+    Advance(Duration),
+    /// Apply a fault `after` from now.
+    Fault {
+        /// Delay from the step's start.
+        after: Duration,
+        /// The fault.
+        fault: FaultAction,
+    },
+    /// Failover on the backup array.
+    Failover {
+        /// Group.
+        group: String,
+        /// `-nopromote`.
+        no_promote: bool,
+    },
+    /// Recover on the failed-over array.
+    Recover {
+        /// Group.
+        group: String,
+        /// Wait for the transfer.
+        wait: bool,
+    },
+    /// Restore (fail back).
+    RcRestore {
+        /// Group.
+        group: String,
+        /// Wait for the transfer.
+        wait: bool,
+    },
+    /// Start a group.
+    RcStart {
+        /// Group.
+        group: String,
+        /// Wait for the transfer.
+        wait: bool,
+    },
+    /// Stop a group.
+    RcStop {
+        /// Group.
+        group: String,
+    },
+    /// Mount a backup on a host.
+    Mount {
+        /// Which backup.
+        copy: CopySelector,
+        /// Host.
+        host: String,
+    },
+    /// Unmount.
+    Unmount(CopySelector),
+    /// Restore from a backup.
+    Restore(CopySelector, RestoreKind),
+    /// Verify a backup.
+    Verify(CopySelector),
+    /// Remove a backup.
+    Remove(CopySelector),
+    /// Set a database's policy.
+    SetPolicy {
+        /// Database.
+        database: String,
+        /// Policy.
+        policy: PolicySpec,
+    },
+    /// Crash a backup server.
+    CrashBackupServer(Site),
+    /// Restart a backup server.
+    RestartBackupServer(Site),
+    /// Mount the live database.
+    MountDatabase(String),
+    /// Check the state.
+    Expect(ExpectArgs),
+}
+
+/// Names declared in the setup, for checking references.
+#[derive(Debug, Clone, Default)]
+struct Names {
+    arrays: Vec<String>,
+    cpgs: Vec<(String, String)>,
+    volumes: Vec<String>,
+    databases: Vec<String>,
+    groups: Vec<String>,
+    remote_server: bool,
+}
+
+/// Where problems are reported: the file name and its text (for line numbers).
+struct Source<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    /// An error at byte `offset`.
+    fn at(&self, offset: usize, key: &str, message: impl Into<String>) -> ScenarioError {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rfind('\n').map_or(offset, |n| offset - n - 1) + 1;
+        ScenarioError { file: self.file.to_owned(), line, column, key: key.to_owned(), message: message.into() }
+    }
+
+    /// An error about `key` inside the table spanning `span`: points at the key's own line when
+    /// the key is written there (its last path segment), else at the table.
+    fn in_table(&self, span: &Range<usize>, key: &str, message: impl Into<String>) -> ScenarioError {
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        let leaf = leaf.split('[').next().unwrap_or(leaf);
+        let start = span.start.min(self.text.len());
+        // A table's span may cover only its header: search up to the next header.
+        let header_end = self.text[start..].find('\n').map_or(self.text.len(), |n| start + n);
+        let next_header = self.text[header_end..].find("\n[").map_or(self.text.len(), |n| header_end + n);
+        let end = span.end.min(self.text.len()).max(next_header);
+        let table = &self.text[start..end];
+        let found = table.match_indices(leaf).find(|(i, _)| {
+            let after = table[i + leaf.len()..].trim_start();
+            let before_ok =
+                *i == 0 || !table.as_bytes()[i - 1].is_ascii_alphanumeric() && table.as_bytes()[i - 1] != b'_';
+            before_ok && (after.starts_with('=') || after.starts_with('.') || after.starts_with(']'))
+        });
+        self.at(found.map_or(start, |(i, _)| start + i), key, message)
+    }
+}
+
+/// Loads and validates the scenario file at `path`.
+///
+/// Errors: [`ScenarioError`] for unreadable files (line 0), TOML syntax, unknown keys, bad values
+/// and references to undeclared names.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
+        file: file.clone(),
+        line: 0,
+        column: 0,
+        key: String::new(),
+        message: format!("cannot read: {error}"),
+    })?;
+    parse(&file, &text)
+}
+
+/// Parses and validates scenario `text`; `file` names it in errors.
+///
+/// Errors: as [`load`].
+pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let source = Source { file, text };
+    let parsed: ScenarioToml = toml::from_str(text).map_err(|error| {
+        let span = error.span().unwrap_or(0..0);
+        let message = error.message().trim().to_owned();
+        let key = key_of(text, &span, &message);
+        source.at(span.start, &key, message)
+    })?;
+    validate(&source, parsed)
+}
+
+/// The key a TOML error concerns: named in the message (``unknown field `x` ``, ``missing field
+/// `x` ``) or written just before the span.
+fn key_of(text: &str, span: &Range<usize>, message: &str) -> String {
+    if let Some(rest) = message.split("field `").nth(1)
+        && let Some(name) = rest.split('`').next()
+    {
+        return name.to_owned();
+    }
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |n| n + 1);
+    let line = &text[line_start..start];
+    let before_eq = line.rsplit_once('=').map(|(k, _)| k).unwrap_or(line);
+    let key = before_eq.rsplit(['{', ',', ' ']).find(|s| !s.trim().is_empty()).unwrap_or("").trim();
+    if key.is_empty() { "(document)".to_owned() } else { key.trim_matches(['[', ']']).to_owned() }
+}
+
+fn validate(source: &Source<'_>, file: ScenarioToml) -> Result<Scenario, ScenarioError> {
+    let names = check_setup(source, &file)?;
+    let mut fault_plan = Vec::new();
+    for (i, fault) in file.faults.iter().enumerate() {
+        let span = fault.span();
+        let key = format!("fault[{i}]");
+        let Some(at) = fault.get_ref().at else {
+            return Err(source.in_table(&span, &format!("{key}.at"), "a planned fault needs `at` (e.g. at = \"90s\")"));
+        };
+        if fault.get_ref().after.is_some() {
+            return Err(source.in_table(
+                &span,
+                &format!("{key}.after"),
+                "`after` is for fault steps; the plan uses `at`",
+            ));
+        }
+        let action = fault_action(source, &span, &key, fault.get_ref(), &names)?;
+        fault_plan.push(PlannedFault { at: at.0, fault: action });
+    }
+    fault_plan.sort_by_key(|f| f.at);
+    let mut steps = Vec::new();
+    for (i, step) in file.steps.iter().enumerate() {
+        steps.push(step_of(source, &step.span(), &format!("step[{i}]"), step.get_ref(), &names)?);
+    }
+    Ok(Scenario {
+        name: file.scenario.name.clone(),
+        description: file.scenario.description.clone(),
+        seed: file.scenario.seed,
+        file,
+        fault_plan,
+        steps,
+        names,
+    })
+}
+
+fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, ScenarioError> {
+    let mut names = Names::default();
+    if file.scenario.name.trim().is_empty() {
+        return Err(source.at(0, "scenario.name", "a scenario needs a name"));
+    }
+    if file.arrays.is_empty() {
+        names.arrays = vec!["SIM-A".to_owned(), "SIM-B".to_owned()];
+    }
+    for (i, array) in file.arrays.iter().enumerate() {
+        let a = array.get_ref();
+        if names.arrays.contains(&a.name) {
+            return Err(source.in_table(
+                &array.span(),
+                &format!("array[{i}].name"),
+                format!("array `{}` declared twice", a.name),
+            ));
+        }
+        names.arrays.push(a.name.clone());
+    }
+    for (i, cpg) in file.cpgs.iter().enumerate() {
+        let c = cpg.get_ref();
+        require(source, &cpg.span(), &format!("cpg[{i}].array"), &names.arrays, &c.array, "array")?;
+        names.cpgs.push((c.array.clone(), c.name.clone()));
+    }
+    for (i, host) in file.hosts.iter().enumerate() {
+        require(source, &host.span(), &format!("host[{i}].array"), &names.arrays, &host.get_ref().array, "array")?;
+    }
+    let primary = names.arrays[0].clone();
+    for (i, volume) in file.volumes.iter().enumerate() {
+        let v = volume.get_ref();
+        let key = format!("volume[{i}]");
+        require(source, &volume.span(), &format!("{key}.array"), &names.arrays, &v.array, "array")?;
+        if !names.cpgs.contains(&(v.array.clone(), v.cpg.clone())) {
+            return Err(source.in_table(
+                &volume.span(),
+                &format!("{key}.cpg"),
+                format!("no CPG `{}` on array `{}`", v.cpg, v.array),
+            ));
+        }
+        if let Some(p) = &v.provisioning
+            && p != "thin"
+            && p != "full"
+        {
+            return Err(source.in_table(
+                &volume.span(),
+                &format!("{key}.provisioning"),
+                format!("`{p}`: expected \"thin\" or \"full\""),
+            ));
+        }
+        if v.array == primary {
+            names.volumes.push(v.name.clone());
+        }
+    }
+    if let Some(links) = &file.links {
+        let l = links.get_ref();
+        if l.count == Some(0) {
+            return Err(source.in_table(&links.span(), "links.count", "at least one link"));
+        }
+        if l.bandwidth_mbit_per_sec == Some(0) {
+            return Err(source.in_table(&links.span(), "links.bandwidth_mbit_per_sec", "bandwidth must be positive"));
+        }
+        if l.tail_per_mille.is_some_and(|t| t > 1000) {
+            return Err(source.in_table(&links.span(), "links.tail_per_mille", "at most 1000"));
+        }
+    }
+    if !file.databases.is_empty() && file.exchange.is_none() {
+        return Err(source.in_table(&file.databases[0].span(), "database", "databases need an [exchange] server"));
+    }
+    for (i, db) in file.databases.iter().enumerate() {
+        let d = db.get_ref();
+        let key = format!("database[{i}]");
+        if !names.cpgs.contains(&(primary.clone(), d.cpg.clone())) {
+            return Err(source.in_table(
+                &db.span(),
+                &format!("{key}.cpg"),
+                format!("no CPG `{}` on the primary array `{primary}`", d.cpg),
+            ));
+        }
+        if let Some(layout) = &d.layout
+            && layout != "small"
+            && layout != "standard"
+        {
+            return Err(source.in_table(
+                &db.span(),
+                &format!("{key}.layout"),
+                format!("`{layout}`: expected \"small\" or \"standard\""),
+            ));
+        }
+        if d.page_count == Some(0) {
+            return Err(source.in_table(&db.span(), &format!("{key}.page_count"), "at least one page"));
+        }
+        if names.databases.contains(&d.name) {
+            return Err(source.in_table(
+                &db.span(),
+                &format!("{key}.name"),
+                format!("database `{}` declared twice", d.name),
+            ));
+        }
+        names.databases.push(d.name.clone());
+    }
+    if let Some(workload) = &file.workload {
+        let config = workload_config(workload.get_ref());
+        if let Err(error) = config.validate() {
+            return Err(source.in_table(&workload.span(), "workload", error.to_string()));
+        }
+    }
+    for (i, group) in file.rc_groups.iter().enumerate() {
+        let g = group.get_ref();
+        let key = format!("rc_group[{i}]");
+        if names.arrays.len() < 2 {
+            return Err(source.in_table(&group.span(), &key, "Remote Copy needs two arrays"));
+        }
+        if g.mode != "synchronous" && g.mode != "periodic" {
+            return Err(source.in_table(
+                &group.span(),
+                &format!("{key}.mode"),
+                format!("`{}`: expected \"synchronous\" or \"periodic\"", g.mode),
+            ));
+        }
+        if let Some(period) = g.period {
+            let secs = period.0.as_secs();
+            if g.mode == "synchronous" && !period.0.is_zero() {
+                return Err(source.in_table(
+                    &group.span(),
+                    &format!("{key}.period"),
+                    "a synchronous group has no period",
+                ));
+            }
+            if !period.0.is_zero() && !(300..=31_622_400).contains(&secs) {
+                return Err(source.in_table(
+                    &group.span(),
+                    &format!("{key}.period"),
+                    "period must be 0 or 5m .. 366 days (300 .. 31,622,400 s)",
+                ));
+            }
+        }
+        for (j, db) in g.databases.iter().enumerate() {
+            require(source, &group.span(), &format!("{key}.databases[{j}]"), &names.databases, db, "database")?;
+        }
+        for (j, volume) in g.volumes.iter().enumerate() {
+            require(source, &group.span(), &format!("{key}.volumes[{j}]"), &names.volumes, volume, "primary volume")?;
+        }
+        if !names.cpgs.contains(&(names.arrays[1].clone(), g.target_cpg.clone())) {
+            return Err(source.in_table(
+                &group.span(),
+                &format!("{key}.target_cpg"),
+                format!("no CPG `{}` on the backup array `{}`", g.target_cpg, names.arrays[1]),
+            ));
+        }
+        if names.groups.contains(&g.name) {
+            return Err(source.in_table(
+                &group.span(),
+                &format!("{key}.name"),
+                format!("group `{}` declared twice", g.name),
+            ));
+        }
+        names.groups.push(g.name.clone());
+    }
+    if let Some(servers) = &file.backup_servers {
+        let s = servers.get_ref();
+        names.remote_server = s.remote.is_some();
+        if let Some(version) = &s.provider_version
+            && parse_version(version).is_none()
+        {
+            return Err(source.in_table(
+                &servers.span(),
+                "backup_servers.provider_version",
+                format!("`{version}`: expected \"major.minor\", e.g. \"2.2\""),
+            ));
+        }
+        if s.remote.is_some() && names.arrays.len() < 2 {
+            return Err(source.in_table(
+                &servers.span(),
+                "backup_servers.remote",
+                "a remote backup server needs a second array",
+            ));
+        }
+    } else if !file.databases.is_empty() {
+        return Err(source.in_table(
+            &file.databases[0].span(),
+            "backup_servers",
+            "databases need [backup_servers] (at least `local`)",
+        ));
+    }
+    for (i, policy) in file.policies.iter().enumerate() {
+        policy_spec(source, &policy.span(), &format!("policy[{i}]"), policy.get_ref(), &names)?;
+    }
+    Ok(names)
+}
+
+fn require(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    known: &[String],
+    name: &str,
+    what: &str,
+) -> Result<(), ScenarioError> {
+    if known.iter().any(|k| k == name) {
+        Ok(())
+    } else {
+        let list = if known.is_empty() { "none declared".to_owned() } else { known.join(", ") };
+        Err(source.in_table(span, key, format!("no {what} `{name}` (declared: {list})")))
+    }
+}
+
+/// `"2.2"` → `(2, 2)`.
+pub fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let (major, minor) = text.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// The workload configuration a `[workload]` table describes (defaults for absent keys).
+pub fn workload_config(w: &toml_format::WorkloadToml) -> recovery::exchange::workload::WorkloadConfig {
+    let d = recovery::exchange::workload::WorkloadConfig::default();
+    recovery::exchange::workload::WorkloadConfig {
+        updates_min: w.updates_min.unwrap_or(d.updates_min),
+        updates_max: w.updates_max.unwrap_or(d.updates_max),
+        bytes_min: w.bytes_min.unwrap_or(d.bytes_min),
+        bytes_max: w.bytes_max.unwrap_or(d.bytes_max),
+        flush_every: w.flush_every.unwrap_or(d.flush_every),
+        pages_per_flush: w.pages_per_flush.unwrap_or(d.pages_per_flush),
+    }
+}
+
+fn policy_spec(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    p: &PolicyToml,
+    names: &Names,
+) -> Result<PolicySpec, ScenarioError> {
+    require(source, span, &format!("{key}.database"), &names.databases, &p.database, "database")?;
+    let kind = match (p.max_copies, p.expiration_hours) {
+        (Some(_), Some(_)) => {
+            return Err(source.in_table(
+                span,
+                &format!("{key}.expiration_hours"),
+                "a policy is numeric (max_copies) or expiration-based, not both",
+            ));
+        }
+        (Some(0), None) => return Err(source.in_table(span, &format!("{key}.max_copies"), "at least 1")),
+        (Some(max_copies), None) => Policy::Numeric { max_copies, remove_oldest: p.remove_oldest.unwrap_or(false) },
+        (None, Some(hours)) => {
+            if p.remove_oldest.is_some() {
+                return Err(source.in_table(
+                    span,
+                    &format!("{key}.remove_oldest"),
+                    "remove_oldest belongs to a numeric policy",
+                ));
+            }
+            if hours == 0 {
+                return Err(source.in_table(span, &format!("{key}.expiration_hours"), "at least 1 hour"));
+            }
+            Policy::Expiration { hours }
+        }
+        (None, None) => return Err(source.in_table(span, key, "give max_copies or expiration_hours")),
+    };
+    if let (Policy::Expiration { hours }, Some(retention)) = (kind, p.retention_hours)
+        && retention > hours
+    {
+        return Err(source.in_table(span, &format!("{key}.retention_hours"), "retention cannot exceed expiration"));
+    }
+    Ok(PolicySpec { kind, retention_hours: p.retention_hours })
+}
+
+/// The policy a validated `[[policy]]` table describes.
+pub fn policy_of(p: &PolicyToml) -> PolicySpec {
+    let kind = match (p.max_copies, p.expiration_hours) {
+        (Some(max_copies), _) => Policy::Numeric { max_copies, remove_oldest: p.remove_oldest.unwrap_or(false) },
+        (None, hours) => Policy::Expiration { hours: hours.unwrap_or(1) },
+    };
+    PolicySpec { kind, retention_hours: p.retention_hours }
+}
+
+fn direction(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    text: Option<&str>,
+) -> Result<Direction, ScenarioError> {
+    match text.unwrap_or("both") {
+        "both" => Ok(Direction::Both),
+        "forward" => Ok(Direction::Forward),
+        "backward" => Ok(Direction::Backward),
+        other => Err(source.in_table(span, key, format!("`{other}`: expected \"both\", \"forward\" or \"backward\""))),
+    }
+}
+
+fn array_index(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    name: Option<&str>,
+    names: &Names,
+) -> Result<usize, ScenarioError> {
+    let Some(name) = name else { return Err(source.in_table(span, key, "this fault needs `array`")) };
+    require(source, span, key, &names.arrays, name, "array")?;
+    Ok(names.arrays.iter().position(|a| a == name).unwrap_or(0))
+}
+
+fn fault_action(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    f: &FaultToml,
+    names: &Names,
+) -> Result<FaultAction, ScenarioError> {
+    let dir = || direction(source, span, &format!("{key}.direction"), f.direction.as_deref());
+    let unused = |present: bool, name: &str| {
+        if present {
+            Err(source.in_table(
+                span,
+                &format!("{key}.{name}"),
+                format!("`{name}` does not apply to a {} fault", f.kind),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let link = f.kind.starts_with("link") || f.kind == "partition" || f.kind == "latency";
+    if link && names.arrays.len() < 2 {
+        return Err(source.in_table(span, &format!("{key}.kind"), "link faults need two arrays"));
+    }
+    let action = match f.kind.as_str() {
+        "link_down" | "link_up" => {
+            unused(f.array.is_some(), "array")?;
+            unused(f.duration.is_some(), "duration")?;
+            unused(f.latency.is_some(), "latency")?;
+            if f.kind == "link_down" { FaultAction::LinkDown(dir()?) } else { FaultAction::LinkUp(dir()?) }
+        }
+        "partition" => {
+            unused(f.array.is_some(), "array")?;
+            unused(f.latency.is_some(), "latency")?;
+            let Some(duration) = f.duration else {
+                return Err(source.in_table(span, &format!("{key}.duration"), "a partition needs `duration`"));
+            };
+            FaultAction::Partition(dir()?, duration.0)
+        }
+        "latency" => {
+            unused(f.array.is_some(), "array")?;
+            unused(f.duration.is_some(), "duration")?;
+            let Some(latency) = f.latency else {
+                return Err(source.in_table(span, &format!("{key}.latency"), "a latency fault needs `latency`"));
+            };
+            FaultAction::Latency(dir()?, latency.0)
+        }
+        "array_crash" | "array_restart" => {
+            unused(f.direction.is_some(), "direction")?;
+            unused(f.duration.is_some(), "duration")?;
+            unused(f.latency.is_some(), "latency")?;
+            let index = array_index(source, span, &format!("{key}.array"), f.array.as_deref(), names)?;
+            if f.kind == "array_crash" { FaultAction::ArrayCrash(index) } else { FaultAction::ArrayRestart(index) }
+        }
+        other => {
+            return Err(source.in_table(
+                span,
+                &format!("{key}.kind"),
+                format!("`{other}`: expected link_down, link_up, partition, latency, array_crash or array_restart"),
+            ));
+        }
+    };
+    Ok(action)
+}
+
+fn site(source: &Source<'_>, span: &Range<usize>, key: &str, text: &str, names: &Names) -> Result<Site, ScenarioError> {
+    match text {
+        "local" => Ok(Site::Local),
+        "remote" if names.remote_server => Ok(Site::Remote),
+        "remote" => Err(source.in_table(span, key, "no remote backup server is declared in [backup_servers]")),
+        other => Err(source.in_table(span, key, format!("`{other}`: expected \"local\" or \"remote\""))),
+    }
+}
+
+fn selector(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    text: Option<&str>,
+) -> Result<BackupSelector, ScenarioError> {
+    Ok(match text.unwrap_or("latest") {
+        "latest" => BackupSelector::Latest,
+        "oldest" => BackupSelector::Oldest,
+        n if n.starts_with('#') => BackupSelector::Newest(
+            n[1..].parse().map_err(|_| source.in_table(span, key, format!("`{n}`: expected #0, #1, ...")))?,
+        ),
+        id if id.len() == 14 && id.bytes().all(|b| b.is_ascii_digit()) => BackupSelector::Id(id.to_owned()),
+        other => {
+            return Err(source.in_table(
+                span,
+                key,
+                format!("`{other}`: expected \"latest\", \"oldest\", \"#n\" or a backup id (14 digits)"),
+            ));
+        }
+    })
+}
+
+fn copy_selector(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    database: &str,
+    site_text: Option<&str>,
+    backup: Option<&str>,
+    names: &Names,
+) -> Result<CopySelector, ScenarioError> {
+    require(source, span, &format!("{key}.database"), &names.databases, database, "database")?;
+    let site = match site_text {
+        Some(text) => Some(site(source, span, &format!("{key}.site"), text, names)?),
+        None => None,
+    };
+    Ok(CopySelector {
+        database: database.to_owned(),
+        site,
+        backup: selector(source, span, &format!("{key}.backup"), backup)?,
+    })
+}
+
+/// The snake_case name of a VSS step (`CommitSnapshots` → `commit_snapshots`).
+pub fn vss_step_name(step: VssStep) -> String {
+    snake(&format!("{step:?}"))
+}
+
+fn snake(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn vss_code(symbol: &str) -> Option<VssCode> {
+    let wanted = symbol.trim_start_matches("VSS_E_");
+    VssCode::ALL.iter().copied().find(|c| c.symbol().trim_start_matches("VSS_E_") == wanted)
+}
+
+fn backup_plan(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    b: &toml_format::BackupArgs,
+    names: &Names,
+) -> Result<BackupPlan, ScenarioError> {
+    require(source, span, &format!("{key}.database"), &names.databases, &b.database, "database")?;
+    let backup_type = match b.backup_type.as_deref().unwrap_or("full") {
+        "full" => BackupType::Full,
+        "copy" => BackupType::Copy,
+        other => {
+            return Err(source.in_table(
+                span,
+                &format!("{key}.type"),
+                format!("`{other}`: expected \"full\" or \"copy\""),
+            ));
+        }
+    };
+    let fault = match &b.fault {
+        None => None,
+        Some(f) => {
+            let Some(step) = WorkflowStep::ALL.iter().copied().find(|s| s.name() == f.at) else {
+                let all: Vec<&str> = WorkflowStep::ALL.iter().map(|s| s.name()).collect();
+                return Err(source.in_table(
+                    span,
+                    &format!("{key}.fault.at"),
+                    format!("`{}`: expected one of {}", f.at, all.join(", ")),
+                ));
+            };
+            let kind = match (f.kind.as_str(), f.delay) {
+                ("fail", None) => WorkflowFault::Fail,
+                ("crash", None) => WorkflowFault::BackupServerCrash,
+                ("delay", Some(d)) => WorkflowFault::Delay(d.0),
+                ("delay", None) => {
+                    return Err(source.in_table(span, &format!("{key}.fault.delay"), "a delay fault needs `delay`"));
+                }
+                ("fail" | "crash", Some(_)) => {
+                    return Err(source.in_table(
+                        span,
+                        &format!("{key}.fault.delay"),
+                        "`delay` belongs to kind = \"delay\"",
+                    ));
+                }
+                (other, _) => {
+                    return Err(source.in_table(
+                        span,
+                        &format!("{key}.fault.kind"),
+                        format!("`{other}`: expected \"fail\", \"crash\" or \"delay\""),
+                    ));
+                }
+            };
+            Some((step, kind))
+        }
+    };
+    let vss_fault = match &b.vss_fault {
+        None => None,
+        Some(f) => {
+            let Some(step) = VssStep::ALL.iter().copied().find(|s| vss_step_name(*s) == f.at) else {
+                let all: Vec<String> = VssStep::ALL.iter().map(|s| vss_step_name(*s)).collect();
+                return Err(source.in_table(
+                    span,
+                    &format!("{key}.vss_fault.at"),
+                    format!("`{}`: expected one of {}", f.at, all.join(", ")),
+                ));
+            };
+            let fault = match (&f.delay, &f.error) {
+                (Some(d), None) => InjectedFault::Delay(d.0),
+                (None, Some(symbol)) => match vss_code(symbol) {
+                    Some(code) => InjectedFault::Fail(code),
+                    None => {
+                        return Err(source.in_table(
+                            span,
+                            &format!("{key}.vss_fault.error"),
+                            format!("`{symbol}` is not a VSS error this model knows"),
+                        ));
+                    }
+                },
+                _ => {
+                    return Err(source.in_table(
+                        span,
+                        &format!("{key}.vss_fault"),
+                        "give exactly one of `delay` or `error`",
+                    ));
+                }
+            };
+            Some((step, fault))
+        }
+    };
+    Ok(BackupPlan {
+        database: b.database.clone(),
+        backup_type,
+        no_integrity_check: b.no_integrity_check.unwrap_or(false),
+        expiration_hours: b.expiration_hours,
+        retention_hours: b.retention_hours,
+        fault,
+        vss_fault,
+    })
+}
+
+fn step_of(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    s: &StepToml,
+    names: &Names,
+) -> Result<Step, ScenarioError> {
+    let k = |name: &str| format!("{key}.{name}");
+    let mut actions: Vec<(&str, Action)> = Vec::new();
+    if let Some(w) = &s.write {
+        let action = match (&w.database, &w.volume) {
+            (Some(db), None) => {
+                require(source, span, &k("write.database"), &names.databases, db, "database")?;
+                if w.offset.is_some() || w.length.is_some() {
+                    return Err(source.in_table(span, &k("write.offset"), "offset/length are for volume writes"));
+                }
+                Action::Transactions { database: db.clone(), count: w.transactions.unwrap_or(1) }
+            }
+            (None, Some(volume)) => {
+                require(source, span, &k("write.volume"), &names.volumes, volume, "primary volume")?;
+                if w.transactions.is_some() {
+                    return Err(source.in_table(
+                        span,
+                        &k("write.transactions"),
+                        "transactions are for database writes",
+                    ));
+                }
+                let length = w.length.unwrap_or(4096);
+                if length == 0 || length > 64 << 20 {
+                    return Err(source.in_table(span, &k("write.length"), "1 byte .. 64 MiB"));
+                }
+                Action::WriteVolume { volume: volume.clone(), offset: w.offset.unwrap_or(0), length }
+            }
+            _ => return Err(source.in_table(span, &k("write"), "give exactly one of `database` or `volume`")),
+        };
+        actions.push(("write", action));
+    }
+    if let Some(b) = &s.backup {
+        actions.push(("backup", Action::Backup(backup_plan(source, span, &k("backup"), b, names)?)));
+    }
+    if let Some(sync) = &s.sync {
+        require(source, span, &k("sync.group"), &names.groups, &sync.group, "Remote Copy group")?;
+        actions.push((
+            "sync",
+            Action::Sync {
+                group: sync.group.clone(),
+                wait: sync.wait.unwrap_or(true),
+                full: sync.full.unwrap_or(false),
+            },
+        ));
+    }
+    if let Some(d) = s.advance {
+        actions.push(("advance", Action::Advance(d.0)));
+    }
+    if let Some(f) = &s.fault {
+        if f.at.is_some() {
+            return Err(source.in_table(
+                span,
+                &k("fault.at"),
+                "a fault step uses `after` (from the step's start); `at` is for the [[fault]] plan",
+            ));
+        }
+        let fault = fault_action(source, span, &k("fault"), f, names)?;
+        actions.push(("fault", Action::Fault { after: f.after.map_or(Duration::ZERO, |d| d.0), fault }));
+    }
+    let group = |name: &str, g: &toml_format::GroupArgs| -> Result<(), ScenarioError> {
+        require(source, span, &k(&format!("{name}.group")), &names.groups, &g.group, "Remote Copy group")?;
+        if g.no_promote.is_some() && name != "failover" {
+            return Err(source.in_table(span, &k(&format!("{name}.no_promote")), "no_promote belongs to failover"));
+        }
+        Ok(())
+    };
+    if let Some(g) = &s.failover {
+        group("failover", g)?;
+        actions
+            .push(("failover", Action::Failover { group: g.group.clone(), no_promote: g.no_promote.unwrap_or(false) }));
+    }
+    if let Some(g) = &s.recover {
+        group("recover", g)?;
+        actions.push(("recover", Action::Recover { group: g.group.clone(), wait: g.wait.unwrap_or(true) }));
+    }
+    if let Some(g) = &s.rc_restore {
+        group("rc_restore", g)?;
+        actions.push(("rc_restore", Action::RcRestore { group: g.group.clone(), wait: g.wait.unwrap_or(true) }));
+    }
+    if let Some(g) = &s.rc_start {
+        group("rc_start", g)?;
+        actions.push(("rc_start", Action::RcStart { group: g.group.clone(), wait: g.wait.unwrap_or(true) }));
+    }
+    if let Some(g) = &s.rc_stop {
+        group("rc_stop", g)?;
+        actions.push(("rc_stop", Action::RcStop { group: g.group.clone() }));
+    }
+    if let Some(m) = &s.mount {
+        let copy =
+            copy_selector(source, span, &k("mount"), &m.database, m.site.as_deref(), m.backup.as_deref(), names)?;
+        actions
+            .push(("mount", Action::Mount { copy, host: m.host.clone().unwrap_or_else(|| "backup-host".to_owned()) }));
+    }
+    if let Some(c) = &s.unmount {
+        actions.push((
+            "unmount",
+            Action::Unmount(copy_selector(
+                source,
+                span,
+                &k("unmount"),
+                &c.database,
+                c.site.as_deref(),
+                c.backup.as_deref(),
+                names,
+            )?),
+        ));
+    }
+    if let Some(r) = &s.restore {
+        let copy =
+            copy_selector(source, span, &k("restore"), &r.database, r.site.as_deref(), r.backup.as_deref(), names)?;
+        let kind = match r.kind.as_deref().unwrap_or("volume_promote") {
+            "volume_promote" if r.host.is_some() => {
+                return Err(source.in_table(span, &k("restore.host"), "a volume promote needs no host"));
+            }
+            "volume_promote" => RestoreKind::VolumePromote,
+            "file_copy" => RestoreKind::FileCopy { host: r.host.clone().unwrap_or_else(|| "backup-host".to_owned()) },
+            "database_from_remote" => {
+                RestoreKind::DatabaseFromRemote { host: r.host.clone().unwrap_or_else(|| "standby-host".to_owned()) }
+            }
+            other => {
+                return Err(source.in_table(
+                    span,
+                    &k("restore.kind"),
+                    format!("`{other}`: expected \"volume_promote\", \"file_copy\" or \"database_from_remote\""),
+                ));
+            }
+        };
+        actions.push(("restore", Action::Restore(copy, kind)));
+    }
+    if let Some(c) = &s.verify {
+        actions.push((
+            "verify",
+            Action::Verify(copy_selector(
+                source,
+                span,
+                &k("verify"),
+                &c.database,
+                c.site.as_deref(),
+                c.backup.as_deref(),
+                names,
+            )?),
+        ));
+    }
+    if let Some(c) = &s.remove {
+        actions.push((
+            "remove",
+            Action::Remove(copy_selector(
+                source,
+                span,
+                &k("remove"),
+                &c.database,
+                c.site.as_deref(),
+                c.backup.as_deref(),
+                names,
+            )?),
+        ));
+    }
+    if let Some(p) = &s.set_policy {
+        let policy = policy_spec(source, span, &k("set_policy"), p, names)?;
+        actions.push(("set_policy", Action::SetPolicy { database: p.database.clone(), policy }));
+    }
+    if let Some(text) = &s.crash_backup_server {
+        actions.push((
+            "crash_backup_server",
+            Action::CrashBackupServer(site(source, span, &k("crash_backup_server"), text, names)?),
+        ));
+    }
+    if let Some(text) = &s.restart_backup_server {
+        actions.push((
+            "restart_backup_server",
+            Action::RestartBackupServer(site(source, span, &k("restart_backup_server"), text, names)?),
+        ));
+    }
+    if let Some(db) = &s.mount_database {
+        require(source, span, &k("mount_database"), &names.databases, db, "database")?;
+        actions.push(("mount_database", Action::MountDatabase(db.clone())));
+    }
+    if let Some(e) = &s.expect {
+        check_expect(source, span, &k("expect"), e, names)?;
+        actions.push(("expect", Action::Expect(e.clone())));
+    }
+    let action = match actions.len() {
+        1 => actions.pop().map(|(_, a)| a).expect("one action"),
+        0 => return Err(source.in_table(span, key, "a step needs one action (write, backup, sync, advance, fault, failover, recover, rc_restore, rc_start, rc_stop, mount, unmount, restore, verify, remove, set_policy, crash_backup_server, restart_backup_server, mount_database, expect)")),
+        _ => {
+            let keys: Vec<&str> = actions.iter().map(|(name, _)| *name).collect();
+            return Err(source.in_table(span, &k(keys[1]), format!("one action per step; this one has {}", keys.join(" and "))));
+        }
+    };
+    let expectation = match (s.outcome.as_deref(), &s.error_contains) {
+        (None, None) => Expectation::Any,
+        (Some("ok"), None) => Expectation::Ok,
+        (Some("error") | None, Some(text)) => Expectation::Error(Some(text.clone())),
+        (Some("error"), None) => Expectation::Error(None),
+        (Some("ok"), Some(_)) => {
+            return Err(source.in_table(span, &k("error_contains"), "contradicts outcome = \"ok\""));
+        }
+        (Some(other), _) => {
+            return Err(source.in_table(span, &k("outcome"), format!("`{other}`: expected \"ok\" or \"error\"")));
+        }
+    };
+    if matches!(action, Action::Expect(_)) && expectation != Expectation::Any {
+        return Err(source.in_table(span, &k("outcome"), "an expect step has no outcome of its own"));
+    }
+    Ok(Step { toml: s.clone(), action, expectation })
+}
+
+fn check_expect(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    e: &ExpectArgs,
+    names: &Names,
+) -> Result<(), ScenarioError> {
+    if let Some(db) = &e.database {
+        require(source, span, &format!("{key}.database"), &names.databases, db, "database")?;
+    } else if e.local_entries.is_some()
+        || e.remote_entries.is_some()
+        || e.retained_on_primary.is_some()
+        || e.recoverable.is_some()
+    {
+        return Err(source.in_table(
+            span,
+            &format!("{key}.database"),
+            "entry counts and `recoverable` need `database`",
+        ));
+    }
+    if let Some(text) = &e.site
+        && text != "live"
+    {
+        site(source, span, &format!("{key}.site"), text, names)?;
+    }
+    if let Some(group) = &e.group {
+        require(source, span, &format!("{key}.group"), &names.groups, group, "Remote Copy group")?;
+    } else if e.role.is_some() || e.group_state.is_some() {
+        return Err(source.in_table(span, &format!("{key}.group"), "`role` and `group_state` need `group`"));
+    }
+    if let Some(array) = &e.array {
+        require(source, span, &format!("{key}.array"), &names.arrays, array, "array")?;
+    } else if e.array_online.is_some() {
+        return Err(source.in_table(span, &format!("{key}.array"), "`array_online` needs `array`"));
+    }
+    if let Some(role) = &e.role
+        && !["Primary", "Secondary", "Primary-Rev", "Secondary-Rev"].contains(&role.as_str())
+    {
+        return Err(source.in_table(
+            span,
+            &format!("{key}.role"),
+            format!("`{role}`: expected Primary, Secondary, Primary-Rev or Secondary-Rev"),
+        ));
+    }
+    if let Some(state) = &e.group_state
+        && !["new", "started", "stopped"].contains(&state.as_str())
+    {
+        return Err(source.in_table(
+            span,
+            &format!("{key}.group_state"),
+            format!("`{state}`: expected new, started or stopped"),
+        ));
+    }
+    Ok(())
+}
+
+impl Scenario {
+    /// The scenario as a TOML file: the setup as loaded, the steps given (file form), the seed
+    /// given. `run` on the result replays exactly those steps.
+    pub fn to_toml(&self, seed: u64, steps: &[StepToml]) -> String {
+        let mut file = self.file.clone();
+        file.scenario.seed = seed;
+        file.steps.clear();
+        let mut text =
+            toml::to_string(&file).unwrap_or_else(|error| format!("# could not write the scenario: {error}\n"));
+        for step in steps {
+            text.push_str("\n[[step]]\n");
+            text.push_str(&step_lines(step));
+        }
+        text
+    }
+
+    /// Validates `step` (file form) against this scenario's setup, as a file step would be.
+    ///
+    /// Errors: as [`parse`]; the location is `<generated>`.
+    pub fn step(&self, step: &StepToml) -> Result<Step, ScenarioError> {
+        let source = Source { file: "<generated>", text: "" };
+        step_of(&source, &(0..0), "step", step, &self.names)
+    }
+}
+
+/// One step as `key = inline value` lines (the form fixtures are written in).
+pub fn step_lines(step: &StepToml) -> String {
+    let mut out = String::new();
+    if let Ok(toml::Value::Table(table)) = toml::Value::try_from(step) {
+        for (key, value) in &table {
+            out.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    out
+}
+
+/// One step on one line: `backup = { database = "DB1" }; outcome = "ok"`.
+pub fn step_line(step: &StepToml) -> String {
+    step_lines(step).trim_end().replace('\n', "; ")
+}
+
+#[cfg(test)]
+mod tests;

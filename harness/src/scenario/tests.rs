@@ -1,0 +1,91 @@
+use super::*;
+
+const SETUP: &str = r#"
+[scenario]
+name = "t"
+
+[[cpg]]
+array = "SIM-A"
+name = "FC"
+
+[[cpg]]
+array = "SIM-B"
+name = "FC"
+
+[exchange]
+server = "MBX01"
+
+[[database]]
+name = "DB1"
+cpg = "FC"
+
+[[rc_group]]
+name = "rcg"
+mode = "periodic"
+databases = ["DB1"]
+target_cpg = "FC"
+
+[backup_servers]
+local = "BKP-A"
+remote = "BKP-B"
+"#;
+
+fn error_of(extra: &str) -> ScenarioError {
+    parse("f.toml", &format!("{SETUP}{extra}")).unwrap_err()
+}
+
+fn line_of(needle: &str, extra: &str) -> usize {
+    SETUP.matches('\n').count() + extra[..extra.find(needle).unwrap()].matches('\n').count() + 1
+}
+
+// Goal: a valid file loads, with its steps validated in order and the defaults applied.
+#[test]
+fn a_valid_scenario_loads() {
+    let extra = "[[step]]\nwrite = { database = \"DB1\", transactions = 3 }\n[[step]]\nbackup = { database = \"DB1\" }\noutcome = \"ok\"\n";
+    let scenario = parse("f.toml", &format!("{SETUP}{extra}")).unwrap();
+    assert_eq!(scenario.steps.len(), 2);
+    assert_eq!(scenario.steps[0].action, Action::Transactions { database: "DB1".into(), count: 3 });
+    assert!(matches!(&scenario.steps[1].action, Action::Backup(plan) if plan.backup_type == BackupType::Full));
+    assert_eq!(scenario.steps[1].expectation, Expectation::Ok);
+}
+
+// Goal: unknown keys, bad values and dangling names are errors naming the file, the line of the
+// key and the key. Method: one bad line appended per case; the expected line is computed from
+// the text.
+#[test]
+fn errors_name_file_line_and_key() {
+    let cases = [
+        ("[[step]]\nwrite = { database = \"DB1\", transactons = 3 }\n", "transactons", "transactons"),
+        ("[[step]]\nbackup = { database = \"DB9\" }\n", "backup", "step[0].backup.database"),
+        ("[[step]]\nadvance = \"5 parsecs\"\n", "advance", "advance"),
+        ("[[step]]\nadvance = \"5m\"\nsync = { group = \"rcg\" }\n", "advance", "step[0].advance"),
+        ("[[fault]]\nkind = \"link_down\"\n", "[[fault]]", "fault[0].at"),
+        (
+            "[[step]]\nbackup = { database = \"DB1\", fault = { at = \"nowhere\", kind = \"fail\" } }\n",
+            "backup",
+            "step[0].backup.fault.at",
+        ),
+        ("[[step]]\nmount = { database = \"DB1\", site = \"moon\" }\n", "mount", "step[0].mount.site"),
+        ("[[step]]\n", "[[step]]", "step[0]"),
+        ("[bogus]\nx = 1\n", "[bogus]", "bogus"),
+    ];
+    for (extra, needle, key) in cases {
+        let error = error_of(extra);
+        assert_eq!(error.file, "f.toml", "{extra}");
+        assert_eq!(error.key, key, "{extra}: {error}");
+        assert_eq!(error.line, line_of(needle, extra), "{extra}: {error}");
+    }
+}
+
+// Goal: a scenario written back with `to_toml` loads again to the same steps (replay files).
+#[test]
+fn written_scenarios_load_back_to_the_same_steps() {
+    let extra = "[[fault]]\nkind = \"partition\"\nat = \"90s\"\nduration = \"40s\"\n[[step]]\nbackup = { database = \"DB1\", vss_fault = { at = \"commit_snapshots\", delay = \"11s\" } }\nerror_contains = \"TIMEOUT\"\n[[step]]\nadvance = \"1500ms\"\n";
+    let scenario = parse("f.toml", &format!("{SETUP}{extra}")).unwrap();
+    let steps: Vec<StepToml> = scenario.steps.iter().map(|s| s.toml.clone()).collect();
+    let text = scenario.to_toml(99, &steps);
+    let again = parse("again.toml", &text).unwrap();
+    assert_eq!(again.seed, 99);
+    assert_eq!(again.steps, scenario.steps);
+    assert_eq!(again.fault_plan, scenario.fault_plan);
+}

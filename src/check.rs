@@ -1,0 +1,191 @@
+//! `storeserv-sim check [--steps N] [--seed S] [--faults LIST] [--jobs J] [--shard K/N]`: a random
+//! campaign with faults mid-workflow and every invariant after every step; on a violation, shrinks
+//! it, prints one replay banner and writes the minimal case as a scenario file `run` replays.
+//!
+//! This is an I/O edge: it owns the worker threads, the progress bar, wall time (steps/s) and the
+//! failure file. The model stays single-threaded per simulation: each case runs on one thread from
+//! its own seed, and cases share nothing.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use harness::campaign::{self, CampaignConfig, Failure, FaultKind};
+
+/// Arguments of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Total steps of the campaign (before sharding).
+    #[arg(long, default_value_t = 10_000)]
+    pub steps: u64,
+    /// Campaign seed (default: drawn from the wall clock and printed, so the run can be repeated).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Fault kinds: `all`, `none`, or a comma-separated list of link, array, workflow, vss, server, dr.
+    #[arg(long, default_value = "all")]
+    pub faults: String,
+    /// Worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Run only shard K of N (1-based): cases whose index ≡ K-1 (mod N).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Steps per case (one simulation each).
+    #[arg(long, default_value_t = campaign::DEFAULT_STEPS_PER_CASE)]
+    pub steps_per_case: usize,
+    /// Directory for the minimal failing scenario.
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+    /// No progress bar (CI logs).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Test-only: run a deliberately wrong engine variant (built with `--features defects`).
+    #[cfg(feature = "defects")]
+    #[arg(long, value_name = "NAME")]
+    pub defect: Option<String>,
+}
+
+fn parse_shard(text: Option<&str>) -> anyhow::Result<(u64, u64)> {
+    let Some(text) = text else { return Ok((1, 1)) };
+    let (k, n) = text.split_once('/').context("--shard takes K/N, e.g. 2/4")?;
+    let (k, n): (u64, u64) = (k.trim().parse().context("--shard K")?, n.trim().parse().context("--shard N")?);
+    if n == 0 || k == 0 || k > n {
+        bail!("--shard {text}: need 1 <= K <= N");
+    }
+    Ok((k, n))
+}
+
+#[derive(Default)]
+struct Totals {
+    steps: AtomicU64,
+    cases: AtomicU64,
+    workflows: AtomicU64,
+    faults: AtomicU64,
+    transactions: AtomicU64,
+}
+
+/// Runs the verb.
+pub fn run(args: CheckArgs) -> anyhow::Result<()> {
+    let faults: BTreeSet<FaultKind> = FaultKind::parse_list(&args.faults).map_err(anyhow::Error::msg)?;
+    let (shard, shards) = parse_shard(args.shard.as_deref())?;
+    if args.jobs == 0 || args.steps_per_case == 0 {
+        bail!("--jobs and --steps-per-case must be at least 1");
+    }
+    // Wall time only picks a default seed; the campaign itself never reads it.
+    #[allow(clippy::disallowed_methods)]
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    });
+    let mut config = CampaignConfig::new(faults.clone());
+    config.steps_per_case = args.steps_per_case;
+    #[cfg(feature = "defects")]
+    {
+        config.defect = args.defect.as_deref().map(crate::run::defect_named).transpose()?;
+    }
+    let cases = campaign::shard_cases(args.steps, args.steps_per_case, shard, shards);
+    let shard_steps = cases.len() as u64 * args.steps_per_case as u64;
+    let kinds: Vec<&str> = faults.iter().map(|k| k.name()).collect();
+    println!(
+        "check: seed {seed}, {} steps in {} cases of {} (shard {shard}/{shards}), faults: {}, {} job(s)",
+        shard_steps,
+        cases.len(),
+        args.steps_per_case,
+        if kinds.is_empty() { "none".to_owned() } else { kinds.join(",") },
+        args.jobs
+    );
+    let bar = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(shard_steps) };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps {per_sec} eta {eta} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let totals = Totals::default();
+    let next = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let found: Mutex<Option<Found>> = Mutex::new(None);
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..args.jobs {
+            scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let slot = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some(&case) = cases.get(slot) else { break };
+                    let case_seed = campaign::case_seed(seed, case);
+                    let steps = campaign::generate_case(case_seed, config.steps_per_case, &config.faults);
+                    let outcome = campaign::run_case(&config, case_seed, &steps);
+                    totals.steps.fetch_add(outcome.steps as u64, Ordering::Relaxed);
+                    totals.cases.fetch_add(1, Ordering::Relaxed);
+                    let s = outcome.stats;
+                    totals.workflows.fetch_add(s.backups_ok + s.backups_failed + s.workflows, Ordering::Relaxed);
+                    totals.faults.fetch_add(s.faults, Ordering::Relaxed);
+                    totals.transactions.fetch_add(s.transactions, Ordering::Relaxed);
+                    bar.inc(outcome.steps as u64);
+                    if let Some(error) = outcome.setup_error {
+                        bar.println(format!("case {case}: setup failed: {error}"));
+                        stop.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    if let Some(violation) = outcome.violation {
+                        stop.store(true, Ordering::Relaxed);
+                        let mut slot = found.lock().unwrap_or_else(|e| e.into_inner());
+                        if slot.as_ref().is_none_or(|(c, ..)| case < *c) {
+                            *slot = Some((case, case_seed, steps[..=violation.step].to_vec(), violation));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+    let steps = totals.steps.load(Ordering::Relaxed);
+    let found = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    println!(
+        "summary: {steps} steps, {} cases, {} workflows, {} transactions, {} faults injected, {:.0} steps/s ({:.1} s), {} violation(s)",
+        totals.cases.load(Ordering::Relaxed),
+        totals.workflows.load(Ordering::Relaxed),
+        totals.transactions.load(Ordering::Relaxed),
+        totals.faults.load(Ordering::Relaxed),
+        steps as f64 / elapsed,
+        elapsed,
+        usize::from(found.is_some())
+    );
+    let Some((case, case_seed, steps, violation)) = found else {
+        if totals.cases.load(Ordering::Relaxed) < cases.len() as u64 {
+            bail!("campaign stopped early (see above)");
+        }
+        return Ok(());
+    };
+    let invariant = violation.violations[0].invariant.to_owned();
+    println!("shrinking {} steps (invariant {invariant}) ...", steps.len());
+    let minimal = campaign::shrink(&config, case_seed, &steps, &invariant, 2_000);
+    let last = campaign::run_case(&config, case_seed, &minimal).violation.map(|v| v.violations).unwrap_or_default();
+    let failure = Failure {
+        campaign_seed: seed,
+        case,
+        case_seed,
+        invariant: invariant.clone(),
+        violations: last.into_iter().filter(|v| v.invariant == invariant).collect(),
+        original_steps: steps.len(),
+        steps: minimal,
+    };
+    let text = failure.scenario_toml(&config);
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let path = args.out.join(format!("check-{seed}-case{case}.toml"));
+    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    print!("{}", failure.banner(&path.display().to_string()));
+    match campaign::replays(&config, &text, &invariant) {
+        Ok(true) => {}
+        Ok(false) => {
+            println!("warning: the written scenario did not reproduce the violation (a harness bug; please report)")
+        }
+        Err(error) => println!("warning: the written scenario does not load: {error}"),
+    }
+    bail!("invariant {invariant} broken (seed {seed}, case {case})")
+}
+
+/// The first violating case: its index, its seed, its steps up to the violation, the violation.
+type Found = (u64, u64, Vec<harness::scenario::StepToml>, campaign::CaseViolation);

@@ -1,0 +1,84 @@
+//! The `run` and `check` verbs as a user calls them: exit codes, output, files.
+
+use std::process::Command;
+
+fn storeserv_sim(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_storeserv-sim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+// Goal: a passing scenario exits 0 and says PASS; --json prints a JSON report; --timeline writes
+// an SVG. Method: run the seed workflow three ways.
+#[test]
+fn run_prints_a_report_json_and_a_timeline() {
+    let (ok, out, err) = storeserv_sim(&["run", "fixtures/backup-no-remote-copy.toml"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("result: PASS"), "{out}");
+    let (ok, out, _) = storeserv_sim(&["run", "fixtures/backup-no-remote-copy.toml", "--json"]);
+    assert!(ok);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(json["violations"], 0);
+    assert_eq!(json["steps"].as_array().map(Vec::len), Some(7));
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("t.svg");
+    let (ok, out, err) = storeserv_sim(&["run", "fixtures/seed-workflow.toml", "--timeline", svg.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg"), "{text}");
+    for lane in ["array SIM-A", "array SIM-B", "Remote Copy links", "local backup server", "remote backup server"] {
+        assert!(text.contains(lane), "lane {lane} missing");
+    }
+    assert!(text.contains("VSS freeze"), "freeze windows drawn");
+}
+
+// Goal: a failed expectation exits non-zero with one error line; a bad file names file, line
+// and key. Method: write two small scenarios into a temporary directory.
+#[test]
+fn run_fails_on_failed_expectations_and_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let failing = dir.path().join("failing.toml");
+    std::fs::write(
+        &failing,
+        "[scenario]\nname = \"f\"\n[[cpg]]\narray = \"SIM-A\"\nname = \"FC\"\n[exchange]\nserver = \"MBX01\"\n[[database]]\nname = \"DB1\"\ncpg = \"FC\"\n[backup_servers]\nlocal = \"BKP\"\n[[step]]\nexpect = { database = \"DB1\", local_entries = 1 }\n",
+    )
+    .unwrap();
+    let (ok, out, err) = storeserv_sim(&["run", failing.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(out.contains("result: FAIL"), "{out}");
+    assert!(out.contains("local entries: expected 1, found 0"), "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[scenario]\nname = \"b\"\n\n[[step]]\nadvanse = \"5m\"\n").unwrap();
+    let (ok, _, err) = storeserv_sim(&["run", bad.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("bad.toml:5:1: `advanse`"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+// Goal: check runs a campaign, prints a summary, and shards split it. Method: a small campaign
+// whole and in two shards; the shards' step counts add up to the whole.
+#[test]
+fn check_runs_and_shards() {
+    let (ok, out, err) = storeserv_sim(&["check", "--steps", "400", "--seed", "5", "--faults", "none", "--quiet"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("summary: 400 steps, 2 cases"), "{out}");
+    assert!(out.contains("0 violation(s)"), "{out}");
+    let (ok1, out1, _) =
+        storeserv_sim(&["check", "--steps", "400", "--seed", "5", "--faults", "none", "--quiet", "--shard", "1/2"]);
+    let (ok2, out2, _) = storeserv_sim(&[
+        "check", "--steps", "400", "--seed", "5", "--faults", "none", "--quiet", "--shard", "2/2", "--jobs", "2",
+    ]);
+    assert!(ok1 && ok2);
+    assert!(out1.contains("summary: 200 steps, 1 cases"), "{out1}");
+    assert!(out2.contains("summary: 200 steps, 1 cases"), "{out2}");
+    let (ok, _, err) = storeserv_sim(&["check", "--shard", "3/2"]);
+    assert!(!ok && err.contains("--shard"), "{err}");
+}
