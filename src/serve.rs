@@ -28,15 +28,18 @@ pub struct ServeArgs {
     /// Password of that user.
     #[arg(long, env = "SIM_WSAPI_PASSWORD", default_value = "3pardata", hide_env_values = true)]
     password: String,
-    /// Seed of the simulation (one seed replays one run of the model).
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Seed of the simulation (one seed replays one run of the model) [default: 0, or the
+    /// scenario's seed with --scenario].
+    #[arg(long)]
+    seed: Option<u64>,
     /// Write a JSON file with both base URLs and the Remote Copy target names once both
     /// listeners accept connections.
     #[arg(long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
-    /// Preload state from a scenario file. NOT YET SUPPORTED: scenario loading arrives with the
-    /// harness; giving this option currently makes `serve` exit with an error.
+    /// Preload state from a scenario file (docs/scenarios.md): its setup and steps run first,
+    /// every invariant checked as `run` does, and both listeners then serve the arrays as the
+    /// last step left them (a control-API reset returns there). The scenario's arrays and seed
+    /// replace the defaults (`--seed` still overrides the seed); it must declare two arrays.
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
     /// Idle time after which a WSAPI session expires, seconds.
@@ -69,7 +72,7 @@ enum CopyDelete {
 }
 
 impl ServeArgs {
-    fn config(&self) -> anyhow::Result<ServerConfig> {
+    fn config(&self, preload: Option<simulator::Simulation>) -> anyhow::Result<ServerConfig> {
         if !(self.clock_scale > 0.0 && self.clock_scale <= 1e6) {
             bail!("--clock-scale must be in (0, 1e6], got {}", self.clock_scale);
         }
@@ -77,12 +80,22 @@ impl ServeArgs {
             let config = ArrayConfig { online_copy_duration: Duration::from_millis(self.online_copy_ms), ..config };
             ArrayListener { config, listen }
         };
-        Ok(ServerConfig {
-            seed: self.seed,
-            arrays: vec![
+        let arrays = match &preload {
+            // The listeners serve the scenario's arrays, as the scenario configured them.
+            Some(sim) => sim
+                .arrays()
+                .zip([self.primary_listen, self.backup_listen])
+                .map(|(a, listen)| ArrayListener { config: a.config().clone(), listen })
+                .collect(),
+            None => vec![
                 array(ArrayConfig::primary(), self.primary_listen),
                 array(ArrayConfig::backup(), self.backup_listen),
             ],
+        };
+        Ok(ServerConfig {
+            seed: self.seed.unwrap_or(0),
+            arrays,
+            preload,
             users: vec![(self.user.clone(), self.password.clone())],
             session_idle_timeout: Duration::from_secs(self.session_idle_secs.max(1)),
             clock_mode: match self.clock {
@@ -101,19 +114,43 @@ impl ServeArgs {
 
 /// Runs `serve` until Ctrl-C or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    if let Some(scenario) = &args.scenario {
-        bail!(
-            "--scenario {}: loading scenarios is not implemented yet (it arrives with the harness)",
-            scenario.display()
-        );
-    }
-    let config = args.config()?;
+    let preload = args.scenario.as_ref().map(|path| preload(path, &args)).transpose()?;
+    let config = args.config(preload)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(config, args.ready_file))
+}
+
+/// Runs the scenario at `path` (invariants after every step, as `run` does) and returns the
+/// simulation its last step left. Refuses a scenario that fails or does not have two arrays.
+fn preload(path: &std::path::Path, args: &ServeArgs) -> anyhow::Result<simulator::Simulation> {
+    let scenario = harness::scenario::load(path)?;
+    let options = harness::runner::RunOptions { seed: args.seed, defect: None };
+    let (report, world) = harness::runner::run_keeping_world(&scenario, options)?;
+    if !report.passed() {
+        bail!(
+            "--scenario {}: {} violation(s), {} expectation(s) failed; `storeserv-sim run {}` shows the report",
+            path.display(),
+            report.violations,
+            report.expectations_failed,
+            path.display()
+        );
+    }
+    let arrays = world.sim.arrays().count();
+    if arrays != 2 {
+        bail!("--scenario {}: serve needs exactly two arrays, the scenario has {arrays}", path.display());
+    }
+    println!(
+        "scenario {}: {} step(s) ran, seed {}, {:.3}s of virtual time; invariants hold",
+        report.scenario,
+        report.steps.len(),
+        report.seed,
+        report.virtual_secs
+    );
+    Ok(world.sim)
 }
 
 async fn serve(config: ServerConfig, ready_file: Option<PathBuf>) -> anyhow::Result<()> {

@@ -168,6 +168,14 @@ pub struct RunOptions {
 ///
 /// Errors: [`SetupError`] when the setup itself is refused by the model.
 pub fn run(scenario: &Scenario, options: RunOptions) -> Result<RunReport, SetupError> {
+    run_keeping_world(scenario, options).map(|(report, _)| report)
+}
+
+/// Runs `scenario` like [`run`] and also returns the world in the state the last step left it
+/// (what `serve --scenario` serves). The report's timeline is moved out of the world.
+///
+/// Errors: [`SetupError`] when the setup itself is refused by the model.
+pub fn run_keeping_world(scenario: &Scenario, options: RunOptions) -> Result<(RunReport, World), SetupError> {
     let seed = options.seed.unwrap_or(scenario.seed);
     let mut build = BuildOptions::new(seed);
     build.defect = options.defect;
@@ -259,10 +267,11 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Result<RunReport, SetupE
             violations: violations.iter().map(Into::into).collect(),
         });
     }
-    Ok(finish(scenario, seed, world, steps, invariants))
+    let report = finish(scenario, seed, &mut world, steps, invariants);
+    Ok((report, world))
 }
 
-fn finish(scenario: &Scenario, seed: u64, world: World, steps: Vec<StepReport>, invariants: usize) -> RunReport {
+fn finish(scenario: &Scenario, seed: u64, world: &mut World, steps: Vec<StepReport>, invariants: usize) -> RunReport {
     let server = world.server.clone().unwrap_or_default();
     let mut sites = Vec::new();
     for site in [recovery::repository::Site::Local, recovery::repository::Site::Remote] {
@@ -345,7 +354,7 @@ fn finish(scenario: &Scenario, seed: u64, world: World, steps: Vec<StepReport>, 
         backups_ok: stats.backups_ok,
         backups_failed: stats.backups_failed,
         faults: stats.faults,
-        timeline: world.timeline,
+        timeline: std::mem::take(&mut world.timeline),
         lanes,
     }
 }

@@ -723,7 +723,8 @@ impl World {
                 if let Some(failure) = &report.remote_copy_failure {
                     detail.push_str(&format!(", no remote copy: {failure}"));
                 }
-                if report.bytes_replicated > 0 || matches!(report.mode, crate::engine::ReplicationMode::Periodic { .. }) {
+                if report.bytes_replicated > 0 || matches!(report.mode, crate::engine::ReplicationMode::Periodic { .. })
+                {
                     // A periodic backup's own sync may find nothing new (a scheduled sync sent it).
                     detail.push_str(&format!(", {} replicated", bytes(report.bytes_replicated)));
                 }

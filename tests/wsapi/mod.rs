@@ -12,6 +12,7 @@ mod remote_copy;
 mod remote_copy_dr;
 mod remote_copy_links;
 mod robustness;
+mod scenario;
 mod sessions;
 mod sets;
 mod vluns;

@@ -31,8 +31,7 @@ pub use duration::{DurationText, human};
 pub use toml_format::{ExpectArgs, FaultToml, PolicyToml, ScenarioToml, StepToml};
 
 /// A problem in a scenario file: where it is and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: `{key}`: {message}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
     /// The file (as given on the command line), or `<scenario>` for text without a file.
     pub file: String,
@@ -45,6 +44,23 @@ pub struct ScenarioError {
     /// What is wrong.
     pub message: String,
 }
+
+impl std::fmt::Display for ScenarioError {
+    /// `file:line:column: `key`: message`; the parts a problem does not have (a file that
+    /// cannot be read has no line and no key) are left out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file)?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": `{}`", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
 
 /// A validated scenario, ready to run.
 #[derive(Debug, Clone)]

@@ -132,6 +132,9 @@ pub struct ServerConfig {
     pub online_copy_delete: OnlineCopyDelete,
     /// Apply the fixtures of spec §17 (CPG `UserCPG`, ...) at start and after a reset.
     pub fixtures: bool,
+    /// A prepared simulation to serve instead of building one from `seed` and `arrays` (what
+    /// `serve --scenario` passes); a reset returns to it. Its arrays must be `arrays`, in order.
+    pub preload: Option<Simulation>,
 }
 
 impl Default for ServerConfig {
@@ -150,6 +153,7 @@ impl Default for ServerConfig {
             version: WsapiVersion::default(),
             online_copy_delete: OnlineCopyDelete::Reject,
             fixtures: true,
+            preload: None,
         }
     }
 }
@@ -164,10 +168,18 @@ impl ServerConfig {
         config
     }
 
-    /// Builds the simulation this configuration describes (fixtures included when enabled).
+    /// Builds the simulation this configuration describes (fixtures included when enabled): a
+    /// clone of [`ServerConfig::preload`] when there is one.
     ///
     /// Errors: the simulation builder's (duplicate array names or ids).
     pub fn build_simulation(&self) -> crate::Result<Simulation> {
+        if let Some(preload) = &self.preload {
+            let mut sim = preload.clone();
+            if self.fixtures {
+                apply_fixtures(&mut sim);
+            }
+            return Ok(sim);
+        }
         let mut builder = Simulation::builder();
         builder.seed(self.seed);
         for array in &self.arrays {
@@ -199,6 +211,14 @@ pub enum StartError {
     /// The configuration lists no array.
     #[error("no array to serve")]
     NoArray,
+    /// The preloaded simulation's arrays are not the configured listeners' arrays.
+    #[error("the preloaded simulation has arrays {found:?}, the listeners are for {expected:?}")]
+    PreloadMismatch {
+        /// Array names of the listeners, in order.
+        expected: Vec<String>,
+        /// Array names of the preloaded simulation, in order.
+        found: Vec<String>,
+    },
 }
 
 /// A running WSAPI server: the engine task and one listener per array.
@@ -220,6 +240,13 @@ impl Server {
     pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
         if config.arrays.is_empty() {
             return Err(StartError::NoArray);
+        }
+        if let Some(preload) = &config.preload {
+            let expected: Vec<String> = config.arrays.iter().map(|a| a.config.name.clone()).collect();
+            let found: Vec<String> = preload.arrays().map(|a| a.name().to_owned()).collect();
+            if expected != found {
+                return Err(StartError::PreloadMismatch { expected, found });
+            }
         }
         let sim = config.build_simulation()?;
         let mut bound = Vec::new();
