@@ -515,7 +515,10 @@ impl World {
                 // for restores onto it.
                 let rebase = report.database.is_none();
                 world.reference.on_restored(&world.sim, &key.database, location, expected, rebase);
-                let moved = report.failed_over.map(|g| format!(", group {g} failed over")).unwrap_or_default();
+                let mut moved = report.failed_over.map(|g| format!(", group {g} failed over")).unwrap_or_default();
+                if let Some((group, error)) = &report.group_restart_failed {
+                    moved.push_str(&format!(", group {group} left stopped ({error})"));
+                }
                 Ok(format!("restored by {}{moved}", restore_kind_name(kind)))
             }),
             Action::Verify(copy) => self.with_copy(copy, "verify", |world, site, key| {

@@ -142,6 +142,41 @@ fn volume_promote_restores_the_backup_in_every_mode() {
 }
 
 #[test]
+fn volume_promote_with_the_backup_array_down_restores_and_leaves_the_group_stopped() {
+    // Goal: once the copies are promoted, the restore is done even if the Remote Copy group
+    // cannot start again (its target down): the engine must report success with the group left
+    // stopped, not a failure while the production volumes already hold the backup (found by a
+    // campaign: `tests/harness/regressions/restore-promote-while-backup-array-down.toml`).
+    // Method: periodic backup, more work, crash the backup array, restore from the retained
+    // primary copies, compare the database with the backup; then bring the array back, start
+    // and sync the group, and require both arrays to hold the restored content.
+    let mut world = World::new(47, Replication::Periodic(None));
+    world.work(60);
+    let key = world.backup().key;
+    let expected = world.reference.pages.clone();
+    world.work(40);
+    world.sim.crash_array(world.b);
+    let report = world.engine.restore(&mut world.sim, Site::Remote, &key, RestoreKind::VolumePromote).unwrap();
+    assert_eq!(report.group_restarted, None);
+    let (group, error) = report.group_restart_failed.clone().expect("the group could not start again");
+    assert_eq!(group, GROUP);
+    assert!(!error.is_empty());
+    assert_eq!(world.production_contents(), expected);
+    world.sim.restart_array(world.b);
+    world.settle();
+    world.sim.remote_copy().start_group(world.a, GROUP, &simulator::StartOptions::default()).unwrap();
+    world.settle();
+    world.sim.remote_copy().sync_group(world.a, GROUP, &simulator::SyncOptions::default()).unwrap();
+    world.settle();
+    for volume in [DB_VOLUME, crate::world::LOG_VOLUME] {
+        let pa = world.sim.array(world.a).volume(volume).unwrap().pages();
+        let pb = world.sim.array(world.b).volume(volume).unwrap().pages();
+        assert!(pa.same_content(pb), "{volume} replicated after the restore");
+    }
+    world.check();
+}
+
+#[test]
 fn file_copy_restores_through_a_mounted_copy() {
     // Goal: a file-level restore mounts the copies on a host, copies the database and log files
     // through the LUNs onto the production volumes and mounts the database: content of the

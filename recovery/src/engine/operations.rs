@@ -67,6 +67,10 @@ pub struct RestoreReport {
     pub bytes_written: u64,
     /// The Remote Copy group stopped and restarted around a volume promote.
     pub group_restarted: Option<String>,
+    /// The Remote Copy group a volume promote stopped and could not start again (its target
+    /// unreachable, ...), with the array's error. The restore itself is done: the group stays
+    /// stopped, tracking changes, until it is started (or `auto_recover` starts it).
+    pub group_restart_failed: Option<(String, String)>,
     /// Database from remote: the group failed over on the backup array.
     pub failed_over: Option<String>,
     /// Database from remote: the database, mounted on the backup array's volumes (the engine's
@@ -368,10 +372,19 @@ impl Engine {
                 sim.record("rm", format!("restore could not re-export {volume} at LUN {lun}: {error}"));
             }
         }
+        // Once the copies are promoted the volumes hold the backup: a group that cannot start
+        // again must not turn the done restore into a reported failure (its caller would
+        // believe the production data unchanged).
         let mut group_restarted = None;
+        let mut group_restart_failed = None;
         if let Some((name, true)) = &group {
-            sim.remote_copy().start_group(array, name, &StartOptions::default())?;
-            group_restarted = Some(name.clone());
+            match sim.remote_copy().start_group(array, name, &StartOptions::default()) {
+                Ok(_) => group_restarted = Some(name.clone()),
+                Err(error) => {
+                    sim.record("rm", format!("restore could not start group {name} again: {error}"));
+                    group_restart_failed = Some((name.clone(), error.to_string()));
+                }
+            }
         }
         promoted?;
         let server = self.mailbox_server_mut(&key.server)?;
@@ -382,6 +395,7 @@ impl Engine {
             mount,
             bytes_written: 0,
             group_restarted,
+            group_restart_failed,
             failed_over: None,
             database: None,
         })
@@ -447,6 +461,7 @@ impl Engine {
             mount,
             bytes_written,
             group_restarted: None,
+            group_restart_failed: None,
             failed_over: None,
             database: None,
         })
@@ -513,6 +528,7 @@ impl Engine {
             mount,
             bytes_written: 0,
             group_restarted: None,
+            group_restart_failed: None,
             failed_over,
             database: Some(database),
         })
