@@ -559,7 +559,17 @@ impl Reference {
 ///
 /// Errors: the copies are missing or unreadable, or the image is not recoverable (the reasons).
 pub fn image(sim: &Simulation, entry: &Entry) -> Result<BTreeMap<u32, Vec<u8>>, String> {
-    let find = |role: VolumeRole| entry.copies.iter().find(|c| c.role == role);
+    image_of(sim, &entry.copies)
+}
+
+/// The database image held by `copies` (a database and a log copy of one backup): the entry's
+/// own copies, or the primary copies a periodic remote entry retains (what a volume-promote
+/// restore of it promotes).
+pub fn image_of(
+    sim: &Simulation,
+    copies: &[recovery::repository::CopyRecord],
+) -> Result<BTreeMap<u32, Vec<u8>>, String> {
+    let find = |role: VolumeRole| copies.iter().find(|c| c.role == role);
     let (Some(db), Some(log)) = (find(VolumeRole::Database), find(VolumeRole::Log)) else {
         return Err("the entry lacks a database or a log copy".to_owned());
     };

@@ -496,11 +496,16 @@ impl World {
                 world.engine.unmount(&mut world.sim, site, key).map(|()| "unmounted".to_owned())
             }),
             Action::Restore(copy, kind) => self.with_copy(copy, "restore", |world, site, key| {
-                let expected = world
-                    .engine
-                    .repository(site)
-                    .and_then(|r| r.entry(key))
-                    .map(|e| crate::reference::image(&world.sim, e));
+                // The image of the copies this restore reads: a volume promote of a periodic
+                // remote backup promotes the copies retained on the primary, not the remote ones
+                // (whose array may well be down).
+                let expected = world.engine.repository(site).and_then(|r| r.entry(key)).map(|e| {
+                    let promotes_retained = matches!(kind, crate::engine::RestoreKind::VolumePromote)
+                        && site == Site::Remote
+                        && !e.retained_on_primary.is_empty();
+                    let copies = if promotes_retained { &e.retained_on_primary } else { &e.copies };
+                    crate::reference::image_of(&world.sim, copies)
+                });
                 let report = world.engine.restore(&mut world.sim, site, key, kind.clone())?;
                 // A database restored from the remote copy is served from the backup array now.
                 let location = match &report.database {
