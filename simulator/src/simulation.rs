@@ -392,7 +392,9 @@ impl Simulation {
     /// advanced the clock to it (running any events due meanwhile, such as a fault).
     /// In a started synchronous Remote Copy group the acknowledgement waits for the secondary.
     ///
-    /// Errors: `ARRAY_OFFLINE`; `NON_EXISTENT_VOL`; `INV_OPERATION_VV_READ_ONLY`;
+    /// Errors: `ARRAY_OFFLINE` (also when the array crashes between the write's submission and
+    /// its acknowledgement: the data was applied and survives the crash, but the caller must treat
+    /// its outcome as indeterminate); `NON_EXISTENT_VOL`; `INV_OPERATION_VV_READ_ONLY`;
     /// `INV_INPUT_EXCEEDS_RANGE`; `RCOPY_VOLUME_IS_SECONDARY`; `RCOPY_GROUP_WRITE_FAILED`
     /// (synchronous group with `fail_wrt_on_err` and the secondary unreachable).
     pub fn write(&mut self, array: ArrayId, volume: &str, offset: u64, data: &[u8]) -> Result<WriteAck> {

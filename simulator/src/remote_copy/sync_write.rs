@@ -99,6 +99,14 @@ pub(crate) fn host_write(
     let Some((source, dest_volume, peer, fail_write_on_error)) = mirror else {
         sim.local_write(array, volume, offset, data)?;
         sim.advance_to(local_done);
+        // An array that crashed before the acknowledgement never sends it: the host sees an
+        // error, and the data (applied, so kept by the crash) is indeterminate to it.
+        if !sim.array(array).is_online() {
+            return Err(Error::new(
+                ErrorCode::ARRAY_OFFLINE,
+                format!("array {} went down before acknowledging the write", sim.array(array).name()),
+            ));
+        }
         return Ok(local_done);
     };
     let pair = sim.pair_index(array, peer).expect("a started group's arrays are paired");

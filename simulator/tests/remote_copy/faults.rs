@@ -120,6 +120,27 @@ fn primary_crash_during_a_synchronous_write_fails_it() {
     assert_eq!(error.code, ErrorCode::ARRAY_OFFLINE);
 }
 
+// Goal: the same holds without Remote Copy: an array that crashes between a write's submission
+// and its acknowledgement (the host write latency, 100 µs) never acknowledges it. The data was
+// applied, so after the restart it is there: the host must treat the outcome as indeterminate.
+// Method: a volume outside any group, a crash 50 µs into the write, restart, read back.
+#[test]
+fn a_crash_before_the_acknowledgement_fails_an_unreplicated_write() {
+    let mut w = World::new(24, Mode::Periodic, GroupPolicies::default(), None);
+    w.sim.array_mut(w.a).create_volume(simulator::VolumeSpec::thin("loose", "FC", 1024)).unwrap();
+    let t = w.now();
+    w.sim.schedule_fault(t + Duration::from_micros(50), Fault::ArrayCrash(w.a));
+    let error = w.sim.write(w.a, "loose", 0, &pattern(6, 10)).unwrap_err();
+    assert_eq!(error.code, ErrorCode::ARRAY_OFFLINE);
+    assert_eq!(w.now(), t + Duration::from_micros(100), "the host waited for the acknowledgement");
+    w.sim.restart_array(w.a);
+    assert_eq!(w.sim.read(w.a, "loose", 0, 10).unwrap(), pattern(6, 10));
+    // A write that completes before the crash is acknowledged.
+    let t = w.now();
+    w.sim.schedule_fault(t + Duration::from_micros(150), Fault::ArrayCrash(w.a));
+    w.sim.write(w.a, "loose", 0, &pattern(7, 10)).unwrap();
+}
+
 // Goal: links can be admitted and dismissed; losing one of two links only lowers the bandwidth,
 // losing the last one breaks the pair; targets cannot be dismissed while a group uses them.
 #[test]
