@@ -18,7 +18,7 @@
 //! (diffs skip shared subtrees, so the cost follows how much the compared images differ), and
 //! [`checked_copies_recoverable`] runs the verifier on every complete entry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use simulator::invariants::Violation;
 use simulator::{ArrayId, Instant, Simulation, VlunTarget, VlunVolume, Volume};
@@ -132,14 +132,30 @@ pub fn entries_reference_existing_copies(sim: &Simulation, engine: &Engine) -> V
 /// §7.8/36 (second half): every engine-made virtual copy (comment tagged
 /// [`COPY_COMMENT_TAG`]) is referenced by exactly one entry: as a copy of its own (any state), or
 /// as a copy a periodic remote entry (complete or being removed) retains on the primary. The "unreferenced" half is
-/// skipped while a backup server is down (its repository cannot be read).
+/// skipped while a backup server is down (its repository cannot be read). Two recorded, deferred
+/// states are not violations: a copy only the retained list of an intent awaiting its deferred
+/// dissolution names (that dissolution deletes it), and the copies of a local periodic entry
+/// whose hand-over waits for its unmount (the remote entry already retains them).
 pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<Violation> {
     let mut references: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    // Copies named in the retained list of an intent whose dissolution is deferred: that
+    // dissolution deletes each one no other entry references, so such a copy is recorded.
+    let mut retained_by_deferred_intent: BTreeSet<(String, String)> = BTreeSet::new();
+    // A local periodic entry whose hand-over waits for its unmount: the remote entry already
+    // retains its copies (two references, by design, until the unmount).
+    let mut waiting_hand_over: BTreeSet<(String, String)> = BTreeSet::new();
     for (site, entry) in entries(engine) {
         // An intent's retained list names copies another entry owns; a complete entry (or one
         // being removed) owns its retained copies.
         let retained: &[CopyRecord] =
             if entry.state == EntryState::Creating { &[] } else { &entry.retained_on_primary };
+        if entry.state == EntryState::Creating && engine.deferred_cleanups().contains(&(site, entry.key.clone())) {
+            retained_by_deferred_intent
+                .extend(entry.retained_on_primary.iter().map(|c| (c.array.clone(), c.copy_volume.clone())));
+        }
+        if site == Site::Local && engine.deferred_repairs().contains(&(site, entry.key.clone())) {
+            waiting_hand_over.extend(entry.copies.iter().map(|c| (c.array.clone(), c.copy_volume.clone())));
+        }
         for copy in entry.copies.iter().chain(retained) {
             references
                 .entry((copy.array.clone(), copy.copy_volume.clone()))
@@ -152,8 +168,11 @@ pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<V
     let mut found = Vec::new();
     for array in sim.arrays() {
         for v in array.volumes().filter(|v| v.comment.as_deref().is_some_and(|c| c.starts_with(COPY_COMMENT_TAG))) {
-            let refs = references.get(&(array.name().to_owned(), v.name.clone()));
+            let at = (array.name().to_owned(), v.name.clone());
+            let refs = references.get(&at);
             match refs.map_or(0, Vec::len) {
+                0 if retained_by_deferred_intent.contains(&at) => {}
+                2 if waiting_hand_over.contains(&at) => {}
                 0 if all_running => found.push(violation(
                     "engine_copies_referenced_once",
                     "7.8/36",
@@ -209,15 +228,14 @@ pub fn mounted_copies_exported(sim: &Simulation, engine: &Engine) -> Vec<Violati
     let mut recorded: BTreeMap<(String, String), ()> = BTreeMap::new();
     for (site, entry) in complete(engine) {
         let Some(mounted) = &entry.mounted else { continue };
-        if engine.deferred_repairs().contains(&(site, entry.key.clone())) {
-            // A crash left this record without its exports and the array cannot drop the rest yet.
-            continue;
-        }
+        // A record with a deferred repair may lack some of its exports (a crash left it so and
+        // the array cannot drop the rest yet); the exports it still has are recorded all the same.
+        let repair_deferred = engine.deferred_repairs().contains(&(site, entry.key.clone()));
         let Some(array) = sim.array_by_name(&mounted.array) else { continue };
         for name in &mounted.exported_volumes {
             recorded.insert((mounted.array.clone(), name.clone()), ());
             let exported = exported_to(sim, array, name, &mounted.host);
-            if !exported {
+            if !exported && !repair_deferred {
                 found.push(violation(
                     "mounted_copies_exported",
                     "7.8/38",
@@ -225,7 +243,7 @@ pub fn mounted_copies_exported(sim: &Simulation, engine: &Engine) -> Vec<Violati
                 ));
             }
         }
-        for copy in &entry.copies {
+        for copy in entry.copies.iter().filter(|_| !repair_deferred) {
             if volume(sim, copy).is_none() {
                 found.push(violation(
                     "mounted_copies_exported",

@@ -592,7 +592,8 @@ impl Engine {
     }
 
     /// Complete entries whose missing retention or stale mount record could not be repaired yet
-    /// (an array offline); every engine call retries them.
+    /// (an array offline), and local periodic entries whose hand-over to the remote entry waits
+    /// for their unmount; every engine call retries them.
     pub fn deferred_repairs(&self) -> &BTreeSet<(Site, EntryKey)> {
         &self.repairs
     }

@@ -20,7 +20,9 @@
 //! - a complete entry whose copies lack the retention it records gets the rest of it.
 //!
 //! Repairs of complete entries that an offline array prevents (retention, a mount record's
-//! exports) are kept in [`Engine::deferred_repairs`] and retried by every later call.
+//! exports), and hand-overs of a local periodic entry that was mounted while the remote backup
+//! server was down (they wait for the unmount), are kept in [`Engine::deferred_repairs`] and
+//! retried by every later call.
 //!
 //! A copy is deleted only when no other entry (in either repository) references it. The cost: a
 //! crashed backup is rolled back rather than resumed, except in the synchronous case above (its
@@ -326,9 +328,24 @@ impl Engine {
                 .map(|e| e.key.clone())
                 .collect();
             for key in handed {
+                let mounted = self
+                    .repository(Site::Local)
+                    .and_then(|r| r.entry(&key))
+                    .and_then(|e| e.mounted.as_ref())
+                    .map(|m| m.host.clone());
+                if let Some(host) = mounted {
+                    // Mounted while the remote server was down: the hand-over waits for the
+                    // unmount (mounted copies are never taken from under a host).
+                    self.repairs.insert((Site::Local, key.clone()));
+                    report.deferred.push((Site::Local, key, format!("hand-over waits: mounted on {host}")));
+                    continue;
+                }
                 match self.remove_entry(Site::Local, &key) {
                     Ok(_) => report.handed_over.push(key),
-                    Err(error) => report.deferred.push((Site::Local, key, error.to_string())),
+                    Err(error) => {
+                        self.repairs.insert((Site::Local, key.clone()));
+                        report.deferred.push((Site::Local, key, error.to_string()));
+                    }
                 }
             }
         }
