@@ -158,9 +158,13 @@ impl Engine {
             .filter(|(_, e)| e.key.server == server && e.key.database == database)
             .filter(|(_, e)| e.state == EntryState::Complete && has_copy_on(e, array_name))
             .collect();
-        sets.sort_by(|(_, a), (_, b)| {
-            (a.created_at_nanos, &a.key.backup_id).cmp(&(b.created_at_nanos, &b.key.backup_id))
+        // One backup is one set per array: a local periodic entry whose hand-over waits for its
+        // unmount and the remote entry retaining its copies are the same set (the remote entry,
+        // its owner from now on, stands for it).
+        sets.sort_by(|(sa, a), (sb, b)| {
+            (a.created_at_nanos, &a.key).cmp(&(b.created_at_nanos, &b.key)).then(sb.cmp(sa))
         });
+        sets.dedup_by(|later, earlier| later.1.key == earlier.1.key);
         sets
     }
 
