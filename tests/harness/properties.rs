@@ -5,7 +5,7 @@
 //! shrinking by removing transitions. On a failure the minimal case is written as a scenario file
 //! and the panic message is the replay banner.
 //!
-//! Budget: `PROPTEST_CASES` cases (default 64) of up to `SIM_STEPS` steps (default 60); CI runs
+//! Budget: `PROPTEST_CASES` cases (default 256) of up to `SIM_STEPS` steps (default 100); CI runs
 //! the defaults, longer runs are opt-in: `PROPTEST_CASES=500 SIM_STEPS=300 cargo test --release
 //! --test tests harness::properties`.
 
@@ -18,14 +18,14 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 
-/// Cases per run (`PROPTEST_CASES`, default 64).
+/// Cases per run (`PROPTEST_CASES`, default 256).
 pub fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
 }
 
-/// Most steps per case (`SIM_STEPS`, default 60).
+/// Most steps per case (`SIM_STEPS`, default 100).
 pub fn max_steps() -> usize {
-    std::env::var("SIM_STEPS").ok().and_then(|v| v.parse().ok()).unwrap_or(60)
+    std::env::var("SIM_STEPS").ok().and_then(|v| v.parse().ok()).unwrap_or(100)
 }
 
 fn config() -> &'static CampaignConfig {
