@@ -1,4 +1,4 @@
-//! `storeserv-sim run <scenario.toml> [--seed N] [--json] [--timeline FILE.svg]`: runs a scenario
+//! `storeserv-sim run <scenario.toml> [--seed N] [--json] [--timeline FILE.svg] [--trace FILE]`: runs a scenario
 //! with every invariant checked after every step and prints the report; exits non-zero on any
 //! violation or failed expectation.
 
@@ -21,6 +21,10 @@ pub struct RunArgs {
     /// Also draw the run's timeline as SVG into this file.
     #[arg(long, value_name = "FILE.svg")]
     pub timeline: Option<PathBuf>,
+    /// Also write the simulation's event trace (one line per event: array, Remote Copy, VSS,
+    /// Exchange, Recovery Manager) into this file, for debugging a run.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
     /// Test-only: run a deliberately wrong engine variant (built with `--features defects`).
     #[cfg(feature = "defects")]
     #[arg(long, value_name = "NAME")]
@@ -43,7 +47,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let defect = args.defect.as_deref().map(defect_named).transpose()?;
     #[cfg(not(feature = "defects"))]
     let defect = None;
-    let report = harness::runner::run(&scenario, harness::runner::RunOptions { seed: args.seed, defect })?;
+    let (report, world) =
+        harness::runner::run_keeping_world(&scenario, harness::runner::RunOptions { seed: args.seed, defect })?;
     if args.json {
         println!("{}", harness::report::json(&report));
     } else {
@@ -53,6 +58,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         std::fs::write(path, harness::report::svg(&report)).with_context(|| format!("writing {}", path.display()))?;
         if !args.json {
             println!("timeline: {}", path.display());
+        }
+    }
+    if let Some(path) = &args.trace {
+        let mut text = String::new();
+        let trace = world.sim.trace();
+        let kept = trace.lines().count() as u64;
+        if trace.recorded() > kept {
+            text.push_str(&format!(
+                "# the first {} of {} events were dropped\n",
+                trace.recorded() - kept,
+                trace.recorded()
+            ));
+        }
+        for line in trace.lines() {
+            text.push_str(&format!("{line}\n"));
+        }
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        if !args.json {
+            println!("trace: {}", path.display());
         }
     }
     if !report.passed() {

@@ -37,6 +37,14 @@ fn run_prints_a_report_json_and_a_timeline() {
         assert!(text.contains(lane), "lane {lane} missing");
     }
     assert!(text.contains("VSS freeze"), "freeze windows drawn");
+    let trace = dir.path().join("trace.txt");
+    let (ok, out, err) = storeserv_sim(&["run", "fixtures/backup-periodic.toml", "--trace", trace.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    assert!(text.starts_with("#0 "), "{text}");
+    for event in ["start seed=3", "exchange freeze", "sync of rcg", "backup MBX01/DB1/"] {
+        assert!(text.contains(event), "event {event} missing from the trace:\n{text}");
+    }
 }
 
 // Goal: a failed expectation exits non-zero with one error line; a bad file names file, line
