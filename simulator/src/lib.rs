@@ -25,6 +25,11 @@
 //! assert_eq!(sim.read(a, "db.ro0", 0, 6).unwrap(), b"before");
 //! ```
 
+// The README's Rust example is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod array;
 pub mod cpg;
 pub mod error;
