@@ -170,7 +170,15 @@ fn partner<'a>(sim: &'a Simulation, group: &RcGroup) -> Option<&'a RcGroup> {
     sim.array(group.peer).remote_copy().group(&group.partner).ok()
 }
 
-/// §7.2/9: a volume belongs to one group; partner entries point at each other; sizes match.
+/// Whether configuration changes of `group` (on `array`) and of its partner reach each other:
+/// `mirror_config` on at both ends (a target that is gone counts as on).
+fn mirrored(sim: &Simulation, array: ArrayId, group: &RcGroup, partner: &RcGroup) -> bool {
+    let on = |at: ArrayId, target: &str| sim.array(at).remote_copy().target(target).is_none_or(|t| t.mirror_config);
+    on(array, &group.target) && on(group.peer, &partner.target)
+}
+
+/// §7.2/9: a volume belongs to one group; partner entries point at each other (while
+/// `mirror_config` is on at both ends); sizes match.
 pub fn rc_membership(sim: &Simulation) -> Vec<Violation> {
     let mut found = Vec::new();
     for (array_id, group) in groups(sim) {
@@ -185,6 +193,11 @@ pub fn rc_membership(sim: &Simulation) -> Vec<Violation> {
                 )),
             }
             let Some(partner) = partner(sim, group) else { continue };
+            if !mirrored(sim, array_id, group, partner) {
+                // With `mirror_config` off on either side, each side's configuration changes stay
+                // on that side (the DR clean-up procedure): the pair may disagree by design.
+                continue;
+            }
             let Some(back) = partner.volume(entry.remote) else {
                 found.push(violation(
                     "rc_membership",
