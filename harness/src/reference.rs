@@ -283,6 +283,14 @@ impl Reference {
         rebase: bool,
     ) {
         let Some(Ok(expected)) = expected else { return };
+        if !sim.array(array).is_online() {
+            // Restored, then the array went down before the database could mount: the next
+            // mount is judged against the backup image (the re-based reference) instead.
+            if rebase {
+                self.databases.entry(database.to_owned()).or_default().resolve(ReferenceContents { pages: expected });
+            }
+            return;
+        }
         let actual = ArrayVolume::new(sim, array, &db_volume)
             .and_then(|volume| verify::read_database_contents(&volume))
             .map_err(|e| e.to_string());

@@ -28,7 +28,7 @@ use simulator::{
 };
 
 use crate::engine::{
-    BackupRequest, BackupServerConfig, Engine, EngineConfig, RepositoryStorage, StepOutcome, StepRecord,
+    BackupRequest, BackupServerConfig, Engine, EngineConfig, EngineError, RepositoryStorage, StepOutcome, StepRecord,
 };
 use crate::reference::Reference;
 use crate::scenario::{
@@ -506,7 +506,17 @@ impl World {
                     let copies = if promotes_retained { &e.retained_on_primary } else { &e.copies };
                     crate::reference::image_of(&world.sim, copies)
                 });
-                let report = world.engine.restore(&mut world.sim, site, key, kind.clone())?;
+                let report = match world.engine.restore(&mut world.sim, site, key, kind.clone()) {
+                    Ok(report) => report,
+                    Err(error) => {
+                        if matches!(&error, recovery::Error::Engine(EngineError::RestoreInterrupted { .. })) {
+                            // The engine says the production volumes hold neither image: the
+                            // reference adopts what the next mount finds.
+                            world.reference.on_rewritten(&key.database);
+                        }
+                        return Err(error);
+                    }
+                };
                 // A database restored from the remote copy is served from the backup array now.
                 let location = match &report.database {
                     Some(db) => (db.array(), db.db_volume().to_owned()),
@@ -523,6 +533,9 @@ impl World {
                 let mut moved = report.failed_over.map(|g| format!(", group {g} failed over")).unwrap_or_default();
                 if let Some((group, error)) = &report.group_restart_failed {
                     moved.push_str(&format!(", group {group} left stopped ({error})"));
+                }
+                if let Err(error) = &report.mount {
+                    moved.push_str(&format!(", database not mounted ({error})"));
                 }
                 Ok(format!("restored by {}{moved}", restore_kind_name(kind)))
             }),

@@ -325,6 +325,17 @@ pub enum EngineError {
         /// Why.
         reason: String,
     },
+    /// The restore failed after it began writing the production volumes (an array went down
+    /// mid-copy): their content is indeterminate; restore again once the array is back.
+    #[error(
+        "restore of {key} interrupted after it began writing the production volumes (their content is indeterminate; restore again): {error}"
+    )]
+    RestoreInterrupted {
+        /// The backup.
+        key: EntryKey,
+        /// What interrupted it.
+        error: String,
+    },
     /// The copy names a backup needs are taken on the array.
     #[error("virtual copy name for {source_volume} on {array} is taken ({name} and its variants)")]
     CopyNameTaken {

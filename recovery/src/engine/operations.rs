@@ -61,8 +61,10 @@ pub struct RestoreReport {
     pub kind: RestoreKind,
     /// Production (or secondary) volume and the copy restored onto it.
     pub volumes: Vec<(String, String)>,
-    /// The mount after the restore (soft recovery, if the image was dirty).
-    pub mount: MountOutcome,
+    /// The mount after the restore (soft recovery, if the image was dirty), or why it failed:
+    /// the restore itself is done (the production volumes hold the backup); mount the database
+    /// once the cause is gone.
+    pub mount: std::result::Result<MountOutcome, String>,
     /// File-level restore: bytes written to production volumes (chunks that differed).
     pub bytes_written: u64,
     /// The Remote Copy group stopped and restarted around a volume promote.
@@ -303,6 +305,23 @@ impl Engine {
         }
     }
 
+    /// Mounts the restored database; a failure (the array went down) is reported, not raised:
+    /// the restore is done.
+    fn mount_after_restore(
+        &mut self,
+        sim: &mut Simulation,
+        key: &EntryKey,
+    ) -> std::result::Result<MountOutcome, String> {
+        let mounted = self
+            .mailbox_server_mut(&key.server)
+            .and_then(|server| server.database_mut(&key.database).map_err(Into::into))
+            .and_then(|db| db.mount(sim).map_err(Into::into));
+        mounted.map_err(|error: crate::Error| {
+            sim.record("rm", format!("restore of {key} done, but the database did not mount: {error}"));
+            error.to_string()
+        })
+    }
+
     fn restore_by_promote(&mut self, sim: &mut Simulation, site: Site, entry: &Entry) -> crate::Result<RestoreReport> {
         let key = &entry.key;
         let not_possible = |reason: &str| -> crate::Error {
@@ -352,6 +371,7 @@ impl Engine {
             sim.remote_copy().stop_group(array, name, &StopOptions::default())?;
         }
         let mut unexported: Vec<(String, u32)> = Vec::new();
+        let mut promoted_any = false;
         let promoted = (|| -> crate::Result<()> {
             for (volume, _) in &pairs {
                 for lun in exports_to(sim, array, volume, &host) {
@@ -362,6 +382,7 @@ impl Engine {
             for (_, copy) in &pairs {
                 let options = PromoteOptions { allow_remote_copy_parent: group.is_some(), ..PromoteOptions::default() };
                 sim.array_mut(array).promote_snapshot(copy, options)?;
+                promoted_any = true;
             }
             Ok(())
         })();
@@ -386,9 +407,14 @@ impl Engine {
                 }
             }
         }
-        promoted?;
-        let server = self.mailbox_server_mut(&key.server)?;
-        let mount = server.database_mut(&key.database)?.mount(sim)?;
+        if let Err(error) = promoted {
+            // The database copy promoted and the log's not: the volumes hold neither image.
+            if promoted_any {
+                return Err(EngineError::RestoreInterrupted { key: key.clone(), error: error.to_string() }.into());
+            }
+            return Err(error);
+        }
+        let mount = self.mount_after_restore(sim, key);
         Ok(RestoreReport {
             kind: RestoreKind::VolumePromote,
             volumes: pairs.to_vec(),
@@ -445,7 +471,9 @@ impl Engine {
                 (db_lun, &db_volume, db_page_offset(config.page_count)),
                 (log_lun, &log_volume, slot_offset(config.log_slot_bytes, config.log_slot_count)),
             ] {
-                written += copy_through_lun(sim, copies_array, &mount_host, lun, array, volume, extent)?;
+                // Once chunks are being written, a failure leaves the volumes neither image.
+                written += copy_through_lun(sim, copies_array, &mount_host, lun, array, volume, extent)
+                    .map_err(|error| EngineError::RestoreInterrupted { key: key.clone(), error: error.to_string() })?;
             }
             Ok((written, db_volume, log_volume, array))
         })();
@@ -453,8 +481,7 @@ impl Engine {
             self.unmount(sim, site, key)?;
         }
         let (bytes_written, db_volume, log_volume, _) = copied?;
-        let server = self.mailbox_server_mut(&key.server)?;
-        let mount = server.database_mut(&key.database)?.mount(sim)?;
+        let mount = self.mount_after_restore(sim, key);
         Ok(RestoreReport {
             kind: RestoreKind::FileCopy { host: host.to_owned() },
             volumes: vec![(db_volume, db_copy.copy_volume.clone()), (log_volume, log_copy.copy_volume.clone())],
@@ -525,7 +552,7 @@ impl Engine {
                 (db_copy.source_volume.clone(), db_copy.copy_volume.clone()),
                 (log_copy.source_volume.clone(), log_copy.copy_volume.clone()),
             ],
-            mount,
+            mount: Ok(mount),
             bytes_written: 0,
             group_restarted: None,
             group_restart_failed: None,
