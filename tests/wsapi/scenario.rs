@@ -90,3 +90,31 @@ fn serve_refuses_a_failing_or_broken_scenario() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
     }
 }
+
+// Goal: a scenario may end with an array crashed (the seed workflow loses its primary); serving
+// it must not panic, the surviving array serves the failed-over group, the crashed one shows its
+// state but refuses changes (503, ARRAY_OFFLINE 945, as documented), and a reset returns there.
+// Method: preload the seed-workflow fixture's end state and query both arrays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_that_ends_with_a_crashed_array_is_served() {
+    let scenario = harness::scenario::load(&fixture("seed-workflow.toml")).expect("the fixture loads");
+    let (report, world) =
+        harness::runner::run_keeping_world(&scenario, harness::runner::RunOptions::default()).expect("it runs");
+    assert!(report.passed());
+    let sim = world.sim;
+    assert!(!sim.array(sim.primary()).is_online(), "the fixture ends with the primary lost");
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let arrays = sim.arrays().map(|a| ArrayListener { config: a.config().clone(), listen }).collect();
+    let config =
+        ServerConfig { clock_mode: ClockMode::Manual, arrays, preload: Some(sim), ..ServerConfig::ephemeral() };
+    let server = Sim::start_with(config).await;
+    let start = server.digest().await;
+    let group = server.get_on(1, "/api/v1/remotecopygroups/rcg.r20001").await;
+    group.ok(200);
+    assert_eq!(group.json["targets"][0]["roleReversed"], true, "{:?}", group.json);
+    server.get("/api/v1/volumes/db1.edb").await.ok(200);
+    server.post("/api/v1/cpgs", serde_json::json!({"name": "NEW"})).await.error(503, 945);
+    server.post("/sim/v1/reset", serde_json::json!({})).await.ok(200);
+    assert_eq!(server.digest().await, start);
+    server.stop().await;
+}

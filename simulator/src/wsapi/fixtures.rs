@@ -15,7 +15,9 @@ pub fn apply_fixtures(sim: &mut Simulation) {
     let ids: Vec<_> = sim.array_ids().collect();
     for id in ids {
         let array = sim.array(id);
-        if !array.has_domain(TEST_DOMAIN) || array.cpg(USER_CPG).is_ok() {
+        // An offline array (a preloaded scenario may leave one crashed) gets none: it refuses
+        // every operation, and the fixtures are a convenience, not part of the model.
+        if !array.is_online() || !array.has_domain(TEST_DOMAIN) || array.cpg(USER_CPG).is_ok() {
             continue;
         }
         let spec = CpgSpec { name: USER_CPG.to_owned(), domain: Some(TEST_DOMAIN.to_owned()), ..CpgSpec::default() };
