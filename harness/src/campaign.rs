@@ -374,15 +374,18 @@ pub struct CaseOutcome {
 pub fn step_guarded(world: &mut World, action: &crate::scenario::Action) -> Vec<Violation> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| world.step(action))) {
         Ok((_, _, violations)) => violations,
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_else(|| "panic without a message".to_owned());
-            vec![Violation { invariant: "model_panic", spec: "-", detail: message }]
-        }
+        Err(payload) => vec![model_panic(payload.as_ref())],
     }
+}
+
+/// The `model_panic` violation for a panic caught around a step, with the panic's message.
+pub fn model_panic(payload: &(dyn std::any::Any + Send)) -> Violation {
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "panic without a message".to_owned());
+    Violation { invariant: "model_panic", spec: "-", detail: message }
 }
 
 /// Runs `steps` from a fresh world seeded `seed`, checking every invariant after every step;

@@ -214,12 +214,7 @@ pub fn run_keeping_world(scenario: &Scenario, options: RunOptions) -> Result<(Ru
             Err(payload) => {
                 // A panic inside the model is a bug it asserts against: report it as a violation
                 // and stop, the world being unusable after it.
-                let message = payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_else(|| "panic without a message".to_owned());
-                let violation = Violation { invariant: "model_panic", spec: "-", detail: message };
+                let violation = crate::campaign::model_panic(payload.as_ref());
                 steps.push(StepReport {
                     index: i + 1,
                     label: step.toml.label.clone(),
