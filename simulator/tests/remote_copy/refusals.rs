@@ -236,3 +236,22 @@ fn refusals_specific_to_synchronous_groups() {
         })],
     );
 }
+
+// Goal: a CPG a Remote Copy group names as its local user CPG cannot be deleted (IN_USE, nothing
+// changed), while an unused CPG next to it can (found missing by cargo-mutants: `uses_cpg`).
+// Method: point the group's remote user CPG at a CPG of its own on the backup array (mirrored
+// onto the partner group's local user CPG), then delete that CPG and an unused one.
+#[test]
+fn a_cpg_a_group_uses_cannot_be_deleted() {
+    let mut w = World::new(42, Mode::Periodic, GroupPolicies::default(), None);
+    for name in ["RC_CPG", "SPARE_CPG"] {
+        w.sim.array_mut(w.b).create_cpg(simulator::CpgSpec { name: name.into(), ..Default::default() }).unwrap();
+    }
+    let changes = GroupChanges { remote_user_cpg: Some("RC_CPG".into()), ..GroupChanges::default() };
+    w.sim.remote_copy().modify_group(w.a, GROUP, changes).unwrap();
+    let before = w.sim.digest();
+    let error = w.sim.array_mut(w.b).delete_cpg("RC_CPG").unwrap_err();
+    assert_eq!(error.code, ErrorCode::IN_USE, "{error}");
+    assert_eq!(w.sim.digest(), before, "a refused delete changed the state");
+    w.sim.array_mut(w.b).delete_cpg("SPARE_CPG").unwrap();
+}
