@@ -283,20 +283,17 @@ impl Reference {
         rebase: bool,
     ) {
         let Some(Ok(expected)) = expected else { return };
-        if !sim.array(array).is_online() {
-            // Restored, then the array went down before the database could mount: the next
-            // mount is judged against the backup image (the re-based reference) instead.
-            if rebase {
-                self.databases.entry(database.to_owned()).or_default().resolve(ReferenceContents { pages: expected });
-            }
-            return;
-        }
-        let actual = ArrayVolume::new(sim, array, &db_volume)
-            .and_then(|volume| verify::read_database_contents(&volume))
-            .map_err(|e| e.to_string());
+        // Restored, then the array went down before the database could mount: nothing to read
+        // now; the next mount is judged against the backup image (the re-based reference).
+        let actual = sim.array(array).is_online().then(|| {
+            ArrayVolume::new(sim, array, &db_volume)
+                .and_then(|volume| verify::read_database_contents(&volume))
+                .map_err(|e| e.to_string())
+        });
         match actual {
-            Ok(actual) if actual == expected => {}
-            Ok(actual) => {
+            None => {}
+            Some(Ok(actual)) if actual == expected => {}
+            Some(Ok(actual)) => {
                 let differing: Vec<u32> = expected
                     .keys()
                     .chain(actual.keys())
@@ -314,7 +311,7 @@ impl Reference {
                     ),
                 ));
             }
-            Err(error) => self.found.push(violation(
+            Some(Err(error)) => self.found.push(violation(
                 "restored_database_matches_backup",
                 "7.1/6",
                 format!("{database}: cannot read the restored database: {error}"),
