@@ -709,16 +709,7 @@ impl World {
         if plan.fault.is_some() || plan.vss_fault.is_some() {
             self.stats.faults += 1;
         }
-        let request = BackupRequest {
-            server,
-            database: plan.database.clone(),
-            backup_type: plan.backup_type,
-            no_integrity_check: plan.no_integrity_check,
-            expiration_hours: plan.expiration_hours,
-            retention_hours: plan.retention_hours,
-            fault: plan.fault,
-            vss_fault: plan.vss_fault,
-        };
+        let request = BackupRequest { server, ..plan.clone() };
         let started = self.sim.now();
         match self.engine.backup(&mut self.sim, &request) {
             Ok(report) => {

@@ -154,24 +154,9 @@ pub struct CopySelector {
     pub backup: BackupSelector,
 }
 
-/// A backup request, validated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BackupPlan {
-    /// Database.
-    pub database: String,
-    /// FULL or COPY.
-    pub backup_type: BackupType,
-    /// `-nc`.
-    pub no_integrity_check: bool,
-    /// Expiration hours.
-    pub expiration_hours: Option<u64>,
-    /// Retention hours.
-    pub retention_hours: Option<u64>,
-    /// Workflow fault.
-    pub fault: Option<(WorkflowStep, WorkflowFault)>,
-    /// VSS fault.
-    pub vss_fault: Option<(VssStep, InjectedFault)>,
-}
+/// A backup request, validated: the engine's request with `server` left empty (the world runs it
+/// against the scenario's mailbox server).
+pub type BackupPlan = recovery::engine::BackupRequest;
 
 /// What a step does.
 #[derive(Debug, Clone, PartialEq)]
@@ -939,6 +924,7 @@ fn backup_plan(
         }
     };
     Ok(BackupPlan {
+        server: String::new(),
         database: b.database.clone(),
         backup_type,
         no_integrity_check: b.no_integrity_check.unwrap_or(false),
