@@ -14,10 +14,15 @@
 //! — `imbl`'s diff visits every leaf under an unshared branch, which made a 64 GiB volume's
 //! resync ten times dearer than a 1 GiB volume's for the same 64 MiB delta.
 //! That diff is what periodic Remote Copy sends.
+//! A held clone pins what it shares: while a map (or a [`Page`]) is held, no page or node it
+//! shares is modified in place (a write copies it first), so the same identity means the same
+//! bytes for as long as the clone lives; a caller can memoise work per page on that (the
+//! recovery crate's verifier does, with [`PageMap::changed_pages_in`]).
 //! The cost: a page rewritten with identical bytes counts as changed; 3PAR's resync works at the
 //! same granularity (it ships regions that were written, not regions whose bytes differ).
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// Bytes in one page (3PAR's snapshot copy-on-write granularity is 16 KiB).
@@ -345,11 +350,24 @@ impl PageMap {
     ///
     /// Cost follows the difference, not the map: subtrees the two maps share are skipped.
     pub fn changed_pages(&self, older: &PageMap) -> impl Iterator<Item = PageChange> + use<> {
+        self.changed_pages_in(older, PageIndex(0)..PageIndex(u64::MAX))
+    }
+
+    /// [`PageMap::changed_pages`] limited to the pages in `range`: subtrees outside it are not
+    /// visited, so the cost follows the changes inside the range.
+    pub fn changed_pages_in(
+        &self,
+        older: &PageMap,
+        range: Range<PageIndex>,
+    ) -> impl Iterator<Item = PageChange> + use<> {
         let height = self.height.max(older.height);
         let newer_root = lift(self.root.as_ref(), self.height, height);
         let older_root = lift(older.root.as_ref(), older.height, height);
         let mut out = Vec::new();
-        diff(older_root.as_ref(), newer_root.as_ref(), height, 0, &mut out);
+        if range.start < range.end {
+            let span = (range.start.0, range.end.0);
+            diff(older_root.as_ref(), newer_root.as_ref(), height, 0, span, &mut out);
+        }
         out.into_iter()
     }
 
@@ -452,9 +470,22 @@ fn lift(root: Option<&Arc<Node>>, height: u32, target: u32) -> Option<Arc<Node>>
     Some(node)
 }
 
-/// Appends the changes from `older` to `newer` (both at `level`, covering indexes from `base`),
-/// skipping every subtree the two share.
-fn diff(older: Option<&Arc<Node>>, newer: Option<&Arc<Node>>, level: u32, base: u64, out: &mut Vec<PageChange>) {
+/// Appends the changes from `older` to `newer` (both at `level`, covering indexes from `base`)
+/// at page indexes in `lo..hi`, skipping every subtree the two share and every subtree outside
+/// the range.
+fn diff(
+    older: Option<&Arc<Node>>,
+    newer: Option<&Arc<Node>>,
+    level: u32,
+    base: u64,
+    (lo, hi): (u64, u64),
+    out: &mut Vec<PageChange>,
+) {
+    // Pages a node at `level` covers: 64^(level + 1) (saturating at the top of the index space).
+    let covers = 1u64.checked_shl(BITS * (level + 1)).unwrap_or(u64::MAX);
+    if base >= hi || base.saturating_add(covers) <= lo {
+        return;
+    }
     match (older, newer) {
         (None, None) => {}
         (Some(a), Some(b)) if Arc::ptr_eq(a, b) => {}
@@ -462,17 +493,17 @@ fn diff(older: Option<&Arc<Node>>, newer: Option<&Arc<Node>>, level: u32, base: 
             (Some(Node::Branch(a)), Some(Node::Branch(b))) => {
                 for slot in 0..FANOUT {
                     let child_base = base | ((slot as u64) << (BITS * level));
-                    diff(a[slot].as_ref(), b[slot].as_ref(), level - 1, child_base, out);
+                    diff(a[slot].as_ref(), b[slot].as_ref(), level - 1, child_base, (lo, hi), out);
                 }
             }
             (None, Some(Node::Branch(b))) => {
                 for (slot, child) in b.iter().enumerate() {
-                    diff(None, child.as_ref(), level - 1, base | ((slot as u64) << (BITS * level)), out);
+                    diff(None, child.as_ref(), level - 1, base | ((slot as u64) << (BITS * level)), (lo, hi), out);
                 }
             }
             (Some(Node::Branch(a)), None) => {
                 for (slot, child) in a.iter().enumerate() {
-                    diff(child.as_ref(), None, level - 1, base | ((slot as u64) << (BITS * level)), out);
+                    diff(child.as_ref(), None, level - 1, base | ((slot as u64) << (BITS * level)), (lo, hi), out);
                 }
             }
             (a, b) => {
@@ -487,6 +518,9 @@ fn diff(older: Option<&Arc<Node>>, newer: Option<&Arc<Node>>, level: u32, base: 
                 };
                 for slot in 0..FANOUT {
                     let index = PageIndex(base | slot as u64);
+                    if index.0 < lo || index.0 >= hi {
+                        continue;
+                    }
                     match (&a_pages[slot], &b_pages[slot]) {
                         (Some(x), Some(y)) if x.same_as(y) => {}
                         (_, Some(y)) => out.push(PageChange::Written(index, y.clone())),
@@ -523,6 +557,31 @@ mod tests {
         assert!(buf[..100].iter().all(|b| *b == 0xAB));
         assert_eq!(map.changed_pages(&frozen).count(), 1);
         assert!(!map.same_content(&frozen));
+    }
+
+    #[test]
+    fn diff_in_a_range_is_the_full_diff_filtered() {
+        // Goal: the range-limited diff prunes subtrees without losing or inventing a change.
+        // Method: pages over three trie levels (indexes up to 300,000), writes, zeroings and new
+        // pages, then compare with the full diff filtered for ranges that cut leaves and branches.
+        let mut map = PageMap::new();
+        for i in (0..5000u64).step_by(7).chain([4096 * 64, 300_000]) {
+            map.write(i * PAGE_SIZE_U64, &[1u8; 16]);
+        }
+        let older = map.clone();
+        for i in [0u64, 63, 64, 700, 4095, 4096, 262_144, 299_999, 300_000] {
+            map.write(i * PAGE_SIZE_U64 + 3, &[2u8; 8]);
+        }
+        map.remove(14);
+        map.remove(4096 * 64);
+        let full: Vec<PageChange> = map.changed_pages(&older).collect();
+        assert_eq!(full.len(), 10);
+        for (lo, hi) in [(0, 1), (0, 64), (1, 65), (63, 4097), (700, 700), (4096, 300_000), (262_144, u64::MAX), (5, 3)]
+        {
+            let ranged: Vec<PageChange> = map.changed_pages_in(&older, PageIndex(lo)..PageIndex(hi)).collect();
+            let filtered: Vec<PageChange> = full.iter().filter(|c| (lo..hi).contains(&c.index().0)).cloned().collect();
+            assert_eq!(ranged, filtered, "range {lo}..{hi}");
+        }
     }
 
     #[test]
