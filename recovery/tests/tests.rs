@@ -8,6 +8,7 @@ mod exchange;
 mod operations;
 mod policies;
 mod repository;
+mod verify_memo;
 mod vss;
 mod workflows;
 mod world;

@@ -30,7 +30,7 @@ use crate::repository::{
     BackupKind, CopyRecord, Entry, EntryKey, EntryState, PolicyFields, RemoteCopyMode, RepositoryError, Site,
     VolumeRole, VssWindow, backup_id_at,
 };
-use crate::verify::{ArrayVolume, VerifyReport, verify_image};
+use crate::verify::{VerifyMemo, VerifyReport};
 use crate::vss::{
     BackupComponents, BackupType, EXCHANGE_WRITER_NAME, ExchangeWriter, ExchangeWriterOptions, InjectedFault,
     RequestorState, SnapshotSetId, VolumeRef, VssCode, VssError, VssStep, Writer, WriterEvent,
@@ -339,6 +339,8 @@ pub(super) struct Session<'s> {
     pub(super) copies_at: Instant,
     pub(super) vss_window: Option<VssWindow>,
     pub(super) integrity_checked: bool,
+    /// The database's verification memo, taken from the engine for the backup's duration.
+    pub(super) memo: VerifyMemo,
     /// Defect `CopyOutsideFreeze` is on.
     #[cfg_attr(not(feature = "defects"), allow(dead_code))]
     pub(super) copy_outside_freeze: bool,
@@ -490,6 +492,7 @@ fn run_with_server(
         copies_at: sim.now(),
         vss_window: None,
         integrity_checked: false,
+        memo: engine.verify_memos.remove(&(plan.key.server.clone(), plan.key.database.clone())).unwrap_or_default(),
         copy_outside_freeze,
         written: BTreeSet::new(),
         current: WorkflowStep::IntentRecorded,
@@ -524,6 +527,8 @@ fn run_with_server(
             (Err(error), Some((at, StepOutcome::Crashed)))
         }
     };
+    let memo_key = (session.key.server.clone(), session.key.database.clone());
+    engine.verify_memos.insert(memo_key, std::mem::take(&mut session.memo));
     for (step, at) in session.report.steps.clone() {
         record(engine, at, step, StepOutcome::Done);
     }
@@ -885,11 +890,7 @@ pub(super) fn integrity_check(sim: &mut Simulation, s: &mut Session<'_>) -> Resu
         s.done(sim, WorkflowStep::IntegrityCheck);
         return Ok(());
     }
-    let report = {
-        let db = ArrayVolume::new(sim, s.primary_array, &s.primary[0].copy)?;
-        let log = ArrayVolume::new(sim, s.primary_array, &s.primary[1].copy)?;
-        verify_image(&db, &log)?
-    };
+    let report = s.memo.verify_on_array(sim, s.primary_array, &s.primary[0].copy, &s.primary[1].copy)?;
     if !report.is_recoverable() {
         s.vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, &s.key.database, false)?;
         let writers: &mut [&mut dyn Writer] = &mut [&mut s.writer];

@@ -50,7 +50,7 @@ use crate::registration::{RegistrationError, Registrations};
 use crate::repository::{
     Applied, CommitPoint, Durability, Entry, EntryKey, EntryState, MemoryDisk, Repository, RepositoryError, Site,
 };
-use crate::verify::VerifyReport;
+use crate::verify::{VerifyMemo, VerifyReport};
 use crate::vss::VssConfig;
 
 pub use backup::{BackupReport, BackupRequest, StepOutcome, StepRecord, WorkflowFault, WorkflowStep};
@@ -386,6 +386,10 @@ pub struct Engine {
     backups_started: u64,
     step_records: VecDeque<StepRecord>,
     removed: VecDeque<(Site, EntryKey)>,
+    /// What the integrity check last verified of each database, by (server, database): a cache
+    /// whose verdicts equal a full verification's ([`VerifyMemo`]), so a backup checks only the
+    /// pages that changed since the previous one.
+    verify_memos: BTreeMap<(String, String), VerifyMemo>,
 }
 
 // The CLI runs one simulation (and engine) per worker thread.
@@ -442,6 +446,7 @@ impl Engine {
             local: Some(local),
             remote,
             numeric_bounds: BTreeMap::new(),
+            verify_memos: BTreeMap::new(),
             deferred: BTreeSet::new(),
             repairs: BTreeSet::new(),
             pending_check: true,

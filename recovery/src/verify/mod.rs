@@ -27,6 +27,10 @@ use std::collections::BTreeMap;
 
 use simulator::{ArrayId, Simulation};
 
+mod memo;
+
+pub use memo::VerifyMemo;
+
 use crate::exchange::layout::{
     CHECKPOINT_OFFSET, Checkpoint, DB_PAGE_DATA, DB_PAGE_SIZE, DatabaseHeader, DbPage, DecodeError,
     GENERATION_HEADER_SIZE, GenerationHeader, LogRecord, LogSuperblock, Lsn, ShutdownState, db_page_offset, slot_of,
@@ -363,15 +367,38 @@ impl VerifyReport {
 ///
 /// Errors: only a failed read (array offline, volume gone); damage is reported in the report.
 pub fn verify_image(db: &dyn ReadAt, log: &dyn ReadAt) -> Result<VerifyReport, simulator::Error> {
-    verify(db, Some(log))
+    verify(db, Some(log), &mut FullScans)
 }
 
 /// Verifies a database volume with no logs at all (a snapshot of the database volume alone).
 pub fn verify_database_only(db: &dyn ReadAt) -> Result<VerifyReport, simulator::Error> {
-    verify(db, None)
+    verify(db, None, &mut FullScans)
 }
 
-fn verify(db: &dyn ReadAt, log: Option<&dyn ReadAt>) -> Result<VerifyReport, simulator::Error> {
+/// The two scans a verification runs, from scratch ([`FullScans`]) or reusing what an earlier
+/// verification found in pages the image still shares ([`memo::MemoScans`]). Both must give
+/// exactly the results of the full scans; the property test `memo_agrees_with_full_verification`
+/// holds the memoised one to that.
+trait Scans {
+    /// Database pages `0..page_count` that fail to decode, in page order.
+    fn pages(&mut self, db: &dyn ReadAt, page_count: u32) -> Result<Vec<(u32, DecodeError)>, simulator::Error>;
+    /// The log scan ([`scan_logs`]).
+    fn logs(&mut self, log: &dyn ReadAt) -> Result<Result<LogScan, DecodeError>, simulator::Error>;
+}
+
+/// Every byte read and checked.
+struct FullScans;
+
+impl Scans for FullScans {
+    fn pages(&mut self, db: &dyn ReadAt, page_count: u32) -> Result<Vec<(u32, DecodeError)>, simulator::Error> {
+        scan_pages(db, page_count)
+    }
+    fn logs(&mut self, log: &dyn ReadAt) -> Result<Result<LogScan, DecodeError>, simulator::Error> {
+        scan_logs(log)
+    }
+}
+
+fn verify(db: &dyn ReadAt, log: Option<&dyn ReadAt>, scans: &mut dyn Scans) -> Result<VerifyReport, simulator::Error> {
     let mut report = VerifyReport { header: None, logs: None, required: None, problems: Vec::new() };
     let header = match read_database_header(db)? {
         Ok(header) => header,
@@ -391,7 +418,7 @@ fn verify(db: &dyn ReadAt, log: Option<&dyn ReadAt>) -> Result<VerifyReport, sim
         return Ok(report);
     }
     report.header = Some(header);
-    for (page, reason) in scan_pages(db, header.page_count)? {
+    for (page, reason) in scans.pages(db, header.page_count)? {
         report.problems.push(Unrecoverable::DatabasePageCorrupt { page, reason });
     }
     let Some(required_by_header) = header.log_required else {
@@ -402,7 +429,7 @@ fn verify(db: &dyn ReadAt, log: Option<&dyn ReadAt>) -> Result<VerifyReport, sim
         report.problems.push(Unrecoverable::DirtyShutdownWithoutLogs { required: required_by_header });
         return Ok(report);
     };
-    let scan = match scan_logs(log)? {
+    let scan = match scans.logs(log)? {
         Ok(scan) => scan,
         Err(reason) => {
             report.required = Some(required_by_header);
@@ -522,6 +549,22 @@ pub fn read_database_contents(db: &dyn ReadAt) -> Result<BTreeMap<u32, Vec<u8>>,
 ///
 /// Returns `Ok(Err(reason))` when the superblock cannot be read (no slot can then be located).
 pub fn scan_logs(log: &dyn ReadAt) -> Result<Result<LogScan, DecodeError>, simulator::Error> {
+    let (superblock, checkpoint) = match read_log_prologue(log)? {
+        Ok(prologue) => prologue,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let mut findings = Vec::with_capacity(superblock.slot_count as usize);
+    for slot in 0..superblock.slot_count {
+        findings.push(scan_slot(log, &superblock, slot, None)?.0);
+    }
+    Ok(Ok(assemble_scan(superblock, checkpoint, &findings)))
+}
+
+/// A log volume's superblock and checkpoint (or why the checkpoint is unreadable).
+type LogPrologue = (LogSuperblock, Result<Checkpoint, DecodeError>);
+
+/// The superblock (checked against the volume's size) and the checkpoint.
+fn read_log_prologue(log: &dyn ReadAt) -> Result<Result<LogPrologue, DecodeError>, simulator::Error> {
     let mut sector = vec![0u8; 4096];
     log.read_at(0, &mut sector)?;
     let superblock = match LogSuperblock::decode(&sector) {
@@ -533,7 +576,55 @@ pub fn scan_logs(log: &dyn ReadAt) -> Result<Result<LogScan, DecodeError>, simul
         return Ok(Err(DecodeError::Invalid("slots extend beyond the volume")));
     }
     log.read_at(CHECKPOINT_OFFSET, &mut sector)?;
-    let checkpoint = Checkpoint::decode(&sector);
+    Ok(Ok((superblock, Checkpoint::decode(&sector))))
+}
+
+/// What one log slot holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlotFinding {
+    /// Never written (or deleted).
+    Empty,
+    /// A header that does not decode, or a valid one in the wrong slot.
+    Damaged(DecodeError),
+    /// A generation of another database.
+    Foreign(u64),
+    /// A generation of this database, with what the log check found in it.
+    Generation(u64, GenerationStatus),
+}
+
+/// Reads and checks slot `slot`. `resume`: where an earlier check of this slot's generation
+/// stopped, valid only if the payload bytes before it are unchanged (the caller's promise).
+/// Returns the finding and where this check stopped.
+fn scan_slot(
+    log: &dyn ReadAt,
+    superblock: &LogSuperblock,
+    slot: u32,
+    resume: Option<&Resume>,
+) -> Result<(SlotFinding, Option<Resume>), simulator::Error> {
+    let mut header_bytes = [0u8; GENERATION_HEADER_SIZE];
+    log.read_at(slot_offset(superblock.slot_bytes, slot), &mut header_bytes)?;
+    let header = match GenerationHeader::decode(&header_bytes) {
+        Ok(header) => header,
+        Err(DecodeError::Empty) => return Ok((SlotFinding::Empty, None)),
+        Err(reason) => return Ok((SlotFinding::Damaged(reason), None)),
+    };
+    if header.signature != superblock.signature {
+        return Ok((SlotFinding::Foreign(header.generation), None));
+    }
+    if slot_of(header.generation, superblock.slot_count) != slot {
+        // A valid header in the wrong slot was not written there by the database.
+        return Ok((SlotFinding::Damaged(DecodeError::Invalid("generation in the wrong slot")), None));
+    }
+    let (status, stopped) = check_generation(log, superblock, slot, &header, None, resume)?;
+    Ok((SlotFinding::Generation(header.generation, status), stopped))
+}
+
+/// The scan made of the slots' findings, in slot order.
+fn assemble_scan(
+    superblock: LogSuperblock,
+    checkpoint: Result<Checkpoint, DecodeError>,
+    findings: &[SlotFinding],
+) -> LogScan {
     let mut scan = LogScan {
         superblock,
         checkpoint,
@@ -541,64 +632,67 @@ pub fn scan_logs(log: &dyn ReadAt) -> Result<Result<LogScan, DecodeError>, simul
         damaged_slots: Vec::new(),
         foreign_generations: Vec::new(),
     };
-    let mut header_bytes = vec![0u8; GENERATION_HEADER_SIZE];
-    for slot in 0..superblock.slot_count {
-        log.read_at(slot_offset(superblock.slot_bytes, slot), &mut header_bytes)?;
-        let header = match GenerationHeader::decode(&header_bytes) {
-            Ok(header) => header,
-            Err(DecodeError::Empty) => continue,
-            Err(reason) => {
-                scan.damaged_slots.push((slot, reason));
-                continue;
+    for (slot, finding) in (0u32..).zip(findings) {
+        match finding {
+            SlotFinding::Empty => {}
+            SlotFinding::Damaged(reason) => scan.damaged_slots.push((slot, *reason)),
+            SlotFinding::Foreign(generation) => scan.foreign_generations.push(*generation),
+            SlotFinding::Generation(generation, status) => {
+                let status =
+                    if scan.generations.contains_key(generation) { GenerationStatus::Duplicate } else { *status };
+                scan.generations.insert(*generation, status);
             }
-        };
-        if header.signature != superblock.signature {
-            scan.foreign_generations.push(header.generation);
-            continue;
         }
-        if slot_of(header.generation, superblock.slot_count) != slot {
-            // A valid header in the wrong slot was not written there by the database.
-            scan.damaged_slots.push((slot, DecodeError::Invalid("generation in the wrong slot")));
-            continue;
-        }
-        let status = if scan.generations.contains_key(&header.generation) {
-            GenerationStatus::Duplicate
-        } else {
-            check_generation(log, &superblock, slot, &header, None)?
-        };
-        scan.generations.insert(header.generation, status);
     }
-    Ok(Ok(scan))
+    scan
 }
 
-/// Checks one generation's records and returns its status; when `keep` is given and the
-/// generation is valid, its records are left there (verification alone copies nothing).
+/// Where a generation check stopped: after `records` valid records ending at payload byte `at`,
+/// with the payload checksum of those bytes so far. A later check of the same slot can start
+/// there when the bytes before `at` have not changed.
+#[derive(Debug, Clone)]
+struct Resume {
+    at: u32,
+    records: u32,
+    crc: crc32fast::Hasher,
+}
+
+/// Checks one generation's records and returns its status and where the check stopped; when
+/// `keep` is given and the generation is valid, its records are left there (verification alone
+/// copies nothing). `resume`: see [`scan_slot`] (ignored when it does not fit the header).
 fn check_generation(
     log: &dyn ReadAt,
     superblock: &LogSuperblock,
     slot: u32,
     header: &GenerationHeader,
     mut keep: Option<&mut Vec<LogRecord>>,
-) -> Result<GenerationStatus, simulator::Error> {
+    resume: Option<&Resume>,
+) -> Result<(GenerationStatus, Option<Resume>), simulator::Error> {
     if header.payload_bytes > superblock.payload_capacity() {
-        return Ok(GenerationStatus::ChecksumMismatch);
+        return Ok((GenerationStatus::ChecksumMismatch, None));
     }
-    let mut payload = vec![0u8; header.payload_bytes as usize];
-    log.read_at(slot_offset(superblock.slot_bytes, slot) + GENERATION_HEADER_SIZE as u64, &mut payload)?;
+    let start = resume
+        .filter(|r| r.records <= header.record_count && r.at <= header.payload_bytes)
+        .cloned()
+        .unwrap_or(Resume { at: 0, records: 0, crc: crc32fast::Hasher::new() });
+    let payload_at = slot_offset(superblock.slot_bytes, slot) + GENERATION_HEADER_SIZE as u64;
+    let mut tail = vec![0u8; (header.payload_bytes - start.at) as usize];
+    log.read_at(payload_at + u64::from(start.at), &mut tail)?;
+    let mut crc = start.crc;
     let mut at = 0usize;
-    for index in 0..header.record_count {
-        match LogRecord::check(&payload[at..]) {
+    for index in start.records..header.record_count {
+        match LogRecord::check(&tail[at..]) {
             Some((record_index, len)) if record_index == index => {
                 if let Some(records) = keep.as_deref_mut() {
-                    records.push(LogRecord::decode(&payload[at..]).expect("checked just above").0);
+                    records.push(LogRecord::decode(&tail[at..]).expect("checked just above").0);
                 }
+                crc.update(&tail[at..at + len]);
                 at += len;
             }
             _ => {
                 // Torn: the tail of the payload never landed (it ends in zeros, at least a
                 // checksum's worth, which a written record's checksum is with odds of 2^-32).
-                let zero_tail = payload.iter().rev().take_while(|b| **b == 0).count();
-                let status = if zero_tail >= 4 {
+                let status = if payload_ends_in_zeros(log, payload_at, header.payload_bytes, &tail)? {
                     GenerationStatus::Torn { valid_records: index, claimed_records: header.record_count }
                 } else {
                     GenerationStatus::ChecksumMismatch
@@ -606,17 +700,38 @@ fn check_generation(
                 if let Some(records) = keep {
                     records.clear();
                 }
-                return Ok(status);
+                let stopped = Resume { at: start.at + at as u32, records: index, crc };
+                return Ok((status, Some(stopped)));
             }
         }
     }
-    if at != payload.len() || crc32fast::hash(&payload) != header.payload_crc {
+    let stopped = Resume { at: start.at + at as u32, records: header.record_count, crc: crc.clone() };
+    if at != tail.len() || crc.finalize() != header.payload_crc {
         if let Some(records) = keep {
             records.clear();
         }
-        return Ok(GenerationStatus::ChecksumMismatch);
+        return Ok((GenerationStatus::ChecksumMismatch, Some(stopped)));
     }
-    Ok(GenerationStatus::Valid { records: header.record_count, closed: header.closed })
+    Ok((GenerationStatus::Valid { records: header.record_count, closed: header.closed }, Some(stopped)))
+}
+
+/// Whether the last four bytes of a payload of `payload_bytes` at `payload_at` are zeros;
+/// `tail` is its end, read already.
+fn payload_ends_in_zeros(
+    log: &dyn ReadAt,
+    payload_at: u64,
+    payload_bytes: u32,
+    tail: &[u8],
+) -> Result<bool, simulator::Error> {
+    if payload_bytes < 4 {
+        return Ok(false);
+    }
+    if tail.len() >= 4 {
+        return Ok(tail[tail.len() - 4..] == [0; 4]);
+    }
+    let mut last = [0u8; 4];
+    log.read_at(payload_at + u64::from(payload_bytes) - 4, &mut last)?;
+    Ok(last == [0; 4])
 }
 
 /// Why soft recovery could not run.
@@ -709,7 +824,7 @@ pub fn plan_soft_recovery(db: &dyn ReadAt, log: &dyn ReadAt) -> Result<RecoveryP
         let header = GenerationHeader::decode(&header_bytes).expect("verified generation headers decode");
         assert_eq!(header.generation, generation);
         let mut records = Vec::new();
-        let status = check_generation(log, &superblock, slot, &header, Some(&mut records))?;
+        let (status, _) = check_generation(log, &superblock, slot, &header, Some(&mut records), None)?;
         assert!(matches!(status, GenerationStatus::Valid { .. }), "verified generations are valid");
         for record in records {
             apply_record(db, &mut plan, generation, &record)?;

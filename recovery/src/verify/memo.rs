@@ -1,0 +1,214 @@
+//! Verification that reuses what it found in the pages an image shares with the last image it
+//! verified.
+//!
+//! Successive backups of a database are virtual copies of the same two volumes: they share every
+//! 16 KiB page written in neither interval, and the simulator's persistent page map finds the
+//! pages that differ in time proportional to their number ([`PageMap::changed_pages_in`]). A
+//! [`VerifyMemo`] keeps a clone of the maps it last verified together with the per-page and
+//! per-slot results; verifying the next image rescans only:
+//! - database pages inside changed 16 KiB pages whose bytes differ (a `memcmp` against the old
+//!   page decides, so a flushed neighbour does not cost a checksum),
+//! - log slots touching a changed page, and within a generation only the records after the
+//!   longest prefix whose bytes are unchanged (the generation's running CRC is kept at that
+//!   point), so the current log costs its new records rather than its whole megabyte.
+//!
+//! Why it is sound: a held clone pins what it shares (see `simulator::page`): a page the memo's
+//! map shares is never modified in place, so an unchanged identity means unchanged bytes. The
+//! database header, the log superblock and the checkpoint are read every time; a different
+//! superblock or page count means a full scan. The verdict must equal [`super::verify_image`]'s
+//! on the same bytes, every field of the report; the property test
+//! `memo_agrees_with_full_verification` (tests/verify_memo.rs) holds it to that over random
+//! workloads, corruptions, truncations and switches between unrelated images.
+//!
+//! Cost: memory for one image's page-map clone (pages it alone still holds stay allocated until
+//! the next verification), and O(changed pages) work per verification instead of O(database +
+//! logs).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use simulator::page::PageChange;
+use simulator::{ArrayId, PAGE_SIZE, PageIndex, PageMap, Simulation};
+
+use super::{
+    ArrayVolume, DecodeError, LogScan, ReadAt, Resume, Scans, SlotFinding, VerifyReport, assemble_scan,
+    read_log_prologue, scan_pages, scan_slot, verify,
+};
+use crate::exchange::layout::{
+    DB_PAGE_SIZE, DbPage, GENERATION_HEADER_SIZE, LogSuperblock, db_page_offset, slot_offset,
+};
+
+const PAGE: u64 = PAGE_SIZE as u64;
+
+/// The bytes of a page never written.
+static ZEROS: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
+
+/// What the verifier found in the last image it verified, for [`VerifyMemo::verify_on_array`].
+/// Empty at first; any image can follow any other (an unrelated one just shares nothing).
+#[derive(Debug, Clone, Default)]
+pub struct VerifyMemo {
+    pages: Option<PagesMemo>,
+    logs: Option<LogsMemo>,
+}
+
+#[derive(Debug, Clone)]
+struct PagesMemo {
+    map: PageMap,
+    page_count: u32,
+    damaged: BTreeMap<u32, DecodeError>,
+}
+
+#[derive(Debug, Clone)]
+struct LogsMemo {
+    map: PageMap,
+    superblock: LogSuperblock,
+    /// Per slot: the finding and where its generation check stopped.
+    slots: Vec<(SlotFinding, Option<Resume>)>,
+}
+
+impl VerifyMemo {
+    /// An empty memo (its first verification scans everything).
+    pub fn new() -> VerifyMemo {
+        VerifyMemo::default()
+    }
+
+    /// Verifies `db_volume` with `log_volume` on `array`: the same report as
+    /// [`super::verify_image`] over [`ArrayVolume`]s of the two, computed from the pages that
+    /// changed since the last verification through this memo.
+    ///
+    /// Errors: as [`super::verify_image`] (`ARRAY_OFFLINE`, `NON_EXISTENT_VOL`). After an error
+    /// the memo forgets what it held (the next verification scans everything).
+    pub fn verify_on_array(
+        &mut self,
+        sim: &Simulation,
+        array: ArrayId,
+        db_volume: &str,
+        log_volume: &str,
+    ) -> Result<VerifyReport, simulator::Error> {
+        let db = ArrayVolume::new(sim, array, db_volume)?;
+        let log = ArrayVolume::new(sim, array, log_volume)?;
+        let a = sim.array(array);
+        let mut scans =
+            MemoScans { memo: self, db_map: a.volume(db_volume)?.pages(), log_map: a.volume(log_volume)?.pages() };
+        let report = verify(&db, Some(&log), &mut scans);
+        if report.is_err() {
+            *self = VerifyMemo::default();
+        }
+        report
+    }
+}
+
+/// The memoised scans over one image's maps.
+struct MemoScans<'a> {
+    memo: &'a mut VerifyMemo,
+    db_map: &'a PageMap,
+    log_map: &'a PageMap,
+}
+
+impl Scans for MemoScans<'_> {
+    fn pages(&mut self, db: &dyn ReadAt, page_count: u32) -> Result<Vec<(u32, DecodeError)>, simulator::Error> {
+        let damaged = match self.memo.pages.take() {
+            Some(old) if old.page_count == page_count => rescan_pages(&old, self.db_map),
+            _ => scan_pages(db, page_count)?.into_iter().collect(),
+        };
+        let found = damaged.iter().map(|(page, reason)| (*page, *reason)).collect();
+        self.memo.pages = Some(PagesMemo { map: self.db_map.clone(), page_count, damaged });
+        Ok(found)
+    }
+
+    fn logs(&mut self, log: &dyn ReadAt) -> Result<Result<LogScan, DecodeError>, simulator::Error> {
+        let (superblock, checkpoint) = match read_log_prologue(log)? {
+            Ok(prologue) => prologue,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let slots = match self.memo.logs.take() {
+            Some(old) if old.superblock == superblock => rescan_slots(log, old, self.log_map)?,
+            _ => {
+                let mut slots = Vec::with_capacity(superblock.slot_count as usize);
+                for slot in 0..superblock.slot_count {
+                    slots.push(scan_slot(log, &superblock, slot, None)?);
+                }
+                slots
+            }
+        };
+        let findings: Vec<SlotFinding> = slots.iter().map(|(finding, _)| *finding).collect();
+        self.memo.logs = Some(LogsMemo { map: self.log_map.clone(), superblock, slots });
+        Ok(Ok(assemble_scan(superblock, checkpoint, &findings)))
+    }
+}
+
+/// The bytes of page `index` of `map` (zeros when absent).
+fn page_bytes(map: &PageMap, index: u64) -> &[u8] {
+    map.page(PageIndex(index)).map_or(&ZEROS[..], |page| page.bytes())
+}
+
+/// The damaged-page map of `old` brought to `map`: database pages in changed 16 KiB pages are
+/// checked again when their bytes differ.
+fn rescan_pages(old: &PagesMemo, map: &PageMap) -> BTreeMap<u32, DecodeError> {
+    let mut damaged = old.damaged.clone();
+    let db_end = db_page_offset(old.page_count);
+    let range = PageIndex(0)..PageIndex(db_end.div_ceil(PAGE));
+    for change in map.changed_pages_in(&old.map, range) {
+        let index = change.index().0;
+        let (new_bytes, old_bytes) = (page_bytes(map, index), page_bytes(&old.map, index));
+        // Database page n lives at (n + 1) * 4 KiB: four per 16 KiB page, the header first.
+        let first_byte = (index * PAGE).max(db_page_offset(0));
+        let end_byte = ((index + 1) * PAGE).min(db_end);
+        let mut at = first_byte;
+        while at < end_byte {
+            let number = (at / DB_PAGE_SIZE as u64 - 1) as u32;
+            let within = (at - index * PAGE) as usize;
+            let bytes = &new_bytes[within..within + DB_PAGE_SIZE];
+            if bytes != &old_bytes[within..within + DB_PAGE_SIZE] {
+                damaged.remove(&number);
+                if let Err(reason) = DbPage::check(number, bytes) {
+                    damaged.insert(number, reason);
+                }
+            }
+            at += DB_PAGE_SIZE as u64;
+        }
+    }
+    damaged
+}
+
+/// The slot findings of `old` brought to `map`: slots touching a changed page are scanned
+/// again, resuming a generation check after its longest unchanged prefix.
+fn rescan_slots(
+    log: &dyn ReadAt,
+    mut old: LogsMemo,
+    map: &PageMap,
+) -> Result<Vec<(SlotFinding, Option<Resume>)>, simulator::Error> {
+    let superblock = old.superblock;
+    let slot_bytes = u64::from(superblock.slot_bytes);
+    let slots_start = slot_offset(superblock.slot_bytes, 0);
+    let slots_end = slot_offset(superblock.slot_bytes, superblock.slot_count);
+    let range = PageIndex(slots_start / PAGE)..PageIndex(slots_end.div_ceil(PAGE));
+    let changed: BTreeSet<u64> = map.changed_pages_in(&old.map, range).map(|c: PageChange| c.index().0).collect();
+    let mut affected = BTreeSet::new();
+    for &index in &changed {
+        let first = (index * PAGE).max(slots_start);
+        let last = ((index + 1) * PAGE).min(slots_end) - 1;
+        affected.extend(((first - slots_start) / slot_bytes) as u32..=((last - slots_start) / slot_bytes) as u32);
+    }
+    for slot in affected {
+        let (_, resume) = &old.slots[slot as usize];
+        let payload_at = slot_offset(superblock.slot_bytes, slot) + GENERATION_HEADER_SIZE as u64;
+        let resume =
+            resume.as_ref().filter(|r| unchanged(&old.map, map, &changed, payload_at, payload_at + u64::from(r.at)));
+        let rescanned = scan_slot(log, &superblock, slot, resume)?;
+        old.slots[slot as usize] = rescanned;
+    }
+    Ok(old.slots)
+}
+
+/// Whether bytes `start..end` read the same in `old` and `new`, given the pages whose identity
+/// differs (`changed`): only those are compared.
+fn unchanged(old: &PageMap, new: &PageMap, changed: &BTreeSet<u64>, start: u64, end: u64) -> bool {
+    if start >= end {
+        return true;
+    }
+    changed.range(start / PAGE..=(end - 1) / PAGE).all(|&index| {
+        let from = (start.max(index * PAGE) - index * PAGE) as usize;
+        let to = (end.min((index + 1) * PAGE) - index * PAGE) as usize;
+        page_bytes(old, index)[from..to] == page_bytes(new, index)[from..to]
+    })
+}
