@@ -130,9 +130,9 @@ impl Scans for MemoScans<'_> {
                 slots
             }
         };
-        let findings: Vec<SlotFinding> = slots.iter().map(|(finding, _)| *finding).collect();
+        let scan = assemble_scan(superblock, checkpoint, slots.iter().map(|(finding, _)| *finding));
         self.memo.logs = Some(LogsMemo { map: self.log_map.clone(), superblock, slots });
-        Ok(Ok(assemble_scan(superblock, checkpoint, &findings)))
+        Ok(Ok(scan))
     }
 }
 

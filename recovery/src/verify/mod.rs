@@ -490,7 +490,7 @@ fn check_required(scan: &LogScan, (lo, hi): (u64, u64)) -> Vec<Unrecoverable> {
 
 /// Reads and decodes the database header (`eseutil /mh`).
 pub fn read_database_header(db: &dyn ReadAt) -> Result<Result<DatabaseHeader, DecodeError>, simulator::Error> {
-    let mut sector = vec![0u8; DB_PAGE_SIZE];
+    let mut sector = [0u8; DB_PAGE_SIZE];
     db.read_at(0, &mut sector)?;
     Ok(DatabaseHeader::decode(&sector))
 }
@@ -557,7 +557,7 @@ pub fn scan_logs(log: &dyn ReadAt) -> Result<Result<LogScan, DecodeError>, simul
     for slot in 0..superblock.slot_count {
         findings.push(scan_slot(log, &superblock, slot, None)?.0);
     }
-    Ok(Ok(assemble_scan(superblock, checkpoint, &findings)))
+    Ok(Ok(assemble_scan(superblock, checkpoint, findings)))
 }
 
 /// A log volume's superblock and checkpoint (or why the checkpoint is unreadable).
@@ -565,7 +565,7 @@ type LogPrologue = (LogSuperblock, Result<Checkpoint, DecodeError>);
 
 /// The superblock (checked against the volume's size) and the checkpoint.
 fn read_log_prologue(log: &dyn ReadAt) -> Result<Result<LogPrologue, DecodeError>, simulator::Error> {
-    let mut sector = vec![0u8; 4096];
+    let mut sector = [0u8; 4096];
     log.read_at(0, &mut sector)?;
     let superblock = match LogSuperblock::decode(&sector) {
         Ok(superblock) => superblock,
@@ -623,7 +623,7 @@ fn scan_slot(
 fn assemble_scan(
     superblock: LogSuperblock,
     checkpoint: Result<Checkpoint, DecodeError>,
-    findings: &[SlotFinding],
+    findings: impl IntoIterator<Item = SlotFinding>,
 ) -> LogScan {
     let mut scan = LogScan {
         superblock,
@@ -635,12 +635,12 @@ fn assemble_scan(
     for (slot, finding) in (0u32..).zip(findings) {
         match finding {
             SlotFinding::Empty => {}
-            SlotFinding::Damaged(reason) => scan.damaged_slots.push((slot, *reason)),
-            SlotFinding::Foreign(generation) => scan.foreign_generations.push(*generation),
+            SlotFinding::Damaged(reason) => scan.damaged_slots.push((slot, reason)),
+            SlotFinding::Foreign(generation) => scan.foreign_generations.push(generation),
             SlotFinding::Generation(generation, status) => {
                 let status =
-                    if scan.generations.contains_key(generation) { GenerationStatus::Duplicate } else { *status };
-                scan.generations.insert(*generation, status);
+                    if scan.generations.contains_key(&generation) { GenerationStatus::Duplicate } else { status };
+                scan.generations.insert(generation, status);
             }
         }
     }
