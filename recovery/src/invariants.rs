@@ -58,7 +58,7 @@ fn entries(engine: &Engine) -> impl Iterator<Item = (Site, &Entry)> {
     [Site::Local, Site::Remote]
         .into_iter()
         .filter_map(|site| engine.repository(site).map(|r| (site, r)))
-        .flat_map(|(site, r)| r.entries().values().map(move |e| (site, e)))
+        .flat_map(|(site, r)| r.entries().values().map(move |e| (site, &**e)))
 }
 
 fn complete(engine: &Engine) -> impl Iterator<Item = (Site, &Entry)> {

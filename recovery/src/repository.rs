@@ -355,7 +355,7 @@ struct MemoryState {
     owner: Option<(String, Site)>,
     generation: u64,
     /// Shared with the handle that committed it (a commit costs one map clone, not two).
-    entries: Arc<BTreeMap<EntryKey, Entry>>,
+    entries: Arc<Catalogue>,
     open: bool,
 }
 
@@ -383,6 +383,10 @@ enum Backend {
     Memory(MemoryDisk),
 }
 
+/// The entries of a repository by key; an entry is shared by every generation that holds it
+/// unchanged, so a commit copies pointers, not entries.
+pub type Catalogue = BTreeMap<EntryKey, Arc<Entry>>;
+
 /// One backup server's repository.
 #[derive(Debug)]
 pub struct Repository {
@@ -390,8 +394,9 @@ pub struct Repository {
     server: String,
     site: Site,
     generation: u64,
-    /// Shared with an in-memory disk after a commit, so a commit clones the map once.
-    entries: Arc<BTreeMap<EntryKey, Entry>>,
+    /// Shared with an in-memory disk after a commit, so a commit clones the map once (keys and
+    /// entry pointers: entries themselves are shared between generations).
+    entries: Arc<Catalogue>,
     crash_at: Option<CommitPoint>,
     durability: Durability,
     poisoned: bool,
@@ -536,18 +541,18 @@ impl Repository {
     }
 
     /// Every entry, by key.
-    pub fn entries(&self) -> &BTreeMap<EntryKey, Entry> {
+    pub fn entries(&self) -> &Catalogue {
         &self.entries
     }
 
     /// The entry `key`.
     pub fn entry(&self, key: &EntryKey) -> Option<&Entry> {
-        self.entries.get(key)
+        self.entries.get(key).map(|entry| &**entry)
     }
 
     /// Entries of one database, oldest backup id first.
     pub fn entries_of<'a>(&'a self, server: &'a str, database: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
-        self.entries.values().filter(move |e| e.key.server == server && e.key.database == database)
+        self.entries.values().map(|e| &**e).filter(move |e| e.key.server == server && e.key.database == database)
     }
 
     /// Test hook: the next commit stops at `point` (and the handle is poisoned).
@@ -560,10 +565,10 @@ impl Repository {
     /// Errors: [`RepositoryError::Conflict`] (same key, other content); commit errors.
     pub fn add(&mut self, entry: Entry) -> Result<Applied> {
         self.update(|entries| match entries.get(&entry.key) {
-            Some(existing) if *existing == entry => Ok(false),
+            Some(existing) if **existing == entry => Ok(false),
             Some(_) => Err(RepositoryError::Conflict(entry.key.clone())),
             None => {
-                entries.insert(entry.key.clone(), entry);
+                entries.insert(entry.key.clone(), Arc::new(entry));
                 Ok(true)
             }
         })
@@ -611,10 +616,10 @@ impl Repository {
     pub fn replace(&mut self, entry: Entry) -> Result<Applied> {
         self.update(|entries| {
             let existing = entries.get_mut(&entry.key).ok_or_else(|| RepositoryError::NotFound(entry.key.clone()))?;
-            if *existing == entry {
+            if **existing == entry {
                 return Ok(false);
             }
-            *existing = entry;
+            *existing = Arc::new(entry);
             Ok(true)
         })
     }
@@ -629,14 +634,18 @@ impl Repository {
     fn modify(&mut self, key: &EntryKey, change: impl FnOnce(&mut Entry)) -> Result<Applied> {
         self.update(|entries| {
             let entry = entries.get_mut(key).ok_or_else(|| RepositoryError::NotFound(key.clone()))?;
-            let before = entry.clone();
-            change(entry);
-            Ok(*entry != before)
+            let mut changed = Entry::clone(entry);
+            change(&mut changed);
+            if changed == **entry {
+                return Ok(false);
+            }
+            *entry = Arc::new(changed);
+            Ok(true)
         })
     }
 
     /// Applies `change` to a copy of the entries; commits when it reports a change.
-    fn update(&mut self, change: impl FnOnce(&mut BTreeMap<EntryKey, Entry>) -> Result<bool>) -> Result<Applied> {
+    fn update(&mut self, change: impl FnOnce(&mut Catalogue) -> Result<bool>) -> Result<Applied> {
         if self.poisoned {
             return Err(RepositoryError::Poisoned);
         }
@@ -666,7 +675,7 @@ impl Repository {
 
     /// The commit protocol: temp file, fsync, rename, fsync directory (in memory: the same crash
     /// points around one assignment).
-    fn commit(&self, generation: u64, entries: &Arc<BTreeMap<EntryKey, Entry>>) -> Result<()> {
+    fn commit(&self, generation: u64, entries: &Arc<Catalogue>) -> Result<()> {
         let dir = match &self.backend {
             Backend::Directory { dir, .. } => dir,
             Backend::Memory(disk) => {
@@ -703,8 +712,8 @@ impl Repository {
     }
 }
 
-fn encode(server: &str, site: Site, generation: u64, entries: &BTreeMap<EntryKey, Entry>) -> Vec<u8> {
-    let entries: Vec<Entry> = entries.values().cloned().collect();
+fn encode(server: &str, site: Site, generation: u64, entries: &Catalogue) -> Vec<u8> {
+    let entries: Vec<Entry> = entries.values().map(|entry| Entry::clone(entry)).collect();
     let entries_json = serde_json::to_vec(&entries).expect("entries serialize");
     let file = RepositoryFile {
         format: FORMAT_NAME.to_owned(),
@@ -720,7 +729,7 @@ fn encode(server: &str, site: Site, generation: u64, entries: &BTreeMap<EntryKey
     bytes
 }
 
-fn load(path: &Path, bytes: &[u8], dir: &Path, server: &str, site: Site) -> Result<(u64, BTreeMap<EntryKey, Entry>)> {
+fn load(path: &Path, bytes: &[u8], dir: &Path, server: &str, site: Site) -> Result<(u64, Catalogue)> {
     let corrupt = |reason: String| RepositoryError::Corrupt { path: path.to_owned(), reason };
     let file: RepositoryFile = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
     if file.format != FORMAT_NAME {
@@ -744,7 +753,7 @@ fn load(path: &Path, bytes: &[u8], dir: &Path, server: &str, site: Site) -> Resu
     }
     let mut entries = BTreeMap::new();
     for entry in file.entries {
-        if entries.insert(entry.key.clone(), entry).is_some() {
+        if entries.insert(entry.key.clone(), Arc::new(entry)).is_some() {
             return Err(corrupt("duplicate entry key".to_owned()));
         }
     }

@@ -207,7 +207,7 @@ impl World {
     }
 
     pub fn entries(&self, site: Site) -> Vec<Entry> {
-        self.engine.repository(site).map(|r| r.entries().values().cloned().collect()).unwrap_or_default()
+        self.engine.repository(site).map(|r| r.entries().values().map(|e| (**e).clone()).collect()).unwrap_or_default()
     }
 
     pub fn entry(&self, site: Site, key: &EntryKey) -> Option<Entry> {

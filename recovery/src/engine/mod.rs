@@ -565,7 +565,7 @@ impl Engine {
             if let Some(repository) = self.repository(site) {
                 let of_database =
                     repository.entries().values().filter(|e| e.key.server == server && e.key.database == database);
-                listed.extend(of_database.map(|e| (site, e)));
+                listed.extend(of_database.map(|e| (site, &**e)));
             }
         }
         listed
@@ -743,7 +743,7 @@ impl Engine {
         [Site::Local, Site::Remote]
             .into_iter()
             .filter_map(|site| self.repository(site).map(|r| (site, r)))
-            .flat_map(|(site, r)| r.entries().values().map(move |e| (site, e)))
+            .flat_map(|(site, r)| r.entries().values().map(move |e| (site, &**e)))
     }
 }
 
