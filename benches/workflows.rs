@@ -16,9 +16,13 @@
 //! Group `backup_model`, same ids: the same backups with in-memory repositories (same commit
 //! points, no files): the model's own time, without the file system.
 //!
+//! Group `backup_checked`, same ids: as `backup_model` with the oldest sets removed before each
+//! backup, untimed (so the timed call frees no page): the workflow with its integrity check.
+//!
 //! Group `backup_steps`, same ids: the workflow's own steps — `-nc` (no verifier pass over the
-//! database and logs) and the oldest sets removed before each backup, untimed (so the timed call
-//! frees no page) — with in-memory repositories.
+//! database and logs) and the oldest sets removed before each backup, untimed — with in-memory
+//! repositories. `backup_checked` − `backup_steps` is the integrity check; `backup_model` −
+//! `backup_checked` is the policy's removal of the oldest set.
 //!
 //! Group `backup_periodic_changed`, ids `1MiB`, `16MiB`, `64MiB`: periodic backups as in
 //! `backup_steps` after that much change, to show the cost follows the changed pages.
@@ -139,14 +143,15 @@ impl Bench {
         }
     }
 
-    /// Times `iterations` backups (only the backups). `steps_only`: `-nc` and the oldest sets
-    /// removed before the backup, untimed.
-    fn time(&mut self, iterations: u64, changed_mib: u64, steps_only: bool) -> Duration {
-        let request = BackupRequest { no_integrity_check: steps_only, ..BackupRequest::full(SERVER, DATABASE) };
+    /// Times `iterations` backups (only the backups). `check`: with the integrity check (else
+    /// `-nc`); `removal`: the policy removes the oldest set inside the timed call (else the oldest
+    /// sets are removed before it, untimed).
+    fn time(&mut self, iterations: u64, changed_mib: u64, Timed { check, removal }: Timed) -> Duration {
+        let request = BackupRequest { no_integrity_check: !check, ..BackupRequest::full(SERVER, DATABASE) };
         let mut total = Duration::ZERO;
         for _ in 0..iterations {
             self.change(changed_mib);
-            if steps_only {
+            if !removal {
                 self.make_room();
             }
             let start = Instant::now();
@@ -158,23 +163,33 @@ impl Bench {
     }
 }
 
+/// What the timed call includes besides the workflow's own steps.
+#[derive(Clone, Copy)]
+struct Timed {
+    check: bool,
+    removal: bool,
+}
+
 fn modes() -> [(&'static str, Option<Mode>); 3] {
     [("none", None), ("sync", Some(Mode::Synchronous)), ("periodic", Some(Mode::Periodic))]
 }
 
 fn backup(c: &mut Criterion) {
-    // (group, repository on a tempdir, steps only)
-    for (group_name, on_disk, steps_only) in
-        [("backup", true, false), ("backup_model", false, false), ("backup_steps", false, true)]
-    {
+    let complete = Timed { check: true, removal: true };
+    // (group, repository on a tempdir, what is timed)
+    for (group_name, on_disk, timed) in [
+        ("backup", true, complete),
+        ("backup_model", false, complete),
+        ("backup_checked", false, Timed { check: true, removal: false }),
+        ("backup_steps", false, Timed { check: false, removal: false }),
+    ] {
         let mut group = c.benchmark_group(group_name);
         group.sample_size(20);
         group.warm_up_time(Duration::from_millis(500));
         group.measurement_time(Duration::from_secs(2));
         for (id, mode) in modes() {
             let mut bench = bench_world(mode, on_disk);
-            group
-                .bench_function(id, |bencher| bencher.iter_custom(|iterations| bench.time(iterations, 16, steps_only)));
+            group.bench_function(id, |bencher| bencher.iter_custom(|iterations| bench.time(iterations, 16, timed)));
         }
         group.finish();
     }
@@ -188,7 +203,8 @@ fn periodic_changed(c: &mut Criterion) {
     for changed_mib in [1u64, 16, 64] {
         let mut bench = bench_world(Some(Mode::Periodic), false);
         group.bench_function(BenchmarkId::from_parameter(format!("{changed_mib}MiB")), |bencher| {
-            bencher.iter_custom(|iterations| bench.time(iterations, changed_mib, true))
+            bencher
+                .iter_custom(|iterations| bench.time(iterations, changed_mib, Timed { check: false, removal: false }))
         });
     }
     group.finish();
