@@ -337,3 +337,35 @@ fn copies_read_back_byte_for_byte_through_the_verifier_image() {
     image.read_at(0, &mut buf).unwrap();
     assert_eq!(buf, world.sim.read(a, copy, 0, 4096).unwrap());
 }
+
+#[test]
+fn a_file_copy_cut_short_by_an_array_crash_is_reported_interrupted() {
+    // Goal: a file-level restore that fails after it began writing the production volumes says
+    // so (RestoreInterrupted: their content is neither image), whether the restore mounted the
+    // copies itself or found them mounted. Method: synchronous mode, so every chunk written
+    // waits for the backup array's acknowledgement in virtual time; the primary crashes one
+    // nanosecond after the copy starts, which lands inside the first chunk's write.
+    for premounted in [false, true] {
+        let mut world = World::new(52, Replication::Synchronous);
+        world.work(80);
+        let key = world.backup().key;
+        world.work(80);
+        if premounted {
+            world.engine.mount(&mut world.sim, Site::Local, &key, LOCAL_HOST).unwrap();
+        }
+        // Dismounted first: the restore's own dismount would flush pages (and meet the crash).
+        let db = world.engine.mailbox_server_mut(SERVER).unwrap().database_mut(DATABASE).unwrap();
+        db.dismount(&mut world.sim).unwrap();
+        let at = world.now() + Duration::from_nanos(1);
+        world.sim.schedule_fault(at, simulator::Fault::ArrayCrash(world.a));
+        let kind = RestoreKind::FileCopy { host: LOCAL_HOST.into() };
+        let error = world.engine.restore(&mut world.sim, Site::Local, &key, kind).unwrap_err();
+        assert!(
+            matches!(engine_error(&error), Some(EngineError::RestoreInterrupted { key: k, .. }) if *k == key),
+            "premounted {premounted}: {error}"
+        );
+        assert!(!world.sim.array(world.a).is_online());
+        world.sim.restart_array(world.a);
+        world.check();
+    }
+}

@@ -478,7 +478,16 @@ impl Engine {
             Ok((written, db_volume, log_volume, array))
         })();
         if mounted_here {
-            self.unmount(sim, site, key)?;
+            let unmounted = self.unmount(sim, site, key);
+            match (&copied, unmounted) {
+                (Ok(_), Err(error)) => return Err(error),
+                // The copy's own failure is the one to report (an interrupted copy must not
+                // read as a mere unmount problem); the mount stays recorded for a later unmount.
+                (Err(_), Err(error)) => {
+                    sim.record("rm", format!("restore of {key} could not unmount the copies it mounted: {error}"));
+                }
+                _ => {}
+            }
         }
         let (bytes_written, db_volume, log_volume, _) = copied?;
         let mount = self.mount_after_restore(sim, key);
