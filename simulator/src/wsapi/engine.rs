@@ -1,36 +1,41 @@
-//! The engine: the one task that owns the [`Simulation`] and runs commands on it.
+//! The engine: the [`Simulation`] and its clock behind one asynchronous lock, taken by each
+//! request's own connection task for the duration of its model work.
 //!
-//! Commands are closures sent over a bounded tokio channel to one tokio task, which runs them in
-//! arrival order and answers through a oneshot; a full channel makes senders wait (backpressure)
-//! instead of growing a queue. The state is moved into that task and never shared: the model
-//! stays single-owner, without locks.
+//! One owner at a time: a command locks the state (a `tokio::sync::Mutex`), catches the realtime
+//! clock up, runs, and unlocks; commands therefore run one after the other in the order they
+//! obtained the lock (the lock is fair: first come, first served), and the model needs no locks
+//! of its own. Waiting for the lock is asynchronous, so a connection whose command waits parks
+//! its task, never a runtime worker; at most one command per connection waits (HTTP/1), so the
+//! queue is bounded by the listeners' connection limit.
 //!
-//! Why a task and not a thread: a request's hand-off to the engine and back then stays on the
-//! tokio worker that serves the connection (the woken task runs next, from the worker's LIFO
-//! slot), instead of two cross-thread wake-ups (futex, context switch) per request, which cost
-//! more than the model work itself (a few microseconds). The cost: model work runs on a runtime
-//! worker, so commands that may take long (collections, the control API: bulk data, advancing
-//! the clock, digests, reset) are marked heavy and run under `block_in_place`, which hands the
-//! worker's other tasks to another thread meanwhile; light commands (one object) run inline.
+//! Why a lock and not an engine task fed through a channel (the previous design): a request then
+//! costs no hand-off at all when the lock is free, the common case, instead of two task wake-ups
+//! (channel, then the answer's oneshot), each of which also woke an idle runtime worker through
+//! a system call; on loopback those wake-ups cost as much as the model work itself. The cost:
+//! model work runs on the worker that serves the connection, so commands that may take long
+//! (collections, the control API: bulk data, advancing the clock, digests, reset) are marked
+//! heavy and run under `block_in_place`, which hands the worker's other tasks to another thread
+//! meanwhile; light commands (one object) run inline. A heavy command holds the lock while it
+//! runs, so other commands wait for it (asynchronously), as they waited in the channel before.
 //!
-//! Before each command the realtime clock is caught up; a tokio task sends an empty command every
-//! [`TICK`] so virtual time also moves while no request arrives.
+//! The realtime clock is caught up at the start of each command; a tokio task runs an empty
+//! command every [`TICK`] so virtual time also moves while no request arrives (this is what moves
+//! physical copies along, expires volumes and delivers Remote Copy transfers in realtime mode).
 //! A panicking command (a model bug) is caught and reported as an internal error instead of
-//! taking the server down.
+//! taking the server down; the lock is not poisoned and later commands see the state as the
+//! panic left it, as they did with the engine task.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Mutex, watch};
 
 use super::ServerConfig;
 use crate::Simulation;
 
 /// Interval of the realtime clock tick.
 pub const TICK: Duration = Duration::from_millis(10);
-
-/// Commands that may wait in the channel before senders are made to wait.
-const QUEUE_CAPACITY: usize = 4096;
 
 /// How virtual time moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +92,7 @@ impl Clock {
     }
 }
 
-/// Everything the engine thread owns.
+/// Everything the engine lock guards.
 pub(crate) struct EngineState {
     /// The model.
     pub(crate) sim: Simulation,
@@ -97,100 +102,73 @@ pub(crate) struct EngineState {
     pub(crate) config: ServerConfig,
 }
 
-type Job = Box<dyn FnOnce(&mut EngineState) + Send>;
-
-enum Command {
-    /// Run `job`; `heavy` jobs may take long and run under `block_in_place`.
-    Run {
-        job: Job,
-        heavy: bool,
-    },
-    Stop,
-}
-
-/// The engine is gone (server shutting down) or the command panicked.
+/// The engine has stopped (server shutting down) or the command panicked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EngineError {
-    /// The engine task has stopped.
+    /// The engine has stopped.
     Stopped,
     /// The command panicked (a model bug).
     Panicked,
 }
 
-/// A handle to send commands to the engine task.
+/// A handle to the engine state; clones share it.
 #[derive(Clone)]
 pub(crate) struct Engine {
-    sender: mpsc::Sender<Command>,
+    /// `None` once [`Engine::close`] has run.
+    state: Arc<Mutex<Option<EngineState>>>,
 }
 
 impl Engine {
-    /// Starts the engine task owning `sim`. Must be called inside a tokio runtime.
-    pub(crate) fn spawn(sim: Simulation, config: &ServerConfig) -> (Engine, tokio::task::JoinHandle<()>) {
-        let (sender, mut receiver) = mpsc::channel::<Command>(QUEUE_CAPACITY);
+    /// An engine owning `sim`.
+    pub(crate) fn new(sim: Simulation, config: &ServerConfig) -> Engine {
         let clock = Clock::new(config.clock_mode, config.clock_scale, sim.now());
-        let mut state = EngineState { sim, clock, config: config.clone() };
-        let task = tokio::spawn(async move {
-            while let Some(Command::Run { job, heavy }) = receiver.recv().await {
-                let run = || {
-                    state.clock.catch_up(&mut state.sim);
-                    job(&mut state);
-                };
-                if heavy { run_long(run) } else { run() }
-            }
-        });
-        (Engine { sender }, task)
+        let state = EngineState { sim, clock, config: config.clone() };
+        Engine { state: Arc::new(Mutex::new(Some(state))) }
     }
 
-    /// Runs `f` on the engine and returns its result; `heavy` for work that may take long
-    /// (see the module doc).
-    pub(crate) async fn call<R: Send + 'static>(
-        &self,
-        heavy: bool,
-        f: impl FnOnce(&mut EngineState) -> R + Send + 'static,
-    ) -> Result<R, EngineError> {
-        let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |state: &mut EngineState| {
-            let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(state)));
-            let _ = reply.send(result.map_err(|_| EngineError::Panicked));
-        });
-        self.sender.send(Command::Run { job, heavy }).await.map_err(|_| EngineError::Stopped)?;
-        answer.await.map_err(|_| EngineError::Stopped)?
+    /// Runs `f` on the engine state, once every command that obtained the lock before has
+    /// finished, and returns its result; `heavy` for work that may take long (see the module
+    /// doc).
+    pub(crate) async fn call<R>(&self, heavy: bool, f: impl FnOnce(&mut EngineState) -> R) -> Result<R, EngineError> {
+        let mut guard = self.state.lock().await;
+        let state = guard.as_mut().ok_or(EngineError::Stopped)?;
+        let run = || {
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                state.clock.catch_up(&mut state.sim);
+                f(state)
+            }))
+        };
+        let result = if heavy { run_long(run) } else { run() };
+        result.map_err(|_| EngineError::Panicked)
     }
 
-    /// Asks the engine task to stop after the commands already queued.
-    pub(crate) fn close(&self) {
-        let sender = self.sender.clone();
-        // try_send first; when the queue is full, a blocking send from a helper task would be
-        // needed, but a full queue at shutdown only delays the stop until it drains.
-        if sender.try_send(Command::Stop).is_err() {
-            tokio::spawn(async move {
-                let _ = sender.send(Command::Stop).await;
-            });
-        }
-    }
-
-    fn tick(&self) {
-        let _ = self.sender.try_send(Command::Run { job: Box::new(|_| {}), heavy: false });
+    /// Stops the engine after the commands that already hold or wait for the lock; later
+    /// commands fail with [`EngineError::Stopped`]. Drops the model.
+    pub(crate) async fn close(&self) {
+        self.state.lock().await.take();
     }
 }
 
 /// Runs `f`, which may take long, without stalling the worker's other tasks: under
 /// `block_in_place` on a multi-threaded runtime; inline on a current-thread runtime (which has
 /// no other worker to hand tasks to).
-fn run_long(f: impl FnOnce()) {
+fn run_long<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::current().runtime_flavor() {
         tokio::runtime::RuntimeFlavor::CurrentThread => f(),
         _ => tokio::task::block_in_place(f),
     }
 }
 
-/// Sends an empty command every [`TICK`] until shutdown, so the realtime clock moves while idle.
+/// Runs an empty command every [`TICK`] until shutdown, so the realtime clock moves while idle.
 pub(crate) async fn tick(engine: Engine, mut shutdown: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
-            _ = interval.tick() => engine.tick(),
+            _ = interval.tick() => {
+                // A stopped engine means the server is shutting down; the shutdown signal follows.
+                let _ = engine.call(false, |_| {}).await;
+            }
             _ = shutdown.changed() => return,
         }
     }

@@ -71,29 +71,20 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    /// Runs `f` on the model in the engine, with this listener's array id.
-    pub(crate) async fn model<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Simulation, ArrayId) -> R + Send + 'static,
-    ) -> ApiResult<R> {
+    /// Runs `f` on the model under the engine lock, with this listener's array id.
+    pub(crate) async fn model<R>(&self, f: impl FnOnce(&mut Simulation, ArrayId) -> R) -> ApiResult<R> {
         let array = self.array;
         Ok(self.shared.engine.call(self.heavy, move |state| f(&mut state.sim, array)).await?)
     }
 
     /// Runs `f` with the whole engine state (clock, configuration).
-    pub(crate) async fn engine<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut EngineState, ArrayId) -> R + Send + 'static,
-    ) -> ApiResult<R> {
+    pub(crate) async fn engine<R>(&self, f: impl FnOnce(&mut EngineState, ArrayId) -> R) -> ApiResult<R> {
         let array = self.array;
         Ok(self.shared.engine.call(self.heavy, move |state| f(state, array)).await?)
     }
 
     /// Runs a fallible model operation and converts its error.
-    pub(crate) async fn run<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Simulation, ArrayId) -> crate::Result<R> + Send + 'static,
-    ) -> ApiResult<R> {
+    pub(crate) async fn run<R>(&self, f: impl FnOnce(&mut Simulation, ArrayId) -> crate::Result<R>) -> ApiResult<R> {
         self.model(f).await?.map_err(ApiError::from)
     }
 }

@@ -12,13 +12,12 @@
 //! sets, exports or Remote Copy lives in the model; this module only translates JSON to model
 //! calls and model objects to JSON.
 //!
-//! Main design choice: the model stays single-owner. One engine task (`engine`) owns the
-//! [`crate::Simulation`] and runs closures sent over a bounded channel, each answered through a
-//! oneshot; HTTP handlers parse and validate before sending and only await the answer, so the
-//! model needs no locks. Being a task rather than a thread, the engine is reached without a
-//! cross-thread wake-up; commands that may take long run under `block_in_place` so other
-//! connections keep being served. The cost is one channel hop per request and a model that
-//! serves one request at a time (model calls are microseconds).
+//! Main design choice: the model stays single-owner. The [`crate::Simulation`] sits behind one
+//! asynchronous lock (`engine`), which each request's connection task takes for the duration of
+//! its model work; HTTP handlers parse and validate before locking and render after, so the lock
+//! is held for microseconds and the model itself needs no locks. Commands that may take long run
+//! under `block_in_place` so other connections keep being served. The cost: a model that serves
+//! one request at a time (model calls are microseconds), and a long command makes the others wait.
 //!
 //! Virtual time: in [`ClockMode::Realtime`] (the default) virtual time follows wall time × scale,
 //! caught up before each command and by a periodic tick, so an online copy stays ACTIVE for about
@@ -221,20 +220,19 @@ pub enum StartError {
     },
 }
 
-/// A running WSAPI server: the engine task and one listener per array.
+/// A running WSAPI server: the engine, its clock tick and one listener per array.
 ///
-/// Dropping it without [`Server::shutdown`] stops accepting and ends the engine when the last
-/// handle goes; call `shutdown` to wait for that.
+/// Dropping it without [`Server::shutdown`] stops accepting and drops the model when the last
+/// connection goes; call `shutdown` to wait for that.
 pub struct Server {
     shared: Arc<http::Shared>,
     listeners: Vec<(String, SocketAddr)>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     shutdown: tokio::sync::watch::Sender<bool>,
-    engine: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
-    /// Builds the simulation from `config`, starts the engine task and binds every listener.
+    /// Builds the simulation from `config`, starts the clock tick and binds every listener.
     /// Must be called inside a tokio runtime (multi-threaded for long commands not to stall
     /// other connections). Every listener accepts once this returns.
     pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
@@ -257,7 +255,7 @@ impl Server {
             let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: array.listen, source })?;
             bound.push((ArrayId(index as u32), array.config.name.clone(), addr, listener));
         }
-        let (engine, engine_task) = engine::Engine::spawn(sim, &config);
+        let engine = engine::Engine::new(sim, &config);
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let addrs = bound.iter().map(|(_, _, addr, _)| *addr).collect();
         let shared = Arc::new(http::Shared::new(config, engine, addrs));
@@ -267,7 +265,7 @@ impl Server {
             listeners.push((name, addr));
             tasks.push(tokio::spawn(http::serve(listener, array, shared.clone(), shutdown_rx.clone())));
         }
-        Ok(Server { shared, listeners, tasks, shutdown, engine: Some(engine_task) })
+        Ok(Server { shared, listeners, tasks, shutdown })
     }
 
     /// Local address of the listener of array `index` (0 = primary).
@@ -285,7 +283,7 @@ impl Server {
         &self.listeners
     }
 
-    /// Runs `f` on the model (in the engine task, as a heavy command) and returns its result; for
+    /// Runs `f` on the model (under the engine lock, as a heavy command) and returns its result; for
     /// tests and tools that inspect or prepare state directly.
     pub async fn with_simulation<R: Send + 'static>(
         &self,
@@ -294,15 +292,12 @@ impl Server {
         self.shared.engine.call(true, move |state| f(&mut state.sim)).await.ok()
     }
 
-    /// Stops accepting, lets in-flight requests finish (bounded), and stops the engine task.
+    /// Stops accepting, lets in-flight requests finish (bounded), and stops the engine.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
-        self.shared.engine.close();
-        if let Some(task) = self.engine.take() {
-            let _ = task.await;
-        }
+        self.shared.engine.close().await;
     }
 }
