@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
 /// Objects keyed by id (iteration in id order = creation order) with a unique name index.
 ///
 /// Objects are boxed. A B-tree node holds eleven values inline, and volumes are a few hundred
@@ -9,15 +11,19 @@ use std::collections::BTreeMap;
 /// filled by increasing ids (the usual order) stayed about half full, so every volume grew the
 /// heap by about twice its size. Boxed, a node holds pointers and an object is written once.
 /// The cost: one allocation per object, and a pointer to follow on each access.
+///
+/// The name index is a hash map (FxHash: fixed, seedless, fast for short keys): it is only ever
+/// looked up, never iterated, so its order cannot reach the model; a lookup costs one hash
+/// instead of a dozen string comparisons down a B-tree of tens of thousands of volumes.
 #[derive(Debug, Clone)]
 pub struct Registry<Id: Ord + Copy, T> {
     by_id: BTreeMap<Id, Box<T>>,
-    by_name: BTreeMap<String, Id>,
+    by_name: FxHashMap<String, Id>,
 }
 
 impl<Id: Ord + Copy, T> Default for Registry<Id, T> {
     fn default() -> Self {
-        Registry { by_id: BTreeMap::new(), by_name: BTreeMap::new() }
+        Registry { by_id: BTreeMap::new(), by_name: FxHashMap::default() }
     }
 }
 
