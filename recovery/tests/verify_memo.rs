@@ -113,7 +113,7 @@ proptest! {
         }
         let db = server.database_mut("DB1").unwrap();
         db.mount(&mut sim).unwrap();
-        let config = db.config().clone();
+        let config = *db.config();
         let db_end = db_page_offset(config.page_count);
         let log_end = slot_offset(config.log_slot_bytes, config.log_slot_count);
         let config = WorkloadConfig { flush_every: 5, pages_per_flush: 4, ..WorkloadConfig::default() };
