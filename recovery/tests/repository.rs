@@ -306,11 +306,21 @@ fn sigkill_in_a_loop_of_commits_loses_nothing_committed() {
         child.wait().unwrap();
         assert!(!reported.is_empty(), "round {round}: the child reported no commit");
         let repository = open(dir.path());
-        let present: Vec<u64> = repository.entries().keys().map(|k| k.backup_id.parse().unwrap()).collect();
+        let mut present: Vec<u64> = repository.entries().keys().map(|k| k.backup_id.parse().unwrap()).collect();
+        present.sort_unstable();
+        // The child may have run ahead of the last report the parent read (its output waits in
+        // the pipe) before the kill: it then also removed, legitimately, entries below its own
+        // newest minus 20. What it can never do is lose a commit it made: the newest entry is at
+        // least the last reported one, every reported entry it could not yet have removed is
+        // there, and the entries form one unbroken run ending at the newest.
         let last = *reported.last().unwrap();
-        for n in reported.iter().filter(|n| **n + 20 > last) {
+        let top = *present.iter().max().unwrap_or_else(|| panic!("round {round}: every entry lost"));
+        assert!(top >= last, "round {round}: committed {last} lost; present {present:?}");
+        for n in reported.iter().filter(|n| **n + 20 > top) {
             assert!(present.contains(n), "round {round}: committed {n} lost; present {present:?}");
         }
+        let oldest = present[0];
+        assert_eq!(present, (oldest..=top).collect::<Vec<_>>(), "round {round}: a hole in the kept entries");
         assert!(present.len() <= 21, "round {round}: at most one unreported commit beyond the window");
     }
 }
