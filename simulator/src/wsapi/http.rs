@@ -23,6 +23,7 @@ use super::control::{self, ArmedFault};
 use super::credentials::Sessions;
 use super::engine::{Engine, EngineState};
 use super::error::{ApiError, ApiResult};
+use super::self_wake::AbsorbSelfWakes;
 use super::{ServerConfig, cpgs, credentials, flashcache, hosts, metadata, ports, qos, sets, system, tasks};
 use super::{remote_copy, remote_copy_groups, vluns, volumes};
 use crate::{ArrayId, ErrorCode, Simulation};
@@ -194,7 +195,8 @@ pub(crate) async fn serve(
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+        // A request body wakes its own connection task while it runs: see `self_wake`.
+        let connection = AbsorbSelfWakes::new(graceful.watch(connection));
         tokio::spawn(async move {
             let _ = connection.await;
             drop(permit);
