@@ -2,7 +2,9 @@
 //! the same run (issue 6): `GET /volumes/<name>` and snapshot creation with 1 and 32 concurrent
 //! keep-alive connections, then a fixed-length latency pass that prints requests/s and p99.
 //! The bare server also answers a POST of the snapshot request's size (`bare_post`), reading its
-//! body: a POST costs the transport about twice a GET, so snapshot creation compares with it.
+//! body: snapshot creation compares with it. Both servers wrap their connections in the same
+//! `AbsorbSelfWakes` adapter (a hyper request body wakes its own connection task, which tokio
+//! otherwise turns into a hop to another worker on every POST).
 //!
 //! Group `wsapi`, ids `bare_hello/<c>`, `bare_post/<c>`, `get_volume/<c>`, `create_snapshot/<c>`;
 //! criterion's time per iteration is the time per request, so requests/s = 1 / time.
@@ -23,6 +25,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use simulator::ArrayConfig;
+use simulator::wsapi::self_wake::AbsorbSelfWakes;
 use simulator::wsapi::{ArrayListener, ClockMode, Server, ServerConfig};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -74,8 +77,12 @@ async fn bare_server() -> SocketAddr {
                             .unwrap(),
                     )
                 });
-                let _ =
-                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                // The same adapter as the WSAPI listener (see `simulator::wsapi::self_wake`): without
+                // it hyper's body channel makes every POST yield its connection task to another
+                // worker in about half of the processes, and the baseline measures that instead.
+                let connection =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let _ = AbsorbSelfWakes::new(connection).await;
             });
         }
     });

@@ -45,7 +45,7 @@ mod query;
 mod remote_copy;
 mod remote_copy_groups;
 mod render;
-mod self_wake;
+pub mod self_wake;
 mod sets;
 mod system;
 mod tasks;

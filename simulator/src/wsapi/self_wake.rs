@@ -1,7 +1,7 @@
 //! Absorbing the wake-ups a connection task gives itself while it is being polled.
 //!
 //! What it holds: [`AbsorbSelfWakes`], a future adapter the listener wraps around each hyper
-//! connection. What it deliberately does not do: change what the connection does or when it is
+//! connection (public so that `benches/wsapi.rs` gives its bare hyper baseline the same fix). What it deliberately does not do: change what the connection does or when it is
 //! polled for any wake-up that comes from outside its own poll.
 //!
 //! Why: hyper's HTTP/1 server hands a request body to the service through a channel whose sender
@@ -37,7 +37,7 @@ const POLLING_WOKEN: u8 = 2;
 
 /// Polls `inner`, polling it again at once (instead of yielding to the runtime) when it woke
 /// itself during the poll. See the module doc.
-pub(crate) struct AbsorbSelfWakes<F> {
+pub struct AbsorbSelfWakes<F> {
     inner: Pin<Box<F>>,
     state: Arc<WakeState>,
     /// The waker handed to `inner`: built once, it reads `state`.
@@ -45,7 +45,8 @@ pub(crate) struct AbsorbSelfWakes<F> {
 }
 
 impl<F: Future> AbsorbSelfWakes<F> {
-    pub(crate) fn new(inner: F) -> AbsorbSelfWakes<F> {
+    /// Wraps `inner` (typically a hyper connection future).
+    pub fn new(inner: F) -> AbsorbSelfWakes<F> {
         let state = Arc::new(WakeState { phase: AtomicU8::new(IDLE), outer: Mutex::new(None) });
         let waker = Waker::from(state.clone());
         AbsorbSelfWakes { inner: Box::pin(inner), state, waker }
