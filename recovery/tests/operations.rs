@@ -369,3 +369,30 @@ fn a_file_copy_cut_short_by_an_array_crash_is_reported_interrupted() {
         world.check();
     }
 }
+
+#[test]
+fn a_file_copy_onto_remote_copy_secondaries_is_refused() {
+    // Goal: after a failover and recover the production volumes are the Remote Copy secondaries
+    // of the backup array; a file-level restore onto them is refused before any change (it used
+    // to find their bytes equal, "succeed" without writing, and leave a database that cannot
+    // mount; campaign seed 38). Method: periodic mode, backup, stop, failover and recover on the
+    // backup array, let the reverse sync finish, restore by file copy: RestoreNotPossible and
+    // the simulation's digest unchanged.
+    let mut world = World::new(53, Replication::Periodic(None));
+    world.work(40);
+    let key = world.backup().key;
+    let (a, b) = (world.a, world.b);
+    world.sim.remote_copy().stop_group(a, GROUP, &simulator::StopOptions::default()).unwrap();
+    let partner = world.sim.array(b).remote_copy().groups().next().unwrap().name.clone();
+    world.sim.remote_copy().failover(b, &partner, simulator::DrOptions::default()).unwrap();
+    world.sim.remote_copy().recover(b, &partner, simulator::DrOptions::default()).unwrap();
+    world.advance(Duration::from_secs(3600));
+    // The database lost its volumes' writability with the failover: it stops without a flush.
+    world.engine.mailbox_server_mut(SERVER).unwrap().database_mut(DATABASE).unwrap().crash(&mut world.sim);
+    let before = world.sim.digest();
+    let kind = RestoreKind::FileCopy { host: REMOTE_HOST.into() };
+    let error = world.engine.restore(&mut world.sim, Site::Remote, &key, kind).unwrap_err();
+    assert!(matches!(engine_error(&error), Some(EngineError::RestoreNotPossible { .. })), "{error}");
+    assert!(error.to_string().contains("takes no host writes"), "{error}");
+    assert_eq!(world.sim.digest(), before, "a refused restore changes nothing");
+}

@@ -437,6 +437,27 @@ impl Engine {
         let key = &entry.key;
         let (db_copy, log_copy) = by_role(&entry.copies, key)?;
         let copies_array = array_of(sim, &db_copy.array)?;
+        // The production volumes must take host writes: after a failover and recover, they are
+        // the Remote Copy secondaries of the other array, and a copy onto them could not even
+        // start (or, when their bytes already match, would "succeed" without a database to mount).
+        {
+            let server = self.mailbox_server(&key.server)?;
+            let db = server.database(&key.database)?;
+            let array = sim.array(server.array());
+            for volume in [db.db_volume(), db.log_volume()] {
+                let Ok(id) = array.volume(volume).map(|v| v.id) else { continue };
+                if let Some((group, _)) = array.remote_copy().membership(id)
+                    && !group.role.is_source()
+                {
+                    let reason = format!(
+                        "'{volume}' is a {} volume of Remote Copy group '{}': it takes no host writes until the group is reversed or restored",
+                        group.role.as_str(),
+                        group.name
+                    );
+                    return Err(EngineError::RestoreNotPossible { key: key.clone(), reason }.into());
+                }
+            }
+        }
         sim.record("rm", format!("restore {site:?} backup {key} by file copy through {host}"));
         let (mount_host, luns, mounted_here) = match &entry.mounted {
             Some(mounted) => {
