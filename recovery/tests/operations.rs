@@ -371,13 +371,20 @@ fn a_file_copy_cut_short_by_an_array_crash_is_reported_interrupted() {
 }
 
 #[test]
-fn a_file_copy_onto_remote_copy_secondaries_is_refused() {
+fn a_restore_onto_remote_copy_secondaries_is_refused() {
     // Goal: after a failover and recover the production volumes are the Remote Copy secondaries
-    // of the backup array; a file-level restore onto them is refused before any change (it used
-    // to find their bytes equal, "succeed" without writing, and leave a database that cannot
-    // mount; campaign seed 38). Method: periodic mode, backup, stop, failover and recover on the
-    // backup array, let the reverse sync finish, restore by file copy: RestoreNotPossible and
-    // the simulation's digest unchanged.
+    // of the backup array; a restore onto them is refused before any change. A file copy used
+    // to find their bytes equal, "succeed" without writing and leave a database that cannot
+    // mount (campaign seed 38); a promote of the retained copies succeeded and left the same
+    // unmountable, unrecovered image (seed 59). Method: periodic mode, backup, stop, failover and
+    // recover on the backup array, let the reverse sync finish, restore each way:
+    // RestoreNotPossible and the simulation's digest unchanged.
+    for kind in [RestoreKind::FileCopy { host: REMOTE_HOST.into() }, RestoreKind::VolumePromote] {
+        restore_onto_secondaries_is_refused(kind);
+    }
+}
+
+fn restore_onto_secondaries_is_refused(kind: RestoreKind) {
     let mut world = World::new(53, Replication::Periodic(None));
     world.work(40);
     let key = world.backup().key;
@@ -390,7 +397,6 @@ fn a_file_copy_onto_remote_copy_secondaries_is_refused() {
     // The database lost its volumes' writability with the failover: it stops without a flush.
     world.engine.mailbox_server_mut(SERVER).unwrap().database_mut(DATABASE).unwrap().crash(&mut world.sim);
     let before = world.sim.digest();
-    let kind = RestoreKind::FileCopy { host: REMOTE_HOST.into() };
     let error = world.engine.restore(&mut world.sim, Site::Remote, &key, kind).unwrap_err();
     assert!(matches!(engine_error(&error), Some(EngineError::RestoreNotPossible { .. })), "{error}");
     assert!(error.to_string().contains("takes no host writes"), "{error}");

@@ -322,6 +322,32 @@ impl Engine {
         })
     }
 
+    /// Refuses a restore onto production volumes that take no host writes: after a failover and
+    /// recover they are the Remote Copy secondaries of the other array, so the restored database
+    /// could not mount there (a file copy could not even start; a promote would succeed and
+    /// leave an unrecovered image that the next sync from the other array overwrites).
+    ///
+    /// Errors: [`EngineError::RestoreNotPossible`] naming the group and the volume's role.
+    fn require_writable_production(&self, sim: &Simulation, key: &EntryKey) -> crate::Result<()> {
+        let server = self.mailbox_server(&key.server)?;
+        let db = server.database(&key.database)?;
+        let array = sim.array(server.array());
+        for volume in [db.db_volume(), db.log_volume()] {
+            let Ok(id) = array.volume(volume).map(|v| v.id) else { continue };
+            if let Some((group, _)) = array.remote_copy().membership(id)
+                && !group.role.is_source()
+            {
+                let reason = format!(
+                    "'{volume}' is a {} volume of Remote Copy group '{}': it takes no host writes until the group is reversed or restored",
+                    group.role.as_str(),
+                    group.name
+                );
+                return Err(EngineError::RestoreNotPossible { key: key.clone(), reason }.into());
+            }
+        }
+        Ok(())
+    }
+
     fn restore_by_promote(&mut self, sim: &mut Simulation, site: Site, entry: &Entry) -> crate::Result<RestoreReport> {
         let key = &entry.key;
         let not_possible = |reason: &str| -> crate::Error {
@@ -354,6 +380,8 @@ impl Engine {
         if sim.array(array).name() != db_copy.array {
             return Err(not_possible("the copies are not on the database's array"));
         }
+        self.require_writable_production(sim, key)?;
+        let db = self.mailbox_server_mut(&key.server)?.database_mut(&key.database)?;
         sim.record("rm", format!("restore {site:?} backup {key} by volume promote"));
         if db.is_mounted() {
             db.dismount(sim)?;
@@ -437,27 +465,7 @@ impl Engine {
         let key = &entry.key;
         let (db_copy, log_copy) = by_role(&entry.copies, key)?;
         let copies_array = array_of(sim, &db_copy.array)?;
-        // The production volumes must take host writes: after a failover and recover, they are
-        // the Remote Copy secondaries of the other array, and a copy onto them could not even
-        // start (or, when their bytes already match, would "succeed" without a database to mount).
-        {
-            let server = self.mailbox_server(&key.server)?;
-            let db = server.database(&key.database)?;
-            let array = sim.array(server.array());
-            for volume in [db.db_volume(), db.log_volume()] {
-                let Ok(id) = array.volume(volume).map(|v| v.id) else { continue };
-                if let Some((group, _)) = array.remote_copy().membership(id)
-                    && !group.role.is_source()
-                {
-                    let reason = format!(
-                        "'{volume}' is a {} volume of Remote Copy group '{}': it takes no host writes until the group is reversed or restored",
-                        group.role.as_str(),
-                        group.name
-                    );
-                    return Err(EngineError::RestoreNotPossible { key: key.clone(), reason }.into());
-                }
-            }
-        }
+        self.require_writable_production(sim, key)?;
         sim.record("rm", format!("restore {site:?} backup {key} by file copy through {host}"));
         let (mount_host, luns, mounted_here) = match &entry.mounted {
             Some(mounted) => {
