@@ -272,12 +272,19 @@ pub(crate) fn launch_live(
         let reference =
             entry.resync_snapshot.filter(|_| entry.sync_point.is_some()).and_then(|s| source.volume_by_id(s));
         let dest_reference = dest.resync_snapshot.and_then(|s| dest_array.volume_by_id(s));
+        // After a failover the destination may hold writes of its own that were in doubt when
+        // the links failed (applied there, never acknowledged by this side): its reference
+        // snapshot already contains them, so only its in-doubt ranges name them.
+        let mut pending = entry.pending_ranges.clone();
+        if options.diverged {
+            pending.extend_from_slice(&dest.pending_ranges);
+        }
         let pages = pages_to_send(
             &live,
             reference.map(|v| v.pages()),
             &dest_base,
             dest_reference.map(|v| v.pages()),
-            &entry.pending_ranges,
+            &pending,
             options,
         );
         let mut vt = VolumeTransfer::new(entry.local, entry.remote, pages);

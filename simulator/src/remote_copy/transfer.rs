@@ -344,7 +344,11 @@ fn finish(sim: &mut Simulation, id: u64) {
         if let Some(snapshot) = dest_snapshot {
             sync_cycle::drop_internal_snapshot(sim, dest.array, snapshot);
         }
-        // The destination keeps no resync snapshot of its own.
+        // The destination keeps no resync snapshot of its own, and its writes in doubt (from
+        // when it was the source) are settled: it now holds the source's image.
+        if let Some(e) = sim.group_mut(dest).volume_mut(vt.dest_volume) {
+            e.pending_ranges.clear();
+        }
         let dest_resync = sim.group_mut(dest).volume_mut(vt.dest_volume).and_then(|e| e.resync_snapshot.take());
         if let Some(snapshot) = dest_resync {
             sync_cycle::drop_internal_snapshot(sim, dest.array, snapshot);

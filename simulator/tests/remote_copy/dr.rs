@@ -91,6 +91,33 @@ fn synchronous_failover_then_restore() {
     assert_eq!(w.read(w.b, "db", 0, 10), pattern(3, 10));
 }
 
+// Goal: a write still waiting for the secondary's acknowledgement when the links fail completes
+// on the primary alone (in doubt); after a failover, the restore from the backup array must
+// overwrite it there too, so both sides end identical (campaign seed 68: the restore sent only
+// what the backup array changed, and the primary kept its in-doubt write).
+#[test]
+fn restore_after_failover_overwrites_the_primarys_writes_in_doubt() {
+    let mut w = World::new(34, Mode::Synchronous, GroupPolicies::default(), None);
+    w.start();
+    w.settle(Duration::from_secs(10));
+    w.sim.write(w.a, "db", 0, &pattern(1, 3 * PAGE_SIZE)).unwrap();
+    w.sim.inject_fault(Fault::LinkDown { from: w.a, to: w.b, direction: Direction::Both });
+    // Waits for an acknowledgement that never comes; the group stops and the write stays on A.
+    w.sim.write(w.a, "db", PAGE_SIZE as u64, &pattern(2, 100)).unwrap();
+    assert_eq!(role(&w, w.a, GROUP).1, GroupState::Stopped);
+    assert_eq!(w.read(w.a, "db", PAGE_SIZE as u64, 100), pattern(2, 100));
+    assert_ne!(w.read(w.b, "db", PAGE_SIZE as u64, 100), pattern(2, 100));
+    let partner = w.partner();
+    w.sim.remote_copy().failover(w.b, &partner, DrOptions::default()).unwrap();
+    w.sim.inject_fault(Fault::LinkUp { from: w.a, to: w.b, direction: Direction::Both });
+    w.sim.advance(Duration::from_secs(2));
+    w.sim.remote_copy().restore(w.b, &partner, DrOptions::default()).unwrap();
+    w.settle(Duration::from_secs(60));
+    assert_eq!(role(&w, w.a, GROUP), (Role::Primary, GroupState::Started));
+    assert!(w.same_on_both("db"), "the in-doubt write survived on the primary only");
+    assert_eq!(w.read(w.a, "db", 0, 3 * PAGE_SIZE), pattern(1, 3 * PAGE_SIZE));
+}
+
 // Goal: an interrupted synchronous resync leaves the backup base mixed with a guard snapshot;
 // failover promotes it (consistent) unless skip_promote, which exposes the mixed image — the
 // documented risk of -nopromote.
