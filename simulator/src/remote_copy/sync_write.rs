@@ -184,7 +184,9 @@ pub(crate) fn deliver(sim: &mut Simulation, id: u64) {
     }
     let (source_array, dest_array) = (write.source.array, write.dest_array);
     if sim.rc.pairs[write.pair].epoch != write.epoch || !sim.path_up(source_array, dest_array) {
+        let pair = write.pair;
         sim.rc.writes.get_mut(&id).expect("checked").lost = true;
+        resend_if_repaired(sim, pair);
         return;
     }
     let (dest_volume, offset) = (write.dest_volume, write.offset);
@@ -214,11 +216,23 @@ pub(crate) fn acknowledge(sim: &mut Simulation, id: u64) {
     }
     let ok = sim.rc.pairs[write.pair].epoch == write.epoch && sim.path_up(write.dest_array, write.source.array);
     let now = sim.now();
+    let pair = write.pair;
     let write = sim.rc.writes.get_mut(&id).expect("checked");
     if ok {
         write.outcome = Some(Ok(now));
     } else {
         write.lost = true;
+        resend_if_repaired(sim, pair);
+    }
+}
+
+/// A message of an earlier epoch arrived after its links broke and were repaired again, all
+/// before anyone declared them down: the repair's resend (`resume_pair`) ran before this message
+/// was known lost, so send it again now, as the repair would have.
+fn resend_if_repaired(sim: &mut Simulation, pair: usize) {
+    let (a, b) = (sim.rc.pairs[pair].a, sim.rc.pairs[pair].b);
+    if sim.rc.pairs[pair].declared_up && sim.path_up(a, b) && sim.path_up(b, a) {
+        resume_pair(sim, pair);
     }
 }
 
