@@ -505,8 +505,9 @@ impl Reference {
 
     /// 7.1/1: every copy a tracked entry names still holds the bytes it held when the backup was
     /// reported (one pointer comparison per copy while nothing wrote to it).
-    /// Entries the engine has begun to remove (state `Removing`, a deferred removal) and entries
-    /// of a backup server that is down are not judged: their copies may legitimately be going.
+    /// Entries the engine has begun to remove (state `Removing`) or whose removal it deferred
+    /// (`Engine::deferred_cleanups`), and entries of a backup server that is down, are not
+    /// judged: their copies may legitimately be going.
     pub fn copies_unchanged(&self, sim: &Simulation, engine: &Engine) -> Vec<Violation> {
         let mut found = Vec::new();
         for ((site, key), entry) in &self.entries {
@@ -514,7 +515,11 @@ impl Reference {
                 .repository(*site)
                 .and_then(|r| r.entry(key))
                 .is_some_and(|e| e.state == recovery::repository::EntryState::Complete);
-            if !complete {
+            // A removal the engine had to defer (a periodic entry while the other backup server
+            // is down) leaves the entry complete until it can go; its copies may already be gone
+            // (the array expired them).
+            let removal_deferred = engine.deferred_cleanups().contains(&(*site, key.clone()));
+            if !complete || removal_deferred {
                 continue;
             }
             for copy in &entry.copies {
