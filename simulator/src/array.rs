@@ -427,14 +427,16 @@ impl ArrayMut<'_> {
         self.world.now
     }
 
-    pub(crate) fn trace(&mut self, kind: &'static str, text: String) {
-        // Built by hand rather than with `format!`: every management operation pays for this.
+    /// Records `"<array name>: <args>"` in the trace. Takes format arguments rather than a
+    /// `String`: every management operation pays for this, and the trace formats the line
+    /// straight into a recycled buffer (see [`crate::Trace`]).
+    pub(crate) fn trace(&mut self, kind: &'static str, args: std::fmt::Arguments<'_>) {
         let name = &self.array.config.name;
-        let mut line = String::with_capacity(name.len() + 2 + text.len());
-        line.push_str(name);
-        line.push_str(": ");
-        line.push_str(&text);
-        self.world.trace.record(self.world.now, kind, line);
+        self.world.trace.record_with(self.world.now, kind, |text| {
+            text.push_str(name);
+            text.push_str(": ");
+            std::fmt::Write::write_fmt(text, args).expect("formatting into a String does not fail");
+        });
     }
 }
 

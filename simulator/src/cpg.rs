@@ -152,7 +152,7 @@ impl ArrayMut<'_> {
             ld_layout: spec.ld_layout,
         };
         self.array.cpgs.insert(id, &spec.name, cpg);
-        self.trace("cpg", format!("create cpg {}", spec.name));
+        self.trace("cpg", format_args!("create cpg {}", spec.name));
         Ok(id)
     }
 
@@ -169,7 +169,7 @@ impl ArrayMut<'_> {
             ));
         }
         self.array.cpgs.remove(id, name);
-        self.trace("cpg", format!("delete cpg {name}"));
+        self.trace("cpg", format_args!("delete cpg {name}"));
         Ok(())
     }
 }

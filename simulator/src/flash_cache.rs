@@ -55,7 +55,7 @@ impl ArrayMut<'_> {
             return Err(Error::new(ErrorCode::EXISTENT_FLASH_CACHE, "the array already has a flash cache"));
         }
         self.array.flash_cache = Some(FlashCache { size_gib, mode });
-        self.trace("flashcache", format!("create flash cache {size_gib} GiB"));
+        self.trace("flashcache", format_args!("create flash cache {size_gib} GiB"));
         Ok(())
     }
 
@@ -66,7 +66,7 @@ impl ArrayMut<'_> {
         self.require_online()?;
         self.flash_cache()?;
         self.array.flash_cache = None;
-        self.trace("flashcache", "delete flash cache".to_owned());
+        self.trace("flashcache", format_args!("delete flash cache"));
         Ok(())
     }
 }

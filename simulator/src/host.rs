@@ -183,7 +183,7 @@ impl ArrayMut<'_> {
             target_chap: None,
         };
         self.array.hosts.insert(id, &spec.name, host);
-        self.trace("host", format!("create host {}", spec.name));
+        self.trace("host", format_args!("create host {}", spec.name));
         Ok(id)
     }
 
@@ -292,7 +292,7 @@ impl ArrayMut<'_> {
             updated.name = new_name.clone();
         }
         *self.array.hosts.get_mut(host.id).expect("host exists") = updated;
-        self.trace("host", format!("modify host {name}"));
+        self.trace("host", format_args!("modify host {name}"));
         Ok(())
     }
 
@@ -309,7 +309,7 @@ impl ArrayMut<'_> {
             return Err(Error::new(ErrorCode::HOST_IN_SET, format!("host '{name}' is a member of a set")));
         }
         self.array.hosts.remove(id, name);
-        self.trace("host", format!("delete host {name}"));
+        self.trace("host", format_args!("delete host {name}"));
         Ok(())
     }
 
@@ -344,7 +344,7 @@ impl ArrayMut<'_> {
             flash_cache_policy: None,
         };
         self.array.host_sets.insert(id, &spec.name, set);
-        self.trace("set", format!("create host set {}", spec.name));
+        self.trace("set", format_args!("create host set {}", spec.name));
         Ok(id)
     }
 
@@ -378,7 +378,7 @@ impl ArrayMut<'_> {
             self.array.host_sets.rename(set_id, name, new_name);
         }
         self.array.host_sets.get_mut(set_id).expect("set exists").apply_changes(members, changes);
-        self.trace("set", format!("modify host set {name}"));
+        self.trace("set", format_args!("modify host set {name}"));
         Ok(())
     }
 
@@ -392,7 +392,7 @@ impl ArrayMut<'_> {
             return Err(Error::new(ErrorCode::EXPORTED_VLUN, format!("host set '{name}' is exported")));
         }
         self.array.host_sets.remove(id, name);
-        self.trace("set", format!("delete host set {name}"));
+        self.trace("set", format_args!("delete host set {name}"));
         Ok(())
     }
 }

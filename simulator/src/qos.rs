@@ -165,7 +165,7 @@ impl ArrayMut<'_> {
         let id = self.array.qos.next_id;
         let limits = QosLimits { enabled: Some(limits.enabled.unwrap_or(true)), ..limits };
         self.array.qos.rules.insert(target, QosRule { target, id, limits });
-        self.trace("qos", format!("create QoS rule {id} on {target:?}"));
+        self.trace("qos", format_args!("create QoS rule {id} on {target:?}"));
         Ok(id)
     }
 
@@ -180,7 +180,7 @@ impl ArrayMut<'_> {
         let merged = merge(&self.qos_rule(target)?.limits, &changes);
         check_limits(&merged)?;
         self.array.qos.rules.get_mut(&target).expect("rule exists").limits = merged;
-        self.trace("qos", format!("modify QoS rule on {target:?}"));
+        self.trace("qos", format_args!("modify QoS rule on {target:?}"));
         Ok(())
     }
 
@@ -192,7 +192,7 @@ impl ArrayMut<'_> {
         let target = self.qos_target(target)?;
         self.qos_rule(target)?;
         self.array.qos.rules.remove(&target);
-        self.trace("qos", format!("delete QoS rule on {target:?}"));
+        self.trace("qos", format_args!("delete QoS rule on {target:?}"));
         Ok(())
     }
 }

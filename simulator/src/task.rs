@@ -304,7 +304,7 @@ impl ArrayMut<'_> {
         }
         self.array.vol_mut(source).physical_copies.insert(dest_id);
         let source_name = self.vol(source).name.clone();
-        self.trace("copy", format!("offline physical copy {source_name} -> {}", spec.destination));
+        self.trace("copy", format_args!("offline physical copy {source_name} -> {}", spec.destination));
         Ok(self.finished_task(TaskKind::VolumeCopy, &spec.destination, spec.priority))
     }
 
@@ -386,7 +386,7 @@ impl ArrayMut<'_> {
         let array = self.array.id;
         self.world.queue.schedule(finishes_at, Event::TaskFinished { array, task: task_id });
         let source_name = self.vol(source).name.clone();
-        self.trace("task", format!("online copy {source_name} -> {} started (task {task_id})", spec.destination));
+        self.trace("task", format_args!("online copy {source_name} -> {} started (task {task_id})", spec.destination));
         Ok(task_id)
     }
 
@@ -432,7 +432,7 @@ impl ArrayMut<'_> {
                 }
             }
         }
-        self.trace("task", format!("task {id} ({name}) {status:?}"));
+        self.trace("task", format_args!("task {id} ({name}) {status:?}"));
     }
 
     /// Re-copies the source of a completed physical copy into it (WSAPI volume action 2).
@@ -454,7 +454,7 @@ impl ArrayMut<'_> {
         }
         let pages = self.vol(parent).pages.clone();
         self.array.vol_mut(id).pages = pages;
-        self.trace("copy", format!("resync physical copy {name}"));
+        self.trace("copy", format_args!("resync physical copy {name}"));
         Ok(self.finished_task(TaskKind::PhysicalCopyResync, name, None))
     }
 
@@ -522,7 +522,7 @@ impl ArrayMut<'_> {
             volume.provisioning = provisioning;
             volume.compression = compression;
         }
-        self.trace("volume", format!("tune volume {name}"));
+        self.trace("volume", format_args!("tune volume {name}"));
         Ok(self.finished_task(TaskKind::ConvertVolume, name, None))
     }
 }

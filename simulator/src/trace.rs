@@ -30,35 +30,82 @@ impl fmt::Display for TraceLine {
 }
 
 /// A bounded ring of trace lines plus a running hash of every line recorded.
+///
+/// Lines written with [`Trace::record_fmt`] are formatted straight into the text buffer of the
+/// line they evict (or into a scratch buffer when the ring keeps none), so a full ring records a
+/// line without allocating or freeing: every management operation records one, and on a busy
+/// array the allocation, the intermediate `format!` string and the free of a line written
+/// thousands of operations earlier (cold memory) cost as much as a small operation itself.
 #[derive(Debug, Clone)]
 pub struct Trace {
     lines: VecDeque<TraceLine>,
     capacity: usize,
     recorded: u64,
     hasher: blake3::Hasher,
+    /// The text buffer reused when `capacity` is 0 (lines are hashed, never kept).
+    scratch: String,
 }
 
 impl Trace {
     /// A trace keeping the newest `capacity` lines (0 keeps none but still counts and hashes).
     pub fn new(capacity: usize) -> Trace {
-        Trace { lines: VecDeque::new(), capacity, recorded: 0, hasher: blake3::Hasher::new() }
+        Trace { lines: VecDeque::new(), capacity, recorded: 0, hasher: blake3::Hasher::new(), scratch: String::new() }
     }
 
     /// Records one line.
     pub fn record(&mut self, at: Instant, kind: &'static str, text: String) {
-        let line = TraceLine { seq: self.recorded, at, kind, text };
-        self.hasher.update(&line.seq.to_le_bytes());
-        self.hasher.update(&line.at.as_nanos().to_le_bytes());
-        self.hasher.update(line.kind.as_bytes());
-        self.hasher.update(line.text.as_bytes());
-        self.recorded += 1;
+        self.hash_line(at, kind, &text);
         if self.capacity == 0 {
             return;
         }
         if self.lines.len() == self.capacity {
             self.lines.pop_front();
         }
-        self.lines.push_back(line);
+        self.lines.push_back(TraceLine { seq: self.recorded - 1, at, kind, text });
+    }
+
+    /// Records one line whose text is `prefix` followed by `args`, formatted into the buffer of
+    /// the line it evicts (no allocation once the ring is full). Same line, same hash as
+    /// [`Trace::record`] with that text.
+    pub fn record_fmt(&mut self, at: Instant, kind: &'static str, prefix: &str, args: fmt::Arguments<'_>) {
+        self.record_with(at, kind, |text| {
+            text.push_str(prefix);
+            fmt::Write::write_fmt(text, args).expect("formatting into a String does not fail");
+        });
+    }
+
+    /// Records one line whose text `write` appends to an empty buffer: the buffer of the line it
+    /// evicts once the ring is full (so no allocation), a scratch buffer when the ring keeps no
+    /// lines. Same line, same hash as [`Trace::record`] with that text.
+    pub fn record_with(&mut self, at: Instant, kind: &'static str, write: impl FnOnce(&mut String)) {
+        let mut text = if self.capacity == 0 {
+            std::mem::take(&mut self.scratch)
+        } else if self.lines.len() == self.capacity {
+            self.lines.pop_front().map(|line| line.text).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        text.clear();
+        write(&mut text);
+        self.hash_line(at, kind, &text);
+        if self.capacity == 0 {
+            self.scratch = text;
+            return;
+        }
+        self.lines.push_back(TraceLine { seq: self.recorded - 1, at, kind, text });
+    }
+
+    /// Feeds one line into the running hash (sequence number, time, kind, text: the bytes are
+    /// what four separate updates fed before; one update for the fixed-size head is cheaper)
+    /// and counts it.
+    fn hash_line(&mut self, at: Instant, kind: &'static str, text: &str) {
+        let mut head = [0u8; 16];
+        head[..8].copy_from_slice(&self.recorded.to_le_bytes());
+        head[8..].copy_from_slice(&at.as_nanos().to_le_bytes());
+        self.hasher.update(&head);
+        self.hasher.update(kind.as_bytes());
+        self.hasher.update(text.as_bytes());
+        self.recorded += 1;
     }
 
     /// The lines still held, oldest first.
@@ -79,5 +126,49 @@ impl Trace {
     /// Hash of every line ever recorded.
     pub fn hash(&self) -> blake3::Hash {
         self.hasher.finalize()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Goal: a line formatted into a recycled buffer is the same line, with the same hash, as the
+    // one recorded from a `String`, whether the ring is filling, full (the evicted line's buffer
+    // is reused) or keeps nothing (the scratch buffer is reused).
+    #[test]
+    fn formatted_lines_equal_string_lines_in_text_and_hash() {
+        for capacity in [0, 1, 3, 100] {
+            let (mut by_string, mut by_format) = (Trace::new(capacity), Trace::new(capacity));
+            for i in 0..10u64 {
+                let at = Instant::from_nanos(i * 1_000);
+                let long = "x".repeat(i as usize * 40);
+                by_string.record(at, "copy", format!("SIM-A: line {i} {long}"));
+                by_format.record_fmt(at, "copy", "SIM-A", format_args!(": line {i} {long}"));
+                assert_eq!(by_string.hash(), by_format.hash(), "capacity {capacity}, line {i}");
+                assert_eq!(by_string.lines().collect::<Vec<_>>(), by_format.lines().collect::<Vec<_>>());
+            }
+            assert_eq!(by_format.recorded(), 10);
+            assert_eq!(by_format.lines().count(), capacity.min(10));
+            if let Some(last) = by_format.lines().last() {
+                assert_eq!(last.seq, 9);
+                assert!(last.text.starts_with("SIM-A: line 9 xxx"));
+            }
+        }
+    }
+
+    // Goal: the hash covers the order of lines and each of their fields.
+    #[test]
+    fn the_hash_tells_lines_apart() {
+        let line = |trace: &mut Trace, at: u64, kind: &'static str, text: &str| {
+            trace.record_fmt(Instant::from_nanos(at), kind, "A", format_args!("{text}"))
+        };
+        let mut base = Trace::new(4);
+        line(&mut base, 1, "copy", "x");
+        for (at, kind, text) in [(2, "copy", "x"), (1, "cpg", "x"), (1, "copy", "y")] {
+            let mut other = Trace::new(4);
+            line(&mut other, at, kind, text);
+            assert_ne!(base.hash(), other.hash());
+        }
     }
 }

@@ -192,15 +192,23 @@ impl ArrayMut<'_> {
         times: crate::volume::TimeLimits,
     ) {
         let now = self.now();
-        let (name, read_only) = (spec.name.clone(), spec.read_only);
+        let read_only = spec.read_only;
         let copy = self.array.build_snapshot(source, id, spec, times, now);
         let base = copy.base_id();
         self.insert_volume(copy);
         self.array.vol_mut(source).children.insert(id);
         self.array.vol_mut(base).family_copies += 1;
-        let source_name = self.vol(source).name.clone();
         let mode = if read_only { "ro" } else { "rw" };
-        self.trace("copy", format!("create {mode} virtual copy {name} of {source_name}"));
+        // The names are borrowed from the array while the trace (in the world) records them.
+        let (name, source_name) = (&self.array.vol(id).name, &self.array.vol(source).name);
+        let array = &self.array.config.name;
+        // Pieces pushed one by one: this line is recorded for every snapshot (backup tools create
+        // them in bulk), and the formatting machinery costs more than the copy itself.
+        self.world.trace.record_with(self.world.now, "copy", |text| {
+            for piece in [array.as_str(), ": create ", mode, " virtual copy ", name, " of ", source_name] {
+                text.push_str(piece);
+            }
+        });
     }
 
     /// Promotes a virtual copy: its base (or `options.target`) takes the copy's content.
@@ -274,7 +282,7 @@ impl ArrayMut<'_> {
         }
         let pages = self.vol(copy_id).pages.clone();
         self.array.vol_mut(target).pages = pages;
-        self.trace("copy", format!("promote {snapshot} onto {target_name}"));
+        self.trace("copy", format_args!("promote {snapshot} onto {target_name}"));
         let task = self.finished_task(TaskKind::PromoteVirtualCopy, snapshot, options.priority);
         Ok(task)
     }
@@ -336,7 +344,10 @@ impl ArrayMut<'_> {
         copy_mut.created_at = now;
         self.trace(
             "copy",
-            format!("refresh virtual copy {snapshot}{}", if also_parent { " and its read-only parent" } else { "" }),
+            format_args!(
+                "refresh virtual copy {snapshot}{}",
+                if also_parent { " and its read-only parent" } else { "" }
+            ),
         );
         Ok(())
     }

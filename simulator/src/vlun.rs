@@ -231,7 +231,7 @@ impl ArrayMut<'_> {
         self.array.vluns.insert(seq, Vlun { volume, lun, target, no_vcn: spec.no_vcn });
         self.trace(
             "vlun",
-            format!("export {} at LUN {lun} to {:?}", spec.volume, spec.host.as_deref().unwrap_or("port")),
+            format_args!("export {} at LUN {lun} to {:?}", spec.volume, spec.host.as_deref().unwrap_or("port")),
         );
         Ok(lun)
     }
@@ -320,7 +320,7 @@ impl ArrayMut<'_> {
             return Err(Error::new(ErrorCode::NON_EXISTENT_VLUN, format!("no VLUN {volume},{lun}")));
         };
         self.array.vluns.remove(&key);
-        self.trace("vlun", format!("unexport {volume} at LUN {lun}"));
+        self.trace("vlun", format_args!("unexport {volume} at LUN {lun}"));
         Ok(())
     }
 }

@@ -618,7 +618,10 @@ impl ArrayMut<'_> {
             physical_copies: BTreeSet::new(),
         };
         self.insert_volume(volume);
-        self.trace("volume", format!("create volume {} id={id} size={size_mib}MiB {:?}", spec.name, spec.provisioning));
+        self.trace(
+            "volume",
+            format_args!("create volume {} id={id} size={size_mib}MiB {:?}", spec.name, spec.provisioning),
+        );
         Ok(id)
     }
 
@@ -654,7 +657,7 @@ impl ArrayMut<'_> {
             return Err(error);
         }
         self.array.remove_volume(id);
-        self.trace("volume", format!("delete volume {name}"));
+        self.trace("volume", format_args!("delete volume {name}"));
         Ok(())
     }
 
@@ -699,7 +702,7 @@ impl ArrayMut<'_> {
             self.check_full_allocation(volume.user_cpg.expect("base volumes have a user CPG"), new_size - old_size)?;
         }
         self.array.vol_mut(id).size_mib = new_size;
-        self.trace("volume", format!("grow volume {name} {old_size}MiB -> {new_size}MiB"));
+        self.trace("volume", format_args!("grow volume {name} {old_size}MiB -> {new_size}MiB"));
         Ok(new_size)
     }
 
@@ -792,7 +795,7 @@ impl ArrayMut<'_> {
         if expiry_changed && let Some(at) = expires_at {
             self.schedule_expiry(id, at);
         }
-        self.trace("volume", format!("modify volume {name} -> {new_name}"));
+        self.trace("volume", format_args!("modify volume {name} -> {new_name}"));
         Ok(())
     }
 
@@ -818,11 +821,11 @@ impl ArrayMut<'_> {
         match blocker {
             None => {
                 self.array.remove_volume(volume);
-                self.trace("expire", format!("removed expired volume {name}"));
+                self.trace("expire", format_args!("removed expired volume {name}"));
             }
             Some(reason) => {
                 let retry = self.now() + EXPIRY_RETRY;
-                self.trace("expire", format!("expired volume {name} kept: {reason}"));
+                self.trace("expire", format_args!("expired volume {name} kept: {reason}"));
                 let array = self.array.id;
                 self.world.queue.schedule(retry, Event::Expire { array, volume, at });
             }
@@ -859,7 +862,7 @@ impl ArrayMut<'_> {
         let id = volume.id;
         let page = crate::page::Page::from_bytes(content);
         self.array.vol_mut(id).pages.fill_shared(first, count, &page);
-        self.trace("volume", format!("fill volume {name}: {count} pages from page {}", first.0));
+        self.trace("volume", format_args!("fill volume {name}: {count} pages from page {}", first.0));
         Ok(())
     }
 

@@ -273,7 +273,7 @@ impl ArrayMut<'_> {
             flash_cache_policy: None,
         };
         self.array.volume_sets.insert(id, &spec.name, set);
-        self.trace("set", format!("create volume set {}", spec.name));
+        self.trace("set", format_args!("create volume set {}", spec.name));
         Ok(id)
     }
 
@@ -294,7 +294,7 @@ impl ArrayMut<'_> {
             self.array.volume_sets.rename(set_id, name, new_name);
         }
         self.array.volume_sets.get_mut(set_id).expect("set exists").apply_changes(members, changes);
-        self.trace("set", format!("modify volume set {name}"));
+        self.trace("set", format_args!("modify volume set {name}"));
         Ok(())
     }
 
@@ -310,7 +310,7 @@ impl ArrayMut<'_> {
         self.array.volume_sets.remove(id, name);
         // Real arrays drop the set's QoS rule with it (WSAPI spec §6.2); Cinder relies on that.
         self.array.qos.rules.remove(&crate::qos::QosTarget::VolumeSet(id));
-        self.trace("set", format!("delete volume set {name}"));
+        self.trace("set", format_args!("delete volume set {name}"));
         Ok(())
     }
 
@@ -379,7 +379,7 @@ impl ArrayMut<'_> {
             };
             self.insert_snapshot(*member, *id, copy_spec, times);
         }
-        self.trace("copy", format!("snapshot of volume set {set}: {} members", members.len()));
+        self.trace("copy", format_args!("snapshot of volume set {set}: {} members", members.len()));
         Ok(ids)
     }
 
