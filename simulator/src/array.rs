@@ -145,7 +145,7 @@ pub struct Array {
     pub(crate) config: ArrayConfig,
     pub(crate) online: bool,
     pub(crate) cpgs: Registry<CpgId, Cpg>,
-    pub(crate) volumes: Registry<VolumeId, Volume>,
+    pub(crate) volumes: Registry<VolumeId, Volume, crate::registry::DenseVolumes<Volume>>,
     pub(crate) volume_sets: Registry<SetId, VolumeSet>,
     pub(crate) hosts: Registry<HostId, Host>,
     pub(crate) host_sets: Registry<SetId, HostSet>,
@@ -251,9 +251,11 @@ impl Array {
 
     /// The volume called `name`.
     pub fn volume(&self, name: &str) -> Result<&Volume> {
-        self.volumes.by_name(name).ok_or_else(|| {
-            Error::new(ErrorCode::NON_EXISTENT_VOL, format!("volume '{name}' does not exist on {}", self.name()))
-        })
+        self.volumes.by_name(name).ok_or_else(|| self.no_such_volume(name))
+    }
+
+    fn no_such_volume(&self, name: &str) -> Error {
+        Error::new(ErrorCode::NON_EXISTENT_VOL, format!("volume '{name}' does not exist on {}", self.name()))
     }
 
     /// The volume with `id`.
@@ -355,7 +357,7 @@ impl Array {
     }
 
     pub(crate) fn volume_id(&self, name: &str) -> Result<VolumeId> {
-        self.volume(name).map(|v| v.id)
+        self.volumes.id_of(name).ok_or_else(|| self.no_such_volume(name))
     }
 
     pub(crate) fn vol(&self, id: VolumeId) -> &Volume {

@@ -4,6 +4,129 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
+use crate::ids::VolumeId;
+
+/// How a [`Registry`] keeps its objects by id: in id order, each boxed.
+pub trait IdTable<Id, T>: Default {
+    /// The object with `id`.
+    fn get(&self, id: Id) -> Option<&T>;
+    /// The object with `id`, mutably.
+    fn get_mut(&mut self, id: Id) -> Option<&mut T>;
+    /// Stores `value` under `id`; returns whether `id` was free (nothing is replaced if not).
+    fn insert(&mut self, id: Id, value: T) -> bool;
+    /// Takes the object with `id` out.
+    fn remove(&mut self, id: Id) -> Option<T>;
+    /// All objects in id order.
+    fn iter<'a>(&'a self) -> impl DoubleEndedIterator<Item = (Id, &'a T)>
+    where
+        T: 'a;
+    /// Number of objects.
+    fn len(&self) -> usize;
+}
+
+/// Sparse ids (counters that only grow: CPGs, hosts, sets, groups): a B-tree.
+impl<Id: Ord + Copy, T> IdTable<Id, T> for BTreeMap<Id, Box<T>> {
+    fn get(&self, id: Id) -> Option<&T> {
+        BTreeMap::get(self, &id).map(|value| &**value)
+    }
+
+    fn get_mut(&mut self, id: Id) -> Option<&mut T> {
+        BTreeMap::get_mut(self, &id).map(|value| &mut **value)
+    }
+
+    fn insert(&mut self, id: Id, value: T) -> bool {
+        match self.entry(id) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(Box::new(value));
+                true
+            }
+            std::collections::btree_map::Entry::Occupied(_) => false,
+        }
+    }
+
+    fn remove(&mut self, id: Id) -> Option<T> {
+        BTreeMap::remove(self, &id).map(|value| *value)
+    }
+
+    fn iter<'a>(&'a self) -> impl DoubleEndedIterator<Item = (Id, &'a T)>
+    where
+        T: 'a,
+    {
+        BTreeMap::iter(self).map(|(id, value)| (*id, &**value))
+    }
+
+    fn len(&self) -> usize {
+        BTreeMap::len(self)
+    }
+}
+
+/// Volume ids (1..=65,535, reused after deletion): a table indexed by id.
+///
+/// Why: volumes are the registry the hot paths hit (a snapshot creation looks up its source, the
+/// base and the new copy half a dozen times), and an array can hold tens of thousands; a lookup
+/// here is one index instead of a walk down a B-tree of that many entries, each node a likely
+/// cache miss. The cost: the table is as long as the highest id in use (at most 65,536 slots of
+/// 8 bytes), and iteration walks the slots up to it.
+#[derive(Debug, Clone)]
+pub struct DenseVolumes<T> {
+    slots: Vec<Option<Box<T>>>,
+    len: usize,
+}
+
+impl<T> Default for DenseVolumes<T> {
+    fn default() -> Self {
+        DenseVolumes { slots: Vec::new(), len: 0 }
+    }
+}
+
+impl<T> IdTable<VolumeId, T> for DenseVolumes<T> {
+    fn get(&self, id: VolumeId) -> Option<&T> {
+        self.slots.get(id.0 as usize)?.as_deref()
+    }
+
+    fn get_mut(&mut self, id: VolumeId) -> Option<&mut T> {
+        self.slots.get_mut(id.0 as usize)?.as_deref_mut()
+    }
+
+    fn insert(&mut self, id: VolumeId, value: T) -> bool {
+        let index = id.0 as usize;
+        if index >= self.slots.len() {
+            self.slots.resize_with(index + 1, || None);
+        }
+        let slot = &mut self.slots[index];
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(Box::new(value));
+        self.len += 1;
+        true
+    }
+
+    fn remove(&mut self, id: VolumeId) -> Option<T> {
+        let value = self.slots.get_mut(id.0 as usize)?.take()?;
+        self.len -= 1;
+        // Keep the table no longer than the highest id in use.
+        while self.slots.last().is_some_and(Option::is_none) {
+            self.slots.pop();
+        }
+        Some(*value)
+    }
+
+    fn iter<'a>(&'a self) -> impl DoubleEndedIterator<Item = (VolumeId, &'a T)>
+    where
+        T: 'a,
+    {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(index, slot)| slot.as_deref().map(|value| (VolumeId(index as u32), value)))
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
 /// Objects keyed by id (iteration in id order = creation order) with a unique name index.
 ///
 /// Objects are boxed. A B-tree node holds eleven values inline, and volumes are a few hundred
@@ -15,32 +138,35 @@ use rustc_hash::FxHashMap;
 /// The name index is a hash map (FxHash: fixed, seedless, fast for short keys): it is only ever
 /// looked up, never iterated, so its order cannot reach the model; a lookup costs one hash
 /// instead of a dozen string comparisons down a B-tree of tens of thousands of volumes.
+///
+/// Objects live in an [`IdTable`]: a B-tree by default, a table indexed by id for volumes.
 #[derive(Debug, Clone)]
-pub struct Registry<Id: Ord + Copy, T> {
-    by_id: BTreeMap<Id, Box<T>>,
+pub struct Registry<Id: Ord + Copy, T, Table = BTreeMap<Id, Box<T>>> {
+    by_id: Table,
     by_name: FxHashMap<String, Id>,
+    _objects: std::marker::PhantomData<T>,
 }
 
-impl<Id: Ord + Copy, T> Default for Registry<Id, T> {
+impl<Id: Ord + Copy, T, Table: Default> Default for Registry<Id, T, Table> {
     fn default() -> Self {
-        Registry { by_id: BTreeMap::new(), by_name: FxHashMap::default() }
+        Registry { by_id: Table::default(), by_name: FxHashMap::default(), _objects: std::marker::PhantomData }
     }
 }
 
-impl<Id: Ord + Copy, T> Registry<Id, T> {
+impl<Id: Ord + Copy, T, Table: IdTable<Id, T>> Registry<Id, T, Table> {
     /// Adds `value` under `id` and `name`. Precondition: neither is taken.
-    pub(crate) fn insert(&mut self, id: Id, name: &str, value: T) {
-        assert!(!self.by_id.contains_key(&id));
-        let previous = self.by_name.insert(name.to_owned(), id);
+    pub(crate) fn insert(&mut self, id: Id, name: String, value: T) {
+        assert!(self.by_id.get(id).is_none());
+        let previous = self.by_name.insert(name, id);
         assert!(previous.is_none());
-        self.by_id.insert(id, Box::new(value));
+        self.by_id.insert(id, value);
     }
 
     /// Removes the object `id` known as `name`.
     pub(crate) fn remove(&mut self, id: Id, name: &str) -> T {
         let removed = self.by_name.remove(name);
         assert!(removed == Some(id));
-        *self.by_id.remove(&id).expect("registry id and name indexes agree")
+        self.by_id.remove(id).expect("registry id and name indexes agree")
     }
 
     /// Moves `id` from `old` to `new` in the name index. Precondition: `new` is free.
@@ -53,11 +179,11 @@ impl<Id: Ord + Copy, T> Registry<Id, T> {
 
     /// The object with `id`.
     pub fn get(&self, id: Id) -> Option<&T> {
-        self.by_id.get(&id).map(|value| &**value)
+        self.by_id.get(id)
     }
 
     pub(crate) fn get_mut(&mut self, id: Id) -> Option<&mut T> {
-        self.by_id.get_mut(&id).map(|value| &mut **value)
+        self.by_id.get_mut(id)
     }
 
     /// The id of the object called `name`.
@@ -72,7 +198,7 @@ impl<Id: Ord + Copy, T> Registry<Id, T> {
 
     /// Whether `id` is taken.
     pub fn contains_id(&self, id: Id) -> bool {
-        self.by_id.contains_key(&id)
+        self.by_id.get(id).is_some()
     }
 
     /// Whether `name` is taken.
@@ -82,7 +208,7 @@ impl<Id: Ord + Copy, T> Registry<Id, T> {
 
     /// All objects in id order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (Id, &T)> {
-        self.by_id.iter().map(|(id, value)| (*id, &**value))
+        self.by_id.iter()
     }
 
     /// Number of objects.
@@ -92,6 +218,40 @@ impl<Id: Ord + Copy, T> Registry<Id, T> {
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
+        self.by_id.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        // Goal: the table indexed by volume id behaves as the B-tree it replaces for volumes:
+        // same lookups, same refusals of a taken id, same removals, same iteration in id order
+        // (in both directions) and the same count, through any sequence of inserts and removals.
+        #[test]
+        fn dense_volumes_behave_as_the_btree(ops in proptest::collection::vec((any::<bool>(), 0u32..200), 0..300)) {
+            let mut dense: DenseVolumes<u32> = DenseVolumes::default();
+            let mut tree: BTreeMap<VolumeId, Box<u32>> = BTreeMap::new();
+            for (step, (insert, id)) in ops.into_iter().enumerate() {
+                let id = VolumeId(id);
+                if insert {
+                    prop_assert_eq!(dense.insert(id, step as u32), IdTable::insert(&mut tree, id, step as u32));
+                } else {
+                    prop_assert_eq!(dense.remove(id), IdTable::remove(&mut tree, id));
+                }
+                prop_assert_eq!(IdTable::len(&dense), IdTable::len(&tree));
+                prop_assert_eq!(dense.get(id), IdTable::get(&tree, id));
+                let forward: Vec<_> = IdTable::iter(&dense).collect();
+                prop_assert_eq!(&forward, &IdTable::iter(&tree).collect::<Vec<_>>());
+                let backward: Vec<_> = IdTable::iter(&dense).rev().collect();
+                prop_assert_eq!(backward, IdTable::iter(&tree).rev().collect::<Vec<_>>());
+                // The table is never longer than the highest id in use.
+                prop_assert_eq!(dense.slots.len(), forward.last().map_or(0, |(id, _)| id.0 as usize + 1));
+            }
+        }
     }
 }

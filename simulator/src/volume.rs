@@ -635,7 +635,7 @@ impl ArrayMut<'_> {
         if id.0 >= *next || *next > MAX_VOLUME_ID {
             *next = id.0 + 1;
         }
-        self.array.volumes.insert(id, &name, volume);
+        self.array.volumes.insert(id, name, volume);
         if let Some(at) = expires_at {
             self.schedule_expiry(id, at);
         }
