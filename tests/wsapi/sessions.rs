@@ -51,7 +51,16 @@ async fn login_logout_and_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routing_never_answers_403_for_unknown_paths() {
     let sim = Sim::start().await;
-    for path in ["/nothing", "/api/v2/volumes", "/api/v1/nothing", "/api/v1systemreporter/vstime/cpgstatistics/daily"] {
+    for path in [
+        "/nothing",
+        "/api/v2/volumes",
+        "/api/v1/nothing",
+        "/api/v1systemreporter/vstime/cpgstatistics/daily",
+        // Longer than any resource (five segments), also under resources that exist.
+        "/api/v1/remotecopygroups/g/volumes/v/more",
+        "/api/v1/credentials/a/b/c/d",
+        "/api/v1/volumes/a/objectKeyValues/k/x/y/z",
+    ] {
         sim.raw(0, Method::GET, path, None, None).await.error(404, 11);
         sim.get(path).await.error(404, 11);
     }

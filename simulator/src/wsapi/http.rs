@@ -40,6 +40,9 @@ const MAX_API_BODY: usize = 1 << 20;
 /// Largest request body on `/sim` paths (volume data writes).
 const MAX_CONTROL_BODY: usize = 64 << 20;
 
+/// Most path segments after `/api/v1` of any resource (`remotecopygroups/<g>/volumes/<v>`).
+const MAX_SEGMENTS: usize = 4;
+
 /// The session header (matched case-insensitively, as HTTP header names are).
 pub(crate) const SESSION_HEADER: &str = "x-hp3par-wsapi-sessionkey";
 
@@ -268,8 +271,9 @@ fn build(reply: Reply) -> Response<Full<Bytes>> {
     if has_body {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
     }
+    // The location's own buffer becomes the header value (checked, not copied).
     if let Some(location) = reply.location
-        && let Ok(value) = HeaderValue::from_str(&location)
+        && let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(location))
     {
         headers.insert(LOCATION, value);
     }
@@ -278,10 +282,10 @@ fn build(reply: Reply) -> Response<Full<Bytes>> {
 
 async fn respond(ctx: &Ctx, request: hyper::Request<Incoming>) -> ApiResult<Reply> {
     let (parts, body) = request.into_parts();
-    let path = parts.uri.path().to_owned();
-    let target = split_path(&path)?;
+    let path = parts.uri.path();
+    let target = split_path(path)?;
     if !matches!(target, Some(Target::Control(_))) {
-        control::apply_http_faults(ctx, &parts.method, &path).await?;
+        control::apply_http_faults(ctx, &parts.method, path).await?;
     }
     let limit = if matches!(target, Some(Target::Control(_))) { MAX_CONTROL_BODY } else { MAX_API_BODY };
     let body = match Limited::new(body, limit).collect().await {
@@ -291,7 +295,7 @@ async fn respond(ctx: &Ctx, request: hyper::Request<Incoming>) -> ApiResult<Repl
         }
         Err(_) => return Err(ApiError::new(ErrorCode::INPUT_EOF)),
     };
-    let session = parts.headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let session = parts.headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok());
     let req =
         |segments| Req { method: parts.method.clone(), segments, query: parts.uri.query().map(str::to_owned), body };
     match target {
@@ -305,7 +309,7 @@ async fn respond(ctx: &Ctx, request: hyper::Request<Incoming>) -> ApiResult<Repl
             if !control::is_known(&req.segments) {
                 return Err(ApiError::new(ErrorCode::URI_RES_NOT_FOUND));
             }
-            authenticate(ctx, session.as_deref())?;
+            authenticate(ctx, session)?;
             // Bulk data, clock advances, digests and resets may take long.
             control::dispatch(&Ctx { heavy: true, ..ctx.clone() }, req).await
         }
@@ -313,7 +317,7 @@ async fn respond(ctx: &Ctx, request: hyper::Request<Incoming>) -> ApiResult<Repl
             // Collections (one path segment, GET) render every object of their kind.
             let heavy = segments.len() <= 1 && parts.method == Method::GET;
             let ctx = if heavy { &Ctx { heavy: true, ..ctx.clone() } } else { ctx };
-            api(ctx, req(segments), session.as_deref()).await
+            api(ctx, req(segments), session).await
         }
     }
 }
@@ -330,11 +334,20 @@ fn authenticate(ctx: &Ctx, key: Option<&str>) -> ApiResult<()> {
 /// there), then the session (403), then the handler.
 async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
     use Method as M;
-    let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
+    // No resource has more than four segments: a longer path is unknown (and needs no
+    // allocation to find that out).
+    if req.segments.len() > MAX_SEGMENTS {
+        return Err(ApiError::new(ErrorCode::URI_RES_NOT_FOUND));
+    }
+    let mut held = [""; MAX_SEGMENTS];
+    for (slot, segment) in held.iter_mut().zip(&req.segments) {
+        *slot = segment.as_str();
+    }
+    let segs = &held[..req.segments.len()];
     let method = req.method.clone();
     let unsupported = || Err(ApiError::new(ErrorCode::UNSUP_OP));
     // Log in and out need no session.
-    match segs.as_slice() {
+    match segs {
         ["credentials"] => return if method == M::POST { credentials::login(ctx, &req) } else { unsupported() },
         ["credentials", key] => {
             return if method == M::DELETE { credentials::logout(ctx, key) } else { unsupported() };
@@ -342,7 +355,7 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
         _ => {}
     }
     let known = matches!(
-        segs.as_slice(),
+        segs,
         [] | ["system"]
             | ["wsapiconfiguration"]
             | ["capacity"]
@@ -382,7 +395,7 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
     if !known {
         return Err(ApiError::new(ErrorCode::URI_RES_NOT_FOUND));
     }
-    let allowed = match segs.as_slice() {
+    let allowed = match segs {
         [] => method == M::POST,
         ["volumes", _] | ["volumesets", _] | ["hostsets", _] | ["remotecopygroups", _] => {
             matches!(method, M::GET | M::POST | M::PUT | M::DELETE)
@@ -413,7 +426,7 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
     }
     authenticate(ctx, session)?;
     let name = |i: usize| segs[i].to_owned();
-    match (method, segs.as_slice()) {
+    match (method, segs) {
         (M::POST, []) => flashcache::create(ctx, &req).await,
         (_, ["system"]) => system::system(ctx).await,
         (_, ["wsapiconfiguration"]) => system::wsapi_configuration(ctx),

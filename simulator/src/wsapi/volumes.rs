@@ -604,9 +604,12 @@ pub(crate) fn post_action_name(value: &serde_json::Value, known: &[&'static str]
 /// Creates the snapshot `spec` of volume `name`; the body has been read and checked.
 async fn create_snapshot(ctx: &Ctx, name: String, spec: SnapshotSpec) -> ApiResult<Reply> {
     crate::names::validate_name("snapshot", &spec.name, NAME31).map_err(|e| ApiError::from(e).with_ref("name"))?;
-    let snapshot = spec.name.clone();
+    const PREFIX: &str = "/api/v1/volumes/";
+    let mut location = String::with_capacity(PREFIX.len() + spec.name.len());
+    location.push_str(PREFIX);
+    location.push_str(&spec.name);
     ctx.run(move |sim, id| sim.array_mut(id).create_snapshot(&name, spec)).await?;
-    Ok(Reply::created(format!("/api/v1/volumes/{snapshot}")))
+    Ok(Reply::created(location))
 }
 
 /// The most common snapshot request, read without building a `serde_json::Value`:
