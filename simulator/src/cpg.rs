@@ -151,7 +151,7 @@ impl ArrayMut<'_> {
             used_ld_warning_alert_mib: spec.used_ld_warning_alert_mib,
             ld_layout: spec.ld_layout,
         };
-        self.array.cpgs.insert(id, spec.name.clone(), cpg);
+        self.array.cpgs.insert(id, &spec.name, cpg);
         self.trace("cpg", format_args!("create cpg {}", spec.name));
         Ok(id)
     }

@@ -182,7 +182,7 @@ impl ArrayMut<'_> {
             initiator_chap: None,
             target_chap: None,
         };
-        self.array.hosts.insert(id, spec.name.clone(), host);
+        self.array.hosts.insert(id, &spec.name, host);
         self.trace("host", format_args!("create host {}", spec.name));
         Ok(id)
     }
@@ -343,7 +343,7 @@ impl ArrayMut<'_> {
             members,
             flash_cache_policy: None,
         };
-        self.array.host_sets.insert(id, spec.name.clone(), set);
+        self.array.host_sets.insert(id, &spec.name, set);
         self.trace("set", format_args!("create host set {}", spec.name));
         Ok(id)
     }

@@ -1,8 +1,10 @@
 //! A by-id table with a unique name index: the storage shape of every named 3PAR object.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::FxBuildHasher;
 
 use crate::ids::VolumeId;
 
@@ -138,42 +140,57 @@ impl<T> IdTable<VolumeId, T> for DenseVolumes<T> {
 /// The name index is a hash map (FxHash: fixed, seedless, fast for short keys): it is only ever
 /// looked up, never iterated, so its order cannot reach the model; a lookup costs one hash
 /// instead of a dozen string comparisons down a B-tree of tens of thousands of volumes.
+/// Its keys hold names of up to 31 bytes (every 3PAR object name) inline ([`NameKey`]), so a
+/// lookup compares bytes in the table itself instead of following a pointer to a string
+/// elsewhere in the heap (a cache miss per lookup on a large array), and an insertion allocates
+/// nothing for the key.
 ///
 /// Objects live in an [`IdTable`]: a B-tree by default, a table indexed by id for volumes.
 #[derive(Debug, Clone)]
 pub struct Registry<Id: Ord + Copy, T, Table = BTreeMap<Id, Box<T>>> {
     by_id: Table,
-    by_name: FxHashMap<String, Id>,
+    by_name: hashbrown::HashMap<NameKey, Id, FxBuildHasher>,
     _objects: std::marker::PhantomData<T>,
 }
 
 impl<Id: Ord + Copy, T, Table: Default> Default for Registry<Id, T, Table> {
     fn default() -> Self {
-        Registry { by_id: Table::default(), by_name: FxHashMap::default(), _objects: std::marker::PhantomData }
+        Registry { by_id: Table::default(), by_name: hashbrown::HashMap::default(), _objects: std::marker::PhantomData }
     }
 }
 
 impl<Id: Ord + Copy, T, Table: IdTable<Id, T>> Registry<Id, T, Table> {
     /// Adds `value` under `id` and `name`. Precondition: neither is taken.
-    pub(crate) fn insert(&mut self, id: Id, name: String, value: T) {
+    pub(crate) fn insert(&mut self, id: Id, name: &str, value: T) {
+        self.insert_key(id, NameKey::new(name), value);
+    }
+
+    /// Adds `value` under `id` and the name `name_of` reads from it (no copy of the name is
+    /// made to get around the borrow). Precondition: neither is taken.
+    pub(crate) fn insert_named(&mut self, id: Id, value: T, name_of: impl FnOnce(&T) -> &str) {
+        let key = NameKey::new(name_of(&value));
+        self.insert_key(id, key, value);
+    }
+
+    fn insert_key(&mut self, id: Id, key: NameKey, value: T) {
         assert!(self.by_id.get(id).is_none());
-        let previous = self.by_name.insert(name, id);
+        let previous = self.by_name.insert(key, id);
         assert!(previous.is_none());
         self.by_id.insert(id, value);
     }
 
     /// Removes the object `id` known as `name`.
     pub(crate) fn remove(&mut self, id: Id, name: &str) -> T {
-        let removed = self.by_name.remove(name);
+        let removed = self.by_name.remove(&Name(name));
         assert!(removed == Some(id));
         self.by_id.remove(id).expect("registry id and name indexes agree")
     }
 
     /// Moves `id` from `old` to `new` in the name index. Precondition: `new` is free.
     pub(crate) fn rename(&mut self, id: Id, old: &str, new: &str) {
-        let removed = self.by_name.remove(old);
+        let removed = self.by_name.remove(&Name(old));
         assert!(removed == Some(id));
-        let previous = self.by_name.insert(new.to_owned(), id);
+        let previous = self.by_name.insert(NameKey::new(new), id);
         assert!(previous.is_none());
     }
 
@@ -188,7 +205,7 @@ impl<Id: Ord + Copy, T, Table: IdTable<Id, T>> Registry<Id, T, Table> {
 
     /// The id of the object called `name`.
     pub fn id_of(&self, name: &str) -> Option<Id> {
-        self.by_name.get(name).copied()
+        self.by_name.get(&Name(name)).copied()
     }
 
     /// The object called `name`.
@@ -203,7 +220,7 @@ impl<Id: Ord + Copy, T, Table: IdTable<Id, T>> Registry<Id, T, Table> {
 
     /// Whether `name` is taken.
     pub fn contains_name(&self, name: &str) -> bool {
-        self.by_name.contains_key(name)
+        self.by_name.contains_key(&Name(name))
     }
 
     /// All objects in id order.
@@ -222,13 +239,121 @@ impl<Id: Ord + Copy, T, Table: IdTable<Id, T>> Registry<Id, T, Table> {
     }
 }
 
+/// Longest name kept inline in a [`NameKey`] (3PAR names are at most 31 characters).
+const INLINE_NAME: usize = 31;
+
+/// A name as a key of the name index: inline up to [`INLINE_NAME`] bytes, on the heap beyond
+/// (no 3PAR name is that long, but the registry does not rely on validation elsewhere).
+/// Hashes and compares as its bytes, like [`Name`], the form lookups take.
+#[derive(Clone)]
+enum NameKey {
+    Inline { len: u8, bytes: [u8; INLINE_NAME] },
+    Heap(Box<str>),
+}
+
+impl NameKey {
+    fn new(name: &str) -> NameKey {
+        if name.len() <= INLINE_NAME {
+            let mut bytes = [0u8; INLINE_NAME];
+            bytes[..name.len()].copy_from_slice(name.as_bytes());
+            NameKey::Inline { len: name.len() as u8, bytes }
+        } else {
+            NameKey::Heap(name.into())
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            NameKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            NameKey::Heap(name) => name.as_bytes(),
+        }
+    }
+}
+
+impl Hash for NameKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(self.as_bytes());
+    }
+}
+
+impl PartialEq for NameKey {
+    fn eq(&self, other: &NameKey) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for NameKey {}
+
+impl fmt::Debug for NameKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&String::from_utf8_lossy(self.as_bytes()), f)
+    }
+}
+
+/// A name looked up in the index: hashes as the [`NameKey`] of the same name.
+struct Name<'a>(&'a str);
+
+impl Hash for Name<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(self.0.as_bytes());
+    }
+}
+
+impl hashbrown::Equivalent<NameKey> for Name<'_> {
+    fn equivalent(&self, key: &NameKey) -> bool {
+        self.0.as_bytes() == key.as_bytes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
     use super::*;
 
+    /// Names of every length around the inline limit, some sharing prefixes.
+    fn name() -> impl Strategy<Value = String> {
+        (0usize..40, 0u8..3).prop_map(|(len, letter)| {
+            let letter = char::from(b'a' + letter);
+            (0..len).map(|i| if i % 7 == 6 { '.' } else { letter }).collect()
+        })
+    }
+
     proptest! {
+        // Goal: the name index (names inline up to 31 bytes, on the heap beyond) finds exactly
+        // the names present, through inserts, removals and renames, like a B-tree of strings.
+        #[test]
+        fn name_index_behaves_as_a_map_of_strings(ops in proptest::collection::vec((0u8..3, name(), name()), 0..200)) {
+            let mut registry: Registry<VolumeId, u32, DenseVolumes<u32>> = Registry::default();
+            let mut model: BTreeMap<String, VolumeId> = BTreeMap::new();
+            let mut next = 1u32;
+            for (op, a, b) in ops {
+                match op {
+                    0 if !model.contains_key(&a) => {
+                        registry.insert(VolumeId(next), &a, next);
+                        model.insert(a.clone(), VolumeId(next));
+                        next += 1;
+                    }
+                    1 => {
+                        if let Some(id) = model.remove(&a) {
+                            prop_assert_eq!(registry.remove(id, &a), id.0);
+                        }
+                    }
+                    2 if model.contains_key(&a) && !model.contains_key(&b) => {
+                        let id = model.remove(&a).unwrap();
+                        registry.rename(id, &a, &b);
+                        model.insert(b.clone(), id);
+                    }
+                    _ => {}
+                }
+                for probe in [&a, &b] {
+                    prop_assert_eq!(registry.id_of(probe), model.get(probe).copied());
+                    prop_assert_eq!(registry.contains_name(probe), model.contains_key(probe));
+                }
+                prop_assert_eq!(registry.len(), model.len());
+            }
+        }
+
         // Goal: the table indexed by volume id behaves as the B-tree it replaces for volumes:
         // same lookups, same refusals of a taken id, same removals, same iteration in id order
         // (in both directions) and the same count, through any sequence of inserts and removals.

@@ -627,7 +627,7 @@ impl ArrayMut<'_> {
 
     /// Inserts a fully built volume, advances the id counter and schedules its expiry.
     pub(crate) fn insert_volume(&mut self, volume: Volume) {
-        let (id, name, expires_at) = (volume.id, volume.name.clone(), volume.expires_at);
+        let (id, expires_at) = (volume.id, volume.expires_at);
         // The counter moves forward past every new id, and restarts after the allocator wrapped
         // past MAX_VOLUME_ID, so each allocation starts next to the previous one (O(1)) instead
         // of rescanning the ids in use.
@@ -635,7 +635,7 @@ impl ArrayMut<'_> {
         if id.0 >= *next || *next > MAX_VOLUME_ID {
             *next = id.0 + 1;
         }
-        self.array.volumes.insert(id, name, volume);
+        self.array.volumes.insert_named(id, volume, |volume| &volume.name);
         if let Some(at) = expires_at {
             self.schedule_expiry(id, at);
         }

@@ -272,7 +272,7 @@ impl ArrayMut<'_> {
             members,
             flash_cache_policy: None,
         };
-        self.array.volume_sets.insert(id, spec.name.clone(), set);
+        self.array.volume_sets.insert(id, &spec.name, set);
         self.trace("set", format_args!("create volume set {}", spec.name));
         Ok(id)
     }

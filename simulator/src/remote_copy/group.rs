@@ -451,7 +451,7 @@ impl RemoteCopyMut<'_> {
                 restore_pending: false,
                 restore_skip_start: false,
             };
-            rc.groups.insert(id, name.to_owned(), group);
+            rc.groups.insert(id, name, group);
             id
         };
         let sim = &mut *self.sim;
