@@ -149,7 +149,19 @@ impl Drop for Node {
         // deleted copy's overwritten data). Plain loads of their counters first let those cache
         // misses overlap; then every page this leaf alone held goes to the pool (no atomic
         // decrement, no deallocation) while there is room, and the rest are released as usual.
-        let Node::Leaf(pages) = self else { return };
+        let pages = match self {
+            Node::Leaf(pages) => pages,
+            Node::Branch(children) => {
+                // A dropped branch (a deleted copy's path to the pages it alone held) releases
+                // its children, most of them shared with newer maps and cold: loading their
+                // counters first lets those misses overlap instead of paying one per atomic
+                // decrement when the array is dropped.
+                let held =
+                    children.iter().flatten().fold(0usize, |sum, child| sum.wrapping_add(Arc::strong_count(child)));
+                std::hint::black_box(held);
+                return;
+            }
+        };
         let held = pages.iter().flatten().fold(0usize, |sum, page| sum.wrapping_add(Arc::strong_count(&page.0)));
         std::hint::black_box(held);
         let _ = POOL.try_with(|pool| {
