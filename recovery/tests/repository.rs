@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use proptest::prelude::*;
 use recovery::repository::{
-    Applied, BackupKind, CommitPoint, CopyRecord, Entry, EntryKey, EntryState, MountRecord, PolicyFields,
+    Applied, BackupKind, CommitPoint, CopyRecord, Entry, EntryKey, EntryState, MemoryDisk, MountRecord, PolicyFields,
     REPOSITORY_FILE, RemoteCopyMode, Repository, RepositoryError, Site, TEMP_PREFIX, VolumeRole,
 };
 
@@ -240,6 +240,65 @@ proptest! {
         }
         drop(repository);
         let reopened = open(dir.path());
+        prop_assert_eq!(&plain(reopened.entries()), &model);
+    }
+}
+
+proptest! {
+    #![proptest_config(proptest_config(32, "tests/proptest-regressions/repository_memory.txt"))]
+
+    /// Goal: an in-memory repository behaves as the reference too, with and without crash
+    /// points (without one it changes its catalogue in place instead of copying it), and a
+    /// refused or already-done operation changes neither the entries nor the generation.
+    /// Method: as above on a `MemoryDisk`, reopening after each crash; the generation must count
+    /// exactly the committed operations and equal the reopened handle's.
+    #[test]
+    fn memory_repository_equals_reference(
+        steps in prop::collection::vec((op_strategy(), prop::option::weighted(0.2, 0usize..4)), 1..30)
+    ) {
+        let disk = MemoryDisk::new();
+        let open = || Repository::open_memory(&disk, "BKP-A", Site::Local).unwrap();
+        let mut repository = open();
+        let mut model: BTreeMap<EntryKey, Entry> = BTreeMap::new();
+        for (op, crash) in steps {
+            let point = crash.map(|i| CommitPoint::ALL[i]);
+            repository.crash_at(point);
+            let key = |n: &u32| entry(*n).key;
+            let before = repository.generation();
+            let result = match &op {
+                Op::Add(n) => repository.add(entry(*n)),
+                Op::Remove(n) => repository.remove(&key(n)),
+                Op::Mount(n) => repository.set_mounted(
+                    &key(n),
+                    Some(MountRecord { host: "bkp".into(), array: "SIM-A".into(), exported_volumes: Vec::new() }),
+                ),
+                Op::Unmount(n) => repository.set_mounted(&key(n), None),
+            };
+            let next = reference_apply(&model, &op);
+            match (result, next) {
+                (Ok(applied), Some(next)) => {
+                    prop_assert_eq!(applied == Applied::AlreadyDone, next == model);
+                    prop_assert_eq!(repository.generation(), before + u64::from(applied == Applied::Committed));
+                    model = next;
+                }
+                (Err(RepositoryError::InjectedCrash(p)), Some(next)) => {
+                    drop(repository);
+                    repository = open();
+                    if p.new_state_visible() {
+                        model = next;
+                    }
+                }
+                (Err(RepositoryError::Mounted(_) | RepositoryError::NotFound(_) | RepositoryError::Conflict(_)), None) => {
+                    prop_assert_eq!(repository.generation(), before);
+                }
+                (result, next) => prop_assert!(false, "{:?}: {:?} vs reference {:?}", op, result, next.is_some()),
+            }
+            prop_assert_eq!(&plain(repository.entries()), &model);
+        }
+        let generation = repository.generation();
+        drop(repository);
+        let reopened = open();
+        prop_assert_eq!(reopened.generation(), generation);
         prop_assert_eq!(&plain(reopened.entries()), &model);
     }
 }

@@ -52,13 +52,20 @@ pub fn validate_key(key: &str) -> Result<()> {
 
 /// Checks a comment: printable characters, at most `max_len`.
 pub fn validate_comment(comment: &str, max_len: usize) -> Result<()> {
-    if comment.chars().count() > max_len {
+    // ASCII (every comment the engine writes): one byte per character, and the control
+    // characters are 0x00–0x1F and 0x7F; the same answers without decoding characters.
+    let (length, control) = if comment.is_ascii() {
+        (comment.len(), comment.bytes().any(|b| b.is_ascii_control()))
+    } else {
+        (comment.chars().count(), comment.chars().any(char::is_control))
+    };
+    if length > max_len {
         return Err(Error::new(
             ErrorCode::INV_INPUT_EXCEEDS_LENGTH,
             format!("comment is longer than {max_len} characters"),
         ));
     }
-    if comment.chars().any(char::is_control) {
+    if control {
         return Err(Error::new(ErrorCode::INV_INPUT_ILLEGAL_CHAR, "comment contains a control character"));
     }
     Ok(())
@@ -71,6 +78,34 @@ fn is_name_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comment_checks_agree_with_character_rules() {
+        // Goal: the ASCII fast path answers as the character-based rules do. Method: every
+        // single byte value and mixed strings, against `chars().count()` and `char::is_control`.
+        let reference = |c: &str, max: usize| {
+            if c.chars().count() > max {
+                Some(ErrorCode::INV_INPUT_EXCEEDS_LENGTH)
+            } else if c.chars().any(char::is_control) {
+                Some(ErrorCode::INV_INPUT_ILLEGAL_CHAR)
+            } else {
+                None
+            }
+        };
+        let mut cases: Vec<String> = (0u8..=0x7f).map(|b| format!("ab{}c", b as char)).collect();
+        cases.extend(
+            ["", "plain", "caf\u{e9}", "tab\there", "x\u{85}y", "\u{7f}", "\u{1b}[0m", "ééé"].map(String::from),
+        );
+        for comment in &cases {
+            for max in [0, 3, 4, 5, 100] {
+                assert_eq!(
+                    validate_comment(comment, max).err().map(|e| e.code),
+                    reference(comment, max),
+                    "{comment:?} {max}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn names_follow_the_3par_rules() {

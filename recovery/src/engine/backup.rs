@@ -16,6 +16,7 @@
 //! The cost: a crash can leave up to two intents for the restart to resolve.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 use simulator::{ArrayId, Instant, Simulation, VolumeChanges};
 
@@ -335,6 +336,8 @@ pub(super) struct Session<'s> {
     /// (periodic).
     pub(super) remote: Vec<PlannedCopy>,
     pub(super) set_id: SnapshotSetId,
+    /// `set_id` as entries record it (formatted once: every entry of the backup carries it).
+    pub(super) set_id_text: String,
     /// When the primary copies were taken.
     pub(super) copies_at: Instant,
     pub(super) vss_window: Option<VssWindow>,
@@ -489,6 +492,7 @@ fn run_with_server(
         primary: plan.primary,
         remote: plan.remote,
         set_id: SnapshotSetId(0),
+        set_id_text: SnapshotSetId(0).to_string(),
         copies_at: sim.now(),
         vss_window: None,
         integrity_checked: false,
@@ -656,32 +660,41 @@ fn plan_copy(
 ) -> crate::Result<PlannedCopy> {
     let stamp = key.backup_id.get(2..).unwrap_or(&key.backup_id);
     let letter = match role {
-        VolumeRole::Database => 'd',
-        VolumeRole::Log => 'l',
+        VolumeRole::Database => ".d",
+        VolumeRole::Log => ".l",
     };
-    let stem = |n: usize| source.chars().take(n).collect::<String>();
-    let first = format!("{}.{letter}{stamp}", stem(14));
-    let candidates = std::iter::once(first.clone()).chain((1..=9).map(|k| format!("{}.{letter}{stamp}.{k}", stem(12))));
-    for name in candidates {
-        if sim.array(array).has_volume(&name) || taken.contains(&(array, name.clone())) {
-            continue;
+    // The first `n` characters of the source (a borrowed prefix: names are built by appending,
+    // without `format!`, as this runs for every copy of every backup).
+    let stem = |n: usize| source.char_indices().nth(n).map_or(source, |(end, _)| &source[..end]);
+    let name_of = |k: Option<u32>| {
+        let mut name = String::with_capacity(32);
+        name.push_str(stem(if k.is_some() { 12 } else { 14 }));
+        name.push_str(letter);
+        name.push_str(stamp);
+        if let Some(k) = k {
+            name.push('.');
+            name.push(char::from_digit(k, 10).expect("candidates are numbered 1 to 9"));
         }
-        taken.insert((array, name.clone()));
-        return Ok(PlannedCopy {
-            array,
-            role,
-            source: source.to_owned(),
-            copy: name,
-            comment: format!("{COPY_COMMENT_TAG}: backup {key} ({role:?} volume {source})"),
-            expiration_hours,
-        });
-    }
-    Err(EngineError::CopyNameTaken {
-        array: sim.array(array).name().to_owned(),
-        source_volume: source.to_owned(),
-        name: first,
-    }
-    .into())
+        name
+    };
+    // `taken` holds the few names planned so far in this backup: a scan needs no owned key.
+    let free = |name: &str| {
+        !sim.array(array).has_volume(name) && !taken.iter().any(|(a, n)| *a == array && n.as_str() == name)
+    };
+    let Some(name) = std::iter::once(None).chain((1..=9).map(Some)).map(name_of).find(|name| free(name)) else {
+        return Err(EngineError::CopyNameTaken {
+            array: sim.array(array).name().to_owned(),
+            source_volume: source.to_owned(),
+            name: name_of(None),
+        }
+        .into());
+    };
+    taken.insert((array, name.clone()));
+    let mut comment = String::with_capacity(COPY_COMMENT_TAG.len() + 64 + source.len());
+    comment.push_str(COPY_COMMENT_TAG);
+    comment.push_str(": backup ");
+    let _ = write!(comment, "{key} ({role:?} volume {source})");
+    Ok(PlannedCopy { array, role, source: source.to_owned(), copy: name, comment, expiration_hours })
 }
 
 /// The repository record of a planned copy.
@@ -703,6 +716,7 @@ fn start_vss(sim: &mut Simulation, s: &mut Session<'_>, backup_type: BackupType)
     s.vss.gather_writer_metadata(sim, writers)?;
     s.vss.add_component(EXCHANGE_WRITER_NAME, &s.key.database)?;
     s.set_id = s.vss.start_snapshot_set(sim)?;
+    s.set_id_text = s.set_id.to_string();
     for volume in [s.db_volume.clone(), s.log_volume.clone()] {
         s.vss.add_to_snapshot_set(sim, &s.provider, VolumeRef::new(s.primary_array, &volume))?;
     }
@@ -745,7 +759,7 @@ impl Session<'_> {
         Entry {
             key: self.key.clone(),
             state,
-            snapshot_set_id: self.set_id.to_string(),
+            snapshot_set_id: self.set_id_text.clone(),
             created_at_unix_secs: sim.unix_secs(created_at),
             created_at_nanos: created_at.as_nanos(),
             vss_window: if state == EntryState::Creating { None } else { self.vss_window },

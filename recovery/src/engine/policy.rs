@@ -17,8 +17,6 @@
 //! maximum is lowered, one backup may remove several sets (as many as it takes to fit), which the
 //! spec does not describe; RM's "exactly the oldest" is what happens otherwise.
 
-use std::collections::BTreeSet;
-
 use simulator::{ArrayId, Instant, Simulation, hours};
 
 use super::{Engine, EngineError};
@@ -185,13 +183,14 @@ impl Engine {
         };
         let now = sim.now();
         let mut planned: Vec<(Site, EntryKey)> = Vec::new();
-        let mut planned_keys: BTreeSet<(Site, EntryKey)> = BTreeSet::new();
         for array in targets {
-            let array_name = sim.array(*array).name().to_owned();
+            let array_name = sim.array(*array).name();
+            // Sets planned for an earlier target are not counted again (a scan: at most a few
+            // keys, compared by reference rather than cloned for a set lookup).
             let sets: Vec<(Site, &Entry)> = self
-                .sets_on(server, database, &array_name)
+                .sets_on(server, database, array_name)
                 .into_iter()
-                .filter(|(site, e)| !planned_keys.contains(&(*site, e.key.clone())))
+                .filter(|(site, e)| !planned.iter().any(|(s, key)| s == site && *key == e.key))
                 .collect();
             let count = sets.len() as u32;
             if count < max_copies {
@@ -200,7 +199,7 @@ impl Engine {
             if !remove_oldest {
                 return Err(EngineError::PolicyLimitReached {
                     database: database.to_owned(),
-                    array: array_name,
+                    array: array_name.to_owned(),
                     count,
                     max: max_copies,
                 }
@@ -210,13 +209,20 @@ impl Engine {
             let eligible: Vec<&(Site, &Entry)> =
                 sets.iter().filter(|(_, e)| retained_until(e).is_none_or(|until| until <= now)).collect();
             if eligible.len() < needed {
-                return Err(EngineError::NoRemovableCopy { database: database.to_owned(), array: array_name }.into());
+                return Err(EngineError::NoRemovableCopy {
+                    database: database.to_owned(),
+                    array: array_name.to_owned(),
+                }
+                .into());
             }
             for (site, entry) in eligible.into_iter().take(needed) {
                 if entry.mounted.is_some() {
-                    return Err(EngineError::OldestCopyMounted { key: entry.key.clone(), array: array_name }.into());
+                    return Err(EngineError::OldestCopyMounted {
+                        key: entry.key.clone(),
+                        array: array_name.to_owned(),
+                    }
+                    .into());
                 }
-                planned_keys.insert((*site, entry.key.clone()));
                 planned.push((*site, entry.key.clone()));
             }
         }
