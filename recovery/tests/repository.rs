@@ -315,6 +315,18 @@ fn repository_child_process() {
     let Ok(dir) = std::env::var(CHILD_DIR_VAR) else { return };
     let mut repository = Repository::open(Path::new(&dir), "BKP-A", Site::Local).unwrap();
     let start = repository.entries().keys().filter_map(|k| k.backup_id.parse::<u64>().ok()).max().map_or(0, |m| m + 1);
+    // A predecessor killed between an add and its removal left one entry below the window;
+    // remove it now, or it would stay forever (this loop only removes `n - 20`) and the next
+    // such kill would leave a hole in the kept entries, which the parent rightly rejects.
+    let leftovers: Vec<EntryKey> = repository
+        .entries()
+        .keys()
+        .filter(|key| key.backup_id.parse::<u64>().is_ok_and(|id| id + 20 < start))
+        .cloned()
+        .collect();
+    for key in leftovers {
+        repository.remove(&key).unwrap();
+    }
     for i in 0..CHILD_MAX_COMMITS {
         let n = start + u64::from(i);
         let mut e = entry(0);
@@ -338,7 +350,18 @@ fn sigkill_in_a_loop_of_commits_loses_nothing_committed() {
     // reported commit and never leaves a torn file. Method: re-execute this test binary as a
     // child that commits in a loop and reports each commit on stdout; kill it after a varying
     // number of reports; reopen and check every reported entry (of the last 20) is present.
+    // The first child starts from a directory left by a kill between an add and its removal.
     let dir = tempfile::tempdir().unwrap();
+    // Start as a child killed between its add of 20 and its removal of 0 would have left the
+    // directory: 21 entries, one below the window, which the next child must clean up.
+    {
+        let mut repository = open(dir.path());
+        for n in 0..=20u64 {
+            let mut e = entry(0);
+            e.key.backup_id = n.to_string();
+            repository.add(e).unwrap();
+        }
+    }
     let exe = std::env::current_exe().unwrap();
     for round in 0..12u64 {
         let mut child = Command::new(&exe)
