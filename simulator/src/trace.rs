@@ -44,12 +44,24 @@ pub struct Trace {
     hasher: blake3::Hasher,
     /// The text buffer reused when `capacity` is 0 (lines are hashed, never kept).
     scratch: String,
+    /// Bytes of recorded lines not yet fed to `hasher` (see [`Trace::hash_line`]).
+    pending: Vec<u8>,
 }
+
+/// Bytes of lines gathered before they are fed to the hash in one update.
+const HASH_BATCH: usize = 8 * 1024;
 
 impl Trace {
     /// A trace keeping the newest `capacity` lines (0 keeps none but still counts and hashes).
     pub fn new(capacity: usize) -> Trace {
-        Trace { lines: VecDeque::new(), capacity, recorded: 0, hasher: blake3::Hasher::new(), scratch: String::new() }
+        Trace {
+            lines: VecDeque::new(),
+            capacity,
+            recorded: 0,
+            hasher: blake3::Hasher::new(),
+            scratch: String::new(),
+            pending: Vec::with_capacity(HASH_BATCH + 512),
+        }
     }
 
     /// Records one line.
@@ -96,26 +108,19 @@ impl Trace {
     }
 
     /// Feeds one line into the running hash and counts it. The hash is of the concatenation
-    /// `seq ‖ at ‖ kind ‖ text` (BLAKE3 streams, so how the bytes are split between `update`
-    /// calls does not matter). A line up to a few hundred bytes (nearly all of them) is hashed
-    /// in one call from a stack buffer: each `update` costs more in setup than in hashing bytes
-    /// this short.
+    /// `seq ‖ at ‖ kind ‖ text` of every line (BLAKE3 streams, so how the bytes are split between
+    /// `update` calls does not change it). Lines are gathered in a buffer and hashed
+    /// [`HASH_BATCH`] bytes at a time: a line is a hundred bytes or so, an `update` that short
+    /// costs more in setup than in hashing, and BLAKE3 hashes several kilobytes at once with its
+    /// wide SIMD path.
     fn hash_line(&mut self, at: Instant, kind: &'static str, text: &str) {
-        let parts: [&[u8]; 4] =
-            [&self.recorded.to_le_bytes(), &at.as_nanos().to_le_bytes(), kind.as_bytes(), text.as_bytes()];
-        let mut buffer = [0u8; 256];
-        let total: usize = parts.iter().map(|part| part.len()).sum();
-        if total <= buffer.len() {
-            let mut at = 0;
-            for part in parts {
-                buffer[at..at + part.len()].copy_from_slice(part);
-                at += part.len();
-            }
-            self.hasher.update(&buffer[..total]);
-        } else {
-            for part in parts {
-                self.hasher.update(part);
-            }
+        self.pending.extend_from_slice(&self.recorded.to_le_bytes());
+        self.pending.extend_from_slice(&at.as_nanos().to_le_bytes());
+        self.pending.extend_from_slice(kind.as_bytes());
+        self.pending.extend_from_slice(text.as_bytes());
+        if self.pending.len() >= HASH_BATCH {
+            self.hasher.update(&self.pending);
+            self.pending.clear();
         }
         self.recorded += 1;
     }
@@ -137,7 +142,12 @@ impl Trace {
 
     /// Hash of every line ever recorded.
     pub fn hash(&self) -> blake3::Hash {
-        self.hasher.finalize()
+        if self.pending.is_empty() {
+            return self.hasher.finalize();
+        }
+        let mut hasher = self.hasher.clone();
+        hasher.update(&self.pending);
+        hasher.finalize()
     }
 }
 
@@ -185,21 +195,18 @@ mod tests {
     }
 
     // Goal: the running hash is BLAKE3 over every line's `seq ‖ at ‖ kind ‖ text` (the digest
-    // of every recorded run depends on it), whichever way a line is fed to the hasher. Method:
-    // short lines, a line at the stack buffer's edge and a long one, against a hasher fed the
-    // four parts separately.
+    // of every recorded run depends on it), whichever way the lines are batched before they
+    // reach the hasher. Method: after each line, compare with a hasher fed the four parts of
+    // every line separately; the lines cross the batch size several times (short lines, lines
+    // of thousands of bytes, one longer than a batch).
     #[test]
     fn hash_is_of_each_lines_concatenated_parts() {
         let mut trace = Trace::new(2);
         let mut expected = blake3::Hasher::new();
-        // 8 + 8 + 4 bytes of header: 236 bytes of text fill the 256-byte buffer, 237 do not.
-        let texts = [
-            String::new(),
-            "create ro virtual copy db1.d261202 of db1".to_owned(),
-            "x".repeat(236),
-            "x".repeat(237),
-            "y".repeat(5000),
-        ];
+        let mut texts = vec![String::new(), "create ro virtual copy db1.d261202 of db1".to_owned()];
+        texts.extend((0..200).map(|i| format!("line {i} {}", "x".repeat(i % 97))));
+        texts.extend(["y".repeat(5000), "z".repeat(HASH_BATCH - 30), "w".repeat(3 * HASH_BATCH), "v".repeat(10)]);
+        let count = texts.len();
         for (i, text) in texts.into_iter().enumerate() {
             let at = Instant::from_nanos(1_000_000_007 * i as u64);
             expected.update(&(i as u64).to_le_bytes());
@@ -207,9 +214,9 @@ mod tests {
             expected.update(b"copy");
             expected.update(text.as_bytes());
             trace.record(at, "copy", text);
+            assert_eq!(trace.hash(), expected.finalize(), "after line {i}");
         }
-        assert_eq!(trace.recorded(), 5);
-        assert_eq!(trace.hash(), expected.finalize());
+        assert_eq!(trace.recorded(), count as u64);
         assert_eq!(trace.lines().count(), 2);
     }
 }
