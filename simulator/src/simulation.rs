@@ -272,6 +272,13 @@ impl Simulation {
         self.world.record(kind, text);
     }
 
+    /// Appends a line formatted from `args` to the trace, straight into a recycled buffer (no
+    /// allocation once the trace's ring is full): `sim.record_fmt("rm", format_args!(...))` is
+    /// `sim.record("rm", format!(...))` without the intermediate `String`.
+    pub fn record_fmt(&mut self, kind: &'static str, args: std::fmt::Arguments<'_>) {
+        self.world.trace.record_fmt(self.world.now, kind, "", args);
+    }
+
     /// Time of the next scheduled event, if any.
     pub fn next_event_time(&self) -> Option<Instant> {
         self.world.queue.next_time()

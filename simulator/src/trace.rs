@@ -48,6 +48,9 @@ pub struct Trace {
     pending: Vec<u8>,
 }
 
+/// Capacity of a line's text buffer when the ring has none to recycle yet.
+const NEW_LINE_CAPACITY: usize = 128;
+
 /// Bytes of lines gathered before they are fed to the hash in one update.
 const HASH_BATCH: usize = 8 * 1024;
 
@@ -95,7 +98,8 @@ impl Trace {
         } else if self.lines.len() == self.capacity {
             self.lines.pop_front().map(|line| line.text).unwrap_or_default()
         } else {
-            String::new()
+            // Room for a typical line, so appending piece by piece does not regrow it.
+            String::with_capacity(NEW_LINE_CAPACITY)
         };
         text.clear();
         write(&mut text);
