@@ -509,11 +509,11 @@ fn run_with_server(
     });
     let (result, failed_at) = match outcome {
         Ok(()) => {
-            sim.record("rm", format!("backup {} done ({})", session.key, session.mode));
+            sim.record_fmt("rm", format_args!("backup {} done ({})", session.key, session.mode));
             (Ok(session.report.clone()), None)
         }
         Err(Stop::Fail(error)) => {
-            sim.record("rm", format!("backup {} failed: {error}; undoing", session.key));
+            sim.record_fmt("rm", format_args!("backup {} failed: {error}; undoing", session.key));
             let at = sim.now();
             match undo(engine, sim, &mut session) {
                 None => {
@@ -524,7 +524,7 @@ fn run_with_server(
             }
         }
         Err(Stop::Crash(site, error)) => {
-            sim.record("rm", format!("backup {}: {site:?} backup server crashed", session.key));
+            sim.record_fmt("rm", format_args!("backup {}: {site:?} backup server crashed", session.key));
             let at = sim.now();
             abandon(sim, &mut session);
             engine.crash_backup_server(site);
@@ -731,7 +731,7 @@ impl Session<'_> {
             Some((at, fault)) if at == step => {
                 self.fault = None;
                 if let WorkflowFault::Delay(duration) = fault {
-                    sim.record("rm", format!("{step:?} takes {duration:?}"));
+                    sim.record_fmt("rm", format_args!("{step:?} takes {duration:?}"));
                     sim.advance(duration);
                     return Ok(());
                 }
@@ -974,7 +974,7 @@ fn undo(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>) -> Optio
         match engine.dissolve(sim, site, &s.key) {
             Ok(_) => {}
             Err(error @ crate::Error::Engine(EngineError::BackupServerCrashed { .. })) => return Some(error),
-            Err(error) => sim.record("rm", format!("undo of {} at {site:?}: {error}", s.key)),
+            Err(error) => sim.record_fmt("rm", format_args!("undo of {} at {site:?}: {error}", s.key)),
         }
     }
     // With a backup server down its references are unknown: leave the copies to the restart.
@@ -989,7 +989,7 @@ fn undo(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>) -> Optio
             && !engine.is_referenced(&name, &copy.copy)
             && let Err(error) = sim.array_mut(copy.array).delete_volume(&copy.copy)
         {
-            sim.record("rm", format!("undo could not delete {}: {error}", copy.copy));
+            sim.record_fmt("rm", format_args!("undo could not delete {}: {error}", copy.copy));
         }
     }
     None

@@ -211,7 +211,7 @@ fn wait_for_sync(sim: &mut Simulation, s: &Session<'_>, group: &str, ticket: Syn
 /// The sync (or the remote copies) failed: no remote entry; the local entry stays registered
 /// (spec §7.8 invariant 39). BackupComplete still runs (the local copy is a complete backup).
 fn sync_failed(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>, reason: String) -> Result<(), Stop> {
-    sim.record("rm", format!("backup {}: no remote copy: {reason}", s.key));
+    sim.record_fmt("rm", format_args!("backup {}: no remote copy: {reason}", s.key));
     if !engine.has_defect(super::Defect::RemoteEntryBeforeSync) && s.written.contains(&Site::Remote) {
         engine.dissolve(sim, Site::Remote, &s.key)?;
         s.written.remove(&Site::Remote);

@@ -499,7 +499,7 @@ impl Engine {
             .into());
         }
         self.registrations.register_mailbox_server(server.name())?;
-        sim.record("rm", format!("register mailbox server {}", server.name()));
+        sim.record_fmt("rm", format_args!("register mailbox server {}", server.name()));
         self.servers.insert(server.name().to_owned(), server);
         Ok(())
     }

@@ -183,7 +183,7 @@ impl Engine {
                 }
             }
         }
-        sim.record("rm", format!("mount {site:?} backup {key} on {host}"));
+        sim.record_fmt("rm", format_args!("mount {site:?} backup {key} on {host}"));
         Ok(exported)
     }
 
@@ -205,7 +205,7 @@ impl Engine {
             }
         }
         self.commit(site, |r| r.set_mounted(key, None))?;
-        sim.record("rm", format!("unmount {site:?} backup {key}"));
+        sim.record_fmt("rm", format_args!("unmount {site:?} backup {key}"));
         Ok(())
     }
 
@@ -257,7 +257,7 @@ impl Engine {
         if let Some(until) = self.retained_until_on_arrays(sim, &entry) {
             return Err(EngineError::Retained { key: key.clone(), until }.into());
         }
-        sim.record("rm", format!("remove {site:?} backup {key}"));
+        sim.record_fmt("rm", format_args!("remove {site:?} backup {key}"));
         match self.dissolve(sim, site, key)? {
             super::reconcile::Dissolved::Removed => Ok(()),
             super::reconcile::Dissolved::Deferred(reason) => {
@@ -317,7 +317,7 @@ impl Engine {
             .and_then(|server| server.database_mut(&key.database).map_err(Into::into))
             .and_then(|db| db.mount(sim).map_err(Into::into));
         mounted.map_err(|error: crate::Error| {
-            sim.record("rm", format!("restore of {key} done, but the database did not mount: {error}"));
+            sim.record_fmt("rm", format_args!("restore of {key} done, but the database did not mount: {error}"));
             error.to_string()
         })
     }
@@ -382,7 +382,7 @@ impl Engine {
         }
         self.require_writable_production(sim, key)?;
         let db = self.mailbox_server_mut(&key.server)?.database_mut(&key.database)?;
-        sim.record("rm", format!("restore {site:?} backup {key} by volume promote"));
+        sim.record_fmt("rm", format_args!("restore {site:?} backup {key} by volume promote"));
         if db.is_mounted() {
             db.dismount(sim)?;
         }
@@ -418,7 +418,7 @@ impl Engine {
         for (volume, lun) in &unexported {
             let spec = VlunSpec { volume: volume.clone(), lun: *lun, host: Some(host.clone()), ..VlunSpec::default() };
             if let Err(error) = sim.array_mut(array).create_vlun(spec) {
-                sim.record("rm", format!("restore could not re-export {volume} at LUN {lun}: {error}"));
+                sim.record_fmt("rm", format_args!("restore could not re-export {volume} at LUN {lun}: {error}"));
             }
         }
         // Once the copies are promoted the volumes hold the backup: a group that cannot start
@@ -430,7 +430,7 @@ impl Engine {
             match sim.remote_copy().start_group(array, name, &StartOptions::default()) {
                 Ok(_) => group_restarted = Some(name.clone()),
                 Err(error) => {
-                    sim.record("rm", format!("restore could not start group {name} again: {error}"));
+                    sim.record_fmt("rm", format_args!("restore could not start group {name} again: {error}"));
                     group_restart_failed = Some((name.clone(), error.to_string()));
                 }
             }
@@ -466,7 +466,7 @@ impl Engine {
         let (db_copy, log_copy) = by_role(&entry.copies, key)?;
         let copies_array = array_of(sim, &db_copy.array)?;
         self.require_writable_production(sim, key)?;
-        sim.record("rm", format!("restore {site:?} backup {key} by file copy through {host}"));
+        sim.record_fmt("rm", format_args!("restore {site:?} backup {key} by file copy through {host}"));
         let (mount_host, luns, mounted_here) = match &entry.mounted {
             Some(mounted) => {
                 let luns: Vec<(String, u32)> = entry
@@ -513,7 +513,10 @@ impl Engine {
                 // The copy's own failure is the one to report (an interrupted copy must not
                 // read as a mere unmount problem); the mount stays recorded for a later unmount.
                 (Err(_), Err(error)) => {
-                    sim.record("rm", format!("restore of {key} could not unmount the copies it mounted: {error}"));
+                    sim.record_fmt(
+                        "rm",
+                        format_args!("restore of {key} could not unmount the copies it mounted: {error}"),
+                    );
                 }
                 _ => {}
             }
@@ -563,7 +566,7 @@ impl Engine {
             sim.remote_copy().failover(backup, &group.0, DrOptions::default())?;
             failed_over = Some(group.0.clone());
         }
-        sim.record("rm", format!("restore database of {key} from the remote copy on {}", db_copy.array));
+        sim.record_fmt("rm", format_args!("restore database of {key} from the remote copy on {}", db_copy.array));
         for copy in [db_copy, log_copy] {
             let options = PromoteOptions { allow_remote_copy_parent: true, ..PromoteOptions::default() };
             sim.array_mut(backup).promote_snapshot(&copy.copy_volume, options)?;

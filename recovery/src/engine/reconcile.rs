@@ -90,7 +90,7 @@ impl Engine {
             Site::Local => self.local = Some(repository),
             Site::Remote => self.remote = Some(repository),
         }
-        sim.record("rm", format!("{site:?} backup server restarted"));
+        sim.record_fmt("rm", format_args!("{site:?} backup server restarted"));
         self.pending_check = true;
         let mut report = self.resolve_pending(sim);
         self.finish_completed(sim, &mut report);
@@ -122,7 +122,7 @@ impl Engine {
                     let expired = expires_at(&entry).is_some_and(|at| at <= now);
                     let list = if expired { &mut report.expired } else { &mut report.vanished };
                     list.push((site, entry.key.clone()));
-                    sim.record("rm", format!("task manager dropped {site:?} entry {}", entry.key));
+                    sim.record_fmt("rm", format_args!("task manager dropped {site:?} entry {}", entry.key));
                 }
                 Ok(Dissolved::Deferred(reason)) => report.reconciled.deferred.push((site, entry.key, reason)),
                 Err(error) => report.reconciled.deferred.push((site, entry.key, error.to_string())),
@@ -200,7 +200,7 @@ impl Engine {
                 continue;
             }
             if let Err(error) = sim.array_mut(array).delete_volume(&copy.copy_volume) {
-                sim.record("rm", format!("removal of {key} deferred: {}: {error}", copy.copy_volume));
+                sim.record_fmt("rm", format_args!("removal of {key} deferred: {}: {error}", copy.copy_volume));
                 self.defer(site, key);
                 return Ok(Dissolved::Deferred(format!("{}: {error}", copy.copy_volume)));
             }
@@ -215,7 +215,7 @@ impl Engine {
     /// Errors: as [`Engine::dissolve`]; an array error when a copy could not be deleted (the set
     /// stays as a deferred removal and the backup is refused).
     pub(super) fn remove_for_policy(&mut self, sim: &mut Simulation, site: Site, key: &EntryKey) -> crate::Result<()> {
-        sim.record("rm", format!("numeric policy removes {site:?} backup {key}"));
+        sim.record_fmt("rm", format_args!("numeric policy removes {site:?} backup {key}"));
         match self.dissolve(sim, site, key)? {
             Dissolved::Removed => Ok(()),
             Dissolved::Deferred(reason) => Err(EngineError::RemovalDeferred { site, key: key.clone(), reason }.into()),

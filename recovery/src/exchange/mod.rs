@@ -401,7 +401,7 @@ impl MailboxServer {
                 ..HostSpec::default()
             })?;
         }
-        sim.record("exchange", format!("mailbox server {name} on host {host}"));
+        sim.record_fmt("exchange", format_args!("mailbox server {name} on host {host}"));
         Ok(MailboxServer { name: name.to_owned(), array, host: host.to_owned(), databases: BTreeMap::new() })
     }
 
@@ -487,7 +487,7 @@ impl MailboxServer {
             stats: DatabaseStats::default(),
         };
         database.format(sim)?;
-        sim.record("exchange", format!("create database {} on {}", spec.name, self.name));
+        sim.record_fmt("exchange", format_args!("create database {} on {}", spec.name, self.name));
         Ok(self.databases.entry(spec.name).or_insert(database))
     }
 }
@@ -678,7 +678,7 @@ impl Database {
             header_hi: generation,
             cache: BTreeMap::new(),
         });
-        sim.record("exchange", format!("mount {} at generation {generation}", self.name));
+        sim.record_fmt("exchange", format_args!("mount {} at generation {generation}", self.name));
         Ok(MountOutcome { recovery, generation })
     }
 
@@ -745,7 +745,7 @@ impl Database {
             Ok(())
         })?;
         self.engine = None;
-        sim.record("exchange", format!("dismount {}", self.name));
+        sim.record_fmt("exchange", format_args!("dismount {}", self.name));
         Ok(())
     }
 
@@ -754,7 +754,7 @@ impl Database {
     pub fn crash(&mut self, sim: &mut Simulation) {
         self.engine = None;
         self.freeze = None;
-        sim.record("exchange", format!("crash {}", self.name));
+        sim.record_fmt("exchange", format_args!("crash {}", self.name));
     }
 
     fn require_mounted(&self) -> Result<()> {
@@ -781,7 +781,7 @@ impl Database {
     ) -> Result<T> {
         let result = work(self, sim);
         if let Err(ExchangeError::Array(error)) = &result {
-            sim.record("exchange", format!("{} taken offline after an I/O error: {error}", self.name));
+            sim.record_fmt("exchange", format_args!("{} taken offline after an I/O error: {error}", self.name));
             self.engine = None;
         }
         result
@@ -1008,7 +1008,7 @@ impl Database {
             current_generation: engine.current.generation,
         };
         self.freeze = Some(Freeze { point, held: VecDeque::new() });
-        sim.record("exchange", format!("freeze {} at checkpoint {}", self.name, point.checkpoint));
+        sim.record_fmt("exchange", format_args!("freeze {} at checkpoint {}", self.name, point.checkpoint));
         Ok(point)
     }
 
@@ -1022,7 +1022,7 @@ impl Database {
         let Some(freeze) = self.freeze.take() else {
             return Err(ExchangeError::NotFrozen(self.name.clone()));
         };
-        sim.record("exchange", format!("thaw {}: {} held transactions", self.name, freeze.held.len()));
+        sim.record_fmt("exchange", format_args!("thaw {}: {} held transactions", self.name, freeze.held.len()));
         let total = freeze.held.len();
         for (applied, transaction) in freeze.held.into_iter().enumerate() {
             if let Err(cause) = self.commit(sim, transaction) {
@@ -1059,7 +1059,7 @@ impl Database {
             }
             Ok(())
         })?;
-        sim.record("exchange", format!("truncate {} logs {oldest}..{}", self.name, limit - 1));
+        sim.record_fmt("exchange", format_args!("truncate {} logs {oldest}..{}", self.name, limit - 1));
         Ok(Some((oldest, limit - 1)))
     }
 }

@@ -648,12 +648,12 @@ impl BackupComponents {
         match self.faults.remove(&step) {
             None => Ok(()),
             Some(InjectedFault::Delay(duration)) => {
-                sim.record("vss", format!("injected delay of {duration:?} at {step:?}"));
+                sim.record_fmt("vss", format_args!("injected delay of {duration:?} at {step:?}"));
                 sim.advance(duration);
                 Ok(())
             }
             Some(InjectedFault::Fail(code)) => {
-                sim.record("vss", format!("injected {} at {step:?}", code.symbol()));
+                sim.record_fmt("vss", format_args!("injected {} at {step:?}", code.symbol()));
                 Err(VssError::new(code, format!("injected at {step:?}")))
             }
         }
@@ -670,7 +670,7 @@ impl BackupComponents {
     }
 
     fn record_event(&mut self, sim: &mut Simulation, writer: &str, event: WriterEvent) {
-        sim.record("vss", format!("{event:?} -> {writer}"));
+        sim.record_fmt("vss", format_args!("{event:?} -> {writer}"));
         self.events.push(EventRecord { at: sim.now(), writer: writer.to_owned(), event });
     }
 
@@ -770,7 +770,7 @@ impl BackupComponents {
         let high = u128::from(sim.prng().next_u64());
         let low = u128::from(sim.prng().next_u64());
         let id = SnapshotSetId((high << 64) | low);
-        sim.record("vss", format!("start snapshot set {id}"));
+        sim.record_fmt("vss", format_args!("start snapshot set {id}"));
         self.set_id = Some(id);
         self.state = RequestorState::SetStarted;
         Ok(id)
@@ -915,7 +915,7 @@ impl BackupComponents {
         writers: &mut [&mut dyn Writer],
         error: VssError,
     ) -> VssError {
-        sim.record("vss", format!("set fails: {error}"));
+        sim.record_fmt("vss", format_args!("set fails: {error}"));
         self.abort_all(sim, provider, writers);
         error
     }
@@ -925,7 +925,7 @@ impl BackupComponents {
             && let Err(error) = provider.abort_snapshots(sim, set)
         {
             let error = error.to_vss("AbortSnapshots");
-            sim.record("vss", format!("abort could not delete copies: {error}"));
+            sim.record_fmt("vss", format_args!("abort could not delete copies: {error}"));
             self.abort_failure = Some(error);
         }
         if self.prepared_writers {
@@ -991,7 +991,7 @@ impl BackupComponents {
             &[RequestorState::SetStarted, RequestorState::PreparedForBackup, RequestorState::SnapshotsTaken],
             "AbortBackup",
         )?;
-        sim.record("vss", "abort backup".to_owned());
+        sim.record_fmt("vss", format_args!("abort backup"));
         self.abort_all(sim, provider, writers);
         Ok(())
     }
