@@ -167,6 +167,20 @@ fn op_strategy() -> impl Strategy<Value = Op> {
 }
 
 /// The reference: applies `op` to the model; `None` when the repository must refuse it.
+/// Runs `op` on `repository`.
+fn apply(repository: &mut Repository, op: &Op) -> Result<Applied, RepositoryError> {
+    let key = |n: &u32| entry(*n).key;
+    match op {
+        Op::Add(n) => repository.add(entry(*n)),
+        Op::Remove(n) => repository.remove(&key(n)),
+        Op::Mount(n) => repository.set_mounted(
+            &key(n),
+            Some(MountRecord { host: "bkp".into(), array: "SIM-A".into(), exported_volumes: Vec::new() }),
+        ),
+        Op::Unmount(n) => repository.set_mounted(&key(n), None),
+    }
+}
+
 fn reference_apply(model: &BTreeMap<EntryKey, Entry>, op: &Op) -> Option<BTreeMap<EntryKey, Entry>> {
     let mut next = model.clone();
     let mount = MountRecord { host: "bkp".into(), array: "SIM-A".into(), exported_volumes: Vec::new() };
@@ -210,16 +224,7 @@ proptest! {
         for (op, crash) in steps {
             let point = crash.map(|i| CommitPoint::ALL[i]);
             repository.crash_at(point);
-            let key = |n: &u32| entry(*n).key;
-            let result = match &op {
-                Op::Add(n) => repository.add(entry(*n)),
-                Op::Remove(n) => repository.remove(&key(n)),
-                Op::Mount(n) => repository.set_mounted(
-                    &key(n),
-                    Some(MountRecord { host: "bkp".into(), array: "SIM-A".into(), exported_volumes: Vec::new() }),
-                ),
-                Op::Unmount(n) => repository.set_mounted(&key(n), None),
-            };
+            let result = apply(&mut repository, &op);
             let next = reference_apply(&model, &op);
             match (result, next) {
                 (Ok(applied), Some(next)) => {
@@ -263,17 +268,8 @@ proptest! {
         for (op, crash) in steps {
             let point = crash.map(|i| CommitPoint::ALL[i]);
             repository.crash_at(point);
-            let key = |n: &u32| entry(*n).key;
             let before = repository.generation();
-            let result = match &op {
-                Op::Add(n) => repository.add(entry(*n)),
-                Op::Remove(n) => repository.remove(&key(n)),
-                Op::Mount(n) => repository.set_mounted(
-                    &key(n),
-                    Some(MountRecord { host: "bkp".into(), array: "SIM-A".into(), exported_volumes: Vec::new() }),
-                ),
-                Op::Unmount(n) => repository.set_mounted(&key(n), None),
-            };
+            let result = apply(&mut repository, &op);
             let next = reference_apply(&model, &op);
             match (result, next) {
                 (Ok(applied), Some(next)) => {
