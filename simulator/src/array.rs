@@ -433,11 +433,19 @@ impl ArrayMut<'_> {
     /// `String`: every management operation pays for this, and the trace formats the line
     /// straight into a recycled buffer (see [`crate::Trace`]).
     pub(crate) fn trace(&mut self, kind: &'static str, args: std::fmt::Arguments<'_>) {
-        let name = &self.array.config.name;
-        self.world.trace.record_with(self.world.now, kind, |text| {
-            text.push_str(name);
-            text.push_str(": ");
+        self.trace_with(kind, |_, text| {
             std::fmt::Write::write_fmt(text, args).expect("formatting into a String does not fail");
+        });
+    }
+
+    /// Records `"<array name>: "` followed by what `write` appends, given the array (so a line
+    /// can borrow names from it while the trace, in the world, is written).
+    pub(crate) fn trace_with(&mut self, kind: &'static str, write: impl FnOnce(&Array, &mut String)) {
+        let array = &*self.array;
+        self.world.trace.record_with(self.world.now, kind, |text| {
+            text.push_str(&array.config.name);
+            text.push_str(": ");
+            write(array, text);
         });
     }
 }

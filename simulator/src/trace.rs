@@ -31,9 +31,10 @@ impl fmt::Display for TraceLine {
 
 /// A bounded ring of trace lines plus a running hash of every line recorded.
 ///
-/// Lines written with [`Trace::record_fmt`] are formatted straight into the text buffer of the
-/// line they evict (or into a scratch buffer when the ring keeps none), so a full ring records a
-/// line without allocating or freeing: every management operation records one, and on a busy
+/// Every line is written straight into the text buffer of the line it evicts (or into a scratch
+/// buffer when the ring keeps none; [`Trace::record_with`], [`Trace::record_fmt`], and
+/// [`Trace::record`], which copies its `String`), so a full ring records a line without
+/// allocating or freeing: every management operation records one, and on a busy
 /// array the allocation, the intermediate `format!` string and the free of a line written
 /// thousands of operations earlier (cold memory) cost as much as a small operation itself.
 #[derive(Debug, Clone)]
@@ -67,16 +68,9 @@ impl Trace {
         }
     }
 
-    /// Records one line.
+    /// Records one line (copied into a recycled buffer, like every other line).
     pub fn record(&mut self, at: Instant, kind: &'static str, text: String) {
-        self.hash_line(at, kind, &text);
-        if self.capacity == 0 {
-            return;
-        }
-        if self.lines.len() == self.capacity {
-            self.lines.pop_front();
-        }
-        self.lines.push_back(TraceLine { seq: self.recorded - 1, at, kind, text });
+        self.record_with(at, kind, |buffer| buffer.push_str(&text));
     }
 
     /// Records one line whose text is `prefix` followed by `args`, formatted into the buffer of
@@ -103,12 +97,12 @@ impl Trace {
         };
         text.clear();
         write(&mut text);
-        self.hash_line(at, kind, &text);
+        let seq = self.hash_line(at, kind, &text);
         if self.capacity == 0 {
             self.scratch = text;
             return;
         }
-        self.lines.push_back(TraceLine { seq: self.recorded - 1, at, kind, text });
+        self.lines.push_back(TraceLine { seq, at, kind, text });
     }
 
     /// Feeds one line into the running hash and counts it. The hash is of the concatenation
@@ -117,8 +111,10 @@ impl Trace {
     /// [`HASH_BATCH`] bytes at a time: a line is a hundred bytes or so, an `update` that short
     /// costs more in setup than in hashing, and BLAKE3 hashes several kilobytes at once with its
     /// wide SIMD path.
-    fn hash_line(&mut self, at: Instant, kind: &'static str, text: &str) {
-        self.pending.extend_from_slice(&self.recorded.to_le_bytes());
+    /// Returns the line's sequence number.
+    fn hash_line(&mut self, at: Instant, kind: &'static str, text: &str) -> u64 {
+        let seq = self.recorded;
+        self.pending.extend_from_slice(&seq.to_le_bytes());
         self.pending.extend_from_slice(&at.as_nanos().to_le_bytes());
         self.pending.extend_from_slice(kind.as_bytes());
         self.pending.extend_from_slice(text.as_bytes());
@@ -127,6 +123,7 @@ impl Trace {
             self.pending.clear();
         }
         self.recorded += 1;
+        seq
     }
 
     /// The lines still held, oldest first.

@@ -199,13 +199,11 @@ impl ArrayMut<'_> {
         self.array.vol_mut(source).children.insert(id);
         self.array.vol_mut(base).family_copies += 1;
         let mode = if read_only { "ro" } else { "rw" };
-        // The names are borrowed from the array while the trace (in the world) records them.
-        let (name, source_name) = (&self.array.vol(id).name, &self.array.vol(source).name);
-        let array = &self.array.config.name;
-        // Pieces pushed one by one: this line is recorded for every snapshot (backup tools create
-        // them in bulk), and the formatting machinery costs more than the copy itself.
-        self.world.trace.record_with(self.world.now, "copy", |text| {
-            for piece in [array.as_str(), ": create ", mode, " virtual copy ", name, " of ", source_name] {
+        // Pieces pushed one by one, the names borrowed from the array: this line is recorded for
+        // every snapshot (backup tools create them in bulk), and the formatting machinery costs
+        // more than the copy itself.
+        self.trace_with("copy", |array, text| {
+            for piece in ["create ", mode, " virtual copy ", &array.vol(id).name, " of ", &array.vol(source).name] {
                 text.push_str(piece);
             }
         });
