@@ -336,8 +336,6 @@ pub(super) struct Session<'s> {
     /// (periodic).
     pub(super) remote: Vec<PlannedCopy>,
     pub(super) set_id: SnapshotSetId,
-    /// `set_id` as entries record it (formatted once: every entry of the backup carries it).
-    pub(super) set_id_text: String,
     /// When the primary copies were taken.
     pub(super) copies_at: Instant,
     pub(super) vss_window: Option<VssWindow>,
@@ -492,7 +490,6 @@ fn run_with_server(
         primary: plan.primary,
         remote: plan.remote,
         set_id: SnapshotSetId(0),
-        set_id_text: SnapshotSetId(0).to_string(),
         copies_at: sim.now(),
         vss_window: None,
         integrity_checked: false,
@@ -716,7 +713,6 @@ fn start_vss(sim: &mut Simulation, s: &mut Session<'_>, backup_type: BackupType)
     s.vss.gather_writer_metadata(sim, writers)?;
     s.vss.add_component(EXCHANGE_WRITER_NAME, &s.key.database)?;
     s.set_id = s.vss.start_snapshot_set(sim)?;
-    s.set_id_text = s.set_id.to_string();
     for volume in [s.db_volume.clone(), s.log_volume.clone()] {
         s.vss.add_to_snapshot_set(sim, &s.provider, VolumeRef::new(s.primary_array, &volume))?;
     }
@@ -759,7 +755,7 @@ impl Session<'_> {
         Entry {
             key: self.key.clone(),
             state,
-            snapshot_set_id: self.set_id_text.clone(),
+            snapshot_set_id: self.set_id.to_string(),
             created_at_unix_secs: sim.unix_secs(created_at),
             created_at_nanos: created_at.as_nanos(),
             vss_window: if state == EntryState::Creating { None } else { self.vss_window },
