@@ -645,7 +645,6 @@ impl Repository {
         })
     }
 
-    /// Applies `change` to a copy of the entries; commits when it reports a change.
     /// Applies `change` and commits the result as the next generation. `change` returns whether
     /// it changed the catalogue, and must leave it untouched when it returns `Ok(false)` or an
     /// error (every caller decides before it writes).

@@ -166,7 +166,6 @@ fn op_strategy() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The reference: applies `op` to the model; `None` when the repository must refuse it.
 /// Runs `op` on `repository`.
 fn apply(repository: &mut Repository, op: &Op) -> Result<Applied, RepositoryError> {
     let key = |n: &u32| entry(*n).key;
@@ -181,6 +180,7 @@ fn apply(repository: &mut Repository, op: &Op) -> Result<Applied, RepositoryErro
     }
 }
 
+/// The reference: applies `op` to the model; `None` when the repository must refuse it.
 fn reference_apply(model: &BTreeMap<EntryKey, Entry>, op: &Op) -> Option<BTreeMap<EntryKey, Entry>> {
     let mut next = model.clone();
     let mount = MountRecord { host: "bkp".into(), array: "SIM-A".into(), exported_volumes: Vec::new() };
