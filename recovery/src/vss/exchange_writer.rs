@@ -95,7 +95,7 @@ impl<'a> ExchangeWriter<'a> {
     }
 
     fn require_components(&self, context: &BackupContext) -> Result<()> {
-        for name in &context.components {
+        for name in context.components {
             let mounted = self.server.database(name).is_ok_and(|db| db.is_mounted());
             if !mounted {
                 return Err(VssError::new(
@@ -134,13 +134,13 @@ impl Writer for ExchangeWriter<'_> {
     fn on_prepare_snapshot(&mut self, _sim: &mut Simulation, context: &BackupContext) -> Result<()> {
         self.require_components(context)?;
         let array = self.server.array();
-        for name in &context.components {
+        for name in context.components {
             let db = self
                 .server
                 .database(name)
                 .map_err(|e| VssError::new(VssCode::WRITERERROR_NONRETRYABLE, e.to_string()))?;
             for volume in [db.db_volume(), db.log_volume()] {
-                if !context.volumes.contains(&VolumeRef::new(array, volume)) {
+                if !context.has_volume(array, volume) {
                     return Err(VssError::new(
                         VssCode::WRITERERROR_INCONSISTENTSNAPSHOT,
                         format!("the set lacks volume '{volume}' of database '{name}'"),
@@ -152,7 +152,7 @@ impl Writer for ExchangeWriter<'_> {
     }
 
     fn on_freeze(&mut self, sim: &mut Simulation, context: &BackupContext) -> Result<()> {
-        for name in &context.components {
+        for name in context.components {
             let frozen = match self.server.database_mut(name) {
                 Ok(db) => db.freeze(sim),
                 Err(error) => Err(error),
@@ -184,7 +184,7 @@ impl Writer for ExchangeWriter<'_> {
         if context.backup_type != BackupType::Full || self.options.no_integrity_check {
             return Ok(());
         }
-        for name in &context.succeeded {
+        for name in context.succeeded {
             let Some(point) = self.captured.get(name).copied() else { continue };
             if self.options.defer_truncation {
                 self.deferred.insert(name.clone(), point.checkpoint);

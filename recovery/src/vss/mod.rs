@@ -283,20 +283,30 @@ pub struct WriterMetadata {
     pub components: Vec<Component>,
 }
 
-/// What a writer is told with each event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupContext {
+/// What a writer is told with each event: a view of the requestor's set, borrowed for the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupContext<'a> {
     /// The set.
     pub set_id: SnapshotSetId,
     /// FULL or COPY.
     pub backup_type: BackupType,
     /// This writer's components selected for the backup.
-    pub components: BTreeSet<String>,
+    pub components: &'a BTreeSet<String>,
     /// Every volume in the set.
-    pub volumes: Vec<VolumeRef>,
+    pub volumes: &'a [VolumeRef],
     /// Components marked succeeded (`SetBackupSucceeded`); meaningful at BackupComplete.
-    pub succeeded: BTreeSet<String>,
+    pub succeeded: &'a BTreeSet<String>,
 }
+
+impl BackupContext<'_> {
+    /// Whether the set holds `volume` on `array`.
+    pub fn has_volume(&self, array: ArrayId, volume: &str) -> bool {
+        self.volumes.iter().any(|v| v.array == array && v.volume == volume)
+    }
+}
+
+/// The components of a writer with none selected or succeeded.
+static NO_COMPONENTS: BTreeSet<String> = BTreeSet::new();
 
 /// A VSS writer: receives the events of spec §4.2.
 ///
@@ -659,13 +669,13 @@ impl BackupComponents {
         }
     }
 
-    fn context_for(&self, writer: &str) -> BackupContext {
+    fn context_for(&self, writer: &str) -> BackupContext<'_> {
         BackupContext {
             set_id: self.set_id.unwrap_or(SnapshotSetId(0)),
             backup_type: self.backup_type,
-            components: self.selected.get(writer).cloned().unwrap_or_default(),
-            volumes: self.volumes.clone(),
-            succeeded: self.succeeded.get(writer).cloned().unwrap_or_default(),
+            components: self.selected.get(writer).unwrap_or(&NO_COMPONENTS),
+            volumes: &self.volumes,
+            succeeded: self.succeeded.get(writer).unwrap_or(&NO_COMPONENTS),
         }
     }
 
@@ -694,13 +704,12 @@ impl BackupComponents {
         event: WriterEvent,
     ) -> Result<()> {
         for writer in writers.iter_mut() {
-            let name = writer.name().to_owned();
-            self.record_event(sim, &name, event);
+            self.record_event(sim, writer.name(), event);
             if event == WriterEvent::PrepareForSnapshot {
                 // From here on, a failure owes the writers an Abort.
                 self.prepared_writers = true;
             }
-            let context = self.context_for(&name);
+            let context = self.context_for(writer.name());
             let result = match event {
                 WriterEvent::PrepareForBackup => writer.on_prepare_backup(sim, &context),
                 WriterEvent::PrepareForSnapshot => writer.on_prepare_snapshot(sim, &context),
@@ -738,8 +747,7 @@ impl BackupComponents {
         self.take_fault(sim, VssStep::Identify)?;
         let mut metadata = Vec::with_capacity(writers.len());
         for writer in writers.iter_mut() {
-            let name = writer.name().to_owned();
-            self.record_event(sim, &name, WriterEvent::Identify);
+            self.record_event(sim, writer.name(), WriterEvent::Identify);
             metadata.push(writer.on_identify(sim)?);
         }
         self.metadata = metadata;
@@ -930,9 +938,8 @@ impl BackupComponents {
         }
         if self.prepared_writers {
             for writer in writers.iter_mut() {
-                let name = writer.name().to_owned();
-                self.record_event(sim, &name, WriterEvent::Abort);
-                let context = self.context_for(&name);
+                self.record_event(sim, writer.name(), WriterEvent::Abort);
+                let context = self.context_for(writer.name());
                 writer.on_abort(sim, &context);
             }
         }
