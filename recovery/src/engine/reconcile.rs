@@ -176,8 +176,9 @@ impl Engine {
     ///
     /// Errors: [`EngineError::Mounted`]; [`EngineError::BackupServerDown`]; a crash during a commit.
     pub(super) fn dissolve(&mut self, sim: &mut Simulation, site: Site, key: &EntryKey) -> crate::Result<Dissolved> {
-        let Some(entry) = self.running(site)?.entry(key).cloned() else {
-            self.deferred.remove(&(site, key.clone()));
+        // Shared with the repository's catalogue (an `Arc` clone, not a copy of every string).
+        let Some(entry) = self.running(site)?.entries().get(key).cloned() else {
+            self.forget_deferral(site, key);
             return Ok(Dissolved::Removed);
         };
         if entry.mounted.is_some() {
@@ -206,8 +207,16 @@ impl Engine {
             }
         }
         self.remove_entry(site, key)?;
-        self.deferred.remove(&(site, key.clone()));
+        self.forget_deferral(site, key);
         Ok(Dissolved::Removed)
+    }
+
+    /// Drops `key`'s deferred removal on `site`, if there is one (usually none: no key is
+    /// copied for the lookup then).
+    fn forget_deferral(&mut self, site: Site, key: &EntryKey) {
+        if !self.deferred.is_empty() {
+            self.deferred.remove(&(site, key.clone()));
+        }
     }
 
     /// The numeric policy's removal of a set (checked: unmounted, not retained).
