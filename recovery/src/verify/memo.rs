@@ -6,14 +6,18 @@
 //! pages that differ in time proportional to their number ([`PageMap::changed_pages_in`]). A
 //! [`VerifyMemo`] keeps a clone of the maps it last verified together with the per-page and
 //! per-slot results; verifying the next image rescans only:
-//! - database pages inside changed 16 KiB pages whose bytes differ (a `memcmp` against the old
-//!   page decides, so a flushed neighbour does not cost a checksum),
+//! - database pages inside changed 16 KiB pages whose bytes differ: when the new page is a
+//!   copy-on-write copy of the old one, the simulator knows which 1 KiB blocks were written
+//!   since the copy ([`Page::blocks_written_since`]) and the others are not read at all;
+//!   otherwise a `memcmp` against the old page decides (so a flushed neighbour does not cost a
+//!   checksum),
 //! - log slots touching a changed page, and within a generation only the records after the
 //!   longest prefix whose bytes are unchanged (the generation's running CRC is kept at that
 //!   point), so the current log costs its new records rather than its whole megabyte.
 //!
 //! Why it is sound: a held clone pins what it shares (see `simulator::page`): a page the memo's
-//! map shares is never modified in place, so an unchanged identity means unchanged bytes. The
+//! map shares is never modified in place, so an unchanged identity means unchanged bytes, and a
+//! copy of a held page differs from it only in the blocks written since the copy. The
 //! database header, the log superblock and the checkpoint are read every time; a different
 //! superblock or page count means a full scan. The verdict must equal [`super::verify_image`]'s
 //! on the same bytes, every field of the report; the property test
@@ -26,7 +30,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use simulator::page::PageChange;
+use simulator::page::{PAGE_BLOCK_SIZE, Page, PageChange};
 use simulator::{ArrayId, PAGE_SIZE, PageIndex, PageMap, Simulation};
 
 use super::{
@@ -136,9 +140,38 @@ impl Scans for MemoScans<'_> {
     }
 }
 
-/// The bytes of page `index` of `map` (zeros when absent).
-fn page_bytes(map: &PageMap, index: u64) -> &[u8] {
-    map.page(PageIndex(index)).map_or(&ZEROS[..], |page| page.bytes())
+/// Page `index` of an old and a new map, and the blocks where they may differ when the new
+/// page is known to be a copy of the old one (see [`Page::blocks_written_since`]; the memo
+/// holds the old map, as that requires).
+struct PagePair<'a> {
+    old: &'a [u8],
+    new: &'a [u8],
+    written: Option<u16>,
+}
+
+impl<'a> PagePair<'a> {
+    fn of(old: &'a PageMap, new: &'a PageMap, index: u64) -> PagePair<'a> {
+        let (old_page, new_page) = (old.page(PageIndex(index)), new.page(PageIndex(index)));
+        let written = match (old_page, new_page) {
+            (Some(old_page), Some(new_page)) => new_page.blocks_written_since(old_page),
+            _ => None,
+        };
+        PagePair {
+            old: old_page.map_or(&ZEROS[..], Page::bytes),
+            new: new_page.map_or(&ZEROS[..], Page::bytes),
+            written,
+        }
+    }
+
+    /// Whether bytes `from..to` (within the page, non-empty) are the same in both: without
+    /// reading them when no block they touch was written since the copy, else by comparison.
+    fn same(&self, from: usize, to: usize) -> bool {
+        let blocks = (from / PAGE_BLOCK_SIZE..=(to - 1) / PAGE_BLOCK_SIZE).fold(0u16, |mask, b| mask | (1 << b));
+        if self.written.is_some_and(|written| written & blocks == 0) {
+            return true;
+        }
+        self.old[from..to] == self.new[from..to]
+    }
 }
 
 /// The damaged-page map of `old` brought to `map`: database pages in changed 16 KiB pages are
@@ -149,7 +182,7 @@ fn rescan_pages(old: &PagesMemo, map: &PageMap) -> BTreeMap<u32, DecodeError> {
     let range = PageIndex(0)..PageIndex(db_end.div_ceil(PAGE));
     for change in map.changed_pages_in(&old.map, range) {
         let index = change.index().0;
-        let (new_bytes, old_bytes) = (page_bytes(map, index), page_bytes(&old.map, index));
+        let pair = PagePair::of(&old.map, map, index);
         // Database page n lives at (n + 1) * 4 KiB: four per 16 KiB page, the header first.
         let first_byte = (index * PAGE).max(db_page_offset(0));
         let end_byte = ((index + 1) * PAGE).min(db_end);
@@ -157,8 +190,8 @@ fn rescan_pages(old: &PagesMemo, map: &PageMap) -> BTreeMap<u32, DecodeError> {
         while at < end_byte {
             let number = (at / DB_PAGE_SIZE as u64 - 1) as u32;
             let within = (at - index * PAGE) as usize;
-            let bytes = &new_bytes[within..within + DB_PAGE_SIZE];
-            if bytes != &old_bytes[within..within + DB_PAGE_SIZE] {
+            if !pair.same(within, within + DB_PAGE_SIZE) {
+                let bytes = &pair.new[within..within + DB_PAGE_SIZE];
                 damaged.remove(&number);
                 if let Err(reason) = DbPage::check(number, bytes) {
                     damaged.insert(number, reason);
@@ -209,6 +242,6 @@ fn unchanged(old: &PageMap, new: &PageMap, changed: &BTreeSet<u64>, start: u64, 
     changed.range(start / PAGE..=(end - 1) / PAGE).all(|&index| {
         let from = (start.max(index * PAGE) - index * PAGE) as usize;
         let to = (end.min((index + 1) * PAGE) - index * PAGE) as usize;
-        page_bytes(old, index)[from..to] == page_bytes(new, index)[from..to]
+        PagePair::of(old, new, index).same(from, to)
     })
 }
