@@ -74,6 +74,12 @@ pub const PAGE_BLOCKS: usize = 16;
 /// Bytes per provenance block.
 pub const PAGE_BLOCK_SIZE: usize = PAGE_SIZE / PAGE_BLOCKS;
 
+/// The provenance blocks (bit `b`: bytes `b * PAGE_BLOCK_SIZE..`) that bytes `from..to` of a
+/// page touch (`from < to <= PAGE_SIZE`), as [`Page::blocks_written_since`] counts them.
+pub fn blocks_touched(from: usize, to: usize) -> u16 {
+    (from / PAGE_BLOCK_SIZE..=(to - 1) / PAGE_BLOCK_SIZE).fold(0u16, |mask, block| mask | (1 << block))
+}
+
 /// The buffer a page's header owns (never shared by itself: sharing is the header's `Arc`):
 /// the page's bytes, then (kept in the buffer so the header stays 32 bytes) two words —
 /// - the page's id: unique in the process, never reused, assigned when the page is built;
@@ -108,9 +114,7 @@ impl PageBuf {
         self.0[within..within + source.len()].copy_from_slice(source);
         let origin = self.origin();
         if origin != 0 && !source.is_empty() {
-            let first = within / PAGE_BLOCK_SIZE;
-            let last = (within + source.len() - 1) / PAGE_BLOCK_SIZE;
-            let blocks = (first..=last).fold(0u16, |mask, block| mask | (1 << block));
+            let blocks = blocks_touched(within, within + source.len());
             self.0[PAGE_SIZE + 8..].copy_from_slice(&(origin | u64::from(blocks)).to_le_bytes());
         }
     }
@@ -871,7 +875,7 @@ mod tests {
         /// final map.
         #[test]
         fn provenance_never_hides_a_difference(
-            ops in proptest::collection::vec((0u64..4 * PAGE_SIZE_U64, 1usize..2 * PAGE_SIZE, any_byte(), proptest::bool::ANY), 1..40)
+            ops in proptest::collection::vec((0u64..4 * PAGE_SIZE_U64, 1usize..2 * PAGE_SIZE, proptest::prelude::any::<u8>(), proptest::bool::ANY), 1..40)
         ) {
             let mut map = PageMap::new();
             let mut held = Vec::new();
@@ -896,10 +900,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    fn any_byte() -> impl proptest::strategy::Strategy<Value = u8> {
-        proptest::prelude::any::<u8>()
     }
 
     #[test]

@@ -30,7 +30,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use simulator::page::{PAGE_BLOCK_SIZE, Page, PageChange};
+use simulator::page::{Page, PageChange, blocks_touched};
 use simulator::{ArrayId, PAGE_SIZE, PageIndex, PageMap, Simulation};
 
 use super::{
@@ -166,8 +166,7 @@ impl<'a> PagePair<'a> {
     /// Whether bytes `from..to` (within the page, non-empty) are the same in both: without
     /// reading them when no block they touch was written since the copy, else by comparison.
     fn same(&self, from: usize, to: usize) -> bool {
-        let blocks = (from / PAGE_BLOCK_SIZE..=(to - 1) / PAGE_BLOCK_SIZE).fold(0u16, |mask, b| mask | (1 << b));
-        if self.written.is_some_and(|written| written & blocks == 0) {
+        if self.written.is_some_and(|written| written & blocks_touched(from, to) == 0) {
             return true;
         }
         self.old[from..to] == self.new[from..to]
