@@ -583,12 +583,75 @@ impl PageMap {
         }
         let first = offset / PAGE_SIZE_U64;
         let last = (offset + len - 1) / PAGE_SIZE_U64;
-        for index in first..=last {
+        self.copy_range(from, PageIndex(first), last - first + 1);
+    }
+
+    /// Makes pages `first..first + count` what they are in `from`, sharing them: afterwards the
+    /// two maps hold the same allocations there.
+    ///
+    /// Where the range covers a whole leaf (64 pages, aligned), this map takes `from`'s leaf
+    /// node itself rather than its 64 pages one by one: O(1) per leaf, and the maps then share
+    /// the node, so releasing a copy of either side later drops one reference to the node
+    /// instead of 64 to its pages (a synchronous mirror's secondary and its snapshots take the
+    /// primary's leaves this way).
+    pub fn copy_range(&mut self, from: &PageMap, first: PageIndex, count: u64) {
+        let end = first.0.saturating_add(count);
+        let mut index = first.0;
+        while index < end {
+            let leaf_end = (index | MASK).saturating_add(1);
+            if index & MASK == 0
+                && leaf_end <= end
+                && let Some(leaf) = from.leaf(index)
+            {
+                self.set_leaf(index, leaf.clone());
+                index = leaf_end;
+                continue;
+            }
             match from.page(PageIndex(index)) {
                 Some(page) => self.insert(index, page.clone()),
                 None => self.remove(index),
             }
+            index += 1;
         }
+    }
+
+    /// The leaf node holding page `index`, if any page near it is present.
+    fn leaf(&self, index: u64) -> Option<&Arc<Node>> {
+        if index >= capacity(self.height) {
+            return None;
+        }
+        let mut node = self.root.as_ref()?;
+        for level in (1..=self.height).rev() {
+            match &**node {
+                Node::Branch(children) => node = children[slot_of(index, level)].as_ref()?,
+                Node::Leaf(_) => unreachable!("nodes above level 0 are branches"),
+            }
+        }
+        Some(node)
+    }
+
+    /// Puts `leaf` (a non-empty leaf node) where the leaf holding page `index` goes, replacing
+    /// the one there.
+    fn set_leaf(&mut self, index: u64, leaf: Arc<Node>) {
+        let added = leaf_len(&leaf);
+        self.reach(index);
+        let height = self.height;
+        let removed = if height == 0 {
+            self.root.replace(leaf).map_or(0, |old| leaf_len(&old))
+        } else {
+            let mut node = Arc::make_mut(self.root.get_or_insert_with(|| Arc::new(Node::empty(height))));
+            let mut level = height;
+            loop {
+                let Node::Branch(children) = node else { unreachable!("nodes above level 0 are branches") };
+                let slot = &mut children[slot_of(index, level)];
+                if level == 1 {
+                    break slot.replace(leaf).map_or(0, |old| leaf_len(&old));
+                }
+                node = Arc::make_mut(slot.get_or_insert_with(|| Arc::new(Node::empty(level - 1))));
+                level -= 1;
+            }
+        };
+        self.len = self.len - removed + added;
     }
 
     /// Whether both maps read the same bytes everywhere (content comparison, for tests and
@@ -633,6 +696,14 @@ fn collect<'a>(node: &'a Node, level: u32, base: u64, out: &mut Vec<(PageIndex, 
                 }
             }
         }
+    }
+}
+
+/// Pages present in a leaf node.
+fn leaf_len(node: &Node) -> u64 {
+    match node {
+        Node::Leaf(pages) => pages.iter().flatten().count() as u64,
+        Node::Branch(_) => unreachable!("only leaves hold pages"),
     }
 }
 
@@ -925,6 +996,74 @@ mod tests {
             let filtered: Vec<PageChange> = full.iter().filter(|c| (lo..hi).contains(&c.index().0)).cloned().collect();
             assert_eq!(ranged, filtered, "range {lo}..{hi}");
         }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        // Goal: `copy_range` makes exactly the range read (and share) what the source holds
+        // there, leaves the rest alone, keeps the page count right, and a later write to either
+        // map (whole leaves are then shared nodes) does not reach the other.
+        // Method: random sparse maps over three leaves and a far page (two trie heights), a
+        // random range, then compare page by page with a model built from `page`/`insert`.
+        #[test]
+        fn copy_range_shares_exactly_the_range(
+            source_pages in proptest::collection::btree_set(0u64..200, 0..120),
+            target_pages in proptest::collection::btree_set(0u64..200, 0..120),
+            far in proptest::bool::ANY,
+            first in 0u64..200,
+            count in 0u64..200,
+        ) {
+            let build = |pages: &std::collections::BTreeSet<u64>, byte: u8, far: bool| {
+                let mut map = PageMap::new();
+                for &i in pages {
+                    map.write(i * PAGE_SIZE_U64, &[byte; PAGE_SIZE]);
+                }
+                if far {
+                    map.write(70_000 * PAGE_SIZE_U64, &[byte; 8]);
+                }
+                map
+            };
+            let source = build(&source_pages, 1, far);
+            let mut target = build(&target_pages, 2, !far);
+            let before = target.clone();
+            target.copy_range(&source, PageIndex(first), count);
+            let end = first + count;
+            for i in (0..200).chain([70_000]) {
+                let expected = if (first..end).contains(&i) { source.page(PageIndex(i)) } else { before.page(PageIndex(i)) };
+                proptest::prop_assert_eq!(target.page(PageIndex(i)), expected, "page {}", i);
+            }
+            proptest::prop_assert_eq!(target.page_count(), target.iter().count() as u64);
+            // Writes after the copy stay on their side.
+            let snapshot = source.clone();
+            let mut source = source;
+            for i in first..end.min(200) {
+                target.write(i * PAGE_SIZE_U64 + 5, &[3u8; 4]);
+            }
+            proptest::prop_assert!(source.same_content(&snapshot));
+            source.write(first * PAGE_SIZE_U64, &[4u8; PAGE_SIZE]);
+            if (first..end).contains(&first) {
+                proptest::prop_assert_eq!(&target.page(PageIndex(first)).unwrap().bytes()[5..9], &[3u8; 4]);
+            }
+        }
+    }
+
+    #[test]
+    fn copy_range_takes_whole_leaves_as_nodes() {
+        // Goal: a range covering aligned leaves shares the leaf nodes, so the two maps diff as
+        // equal there without visiting pages, and dropping one map releases the nodes whole.
+        let mut source = PageMap::new();
+        source.write(0, &vec![7u8; 256 * PAGE_SIZE]);
+        let mut target = PageMap::new();
+        target.write(10 * PAGE_SIZE_U64, &[1u8; 8]);
+        target.copy_range(&source, PageIndex(64), 128);
+        for index in [64u64, 127, 128, 191] {
+            let (leaf, other) = (target.leaf(index).unwrap(), source.leaf(index).unwrap());
+            assert!(Arc::ptr_eq(leaf, other), "leaf of page {index} shared");
+        }
+        assert!(!Arc::ptr_eq(target.leaf(0).unwrap(), source.leaf(0).unwrap()));
+        assert_eq!(target.page_count(), 129);
+        assert_eq!(target.changed_pages_in(&source, PageIndex(64)..PageIndex(192)).count(), 0);
     }
 
     #[test]

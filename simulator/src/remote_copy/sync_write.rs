@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::error::{Error, ErrorCode, Result};
 use crate::event::Event;
 use crate::ids::{ArrayId, VolumeId};
-use crate::page::{PAGE_SIZE_U64, PageChange, PageIndex, PageMap};
+use crate::page::{PAGE_SIZE_U64, PageIndex, PageMap};
 use crate::remote_copy::link::HEARTBEAT_TIMEOUT_SYNC;
 use crate::remote_copy::{GroupRef, GroupState, Mode, RcEvent, SyncStatus};
 use crate::simulation::Simulation;
@@ -34,7 +34,14 @@ pub const SYNC_WRITE_HOST_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The data a synchronous write carries to the destination.
 #[derive(Debug, Clone)]
 enum Payload {
-    Pages(Vec<PageChange>),
+    /// A page-aligned write: pages `first..first + count` of the source's map as the write left
+    /// it (an O(1) clone); the destination shares those pages, whole leaves at a time (see
+    /// [`PageMap::copy_range`]).
+    Pages {
+        source: PageMap,
+        first: PageIndex,
+        count: u64,
+    },
     Bytes(Vec<u8>),
 }
 
@@ -121,15 +128,11 @@ pub(crate) fn host_write(
     sim.local_write(array, volume, offset, data)?;
     let aligned = offset.is_multiple_of(PAGE_SIZE_U64) && (data.len() as u64).is_multiple_of(PAGE_SIZE_U64);
     let payload = if aligned {
-        let pages = sim.array(array).vol(volume).pages();
-        let first = offset / PAGE_SIZE_U64;
-        let changes = (first..first + data.len() as u64 / PAGE_SIZE_U64)
-            .map(|i| match pages.page(PageIndex(i)) {
-                Some(page) => PageChange::Written(PageIndex(i), page.clone()),
-                None => PageChange::Zeroed(PageIndex(i)),
-            })
-            .collect();
-        Payload::Pages(changes)
+        Payload::Pages {
+            source: sim.array(array).vol(volume).pages().clone(),
+            first: PageIndex(offset / PAGE_SIZE_U64),
+            count: data.len() as u64 / PAGE_SIZE_U64,
+        }
     } else {
         Payload::Bytes(data.to_vec())
     };
@@ -193,7 +196,7 @@ pub(crate) fn deliver(sim: &mut Simulation, id: u64) {
     let write = sim.rc.writes.get_mut(&id).expect("checked");
     if let Some(volume) = sim.arrays[dest_array.0 as usize].volumes.get_mut(dest_volume) {
         match &write.payload {
-            Payload::Pages(changes) => changes.iter().for_each(|change| volume.pages.apply(change)),
+            Payload::Pages { source, first, count } => volume.pages.copy_range(source, *first, *count),
             Payload::Bytes(bytes) => volume.pages.write(offset, bytes),
         }
     }
