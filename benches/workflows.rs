@@ -26,6 +26,14 @@
 //!
 //! Group `backup_periodic_changed`, ids `1MiB`, `16MiB`, `64MiB`: periodic backups as in
 //! `backup_steps` after that much change, to show the cost follows the changed pages.
+//!
+//! Group `backup_removal`, ids `none`, `sync`: the removal of the oldest set (on each array that
+//! has one) alone, as `Engine::remove` does it for each site — the same dissolve as the
+//! policy's, without its planning — in the steady state of `backup_model` (after the change, so
+//! the copy being deleted alone holds the 1,024 pages the change overwrote). Ids `none_warm`,
+//! `sync_warm`: the same after reading, untimed, what the deleted copies alone hold (the pages
+//! and trie nodes where they differ from the next copies): the difference is what the removal
+//! spends waiting on memory last touched several backups earlier.
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +42,7 @@ use recovery::engine::{BackupRequest, BackupServerConfig, Engine, EngineConfig, 
 use recovery::exchange::workload::{Workload, WorkloadConfig};
 use recovery::exchange::{DatabaseConfig, DatabaseSpec, MailboxServer};
 use recovery::repository::{Durability, EntryKey, Site};
+use simulator::page::PageChange;
 use simulator::{AdmitSpec, CpgSpec, GroupSpec, Mode, PAGE_SIZE, PageIndex, Simulation, StartOptions};
 
 const SERVER: &str = "MBX01";
@@ -163,6 +172,46 @@ impl Bench {
     }
 }
 
+impl Bench {
+    /// Times `iterations` removals of the oldest sets (see group `backup_removal`); `warm`: read
+    /// what the deleted copies alone hold first, untimed.
+    fn time_removal(&mut self, iterations: u64, warm: bool) -> Duration {
+        let request = BackupRequest { no_integrity_check: true, ..BackupRequest::full(SERVER, DATABASE) };
+        let mut total = Duration::ZERO;
+        for _ in 0..iterations {
+            self.change(16);
+            if warm {
+                self.warm_oldest();
+            }
+            let start = Instant::now();
+            self.make_room();
+            total += start.elapsed();
+            self.engine.backup(&mut self.sim, &request).unwrap();
+        }
+        total
+    }
+
+    /// Reads the pages and trie nodes where each site's oldest copies differ from the next ones.
+    fn warm_oldest(&self) {
+        let mut touched = 0usize;
+        for site in [Site::Local, Site::Remote] {
+            let sets: Vec<_> =
+                self.engine.list(SERVER, DATABASE).into_iter().filter(|(s, _)| *s == site).map(|(_, e)| e).collect();
+            let [oldest, next, ..] = sets[..] else { continue };
+            for (old, new) in oldest.copies.iter().zip(&next.copies) {
+                let array = self.sim.array_by_name(&old.array).unwrap();
+                let pages = |name: &str| self.sim.array(array).volume(name).unwrap().pages();
+                for change in pages(&old.copy_volume).changed_pages(pages(&new.copy_volume)) {
+                    if let PageChange::Written(_, page) = change {
+                        touched = touched.wrapping_add(usize::from(page.bytes()[0]));
+                    }
+                }
+            }
+        }
+        std::hint::black_box(touched);
+    }
+}
+
 /// What the timed call includes besides the workflow's own steps.
 #[derive(Clone, Copy)]
 struct Timed {
@@ -210,5 +259,23 @@ fn periodic_changed(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, backup, periodic_changed);
+fn removal(c: &mut Criterion) {
+    let mut group = c.benchmark_group("backup_removal");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    // Each removal follows an untimed 16 MiB change and backup (about a millisecond): a short
+    // measurement keeps the group's wall time to a minute or two.
+    group.measurement_time(Duration::from_millis(500));
+    for (id, mode) in [("none", None), ("sync", Some(Mode::Synchronous))] {
+        for warm in [false, true] {
+            let mut bench = bench_world(mode, false);
+            let name = if warm { format!("{id}_warm") } else { id.to_owned() };
+            group
+                .bench_function(name, |bencher| bencher.iter_custom(|iterations| bench.time_removal(iterations, warm)));
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, backup, periodic_changed, removal);
 criterion_main!(benches);
