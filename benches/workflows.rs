@@ -170,9 +170,7 @@ impl Bench {
         }
         total
     }
-}
 
-impl Bench {
     /// Times `iterations` removals of the oldest sets (see group `backup_removal`); `warm`: read
     /// what the deleted copies alone hold first, untimed.
     fn time_removal(&mut self, iterations: u64, warm: bool) -> Duration {
