@@ -46,24 +46,45 @@ impl PageIndex {
 
 /// One immutable 16 KiB page, shared by every map that holds it.
 ///
-/// Equality is identity: two `Page`s are equal when they are the same allocation.
+/// Equality is identity: two `Page`s are equal when they are the same page (same allocation,
+/// and the same place in it for a page of an extent).
 ///
-/// A page is two allocations: a small shared header (the `Arc`'s counters and a pointer) and
-/// the 16 KiB buffer it owns. The header is what maps share and count, so releasing a page —
-/// deciding whether it is still held and pooling it — reads only the header; the buffer, often
-/// untouched since it was written (a deleted copy's overwritten data), is not read at all.
-/// Headers are allocated in batches, after their buffers (see [`refill`]), so the headers of
-/// pages written together sit together: a deleted copy's thousand pages cost a few hundred
-/// cache lines read in order instead of a thousand cache and TLB misses spread over 16 MiB.
-/// A page built from bytes is copied once, never zeroed first: on this kind of machine zeroing
-/// 16 KiB costs more than copying it. Header and buffer come from this thread's pool of
-/// released pages when it has one (see [`POOL`]).
+/// A page is either a page of its own or one of an extent's 64 (see [`Extent`]: what a write
+/// of a whole aligned leaf builds).
+///
+/// A page of its own is two allocations: a small shared header (the `Arc`'s counters and a
+/// pointer) and the 16 KiB buffer it owns. The header is what maps share and count, so releasing
+/// a page — deciding whether it is still held and pooling it — reads only the header; the
+/// buffer, often untouched since it was written (a deleted copy's overwritten data), is not read
+/// at all. Headers are allocated in batches, after their buffers (see [`refill`]), so the headers
+/// of pages written together sit together. A page built from bytes is copied once, never zeroed
+/// first: on this kind of machine zeroing 16 KiB costs more than copying it. Header and buffer
+/// come from this thread's pool of released pages when it has one (see [`POOL`]).
 ///
 /// A page also knows its provenance (see [`Page::blocks_written_since`]): the page it was
 /// copied from on a copy-on-write and which 1 KiB blocks were written after the copy, so a
 /// reader comparing the two (the recovery engine's incremental verifier) reads only those.
 #[derive(Clone)]
-pub struct Page(Arc<PageBuf>);
+pub struct Page(Handle);
+
+/// What a [`Page`] holds: its own allocation, or a place in an extent.
+#[derive(Clone)]
+enum Handle {
+    Own(Arc<PageBuf>),
+    /// Page `slot` (0..64) of the extent.
+    InExtent(Arc<Extent>, u8),
+}
+
+/// A page as a map holds it, borrowed from the map (see [`PageMap::page`]): no reference
+/// count is touched to look at it. [`PageRef::to_page`] gives a [`Page`] to keep.
+#[derive(Clone, Copy)]
+pub struct PageRef<'a>(Place<'a>);
+
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    Own(&'a Arc<PageBuf>),
+    InExtent(&'a Arc<Extent>, u8),
+}
 
 /// Bytes after the page's own in its buffer: its id, then its origin (see [`PageBuf`]).
 const META: usize = 16;
@@ -120,6 +141,71 @@ impl PageBuf {
     }
 }
 
+/// Bytes of an extent: one leaf's 64 pages.
+const EXTENT_BYTES: usize = FANOUT * PAGE_SIZE;
+
+/// 64 pages written together as one whole, aligned leaf (a write of 1 MiB or more covers
+/// whole leaves): one 1 MiB buffer and one reference count for all of them.
+///
+/// Why: a map holds such a leaf as one [`Node::Extent`], so releasing it — a deleted copy's
+/// overwritten megabyte — reads one counter and pools one buffer, where 64 pages of their own
+/// cost 64 counters on some 32 cache lines (the larger part of a Recovery Manager backup's
+/// policy removal before extents). The pages stay pages: a partial write to a shared extent's
+/// leaf turns the leaf into 64 page handles into the extent ([`Handle::InExtent`]) and copies
+/// only the written page, so copy-on-write keeps its 16 KiB granularity.
+/// The cost: a page of an extent keeps the whole megabyte alive while any map holds it.
+///
+/// The pages' ids are `first_id..first_id + 64`; their origin is always 0 (built from bytes, not
+/// copied from a page).
+struct Extent {
+    /// `EXTENT_BYTES` long (empty only while being pooled on drop).
+    bytes: Box<[u8]>,
+    first_id: u64,
+}
+
+/// Released extent buffers kept per thread for reuse, at most this many (32 MiB).
+const EXTENT_POOL_BUFFERS: usize = 32;
+
+thread_local! {
+    /// Buffers of extents no map holds any more, ready for the next extent built on this
+    /// thread (a steady stream of whole-leaf writes then allocates nothing).
+    static EXTENT_POOL: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Extent {
+    /// An extent holding a copy of `bytes` (exactly `EXTENT_BYTES` long), with new ids.
+    fn from_bytes(bytes: &[u8]) -> Extent {
+        assert_eq!(bytes.len(), EXTENT_BYTES);
+        let pooled = EXTENT_POOL.try_with(|pool| pool.borrow_mut().pop()).ok().flatten();
+        let bytes = match pooled {
+            Some(mut buffer) => {
+                buffer.copy_from_slice(bytes);
+                buffer
+            }
+            None => bytes.into(),
+        };
+        let first_id = NEXT_PAGE_ID.fetch_add(FANOUT as u64, Ordering::Relaxed);
+        Extent { bytes, first_id }
+    }
+
+    fn page(&self, slot: u8) -> &[u8] {
+        let start = usize::from(slot) * PAGE_SIZE;
+        &self.bytes[start..start + PAGE_SIZE]
+    }
+}
+
+impl Drop for Extent {
+    fn drop(&mut self) {
+        let buffer = std::mem::take(&mut self.bytes);
+        let _ = EXTENT_POOL.try_with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.len() < EXTENT_POOL_BUFFERS {
+                pool.push(buffer);
+            }
+        });
+    }
+}
+
 /// The bytes of a page never written.
 static ZERO_PAGE: [u8; PAGE_SIZE] = [0; PAGE_SIZE];
 
@@ -130,8 +216,7 @@ thread_local! {
     /// Pages no map holds any more (their `Arc` unshared), ready to carry the next page built
     /// on this thread. Deleting a virtual copy that alone held a thousand overwritten pages then
     /// costs a thousand header reads and pushes instead of a thousand atomic decrements and
-    /// 16 KiB deallocations (before this, the larger part of a Recovery Manager backup's policy
-    /// removal), and the writes that follow take their header and buffer back.
+    /// 16 KiB deallocations, and the writes that follow take their header and buffer back.
     static POOL: RefCell<Vec<Arc<PageBuf>>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -189,16 +274,84 @@ fn allocation_with(bytes: &[u8], origin: u64) -> Arc<PageBuf> {
     }
 }
 
+impl<'a> PageRef<'a> {
+    /// The page's bytes.
+    pub fn bytes(self) -> &'a [u8] {
+        match self.0 {
+            Place::Own(buffer) => &buffer.0[..PAGE_SIZE],
+            Place::InExtent(extent, slot) => extent.page(slot),
+        }
+    }
+
+    /// The page's id and origin (see [`PageBuf`]).
+    fn identity(self) -> (u64, u64) {
+        match self.0 {
+            Place::Own(buffer) => (buffer.id(), buffer.origin()),
+            Place::InExtent(extent, slot) => (extent.first_id + u64::from(slot), 0),
+        }
+    }
+
+    /// See [`Page::blocks_written_since`].
+    pub fn blocks_written_since(self, older: PageRef<'_>) -> Option<u16> {
+        if self.same_as(older) {
+            return Some(0);
+        }
+        let (_, origin) = self.identity();
+        (origin != 0 && origin >> PAGE_BLOCKS == older.identity().0).then_some(origin as u16)
+    }
+
+    /// Whether `self` and `other` are the same page.
+    pub fn same_as(self, other: PageRef<'_>) -> bool {
+        match (self.0, other.0) {
+            (Place::Own(a), Place::Own(b)) => Arc::ptr_eq(a, b),
+            (Place::InExtent(a, x), Place::InExtent(b, y)) => Arc::ptr_eq(a, b) && x == y,
+            _ => false,
+        }
+    }
+
+    /// Identifies the page within one process (for counting distinct pages; never used for
+    /// ordering or ids): its header's address, or for a page of an extent the address of its
+    /// bytes.
+    pub fn addr(self) -> usize {
+        match self.0 {
+            Place::Own(buffer) => Arc::as_ptr(buffer) as usize,
+            Place::InExtent(extent, slot) => extent.page(slot).as_ptr() as usize,
+        }
+    }
+
+    /// The address of the page's bytes (tests: which buffer a page reuses).
+    #[cfg(test)]
+    fn buffer_addr(self) -> usize {
+        self.bytes().as_ptr() as usize
+    }
+
+    /// A [`Page`] to keep (shares the page: one reference count more).
+    pub fn to_page(self) -> Page {
+        Page(match self.0 {
+            Place::Own(buffer) => Handle::Own(Arc::clone(buffer)),
+            Place::InExtent(extent, slot) => Handle::InExtent(Arc::clone(extent), slot),
+        })
+    }
+}
+
 impl Page {
     /// A page holding `bytes` (exactly one page long): one copy.
     pub fn from_bytes(bytes: &[u8]) -> Page {
         assert_eq!(bytes.len(), PAGE_SIZE);
-        Page(allocation_with(bytes, 0))
+        Page(Handle::Own(allocation_with(bytes, 0)))
+    }
+
+    /// The page, borrowed.
+    pub fn as_ref(&self) -> PageRef<'_> {
+        PageRef(match &self.0 {
+            Handle::Own(buffer) => Place::Own(buffer),
+            Handle::InExtent(extent, slot) => Place::InExtent(extent, *slot),
+        })
     }
 
     /// The page's bytes.
     pub fn bytes(&self) -> &[u8] {
-        &self.0.0[..PAGE_SIZE]
+        self.as_ref().bytes()
     }
 
     /// The 1 KiB blocks (bit `b`: bytes `b * PAGE_BLOCK_SIZE..`) where this page may differ
@@ -211,38 +364,42 @@ impl Page {
     /// a page of a map it keeps) for the answer to stay true: a page nobody else holds may be
     /// written in place.
     pub fn blocks_written_since(&self, older: &Page) -> Option<u16> {
-        if self.same_as(older) {
-            return Some(0);
-        }
-        let origin = self.0.origin();
-        (origin != 0 && origin >> PAGE_BLOCKS == older.0.id()).then_some(origin as u16)
+        self.as_ref().blocks_written_since(older.as_ref())
     }
 
-    /// Whether `self` and `other` are the same allocation.
+    /// Whether `self` and `other` are the same page.
     pub fn same_as(&self, other: &Page) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        self.as_ref().same_as(other.as_ref())
     }
 
-    /// The allocation's address: identifies the page within one process (for counting
-    /// distinct pages; never used for ordering or ids).
+    /// See [`PageRef::addr`].
     pub(crate) fn addr(&self) -> usize {
-        Arc::as_ptr(&self.0) as usize
+        self.as_ref().addr()
     }
 
     /// The buffer's address (tests: which buffer a page reuses).
     #[cfg(test)]
     fn buffer_addr(&self) -> usize {
-        self.0.0.as_ptr() as usize
+        self.as_ref().buffer_addr()
     }
 
-    /// The page's buffer to write, copying the page first if another map shares it
-    /// (copy-on-write: the copy's origin is this page, no block written yet).
-    fn make_mut(&mut self) -> &mut PageBuf {
-        if Arc::get_mut(&mut self.0).is_none() {
-            let origin = self.0.id() << PAGE_BLOCKS;
-            self.0 = allocation_with(&self.0.0[..PAGE_SIZE], origin);
+    /// The page's own buffer, when no other map (or handle) holds it: it may be written in place.
+    fn unshared_mut(&mut self) -> Option<&mut PageBuf> {
+        match &mut self.0 {
+            Handle::Own(buffer) => Arc::get_mut(buffer),
+            Handle::InExtent(..) => None,
         }
-        Arc::get_mut(&mut self.0).expect("unshared just above")
+    }
+
+    /// The page's buffer to write, copying the page first if another map shares it or it is a
+    /// page of an extent (copy-on-write: the copy's origin is this page, no block written yet).
+    fn make_mut(&mut self) -> &mut PageBuf {
+        if self.unshared_mut().is_none() {
+            let origin = self.as_ref().identity().0 << PAGE_BLOCKS;
+            let copy = allocation_with(self.bytes(), origin);
+            self.0 = Handle::Own(copy);
+        }
+        self.unshared_mut().expect("unshared just above")
     }
 }
 
@@ -256,7 +413,24 @@ impl Eq for Page {}
 
 impl fmt::Debug for Page {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Page({:p})", Arc::as_ptr(&self.0))
+        self.as_ref().fmt(f)
+    }
+}
+
+impl PartialEq for PageRef<'_> {
+    fn eq(&self, other: &PageRef<'_>) -> bool {
+        self.same_as(*other)
+    }
+}
+
+impl Eq for PageRef<'_> {}
+
+impl fmt::Debug for PageRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Place::Own(buffer) => write!(f, "Page({:p})", Arc::as_ptr(buffer)),
+            Place::InExtent(extent, slot) => write!(f, "Page({:p}[{slot}])", Arc::as_ptr(extent)),
+        }
     }
 }
 
@@ -264,10 +438,12 @@ impl Drop for Node {
     fn drop(&mut self) {
         // A dropped leaf releases up to 64 pages, often untouched since they were written (a
         // deleted copy's overwritten data). Plain loads of their counters first let those cache
-        // misses overlap; then every page this leaf alone held goes to the pool (no atomic
-        // decrement, no deallocation) while there is room, and the rest are released as usual.
+        // misses overlap; then every page of its own this leaf alone held goes to the pool (no
+        // atomic decrement, no deallocation) while there is room, and the rest are released as
+        // usual. An extent leaf releases one counter (its buffer pools itself, see `Extent`).
         let pages = match self {
             Node::Leaf(pages) => pages,
+            Node::Extent(_) => return,
             Node::Branch(children) => {
                 // A dropped branch (a deleted copy's path to the pages it alone held) releases
                 // its children, most of them shared with newer maps and cold: loading their
@@ -279,7 +455,11 @@ impl Drop for Node {
                 return;
             }
         };
-        let held = pages.iter().flatten().fold(0usize, |sum, page| sum.wrapping_add(Arc::strong_count(&page.0)));
+        let own = |page: &Page| match &page.0 {
+            Handle::Own(buffer) => Some(Arc::strong_count(buffer)),
+            Handle::InExtent(..) => None,
+        };
+        let held = pages.iter().flatten().filter_map(own).fold(0usize, usize::wrapping_add);
         std::hint::black_box(held);
         let _ = POOL.try_with(|pool| {
             let mut pool = pool.borrow_mut();
@@ -287,8 +467,8 @@ impl Drop for Node {
                 if pool.len() >= POOL_PAGES {
                     break;
                 }
-                if let Some(page) = slot.take_if(|page| Arc::strong_count(&page.0) == 1) {
-                    pool.push(page.0);
+                if let Some(Page(Handle::Own(buffer))) = slot.take_if(|page| own(page) == Some(1)) {
+                    pool.push(buffer);
                 }
             }
         });
@@ -321,7 +501,7 @@ const MASK: u64 = (FANOUT as u64) - 1;
 
 /// A node of the page trie: branches point at nodes, leaves hold pages.
 ///
-/// Both variants live inline in the node's `Arc` allocation (a boxed array would add a pointer
+/// The variants live inline in the node's `Arc` allocation (a boxed array would add a pointer
 /// chase per level); a branch therefore occupies a leaf's 1 KiB, which costs memory only per
 /// 64 × 64 pages.
 #[derive(Clone)]
@@ -329,6 +509,8 @@ const MASK: u64 = (FANOUT as u64) - 1;
 enum Node {
     Branch([Option<Arc<Node>>; FANOUT]),
     Leaf([Option<Page>; FANOUT]),
+    /// A leaf whose 64 pages are an extent's, in order (what a write of the whole leaf builds).
+    Extent(Arc<Extent>),
 }
 
 impl Node {
@@ -344,6 +526,29 @@ impl Node {
         match self {
             Node::Branch(children) => children.iter().all(Option::is_none),
             Node::Leaf(pages) => pages.iter().all(Option::is_none),
+            Node::Extent(_) => false,
+        }
+    }
+
+    /// Page `slot` of a leaf (either kind).
+    fn page(&self, slot: usize) -> Option<PageRef<'_>> {
+        match self {
+            Node::Leaf(pages) => pages[slot].as_ref().map(Page::as_ref),
+            Node::Extent(extent) => Some(PageRef(Place::InExtent(extent, slot as u8))),
+            Node::Branch(_) => unreachable!("only leaves hold pages"),
+        }
+    }
+
+    /// The page slots of a leaf to modify; an extent leaf becomes 64 handles into its extent
+    /// first (the extent itself is not copied).
+    fn pages_mut(&mut self) -> &mut [Option<Page>; FANOUT] {
+        if let Node::Extent(extent) = self {
+            let slots = std::array::from_fn(|slot| Some(Page(Handle::InExtent(Arc::clone(extent), slot as u8))));
+            *self = Node::Leaf(slots);
+        }
+        match self {
+            Node::Leaf(pages) => pages,
+            Node::Extent(_) | Node::Branch(_) => unreachable!("only leaves hold pages"),
         }
     }
 }
@@ -401,15 +606,12 @@ impl PageMap {
     }
 
     /// The page at `index`, if it holds data.
-    pub fn page(&self, index: PageIndex) -> Option<&Page> {
-        match &**self.leaf(index.0)? {
-            Node::Leaf(pages) => pages[slot_of(index.0, 0)].as_ref(),
-            Node::Branch(_) => unreachable!("only leaves hold pages"),
-        }
+    pub fn page(&self, index: PageIndex) -> Option<PageRef<'_>> {
+        self.leaf(index.0)?.page(slot_of(index.0, 0))
     }
 
     /// Pages holding data, in index order.
-    pub fn iter(&self) -> impl Iterator<Item = (PageIndex, &Page)> {
+    pub fn iter(&self) -> impl Iterator<Item = (PageIndex, PageRef<'_>)> {
         let mut out = Vec::with_capacity(self.len as usize);
         if let Some(root) = self.root.as_deref() {
             collect(root, self.height, 0, &mut out);
@@ -447,12 +649,14 @@ impl PageMap {
         slot
     }
 
+    /// The leaf holding page `index`, creating (or copying, when shared) the nodes on its path.
+    fn leaf_mut(&mut self, index: u64) -> &mut Node {
+        Arc::make_mut(self.leaf_slot_mut(index).get_or_insert_with(|| Arc::new(Node::empty(0))))
+    }
+
     /// The slot of page `index`, creating (or copying, when shared) the nodes on its path.
     fn slot_mut(&mut self, index: u64) -> &mut Option<Page> {
-        match Arc::make_mut(self.leaf_slot_mut(index).get_or_insert_with(|| Arc::new(Node::empty(0)))) {
-            Node::Leaf(pages) => &mut pages[slot_of(index, 0)],
-            Node::Branch(_) => unreachable!("only leaves hold pages"),
-        }
+        &mut self.leaf_mut(index).pages_mut()[slot_of(index, 0)]
     }
 
     fn insert(&mut self, index: u64, page: Page) {
@@ -493,19 +697,36 @@ impl PageMap {
 
     /// Writes `data` at byte `offset`. A page no other map shares is modified in place (its
     /// identity stays: no other map can hold it, so no diff can compare against it); a shared
-    /// page is replaced by a new one (whole-page write) or copied first (partial write).
+    /// page is replaced by a new one (whole-page write) or copied first (partial write). Each
+    /// whole aligned leaf the write covers (64 pages, 1 MiB) becomes one extent (see [`Extent`]).
     pub fn write(&mut self, offset: u64, data: &[u8]) {
         let mut done = 0usize;
+        let mut added = 0u64;
         while done < data.len() {
             let position = offset + done as u64;
             let index = position / PAGE_SIZE_U64;
             let within = (position % PAGE_SIZE_U64) as usize;
+            if within == 0 && index & MASK == 0 && data.len() - done >= EXTENT_BYTES {
+                self.write_extent(index, &data[done..done + EXTENT_BYTES]);
+                done += EXTENT_BYTES;
+                continue;
+            }
             let take = (PAGE_SIZE - within).min(data.len() - done);
             let source = &data[done..done + take];
-            let slot = self.slot_mut(index);
+            let leaf = self.leaf_mut(index);
+            if let Node::Extent(extent) = leaf
+                && let Some(extent) = Arc::get_mut(extent)
+            {
+                // No other map or handle holds this extent: overwrite it where it is.
+                let start = slot_of(index, 0) * PAGE_SIZE + within;
+                extent.bytes[start..start + take].copy_from_slice(source);
+                done += take;
+                continue;
+            }
+            let slot = &mut leaf.pages_mut()[slot_of(index, 0)];
             match slot {
                 Some(page) => {
-                    if let Some(buffer) = Arc::get_mut(&mut page.0) {
+                    if let Some(buffer) = page.unshared_mut() {
                         // No other map holds this page: overwrite it where it is (no allocation).
                         buffer.write(within, source);
                     } else if take == PAGE_SIZE {
@@ -523,11 +744,25 @@ impl PageMap {
                         page.make_mut().write(within, source);
                         page
                     });
-                    self.len += 1;
+                    added += 1;
                 }
             }
             done += take;
         }
+        self.len += added;
+    }
+
+    /// Makes the leaf of page `index` (a multiple of 64) hold `bytes` (one leaf's worth) as one
+    /// extent: in place when this map alone holds an extent there, else a new one.
+    fn write_extent(&mut self, index: u64, bytes: &[u8]) {
+        if let Some(node) = self.leaf_slot_mut(index)
+            && let Some(Node::Extent(extent)) = Arc::get_mut(node)
+            && let Some(extent) = Arc::get_mut(extent)
+        {
+            extent.bytes.copy_from_slice(bytes);
+            return;
+        }
+        self.set_leaf(index, Arc::new(Node::Extent(Arc::new(Extent::from_bytes(bytes)))));
     }
 
     /// Makes pages `first..first + count` all hold `page` (one shared allocation).
@@ -603,7 +838,7 @@ impl PageMap {
                 continue;
             }
             match from.page(PageIndex(index)) {
-                Some(page) => self.insert(index, page.clone()),
+                Some(page) => self.insert(index, page.to_page()),
                 None => self.remove(index),
             }
             index += 1;
@@ -619,7 +854,7 @@ impl PageMap {
         for level in (1..=self.height).rev() {
             match &**node {
                 Node::Branch(children) => node = children[slot_of(index, level)].as_ref()?,
-                Node::Leaf(_) => unreachable!("nodes above level 0 are branches"),
+                Node::Leaf(_) | Node::Extent(_) => unreachable!("nodes above level 0 are branches"),
             }
         }
         Some(node)
@@ -659,7 +894,7 @@ impl PageMap {
 }
 
 /// Appends every page under `node` (at `level`, covering indexes from `base`) in index order.
-fn collect<'a>(node: &'a Node, level: u32, base: u64, out: &mut Vec<(PageIndex, &'a Page)>) {
+fn collect<'a>(node: &'a Node, level: u32, base: u64, out: &mut Vec<(PageIndex, PageRef<'a>)>) {
     match node {
         Node::Branch(children) => {
             for (slot, child) in children.iter().enumerate() {
@@ -668,9 +903,9 @@ fn collect<'a>(node: &'a Node, level: u32, base: u64, out: &mut Vec<(PageIndex, 
                 }
             }
         }
-        Node::Leaf(pages) => {
-            for (slot, page) in pages.iter().enumerate() {
-                if let Some(page) = page {
+        leaf => {
+            for slot in 0..FANOUT {
+                if let Some(page) = leaf.page(slot) {
                     out.push((PageIndex(base | slot as u64), page));
                 }
             }
@@ -682,6 +917,7 @@ fn collect<'a>(node: &'a Node, level: u32, base: u64, out: &mut Vec<(PageIndex, 
 fn leaf_len(node: &Node) -> u64 {
     match node {
         Node::Leaf(pages) => pages.iter().flatten().count() as u64,
+        Node::Extent(_) => FANOUT as u64,
         Node::Branch(_) => unreachable!("only leaves hold pages"),
     }
 }
@@ -697,7 +933,7 @@ fn remove_in(node: &mut Arc<Node>, level: u32, index: u64) -> bool {
                 children[slot] = None;
             }
         }
-        Node::Leaf(pages) => pages[slot_of(index, 0)] = None,
+        leaf => leaf.pages_mut()[slot_of(index, 0)] = None,
     }
     node.is_empty()
 }
@@ -753,23 +989,14 @@ fn diff(
                 }
             }
             (a, b) => {
-                let empty: [Option<Page>; FANOUT] = std::array::from_fn(|_| None);
-                let a_pages = match a {
-                    Some(Node::Leaf(pages)) => pages,
-                    _ => &empty,
-                };
-                let b_pages = match b {
-                    Some(Node::Leaf(pages)) => pages,
-                    _ => &empty,
-                };
                 for slot in 0..FANOUT {
                     let index = PageIndex(base | slot as u64);
                     if index.0 < lo || index.0 >= hi {
                         continue;
                     }
-                    match (&a_pages[slot], &b_pages[slot]) {
+                    match (a.and_then(|leaf| leaf.page(slot)), b.and_then(|leaf| leaf.page(slot))) {
                         (Some(x), Some(y)) if x.same_as(y) => {}
-                        (_, Some(y)) => out.push(PageChange::Written(index, y.clone())),
+                        (_, Some(y)) => out.push(PageChange::Written(index, y.to_page())),
                         (Some(_), None) => out.push(PageChange::Zeroed(index)),
                         (None, None) => {}
                     }
@@ -865,13 +1092,14 @@ mod tests {
     fn headers_of_pages_allocated_together_sit_together() {
         // Goal: the headers of pages written together are dense (what makes releasing a
         // deleted copy's pages cheap); one page at a time, the allocator put each header after
-        // its 16 KiB buffer. Method: on a fresh thread (empty pool), write 64 whole pages and
-        // count neighbours whose headers are at most a cache line apart: one page at a time
-        // none were (16 KiB and more); the allocator may still hand a few headers out of its
-        // free lists, so most, not all, must be.
+        // its 16 KiB buffer. Method: on a fresh thread (empty pool), write 64 whole pages (one
+        // page off a leaf's start, so they are pages of their own, not an extent) and count
+        // neighbours whose headers are at most a cache line apart: one page at a time none were
+        // (16 KiB and more); the allocator may still hand a few headers out of its free lists,
+        // so most, not all, must be.
         std::thread::spawn(|| {
             let mut map = PageMap::new();
-            map.write(0, &vec![5u8; BATCH_PAGES * PAGE_SIZE]);
+            map.write(PAGE_SIZE_U64, &vec![5u8; BATCH_PAGES * PAGE_SIZE]);
             let addrs: Vec<usize> = map.iter().map(|(_, page)| page.addr()).collect();
             assert_eq!(addrs.len(), BATCH_PAGES);
             let close = addrs.windows(2).filter(|pair| pair[0].abs_diff(pair[1]) <= 64).count();
@@ -897,15 +1125,15 @@ mod tests {
         map.write(3 * PAGE_BLOCK_SIZE as u64 - 1, &[3u8; 2]); // in place, blocks 2 and 3
         assert_eq!(map.page(PageIndex(0)).unwrap().blocks_written_since(old), Some(0b1101));
         // Unrelated pages, and the source asked about its copy.
-        let new = map.page(PageIndex(0)).unwrap().clone();
-        assert_eq!(old.blocks_written_since(&new), None);
-        assert_eq!(Page::from_bytes(&[1u8; PAGE_SIZE]).blocks_written_since(old), None);
+        let new = map.page(PageIndex(0)).unwrap().to_page();
+        assert_eq!(old.blocks_written_since(new.as_ref()), None);
+        assert_eq!(Page::from_bytes(&[1u8; PAGE_SIZE]).as_ref().blocks_written_since(old), None);
         // A whole-page write on a shared page is a new page, not a copy.
         let again = map.clone();
         map.write(0, &[4u8; PAGE_SIZE]);
         assert_eq!(map.page(PageIndex(0)).unwrap().blocks_written_since(again.page(PageIndex(0)).unwrap()), None);
         // The copy's source released and its allocation reused: the reuse is another page.
-        let copy = again.page(PageIndex(0)).unwrap().clone();
+        let copy = again.page(PageIndex(0)).unwrap().to_page();
         let source_addr = old.addr();
         drop(frozen);
         let reused = std::iter::repeat_with(|| Page::from_bytes(&[5u8; PAGE_SIZE]))
@@ -1069,5 +1297,209 @@ mod tests {
         }
         assert!(replica.same_content(&map));
         assert_eq!(replica.changed_pages(&map).count(), 0);
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods, reason = "a fresh thread starts with empty pools")]
+    fn a_whole_leaf_write_is_one_extent_and_stays_pages() {
+        use std::collections::BTreeSet;
+
+        // Goal: a write covering whole aligned leaves builds one extent per leaf (one node, one
+        // count), yet its pages behave as pages: a partial write to a shared extent copies only
+        // the written page (the other 63 stay the very pages the copy holds), with exact
+        // provenance; a partial write to an unshared extent lands in place; a released extent's
+        // buffer carries the next extent built. Method: on a fresh thread (empty pools), write
+        // 2 MiB plus one page at a leaf boundary, inspect the nodes, share, write, compare.
+        std::thread::spawn(|| {
+            let mut map = PageMap::new();
+            let data: Vec<u8> = (0..2 * EXTENT_BYTES + PAGE_SIZE).map(|i| (i % 253) as u8).collect();
+            map.write(64 * PAGE_SIZE_U64, &data);
+            assert_eq!(map.page_count(), 129);
+            for index in [64u64, 128] {
+                assert!(matches!(**map.leaf(index).unwrap(), Node::Extent(_)), "leaf of page {index}");
+            }
+            assert!(matches!(**map.leaf(192).unwrap(), Node::Leaf(_)));
+            let mut back = vec![0u8; data.len()];
+            map.read(64 * PAGE_SIZE_U64, &mut back);
+            assert_eq!(back, data);
+
+            let frozen = map.clone();
+            map.write(70 * PAGE_SIZE_U64 + 5, &[0xEE; 3]);
+            assert!(matches!(**map.leaf(64).unwrap(), Node::Leaf(_)));
+            assert!(matches!(**frozen.leaf(64).unwrap(), Node::Extent(_)));
+            let changed: Vec<u64> = map.changed_pages(&frozen).map(|change| change.index().0).collect();
+            assert_eq!(changed, vec![70]);
+            for index in (64..128).filter(|index| *index != 70) {
+                let (new, old) = (map.page(PageIndex(index)).unwrap(), frozen.page(PageIndex(index)).unwrap());
+                assert!(new.same_as(old) && new.blocks_written_since(old) == Some(0), "page {index}");
+            }
+            let (new, old) = (map.page(PageIndex(70)).unwrap(), frozen.page(PageIndex(70)).unwrap());
+            assert_eq!(new.blocks_written_since(old), Some(0b1));
+            assert_eq!(&new.bytes()[..5], &old.bytes()[..5]);
+            assert_eq!(&new.bytes()[5..8], &[0xEE; 3]);
+            assert_eq!(&new.bytes()[8..], &old.bytes()[8..]);
+            assert_eq!(old.bytes(), &data[6 * PAGE_SIZE..7 * PAGE_SIZE]);
+
+            // The second extent is this map's alone: written in place, same page, same buffer.
+            let before = map.page(PageIndex(130)).unwrap().buffer_addr();
+            drop(frozen);
+            map.write(130 * PAGE_SIZE_U64 + 1, &[0xDD; 2]);
+            assert!(matches!(**map.leaf(128).unwrap(), Node::Extent(_)));
+            let page = map.page(PageIndex(130)).unwrap();
+            assert_eq!(page.buffer_addr(), before);
+            assert_eq!(
+                &page.bytes()[..4],
+                &[data[2 * PAGE_SIZE + EXTENT_BYTES], 0xDD, 0xDD, data[2 * PAGE_SIZE + EXTENT_BYTES + 3]]
+            );
+
+            // A whole-leaf write over this map's own extent reuses it in place.
+            map.write(128 * PAGE_SIZE_U64, &vec![3u8; EXTENT_BYTES]);
+            assert_eq!(map.page(PageIndex(130)).unwrap().buffer_addr(), before);
+
+            // Released (no map, no page handle holds them): their buffers carry the next extents.
+            let released: BTreeSet<usize> =
+                [64, 128].iter().map(|index| map.page(PageIndex(*index)).unwrap().buffer_addr()).collect();
+            drop(map);
+            let mut other = PageMap::new();
+            other.write(0, &vec![9u8; 2 * EXTENT_BYTES]);
+            let reused: BTreeSet<usize> =
+                [0, 64].iter().map(|index| other.page(PageIndex(*index)).unwrap().buffer_addr()).collect();
+            assert_eq!(reused, released);
+            assert!(other.iter().all(|(_, page)| page.bytes().iter().all(|b| *b == 9)));
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_page_of_an_extent_keeps_it_alive_and_removal_keeps_the_rest() {
+        // Goal: a page handle taken from an extent outlives every map (the extent stays until
+        // its last page goes), and removing one page of an extent leaf keeps the other 63.
+        let mut map = PageMap::new();
+        map.write(0, &vec![4u8; EXTENT_BYTES]);
+        let kept = map.page(PageIndex(10)).unwrap().to_page();
+        let mut copy = map.clone();
+        copy.remove(10);
+        assert_eq!((copy.page_count(), map.page_count()), (63, 64));
+        assert!(copy.page(PageIndex(10)).is_none());
+        assert!(copy.page(PageIndex(11)).unwrap().same_as(map.page(PageIndex(11)).unwrap()));
+        drop(map);
+        drop(copy);
+        assert!(kept.bytes().iter().all(|b| *b == 4));
+    }
+
+    /// One step of [`a_map_reads_what_was_written`].
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// `pages` pages of `byte` from page `first` (whole pages: leaf-aligned runs make extents).
+        Pages { first: u64, pages: u64, byte: u8 },
+        /// A partial write inside page `index`.
+        Bytes { index: u64, within: usize, len: usize, byte: u8 },
+        /// Keep a copy (a snapshot) of the map.
+        Snapshot,
+        /// Pages `first..first + count` become what snapshot `which` holds (`copy_range`).
+        CopyFrom { which: usize, first: u64, count: u64 },
+    }
+
+    /// Pages the reference model covers (four leaves).
+    const MODEL_PAGES: u64 = 4 * FANOUT as u64;
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u64..4, 1u64..3, any::<u8>()).prop_map(|(leaf, leaves, byte)| Step::Pages {
+                first: leaf * 64,
+                pages: (leaves * 64).min(MODEL_PAGES - leaf * 64),
+                byte
+            }),
+            (0u64..MODEL_PAGES, 1u64..80, any::<u8>()).prop_map(|(first, pages, byte)| Step::Pages {
+                first,
+                pages: pages.min(MODEL_PAGES - first),
+                byte
+            }),
+            (0u64..MODEL_PAGES, 0usize..PAGE_SIZE, 1usize..3000, any::<u8>()).prop_map(|(index, within, len, byte)| {
+                Step::Bytes { index, within, len: len.min(PAGE_SIZE - within), byte }
+            }),
+            Just(Step::Snapshot),
+            (0usize..8, 0u64..MODEL_PAGES, 0u64..150).prop_map(|(which, first, count)| Step::CopyFrom {
+                which,
+                first,
+                count: count.min(MODEL_PAGES - first)
+            }),
+        ]
+    }
+
+    /// The reference: page index → bytes, for pages present.
+    type Model = std::collections::BTreeMap<u64, Vec<u8>>;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        // Goal: whatever mix of whole-leaf writes (extents), partial writes, snapshots and
+        // range copies, every map — the live one and every held snapshot — reads exactly what
+        // a plain page → bytes model says, counts its pages right, and its diff against every
+        // other map names exactly the pages whose presence or bytes differ or that are not the
+        // same page (never hiding a difference).
+        // Method: the same steps applied to a `PageMap` and to a `BTreeMap` model; compare all.
+        #[test]
+        fn a_map_reads_what_was_written(steps in proptest::collection::vec(step(), 1..24)) {
+            let mut map = PageMap::new();
+            let mut model = Model::new();
+            let mut held: Vec<(PageMap, Model)> = Vec::new();
+            for step in steps {
+                match step {
+                    Step::Pages { first, pages, byte } => {
+                        map.write(first * PAGE_SIZE_U64, &vec![byte; (pages as usize) * PAGE_SIZE]);
+                        for index in first..first + pages {
+                            model.insert(index, vec![byte; PAGE_SIZE]);
+                        }
+                    }
+                    Step::Bytes { index, within, len, byte } => {
+                        map.write(index * PAGE_SIZE_U64 + within as u64, &vec![byte; len]);
+                        let page = model.entry(index).or_insert_with(|| vec![0; PAGE_SIZE]);
+                        page[within..within + len].fill(byte);
+                    }
+                    Step::Snapshot => held.push((map.clone(), model.clone())),
+                    Step::CopyFrom { which, first, count } => {
+                        let Some((source, source_model)) = held.get(which) else { continue };
+                        map.copy_range(source, PageIndex(first), count);
+                        for index in first..first + count {
+                            match source_model.get(&index) {
+                                Some(bytes) => model.insert(index, bytes.clone()),
+                                None => model.remove(&index),
+                            };
+                        }
+                    }
+                }
+            }
+            held.push((map, model));
+            let mut buf = vec![0u8; PAGE_SIZE];
+            for (map, model) in &held {
+                proptest::prop_assert_eq!(map.page_count(), model.len() as u64);
+                proptest::prop_assert_eq!(map.iter().count() as u64, map.page_count());
+                for index in 0..MODEL_PAGES {
+                    proptest::prop_assert_eq!(map.page(PageIndex(index)).is_some(), model.contains_key(&index));
+                    map.read(index * PAGE_SIZE_U64, &mut buf);
+                    let expected = model.get(&index).map_or(&ZERO_PAGE[..], Vec::as_slice);
+                    proptest::prop_assert!(buf == expected, "page {} reads wrong", index);
+                }
+            }
+            for (newer, newer_model) in &held {
+                for (older, older_model) in &held {
+                    let changed: std::collections::BTreeSet<u64> =
+                        newer.changed_pages(older).map(|change| change.index().0).collect();
+                    for index in 0..MODEL_PAGES {
+                        let differs = newer_model.get(&index) != older_model.get(&index);
+                        let same_page = match (newer.page(PageIndex(index)), older.page(PageIndex(index))) {
+                            (Some(a), Some(b)) => a.same_as(b),
+                            (None, None) => true,
+                            _ => false,
+                        };
+                        proptest::prop_assert!(!differs || changed.contains(&index), "diff hides page {}", index);
+                        proptest::prop_assert_eq!(changed.contains(&index), !same_page, "page {}", index);
+                    }
+                }
+            }
+        }
     }
 }

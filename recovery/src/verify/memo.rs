@@ -30,7 +30,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use simulator::page::{Page, PageChange, blocks_touched};
+use simulator::page::{PageChange, PageRef, blocks_touched};
 use simulator::{ArrayId, PAGE_SIZE, PageIndex, PageMap, Simulation};
 
 use super::{
@@ -157,8 +157,8 @@ impl<'a> PagePair<'a> {
             _ => None,
         };
         PagePair {
-            old: old_page.map_or(&ZEROS[..], Page::bytes),
-            new: new_page.map_or(&ZEROS[..], Page::bytes),
+            old: old_page.map_or(&ZEROS[..], PageRef::bytes),
+            new: new_page.map_or(&ZEROS[..], PageRef::bytes),
             written,
         }
     }

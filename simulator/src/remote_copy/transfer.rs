@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::event::Event;
 use crate::ids::{ArrayId, VolumeId};
-use crate::page::{PAGE_SIZE_U64, PageChange, PageIndex, PageMap};
+use crate::page::{PAGE_SIZE_U64, PageChange, PageIndex, PageMap, PageRef};
 use crate::remote_copy::{GroupRef, Mode, RcEvent, SyncStatus, dr, sync_cycle};
 use crate::simulation::Simulation;
 use crate::time::Instant;
@@ -275,8 +275,11 @@ pub(crate) fn step(sim: &mut Simulation, id: u64, epoch: u64) {
             }
             let page = PageIndex(vt.pages[vt.next]);
             let change = match &vt.frozen {
-                Some(map) => map.page(page).cloned(),
-                None => sim.array(src).volume_by_id(vt.source_volume).and_then(|v| v.pages().page(page).cloned()),
+                Some(map) => map.page(page).map(PageRef::to_page),
+                None => sim
+                    .array(src)
+                    .volume_by_id(vt.source_volume)
+                    .and_then(|v| v.pages().page(page).map(PageRef::to_page)),
             };
             let change = match change {
                 Some(content) => PageChange::Written(page, content),
