@@ -769,6 +769,31 @@ impl Session<'_> {
             mounted: None,
         }
     }
+
+    /// Whether `entry` holds what [`Session::entry`] would write at `site` for `content` in
+    /// every field but those completion sets (state, creation time, VSS window, integrity flag):
+    /// then completing it is writing those fields. Compared without building the records.
+    fn lists_content(&self, sim: &Simulation, entry: &Entry, site: Site, content: &Content<'_>) -> bool {
+        let Content { copies, retained, fields } = *content;
+        let records_match = |records: &[CopyRecord], planned: &[PlannedCopy]| {
+            records.len() == planned.len()
+                && records.iter().zip(planned).all(|(record, copy)| {
+                    record.array == sim.array(copy.array).name()
+                        && record.role == copy.role
+                        && record.source_volume == copy.source
+                        && record.copy_volume == copy.copy
+                })
+        };
+        entry.key == self.key
+            && entry.snapshot_set_id.as_bytes() == self.set_id.guid()
+            && entry.backup_kind == self.kind
+            && entry.mode == self.mode.kind()
+            && entry.site == site
+            && records_match(&entry.copies, copies)
+            && records_match(&entry.retained_on_primary, retained)
+            && entry.policy == fields
+            && entry.mounted.is_none()
+    }
 }
 
 fn injected(step: WorkflowStep, fault: WorkflowFault) -> Stop {
@@ -812,10 +837,35 @@ pub(super) fn complete(
     content: &Content<'_>,
     created_at: Instant,
 ) -> Result<(), Stop> {
-    let entry = s.entry(sim, site, EntryState::Complete, content, created_at);
     s.written.insert(site);
-    let exists = engine.running(site)?.entry(&s.key).is_some();
-    if exists {
+    let existing = engine.running(site)?.entry(&s.key);
+    let own_intent = existing.is_some_and(|entry| s.lists_content(sim, entry, site, content));
+    if own_intent {
+        // The entry differs from the complete one only in the fields completion sets: they are
+        // written in place (the same result as replacing it, without building a new entry and
+        // dropping the old one, every string of both).
+        let unix_secs = sim.unix_secs(created_at);
+        let nanos = created_at.as_nanos();
+        let (vss_window, integrity_checked) = (s.vss_window, s.integrity_checked);
+        let unchanged = |entry: &Entry| {
+            entry.state == EntryState::Complete
+                && entry.created_at_unix_secs == unix_secs
+                && entry.created_at_nanos == nanos
+                && entry.vss_window == vss_window
+                && entry.integrity_checked == integrity_checked
+        };
+        let change = |entry: &mut Entry| {
+            entry.state = EntryState::Complete;
+            entry.created_at_unix_secs = unix_secs;
+            entry.created_at_nanos = nanos;
+            entry.vss_window = vss_window;
+            entry.integrity_checked = integrity_checked;
+        };
+        engine.commit(site, |r| r.modify(&s.key, unchanged, change))?;
+        return Ok(());
+    }
+    let entry = s.entry(sim, site, EntryState::Complete, content, created_at);
+    if existing.is_some() {
         engine.commit(site, |r| r.replace(entry))?;
     } else {
         engine.commit(site, |r| r.add(entry))?;
