@@ -507,7 +507,7 @@ fn run_with_server(
     let (result, failed_at) = match outcome {
         Ok(()) => {
             sim.record_fmt("rm", format_args!("backup {} done ({})", session.key, session.mode));
-            (Ok(session.report.clone()), None)
+            (Ok(()), None)
         }
         Err(Stop::Fail(error)) => {
             sim.record_fmt("rm", format_args!("backup {} failed: {error}; undoing", session.key));
@@ -530,13 +530,14 @@ fn run_with_server(
     };
     let memo_key = (session.key.server.clone(), session.key.database.clone());
     engine.verify_memos.insert(memo_key, std::mem::take(&mut session.memo));
-    for (step, at) in session.report.steps.clone() {
+    for &(step, at) in &session.report.steps {
         record(engine, at, step, StepOutcome::Done);
     }
     if let Some((at, outcome)) = failed_at {
         record(engine, at, session.current, outcome);
     }
-    result
+    // The report moves out of the finished session (not a copy of its keys and steps).
+    result.map(|()| session.report)
 }
 
 /// What the policy check decided.
