@@ -16,7 +16,6 @@
 //! The cost: a crash can leave up to two intents for the restart to resolve.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 
 use simulator::{ArrayId, Instant, Simulation, VolumeChanges};
 
@@ -688,10 +687,20 @@ fn plan_copy(
         .into());
     };
     taken.insert((array, name.clone()));
+    // `<tag>: backup <key> (<role> volume <source>)`, the key as its `Display` writes it and the
+    // role by its `Debug` name, appended piece by piece (the formatting machinery cost more than
+    // the rest of the planning).
+    let role_name = match role {
+        VolumeRole::Database => "Database",
+        VolumeRole::Log => "Log",
+    };
     let mut comment = String::with_capacity(COPY_COMMENT_TAG.len() + 64 + source.len());
-    comment.push_str(COPY_COMMENT_TAG);
-    comment.push_str(": backup ");
-    let _ = write!(comment, "{key} ({role:?} volume {source})");
+    for piece in [COPY_COMMENT_TAG, ": backup ", &key.server, "/", &key.database, "/", &key.backup_id, " ("] {
+        comment.push_str(piece);
+    }
+    for piece in [role_name, " volume ", source, ")"] {
+        comment.push_str(piece);
+    }
     Ok(PlannedCopy { array, role, source: source.to_owned(), copy: name, comment, expiration_hours })
 }
 
