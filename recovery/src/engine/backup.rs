@@ -16,6 +16,7 @@
 //! The cost: a crash can leave up to two intents for the restart to resolve.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use simulator::{ArrayId, Instant, Simulation, VolumeChanges};
 
@@ -329,11 +330,11 @@ pub(super) struct Session<'s> {
     pub(super) writer: ExchangeWriter<'s>,
     pub(super) vss: BackupComponents,
     pub(super) provider: ThreeParProvider,
-    /// Copies of the database and log volumes on the primary array.
-    pub(super) primary: Vec<PlannedCopy>,
+    /// Copies of the database and log volumes on the primary array (shared with the provider).
+    pub(super) primary: Arc<[PlannedCopy]>,
     /// Copies on the backup array: the secondary copies (synchronous) or the remote copies
     /// (periodic).
-    pub(super) remote: Vec<PlannedCopy>,
+    pub(super) remote: Arc<[PlannedCopy]>,
     pub(super) set_id: SnapshotSetId,
     /// When the primary copies were taken.
     pub(super) copies_at: Instant,
@@ -450,13 +451,19 @@ fn run_with_server(
         }
         _ => None,
     };
-    let secondary =
-        if matches!(plan.mode, ReplicationMode::Synchronous { .. }) { plan.remote.clone() } else { Vec::new() };
+    // The planned copies are shared by the session, its workflow and the provider (each copy's
+    // three strings are not copied for each of them).
+    let (primary, remote): (Arc<[PlannedCopy]>, Arc<[PlannedCopy]>) = (plan.primary.into(), plan.remote.into());
+    let secondary = if matches!(plan.mode, ReplicationMode::Synchronous { .. }) {
+        Arc::clone(&remote)
+    } else {
+        Arc::from(Vec::new())
+    };
     #[allow(unused_mut)]
     let mut provider = ThreeParProvider::new(
         engine.config.provider_version,
         engine.config.provider,
-        plan.primary.clone(),
+        Arc::clone(&primary),
         secondary,
         requirement,
     );
@@ -486,8 +493,8 @@ fn run_with_server(
         writer: ExchangeWriter::new(server, options),
         vss,
         provider,
-        primary: plan.primary,
-        remote: plan.remote,
+        primary,
+        remote,
         set_id: SnapshotSetId(0),
         copies_at: sim.now(),
         vss_window: None,
@@ -928,7 +935,7 @@ pub(super) fn snapshots(sim: &mut Simulation, s: &mut Session<'_>) -> Result<(),
     if s.copy_outside_freeze {
         // Defect `CopyOutsideFreeze`: the provider took nothing; the copies are taken now, after
         // the writers were thawed.
-        for copy in s.primary.clone() {
+        for copy in s.primary.clone().iter() {
             copy.create(sim)?;
         }
     }
@@ -992,7 +999,11 @@ pub(super) fn backup_complete(sim: &mut Simulation, s: &mut Session<'_>) -> Resu
 /// Retention (Virtual Lock) on `copies`, after BackupComplete (a retained copy of an aborted set
 /// could not be deleted). The expiration is set again with it, so retention ≤ expiration holds
 /// from this instant.
-pub(super) fn apply_retention(sim: &mut Simulation, s: &mut Session<'_>, copies: &[PlannedCopy]) -> Result<(), Stop> {
+pub(super) fn apply_retention<'c>(
+    sim: &mut Simulation,
+    s: &mut Session<'_>,
+    copies: impl IntoIterator<Item = &'c PlannedCopy>,
+) -> Result<(), Stop> {
     s.reach(sim, WorkflowStep::Retention)?;
     if let Some(retention) = s.fields.retention_hours {
         for copy in copies {
@@ -1039,7 +1050,7 @@ fn undo(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>) -> Optio
     if !all_running {
         return None;
     }
-    for copy in s.primary.iter().chain(&s.remote) {
+    for copy in s.primary.iter().chain(s.remote.iter()) {
         let name = sim.array(copy.array).name().to_owned();
         if sim.array(copy.array).has_volume(&copy.copy)
             && !engine.is_referenced(&name, &copy.copy)
