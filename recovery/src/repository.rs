@@ -593,21 +593,23 @@ impl Repository {
     ///
     /// Errors: [`RepositoryError::NotFound`]; commit errors.
     pub fn set_mounted(&mut self, key: &EntryKey, mounted: Option<MountRecord>) -> Result<Applied> {
-        self.modify(key, |entry| entry.mounted = mounted)
+        let unchanged = self.entry(key).is_some_and(|entry| entry.mounted == mounted);
+        self.modify(key, |_| unchanged, |entry| entry.mounted = mounted)
     }
 
     /// Sets the copies retained on the primary (periodic mode).
     ///
     /// Errors: [`RepositoryError::NotFound`]; commit errors.
     pub fn set_retained_on_primary(&mut self, key: &EntryKey, copies: Vec<CopyRecord>) -> Result<Applied> {
-        self.modify(key, |entry| entry.retained_on_primary = copies)
+        let unchanged = self.entry(key).is_some_and(|entry| entry.retained_on_primary == copies);
+        self.modify(key, |_| unchanged, |entry| entry.retained_on_primary = copies)
     }
 
     /// Sets the state of `key` (intent or complete).
     ///
     /// Errors: [`RepositoryError::NotFound`]; commit errors.
     pub fn set_state(&mut self, key: &EntryKey, state: EntryState) -> Result<Applied> {
-        self.modify(key, |entry| entry.state = state)
+        self.modify(key, |entry| entry.state == state, |entry| entry.state = state)
     }
 
     /// Replaces the entry with `entry.key` by `entry` (an intent completed with what the backup
@@ -629,18 +631,28 @@ impl Repository {
     ///
     /// Errors: [`RepositoryError::NotFound`]; commit errors.
     pub fn set_policy(&mut self, key: &EntryKey, policy: PolicyFields) -> Result<Applied> {
-        self.modify(key, |entry| entry.policy = policy)
+        self.modify(key, |entry| entry.policy == policy, |entry| entry.policy = policy)
     }
 
-    fn modify(&mut self, key: &EntryKey, change: impl FnOnce(&mut Entry)) -> Result<Applied> {
+    /// Changes the entry `key` in place: `unchanged` tells, before anything is written, whether
+    /// `change` would leave the entry as it is (then nothing is committed). The entry is copied
+    /// only if something else still shares it (`Arc::make_mut`): in memory the catalogue is
+    /// unshared while it changes, so a state change or a completion writes a few fields instead
+    /// of copying and dropping every string of the entry.
+    ///
+    /// Errors: [`RepositoryError::NotFound`]; commit errors.
+    pub(crate) fn modify(
+        &mut self,
+        key: &EntryKey,
+        unchanged: impl FnOnce(&Entry) -> bool,
+        change: impl FnOnce(&mut Entry),
+    ) -> Result<Applied> {
         self.update(|entries| {
             let entry = entries.get_mut(key).ok_or_else(|| RepositoryError::NotFound(key.clone()))?;
-            let mut changed = Entry::clone(entry);
-            change(&mut changed);
-            if changed == **entry {
+            if unchanged(entry) {
                 return Ok(false);
             }
-            *entry = Arc::new(changed);
+            change(Arc::make_mut(entry));
             Ok(true)
         })
     }

@@ -112,6 +112,39 @@ fn synchronous_backup() {
 }
 
 #[test]
+fn synchronous_entries_and_copy_comments() {
+    // Goal: each copy's comment names the backup, the role and the source volume in the engine's
+    // words, and each completed entry (completed in place from its intent) carries the copies'
+    // instant, the VSS window and the integrity flag, with the intent's content unchanged.
+    // Method: a synchronous backup; read both entries and every copy's comment.
+    let mut world = World::new(2, Replication::Synchronous);
+    world.work(20);
+    let report = world.backup();
+    let copies_at = report.steps.iter().find(|(s, _)| *s == WorkflowStep::PrimaryCopies).unwrap().1;
+    for (site, array) in [(Site::Local, world.a), (Site::Remote, world.b)] {
+        let entry = world.entry(site, &report.key).unwrap();
+        assert_eq!(entry.state, EntryState::Complete);
+        assert_eq!(entry.site, site);
+        assert_eq!(entry.created_at_nanos, copies_at.as_nanos());
+        assert!(entry.vss_window.is_some());
+        assert!(entry.integrity_checked);
+        assert_eq!(entry.copies.len(), 2);
+        for copy in &entry.copies {
+            let volume = world.sim.array(array).volume(&copy.copy_volume).unwrap();
+            let expected = format!(
+                "{}: backup {} ({:?} volume {})",
+                recovery::engine::COPY_COMMENT_TAG,
+                report.key,
+                copy.role,
+                copy.source_volume
+            );
+            assert_eq!(volume.comment.as_deref(), Some(expected.as_str()));
+        }
+    }
+    world.check();
+}
+
+#[test]
 fn periodic_backup() {
     // Goal: the periodic workflow syncs the group after the thaw, takes the remote copies once
     // that sync completed, records them on the remote backup server with the primary copies as

@@ -52,9 +52,14 @@ pub fn validate_key(key: &str) -> Result<()> {
 
 /// Checks a comment: printable characters, at most `max_len`.
 pub fn validate_comment(comment: &str, max_len: usize) -> Result<()> {
-    // ASCII (every comment the engine writes): one byte per character, and the control
-    // characters are 0x00–0x1F and 0x7F; the same answers without decoding characters.
-    let (length, control) = if comment.is_ascii() {
+    // Printable ASCII (every comment a backup tool writes, one per copy it takes): one byte per
+    // character and no control character, found in one pass without an early exit, which the
+    // compiler vectorises. Other ASCII: the control characters are 0x00–0x1F and 0x7F; the same
+    // answers without decoding characters.
+    let printable_ascii = comment.bytes().fold(true, |printable, b| printable & (b' '..=b'~').contains(&b));
+    let (length, control) = if printable_ascii {
+        (comment.len(), false)
+    } else if comment.is_ascii() {
         (comment.len(), comment.bytes().any(|b| b.is_ascii_control()))
     } else {
         (comment.chars().count(), comment.chars().any(char::is_control))

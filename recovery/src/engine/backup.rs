@@ -16,7 +16,7 @@
 //! The cost: a crash can leave up to two intents for the restart to resolve.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
+use std::sync::Arc;
 
 use simulator::{ArrayId, Instant, Simulation, VolumeChanges};
 
@@ -330,11 +330,11 @@ pub(super) struct Session<'s> {
     pub(super) writer: ExchangeWriter<'s>,
     pub(super) vss: BackupComponents,
     pub(super) provider: ThreeParProvider,
-    /// Copies of the database and log volumes on the primary array.
-    pub(super) primary: Vec<PlannedCopy>,
+    /// Copies of the database and log volumes on the primary array (shared with the provider).
+    pub(super) primary: Arc<[PlannedCopy]>,
     /// Copies on the backup array: the secondary copies (synchronous) or the remote copies
     /// (periodic).
-    pub(super) remote: Vec<PlannedCopy>,
+    pub(super) remote: Arc<[PlannedCopy]>,
     pub(super) set_id: SnapshotSetId,
     /// When the primary copies were taken.
     pub(super) copies_at: Instant,
@@ -451,13 +451,19 @@ fn run_with_server(
         }
         _ => None,
     };
-    let secondary =
-        if matches!(plan.mode, ReplicationMode::Synchronous { .. }) { plan.remote.clone() } else { Vec::new() };
+    // The planned copies are shared by the session, its workflow and the provider (each copy's
+    // three strings are not copied for each of them).
+    let (primary, remote): (Arc<[PlannedCopy]>, Arc<[PlannedCopy]>) = (plan.primary.into(), plan.remote.into());
+    let secondary = if matches!(plan.mode, ReplicationMode::Synchronous { .. }) {
+        Arc::clone(&remote)
+    } else {
+        Arc::from(Vec::new())
+    };
     #[allow(unused_mut)]
     let mut provider = ThreeParProvider::new(
         engine.config.provider_version,
         engine.config.provider,
-        plan.primary.clone(),
+        Arc::clone(&primary),
         secondary,
         requirement,
     );
@@ -487,8 +493,8 @@ fn run_with_server(
         writer: ExchangeWriter::new(server, options),
         vss,
         provider,
-        primary: plan.primary,
-        remote: plan.remote,
+        primary,
+        remote,
         set_id: SnapshotSetId(0),
         copies_at: sim.now(),
         vss_window: None,
@@ -507,7 +513,7 @@ fn run_with_server(
     let (result, failed_at) = match outcome {
         Ok(()) => {
             sim.record_fmt("rm", format_args!("backup {} done ({})", session.key, session.mode));
-            (Ok(session.report.clone()), None)
+            (Ok(()), None)
         }
         Err(Stop::Fail(error)) => {
             sim.record_fmt("rm", format_args!("backup {} failed: {error}; undoing", session.key));
@@ -530,13 +536,14 @@ fn run_with_server(
     };
     let memo_key = (session.key.server.clone(), session.key.database.clone());
     engine.verify_memos.insert(memo_key, std::mem::take(&mut session.memo));
-    for (step, at) in session.report.steps.clone() {
+    for &(step, at) in &session.report.steps {
         record(engine, at, step, StepOutcome::Done);
     }
     if let Some((at, outcome)) = failed_at {
         record(engine, at, session.current, outcome);
     }
-    result
+    // The report moves out of the finished session (not a copy of its keys and steps).
+    result.map(|()| session.report)
 }
 
 /// What the policy check decided.
@@ -687,10 +694,20 @@ fn plan_copy(
         .into());
     };
     taken.insert((array, name.clone()));
+    // `<tag>: backup <key> (<role> volume <source>)`, the key as its `Display` writes it and the
+    // role by its `Debug` name, appended piece by piece (the formatting machinery cost more than
+    // the rest of the planning).
+    let role_name = match role {
+        VolumeRole::Database => "Database",
+        VolumeRole::Log => "Log",
+    };
     let mut comment = String::with_capacity(COPY_COMMENT_TAG.len() + 64 + source.len());
-    comment.push_str(COPY_COMMENT_TAG);
-    comment.push_str(": backup ");
-    let _ = write!(comment, "{key} ({role:?} volume {source})");
+    for piece in [COPY_COMMENT_TAG, ": backup ", &key.server, "/", &key.database, "/", &key.backup_id, " ("] {
+        comment.push_str(piece);
+    }
+    for piece in [role_name, " volume ", source, ")"] {
+        comment.push_str(piece);
+    }
     Ok(PlannedCopy { array, role, source: source.to_owned(), copy: name, comment, expiration_hours })
 }
 
@@ -769,6 +786,31 @@ impl Session<'_> {
             mounted: None,
         }
     }
+
+    /// Whether `entry` holds what [`Session::entry`] would write at `site` for `content` in
+    /// every field but those completion sets (state, creation time, VSS window, integrity flag):
+    /// then completing it is writing those fields. Compared without building the records.
+    fn lists_content(&self, sim: &Simulation, entry: &Entry, site: Site, content: &Content<'_>) -> bool {
+        let Content { copies, retained, fields } = *content;
+        let records_match = |records: &[CopyRecord], planned: &[PlannedCopy]| {
+            records.len() == planned.len()
+                && records.iter().zip(planned).all(|(record, copy)| {
+                    record.array == sim.array(copy.array).name()
+                        && record.role == copy.role
+                        && record.source_volume == copy.source
+                        && record.copy_volume == copy.copy
+                })
+        };
+        entry.key == self.key
+            && entry.snapshot_set_id.as_bytes() == self.set_id.guid()
+            && entry.backup_kind == self.kind
+            && entry.mode == self.mode.kind()
+            && entry.site == site
+            && records_match(&entry.copies, copies)
+            && records_match(&entry.retained_on_primary, retained)
+            && entry.policy == fields
+            && entry.mounted.is_none()
+    }
 }
 
 fn injected(step: WorkflowStep, fault: WorkflowFault) -> Stop {
@@ -812,10 +854,35 @@ pub(super) fn complete(
     content: &Content<'_>,
     created_at: Instant,
 ) -> Result<(), Stop> {
-    let entry = s.entry(sim, site, EntryState::Complete, content, created_at);
     s.written.insert(site);
-    let exists = engine.running(site)?.entry(&s.key).is_some();
-    if exists {
+    let existing = engine.running(site)?.entry(&s.key);
+    let own_intent = existing.is_some_and(|entry| s.lists_content(sim, entry, site, content));
+    if own_intent {
+        // The entry differs from the complete one only in the fields completion sets: they are
+        // written in place (the same result as replacing it, without building a new entry and
+        // dropping the old one, every string of both).
+        let unix_secs = sim.unix_secs(created_at);
+        let nanos = created_at.as_nanos();
+        let (vss_window, integrity_checked) = (s.vss_window, s.integrity_checked);
+        let unchanged = |entry: &Entry| {
+            entry.state == EntryState::Complete
+                && entry.created_at_unix_secs == unix_secs
+                && entry.created_at_nanos == nanos
+                && entry.vss_window == vss_window
+                && entry.integrity_checked == integrity_checked
+        };
+        let change = |entry: &mut Entry| {
+            entry.state = EntryState::Complete;
+            entry.created_at_unix_secs = unix_secs;
+            entry.created_at_nanos = nanos;
+            entry.vss_window = vss_window;
+            entry.integrity_checked = integrity_checked;
+        };
+        engine.commit(site, |r| r.modify(&s.key, unchanged, change))?;
+        return Ok(());
+    }
+    let entry = s.entry(sim, site, EntryState::Complete, content, created_at);
+    if existing.is_some() {
         engine.commit(site, |r| r.replace(entry))?;
     } else {
         engine.commit(site, |r| r.add(entry))?;
@@ -868,7 +935,7 @@ pub(super) fn snapshots(sim: &mut Simulation, s: &mut Session<'_>) -> Result<(),
     if s.copy_outside_freeze {
         // Defect `CopyOutsideFreeze`: the provider took nothing; the copies are taken now, after
         // the writers were thawed.
-        for copy in s.primary.clone() {
+        for copy in s.primary.clone().iter() {
             copy.create(sim)?;
         }
     }
@@ -932,7 +999,11 @@ pub(super) fn backup_complete(sim: &mut Simulation, s: &mut Session<'_>) -> Resu
 /// Retention (Virtual Lock) on `copies`, after BackupComplete (a retained copy of an aborted set
 /// could not be deleted). The expiration is set again with it, so retention ≤ expiration holds
 /// from this instant.
-pub(super) fn apply_retention(sim: &mut Simulation, s: &mut Session<'_>, copies: &[PlannedCopy]) -> Result<(), Stop> {
+pub(super) fn apply_retention<'c>(
+    sim: &mut Simulation,
+    s: &mut Session<'_>,
+    copies: impl IntoIterator<Item = &'c PlannedCopy>,
+) -> Result<(), Stop> {
     s.reach(sim, WorkflowStep::Retention)?;
     if let Some(retention) = s.fields.retention_hours {
         for copy in copies {
@@ -979,7 +1050,7 @@ fn undo(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>) -> Optio
     if !all_running {
         return None;
     }
-    for copy in s.primary.iter().chain(&s.remote) {
+    for copy in s.primary.iter().chain(s.remote.iter()) {
         let name = sim.array(copy.array).name().to_owned();
         if sim.array(copy.array).has_volume(&copy.copy)
             && !engine.is_referenced(&name, &copy.copy)

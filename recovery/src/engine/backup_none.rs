@@ -12,6 +12,8 @@
 //! delivered after a repository commit, which lengthens the writer's "waiting for completion"
 //! state by one commit.
 
+use std::sync::Arc;
+
 use simulator::Simulation;
 
 use super::Engine;
@@ -19,7 +21,7 @@ use super::backup::{self, Content, Session, Stop, WorkflowStep};
 use crate::repository::Site;
 
 pub(super) fn run(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>) -> Result<(), Stop> {
-    let primary = s.primary.clone();
+    let primary = Arc::clone(&s.primary);
     let content = Content { copies: &primary, retained: &[], fields: s.fields };
     s.reach(sim, WorkflowStep::IntentRecorded)?;
     backup::record_intent(engine, sim, s, Site::Local, &content)?;
@@ -31,6 +33,6 @@ pub(super) fn run(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>
     s.report.local = Some(s.key.clone());
     s.done(sim, WorkflowStep::LocalEntry);
     backup::backup_complete(sim, s)?;
-    backup::apply_retention(sim, s, &primary)?;
+    backup::apply_retention(sim, s, primary.iter())?;
     Ok(())
 }

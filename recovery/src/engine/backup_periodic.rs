@@ -22,6 +22,8 @@
 //! land inside the wait. The cost: a periodic backup's model time includes its sync's events,
 //! which grow with the pages changed since the last sync.
 
+use std::sync::Arc;
+
 use simulator::{ErrorCode, GroupState, Instant, Simulation, SyncOptions};
 
 use super::backup::{self, Content, Session, Stop, WorkflowStep};
@@ -41,7 +43,7 @@ struct SyncTicket {
 }
 
 pub(super) fn run(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>, group: &str) -> Result<(), Stop> {
-    let (primary, remote) = (s.primary.clone(), s.remote.clone());
+    let (primary, remote) = (Arc::clone(&s.primary), Arc::clone(&s.remote));
     // The local entry is a staging entry: placement puts no policy on the primary copies.
     let local = Content { copies: &primary, retained: &[], fields: PolicyFields::default() };
     let remote_content = Content { copies: &remote, retained: &primary, fields: s.fields };
@@ -78,7 +80,7 @@ pub(super) fn run(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>
         if s.report.remote.is_none() {
             backup::record_intent(engine, sim, s, Site::Remote, &remote_content)?;
         }
-        for copy in &remote {
+        for copy in remote.iter() {
             if let Err(error) = copy.create(sim) {
                 let reason = format!("virtual copy {} on the backup array: {error}", copy.copy);
                 engine.dissolve(sim, Site::Remote, &s.key)?;
@@ -101,7 +103,7 @@ pub(super) fn run(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>
     }
     s.done(sim, WorkflowStep::LocalEntryRemoved);
     backup::backup_complete(sim, s)?;
-    backup::apply_retention(sim, s, &remote)?;
+    backup::apply_retention(sim, s, remote.iter())?;
     Ok(())
 }
 

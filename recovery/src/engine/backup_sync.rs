@@ -15,6 +15,8 @@
 //! (the seed's order), and a restart finishes a local intent whose remote twin is complete (both
 //! were taken and checked in the same freeze). The cost: four repository commits per backup.
 
+use std::sync::Arc;
+
 use simulator::Simulation;
 
 use super::Engine;
@@ -22,7 +24,7 @@ use super::backup::{self, Content, Session, Stop, WorkflowStep};
 use crate::repository::Site;
 
 pub(super) fn run(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>) -> Result<(), Stop> {
-    let (primary, secondary) = (s.primary.clone(), s.remote.clone());
+    let (primary, secondary) = (Arc::clone(&s.primary), Arc::clone(&s.remote));
     let local = Content { copies: &primary, retained: &[], fields: s.fields };
     let remote = Content { copies: &secondary, retained: &[], fields: s.fields };
     s.reach(sim, WorkflowStep::IntentRecorded)?;
@@ -40,7 +42,6 @@ pub(super) fn run(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>
     s.report.local = Some(s.key.clone());
     s.done(sim, WorkflowStep::LocalEntry);
     backup::backup_complete(sim, s)?;
-    let both: Vec<_> = primary.iter().chain(&secondary).cloned().collect();
-    backup::apply_retention(sim, s, &both)?;
+    backup::apply_retention(sim, s, primary.iter().chain(secondary.iter()))?;
     Ok(())
 }

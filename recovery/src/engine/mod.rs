@@ -721,17 +721,17 @@ impl Engine {
         self.step_records.push_back(record);
     }
 
-    /// The entry `key` of `site`, cloned.
-    fn entry(&self, site: Site, key: &EntryKey) -> crate::Result<Entry> {
-        self.running(site)?
-            .entry(key)
-            .cloned()
-            .ok_or_else(|| EngineError::EntryNotFound { site, key: key.clone() }.into())
-    }
-
     /// The complete entry `key` of `site`, cloned.
     fn complete_entry(&self, site: Site, key: &EntryKey) -> crate::Result<Entry> {
-        let entry = self.entry(site, key)?;
+        self.complete_entry_ref(site, key).cloned()
+    }
+
+    /// The complete entry `key` of `site`, borrowed.
+    fn complete_entry_ref(&self, site: Site, key: &EntryKey) -> crate::Result<&Entry> {
+        let entry = self
+            .running(site)?
+            .entry(key)
+            .ok_or_else(|| crate::Error::from(EngineError::EntryNotFound { site, key: key.clone() }))?;
         if entry.state != EntryState::Complete {
             return Err(EngineError::NotComplete(key.clone()).into());
         }

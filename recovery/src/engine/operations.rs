@@ -250,11 +250,13 @@ impl Engine {
     pub fn remove(&mut self, sim: &mut Simulation, site: Site, key: &EntryKey) -> crate::Result<()> {
         self.resolve_pending(sim);
         self.check_access(site, key)?;
-        let entry = self.complete_entry(site, key)?;
+        // Checked on a borrow, not a copy of the entry: the borrow ends before `dissolve`, whose
+        // Removing commit then finds the entry unshared and changes it in place.
+        let entry = self.complete_entry_ref(site, key)?;
         if entry.mounted.is_some() {
             return Err(EngineError::Mounted(key.clone()).into());
         }
-        if let Some(until) = self.retained_until_on_arrays(sim, &entry) {
+        if let Some(until) = self.retained_until_on_arrays(sim, entry) {
             return Err(EngineError::Retained { key: key.clone(), until }.into());
         }
         sim.record_fmt("rm", format_args!("remove {site:?} backup {key}"));

@@ -20,6 +20,7 @@
 //! also what a real array's atomic `createsv -rcopy` guarantees.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use simulator::{ArrayId, GroupState, Simulation, SnapshotSpec, SyncStatus};
@@ -101,8 +102,8 @@ struct SetState {
 pub struct ThreeParProvider {
     version: (u32, u32),
     config: ThreeParConfig,
-    primary: Vec<PlannedCopy>,
-    secondary: Vec<PlannedCopy>,
+    primary: Arc<[PlannedCopy]>,
+    secondary: Arc<[PlannedCopy]>,
     requirement: Option<SyncRequirement>,
     fault: Option<ProviderFault>,
     skip_primary: bool,
@@ -111,19 +112,20 @@ pub struct ThreeParProvider {
 
 impl ThreeParProvider {
     /// A provider of `version` that takes the `primary` copies of the set's volumes and, in the
-    /// same commit, the `secondary` ones (checked against `requirement`).
+    /// same commit, the `secondary` ones (checked against `requirement`). The plans may be shared
+    /// with the caller (`Arc<[PlannedCopy]>`) or handed over (`Vec<PlannedCopy>`).
     pub fn new(
         version: (u32, u32),
         config: ThreeParConfig,
-        primary: Vec<PlannedCopy>,
-        secondary: Vec<PlannedCopy>,
+        primary: impl Into<Arc<[PlannedCopy]>>,
+        secondary: impl Into<Arc<[PlannedCopy]>>,
         requirement: Option<SyncRequirement>,
     ) -> ThreeParProvider {
         ThreeParProvider {
             version,
             config,
-            primary,
-            secondary,
+            primary: primary.into(),
+            secondary: secondary.into(),
             requirement,
             fault: None,
             skip_primary: false,
@@ -261,9 +263,9 @@ impl Provider for ThreeParProvider {
             self.fault = None;
             return Err(ProviderError::Unexpected("injected failure before the secondary copies".into()));
         }
-        for plan in self.secondary.clone() {
+        for plan in self.secondary.iter() {
             plan.create(sim)?;
-            self.sets.entry(set).or_default().created.push(plan);
+            self.sets.entry(set).or_default().created.push(plan.clone());
         }
         if !self.config.commit_duration.is_zero() {
             sim.advance(self.config.commit_duration);

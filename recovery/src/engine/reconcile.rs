@@ -28,6 +28,8 @@
 //! crashed backup is rolled back rather than resumed, except in the synchronous case above (its
 //! BackupComplete never ran, so no log was truncated for it).
 
+use std::sync::Arc;
+
 use simulator::{Instant, Simulation, VolumeChanges};
 
 use super::policy::{expires_at, retained_until};
@@ -176,22 +178,26 @@ impl Engine {
     ///
     /// Errors: [`EngineError::Mounted`]; [`EngineError::BackupServerDown`]; a crash during a commit.
     pub(super) fn dissolve(&mut self, sim: &mut Simulation, site: Site, key: &EntryKey) -> crate::Result<Dissolved> {
-        // Shared with the repository's catalogue (an `Arc` clone, not a copy of every string).
-        let Some(entry) = self.running(site)?.entries().get(key).cloned() else {
+        let Some(entry) = self.running(site)?.entry(key) else {
             self.forget_deferral(site, key);
             return Ok(Dissolved::Removed);
         };
         if entry.mounted.is_some() {
             return Err(EngineError::Mounted(key.clone()).into());
         }
+        let complete = entry.state == EntryState::Complete;
         if entry.mode == RemoteCopyMode::Periodic && self.other_down(site) {
             // The other repository may reference these copies (retained on the primary).
             self.defer(site, key);
             return Ok(Dissolved::Deferred("the other backup server is down".into()));
         }
-        if entry.state == EntryState::Complete {
+        if complete {
             self.commit(site, |r| r.set_state(key, EntryState::Removing))?;
         }
+        // Shared with the repository's catalogue (an `Arc` clone, not a copy of every string),
+        // taken after the state change so that change found the entry unshared and wrote it in
+        // place.
+        let entry = Arc::clone(self.running(site)?.entries().get(key).expect("a state change keeps the entry"));
         for copy in entry.copies.iter().chain(&entry.retained_on_primary) {
             if self.referenced_elsewhere(site, key, &copy.array, &copy.copy_volume) {
                 continue;

@@ -221,6 +221,15 @@ impl fmt::Display for SnapshotSetId {
     /// trace lines), and five padded hex arguments through `write!` cost about 2,500
     /// instructions.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let guid = self.guid();
+        f.write_str(std::str::from_utf8(&guid).expect("hex digits and dashes are ASCII"))
+    }
+}
+
+impl SnapshotSetId {
+    /// The bytes of the GUID form (see the `Display` impl), without a `String`: for comparing
+    /// with a recorded id.
+    pub(crate) fn guid(self) -> [u8; 36] {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut out = [b'-'; 36];
         let mut at = 0;
@@ -232,7 +241,7 @@ impl fmt::Display for SnapshotSetId {
             out[at + 1] = DIGITS[usize::from(byte & 0xf)];
             at += 2;
         }
-        f.write_str(std::str::from_utf8(&out).expect("hex digits and dashes are ASCII"))
+        out
     }
 }
 
