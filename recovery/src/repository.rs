@@ -135,6 +135,15 @@ pub struct EntryKey {
     pub backup_id: String,
 }
 
+/// Sets `field` to `value`; returns whether that changed it (for [`Repository::modify`]).
+pub(crate) fn set<T: PartialEq>(field: &mut T, value: T) -> bool {
+    if *field == value {
+        return false;
+    }
+    *field = value;
+    true
+}
+
 impl fmt::Display for EntryKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}/{}", self.server, self.database, self.backup_id)
@@ -593,23 +602,21 @@ impl Repository {
     ///
     /// Errors: [`RepositoryError::NotFound`]; commit errors.
     pub fn set_mounted(&mut self, key: &EntryKey, mounted: Option<MountRecord>) -> Result<Applied> {
-        let unchanged = self.entry(key).is_some_and(|entry| entry.mounted == mounted);
-        self.modify(key, |_| unchanged, |entry| entry.mounted = mounted)
+        self.modify(key, |entry| set(&mut entry.mounted, mounted))
     }
 
     /// Sets the copies retained on the primary (periodic mode).
     ///
     /// Errors: [`RepositoryError::NotFound`]; commit errors.
     pub fn set_retained_on_primary(&mut self, key: &EntryKey, copies: Vec<CopyRecord>) -> Result<Applied> {
-        let unchanged = self.entry(key).is_some_and(|entry| entry.retained_on_primary == copies);
-        self.modify(key, |_| unchanged, |entry| entry.retained_on_primary = copies)
+        self.modify(key, |entry| set(&mut entry.retained_on_primary, copies))
     }
 
     /// Sets the state of `key` (intent or complete).
     ///
     /// Errors: [`RepositoryError::NotFound`]; commit errors.
     pub fn set_state(&mut self, key: &EntryKey, state: EntryState) -> Result<Applied> {
-        self.modify(key, |entry| entry.state == state, |entry| entry.state = state)
+        self.modify(key, |entry| set(&mut entry.state, state))
     }
 
     /// Replaces the entry with `entry.key` by `entry` (an intent completed with what the backup
@@ -631,29 +638,21 @@ impl Repository {
     ///
     /// Errors: [`RepositoryError::NotFound`]; commit errors.
     pub fn set_policy(&mut self, key: &EntryKey, policy: PolicyFields) -> Result<Applied> {
-        self.modify(key, |entry| entry.policy == policy, |entry| entry.policy = policy)
+        self.modify(key, |entry| set(&mut entry.policy, policy))
     }
 
-    /// Changes the entry `key` in place: `unchanged` tells, before anything is written, whether
-    /// `change` would leave the entry as it is (then nothing is committed). The entry is copied
-    /// only if something else still shares it (`Arc::make_mut`): in memory the catalogue is
-    /// unshared while it changes, so a state change or a completion writes a few fields instead
-    /// of copying and dropping every string of the entry.
+    /// Changes the entry `key` in place; `change` returns whether it changed anything (when not,
+    /// nothing is committed — build it from [`set`]). The entry is copied only if something else
+    /// still shares it (`Arc::make_mut`): in memory the catalogue is unshared while it changes,
+    /// so a state change or a completion writes a few fields instead of copying and dropping
+    /// every string of the entry. (A shared entry that `change` leaves as it was is copied for
+    /// nothing: only a retried, already applied change does that.)
     ///
     /// Errors: [`RepositoryError::NotFound`]; commit errors.
-    pub(crate) fn modify(
-        &mut self,
-        key: &EntryKey,
-        unchanged: impl FnOnce(&Entry) -> bool,
-        change: impl FnOnce(&mut Entry),
-    ) -> Result<Applied> {
+    pub(crate) fn modify(&mut self, key: &EntryKey, change: impl FnOnce(&mut Entry) -> bool) -> Result<Applied> {
         self.update(|entries| {
             let entry = entries.get_mut(key).ok_or_else(|| RepositoryError::NotFound(key.clone()))?;
-            if unchanged(entry) {
-                return Ok(false);
-            }
-            change(Arc::make_mut(entry));
-            Ok(true)
+            Ok(change(Arc::make_mut(entry)))
         })
     }
 

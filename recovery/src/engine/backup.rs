@@ -29,7 +29,7 @@ use super::{
 use crate::exchange::{ExchangeError, MailboxServer};
 use crate::repository::{
     BackupKind, CopyRecord, Entry, EntryKey, EntryState, PolicyFields, RemoteCopyMode, RepositoryError, Site,
-    VolumeRole, VssWindow, backup_id_at,
+    VolumeRole, VssWindow, backup_id_at, set,
 };
 use crate::verify::{VerifyMemo, VerifyReport};
 use crate::vss::{
@@ -864,21 +864,22 @@ pub(super) fn complete(
         let unix_secs = sim.unix_secs(created_at);
         let nanos = created_at.as_nanos();
         let (vss_window, integrity_checked) = (s.vss_window, s.integrity_checked);
-        let unchanged = |entry: &Entry| {
-            entry.state == EntryState::Complete
-                && entry.created_at_unix_secs == unix_secs
-                && entry.created_at_nanos == nanos
-                && entry.vss_window == vss_window
-                && entry.integrity_checked == integrity_checked
-        };
+        // `|`, not `||`: every field is set.
         let change = |entry: &mut Entry| {
-            entry.state = EntryState::Complete;
-            entry.created_at_unix_secs = unix_secs;
-            entry.created_at_nanos = nanos;
-            entry.vss_window = vss_window;
-            entry.integrity_checked = integrity_checked;
+            set(&mut entry.state, EntryState::Complete)
+                | set(&mut entry.created_at_unix_secs, unix_secs)
+                | set(&mut entry.created_at_nanos, nanos)
+                | set(&mut entry.vss_window, vss_window)
+                | set(&mut entry.integrity_checked, integrity_checked)
         };
-        engine.commit(site, |r| r.modify(&s.key, unchanged, change))?;
+        engine.commit(site, |r| r.modify(&s.key, change))?;
+        // `lists_content` stands for the entry built in full: every debug run (all the workflow
+        // and property tests) checks that completing in place wrote exactly that entry.
+        debug_assert_eq!(
+            engine.running(site).ok().and_then(|r| r.entry(&s.key)),
+            Some(&s.entry(sim, site, EntryState::Complete, content, created_at)),
+            "an intent completed in place differs from the complete entry"
+        );
         return Ok(());
     }
     let entry = s.entry(sim, site, EntryState::Complete, content, created_at);
@@ -935,7 +936,7 @@ pub(super) fn snapshots(sim: &mut Simulation, s: &mut Session<'_>) -> Result<(),
     if s.copy_outside_freeze {
         // Defect `CopyOutsideFreeze`: the provider took nothing; the copies are taken now, after
         // the writers were thawed.
-        for copy in s.primary.clone().iter() {
+        for copy in s.primary.iter() {
             copy.create(sim)?;
         }
     }
