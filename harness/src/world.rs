@@ -629,7 +629,7 @@ impl World {
     }
 
     fn collect(&mut self, records: &[StepRecord]) {
-        let lines: Vec<simulator::TraceLine> = self.sim.trace().since(self.trace_seen).cloned().collect();
+        let lines: Vec<simulator::TraceLine> = self.sim.trace().since(self.trace_seen).collect();
         self.trace_seen = self.sim.trace().recorded();
         let names: Vec<String> = self.sim.arrays().map(|a| a.name().to_owned()).collect();
         for line in &lines {
