@@ -30,7 +30,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use simulator::page::{PageChange, PageRef, blocks_touched};
+use simulator::page::{PAGE_BLOCK_SIZE, PageChange, PageRef, blocks_touched};
 use simulator::{ArrayId, PAGE_SIZE, PageIndex, PageMap, Simulation};
 
 use super::{
@@ -163,13 +163,27 @@ impl<'a> PagePair<'a> {
         }
     }
 
-    /// Whether bytes `from..to` (within the page, non-empty) are the same in both: without
-    /// reading them when no block they touch was written since the copy, else by comparison.
+    /// Whether bytes `from..to` (within the page, non-empty) are the same in both. When the new
+    /// page is a known copy of the old one, only the parts of `from..to` in blocks written since
+    /// the copy are compared (the rest are equal by provenance); otherwise all of it is. A log
+    /// generation's unchanged prefix ends in the block its next records went to, so this reads
+    /// a block or two of the old page (cold: last read one backup earlier) instead of up to the
+    /// whole 16 KiB.
     fn same(&self, from: usize, to: usize) -> bool {
-        if self.written.is_some_and(|written| written & blocks_touched(from, to) == 0) {
-            return true;
+        let Some(written) = self.written else {
+            return self.old[from..to] == self.new[from..to];
+        };
+        let mut dirty = written & blocks_touched(from, to);
+        while dirty != 0 {
+            let block = dirty.trailing_zeros() as usize;
+            dirty &= dirty - 1;
+            let start = from.max(block * PAGE_BLOCK_SIZE);
+            let end = to.min((block + 1) * PAGE_BLOCK_SIZE);
+            if self.old[start..end] != self.new[start..end] {
+                return false;
+            }
         }
-        self.old[from..to] == self.new[from..to]
+        true
     }
 }
 
