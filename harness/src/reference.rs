@@ -243,7 +243,11 @@ impl Reference {
             for copy in &entry.copies {
                 let Some(array) = sim.array_by_name(&copy.array) else { continue };
                 if let Ok(volume) = sim.array(array).volume(&copy.copy_volume) {
-                    copies.push(TrackedCopy { array, name: copy.copy_volume.clone(), content: volume.pages().clone() });
+                    copies.push(TrackedCopy {
+                        array,
+                        name: copy.copy_volume.to_string(),
+                        content: volume.pages().clone(),
+                    });
                 }
             }
             self.entries.insert((site, key.clone()), TrackedEntry { copies });

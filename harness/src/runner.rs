@@ -280,8 +280,8 @@ fn finish(scenario: &Scenario, seed: u64, world: &mut World, steps: Vec<StepRepo
                     .values()
                     .filter(|e| e.key.server == server)
                     .map(|e| EntryReport {
-                        database: e.key.database.clone(),
-                        backup_id: e.key.backup_id.clone(),
+                        database: e.key.database.to_string(),
+                        backup_id: e.key.backup_id.to_string(),
                         mode: format!("{:?}", e.mode).to_lowercase(),
                         copies: e.copies.iter().map(|c| format!("{}:{}", c.array, c.copy_volume)).collect(),
                         retained_on_primary: e

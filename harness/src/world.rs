@@ -868,7 +868,7 @@ impl World {
             BackupSelector::Latest => entries.last(),
             BackupSelector::Oldest => entries.first(),
             BackupSelector::Newest(n) => entries.get(entries.len() - 1 - n % entries.len()),
-            BackupSelector::Id(id) => entries.iter().find(|(_, e)| &e.key.backup_id == id),
+            BackupSelector::Id(id) => entries.iter().find(|(_, e)| e.key.backup_id == *id),
         };
         chosen
             .map(|(site, entry)| (*site, entry.key.clone()))

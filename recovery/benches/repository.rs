@@ -22,7 +22,7 @@ use recovery::repository::{
 
 fn entry(n: u64) -> Entry {
     Entry {
-        key: EntryKey { server: "MBX01".into(), database: "DB1".into(), backup_id: format!("{n:014}") },
+        key: EntryKey { server: "MBX01".into(), database: "DB1".into(), backup_id: format!("{n:014}").into() },
         state: EntryState::Complete,
         snapshot_set_id: format!("00000000-0000-0000-0000-{n:012x}"),
         created_at_unix_secs: 1_767_225_600 + n as i64,
@@ -39,7 +39,7 @@ fn entry(n: u64) -> Entry {
                 array: "SIM-A".into(),
                 role: if i == 0 { VolumeRole::Database } else { VolumeRole::Log },
                 source_volume: (*v).into(),
-                copy_volume: format!("{v}.{n:08x}"),
+                copy_volume: format!("{v}.{n:08x}").into(),
             })
             .collect(),
         retained_on_primary: Vec::new(),

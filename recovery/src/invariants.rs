@@ -24,7 +24,7 @@ use simulator::invariants::Violation;
 use simulator::{ArrayId, Instant, Simulation, VlunTarget, VlunVolume, Volume};
 
 use crate::engine::{COPY_COMMENT_TAG, Engine};
-use crate::repository::{CopyRecord, Entry, EntryState, RemoteCopyMode, Site, VolumeRole};
+use crate::repository::{CompactString, CopyRecord, Entry, EntryState, RemoteCopyMode, Site, VolumeRole};
 use crate::verify::{ArrayVolume, verify_image};
 
 /// An invariant check.
@@ -137,13 +137,13 @@ pub fn entries_reference_existing_copies(sim: &Simulation, engine: &Engine) -> V
 /// dissolution names (that dissolution deletes it), and the copies of a local periodic entry
 /// whose hand-over waits for its unmount (the remote entry already retains them).
 pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<Violation> {
-    let mut references: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut references: BTreeMap<(CompactString, CompactString), Vec<String>> = BTreeMap::new();
     // Copies named in the retained list of an intent whose dissolution is deferred: that
     // dissolution deletes each one no other entry references, so such a copy is recorded.
-    let mut retained_by_deferred_intent: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut retained_by_deferred_intent: BTreeSet<(CompactString, CompactString)> = BTreeSet::new();
     // A local periodic entry whose hand-over waits for its unmount: the remote entry already
     // retains its copies (two references, by design, until the unmount).
-    let mut waiting_hand_over: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut waiting_hand_over: BTreeSet<(CompactString, CompactString)> = BTreeSet::new();
     for (site, entry) in entries(engine) {
         // An intent's retained list names copies another entry owns; a complete entry (or one
         // being removed) owns its retained copies.
@@ -168,7 +168,7 @@ pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<V
     let mut found = Vec::new();
     for array in sim.arrays() {
         for v in array.volumes().filter(|v| v.comment.as_deref().is_some_and(|c| c.starts_with(COPY_COMMENT_TAG))) {
-            let at = (array.name().to_owned(), v.name.clone());
+            let at = (CompactString::new(array.name()), CompactString::new(&v.name));
             let refs = references.get(&at);
             match refs.map_or(0, Vec::len) {
                 0 if retained_by_deferred_intent.contains(&at) => {}
@@ -200,7 +200,7 @@ pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<V
 /// many complete copy sets on each StoreServ (a periodic remote set counts on the primary too,
 /// through its retained copies).
 pub fn numeric_policy_bound(sim: &Simulation, engine: &Engine) -> Vec<Violation> {
-    let mut databases: Vec<(String, String)> =
+    let mut databases: Vec<(CompactString, CompactString)> =
         complete(engine).map(|(_, e)| (e.key.server.clone(), e.key.database.clone())).collect();
     databases.sort();
     databases.dedup();

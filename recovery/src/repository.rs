@@ -35,6 +35,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 /// Name of the committed repository file.
@@ -95,13 +96,13 @@ pub enum VolumeRole {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct CopyRecord {
     /// Array (system) name.
-    pub array: String,
+    pub array: CompactString,
     /// What the copied volume holds.
     pub role: VolumeRole,
     /// The copied (source) volume.
-    pub source_volume: String,
+    pub source_volume: CompactString,
     /// The virtual copy's name.
-    pub copy_volume: String,
+    pub copy_volume: CompactString,
 }
 
 /// Policy fields stored with an entry (hours; `None` = not set).
@@ -128,11 +129,11 @@ pub struct MountRecord {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct EntryKey {
     /// Mailbox server name, as registered.
-    pub server: String,
+    pub server: CompactString,
     /// Database (storage group) name.
-    pub database: String,
+    pub database: CompactString,
     /// Backup id: the timestamp name.
-    pub backup_id: String,
+    pub backup_id: CompactString,
 }
 
 /// Sets `field` to `value`; returns whether that changed it (for [`Repository::modify`]).

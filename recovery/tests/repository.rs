@@ -17,7 +17,7 @@ use crate::common::proptest_config;
 fn entry(n: u32) -> Entry {
     let backup_id = format!("2026010100{:04}", n);
     Entry {
-        key: EntryKey { server: "MBX01".into(), database: "DB1".into(), backup_id: backup_id.clone() },
+        key: EntryKey { server: "MBX01".into(), database: "DB1".into(), backup_id: backup_id.as_str().into() },
         state: EntryState::Complete,
         snapshot_set_id: format!("00000000-0000-0000-0000-{n:012x}"),
         created_at_unix_secs: 1_767_225_600 + i64::from(n),
@@ -32,13 +32,13 @@ fn entry(n: u32) -> Entry {
                 array: "SIM-A".into(),
                 role: VolumeRole::Database,
                 source_volume: "db1".into(),
-                copy_volume: format!("db1.{n}"),
+                copy_volume: format!("db1.{n}").into(),
             },
             CopyRecord {
                 array: "SIM-A".into(),
                 role: VolumeRole::Log,
                 source_volume: "db1.log".into(),
-                copy_volume: format!("db1.log.{n}"),
+                copy_volume: format!("db1.log.{n}").into(),
             },
         ],
         retained_on_primary: Vec::new(),
@@ -326,12 +326,12 @@ fn repository_child_process() {
     for i in 0..CHILD_MAX_COMMITS {
         let n = start + u64::from(i);
         let mut e = entry(0);
-        e.key.backup_id = n.to_string();
+        e.key.backup_id = n.to_string().into();
         repository.add(e).unwrap();
         // Removing old entries too keeps the file small and exercises both operations.
         if n >= 20 {
             let mut old = entry(0).key;
-            old.backup_id = (n - 20).to_string();
+            old.backup_id = (n - 20).to_string().into();
             repository.remove(&old).unwrap();
         }
         // Reported only once the commit (and the removal) returned: these must survive a kill.
@@ -354,7 +354,7 @@ fn sigkill_in_a_loop_of_commits_loses_nothing_committed() {
         let mut repository = open(dir.path());
         for n in 0..=20u64 {
             let mut e = entry(0);
-            e.key.backup_id = n.to_string();
+            e.key.backup_id = n.to_string().into();
             repository.add(e).unwrap();
         }
     }

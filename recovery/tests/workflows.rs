@@ -28,8 +28,8 @@ pub fn recovered_contents(world: &mut World, array: ArrayId, db_copy: &str, log_
 }
 
 fn copies_of(entry: &recovery::repository::Entry) -> (String, String) {
-    let db = entry.copies.iter().find(|c| c.role == VolumeRole::Database).unwrap().copy_volume.clone();
-    let log = entry.copies.iter().find(|c| c.role == VolumeRole::Log).unwrap().copy_volume.clone();
+    let db = entry.copies.iter().find(|c| c.role == VolumeRole::Database).unwrap().copy_volume.to_string();
+    let log = entry.copies.iter().find(|c| c.role == VolumeRole::Log).unwrap().copy_volume.to_string();
     (db, log)
 }
 

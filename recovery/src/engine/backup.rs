@@ -28,8 +28,8 @@ use super::{
 };
 use crate::exchange::{ExchangeError, MailboxServer};
 use crate::repository::{
-    BackupKind, CopyRecord, Entry, EntryKey, EntryState, PolicyFields, RemoteCopyMode, RepositoryError, Site,
-    VolumeRole, VssWindow, backup_id_at, set,
+    BackupKind, CompactString, CopyRecord, Entry, EntryKey, EntryState, PolicyFields, RemoteCopyMode, RepositoryError,
+    Site, VolumeRole, VssWindow, backup_id_at, set,
 };
 use crate::verify::{VerifyMemo, VerifyReport};
 use crate::vss::{
@@ -630,9 +630,9 @@ fn prepare(
 /// is taken (in either repository) the backup starts at the next second.
 fn free_backup_id(engine: &Engine, sim: &mut Simulation, server: &str, database: &str) -> EntryKey {
     let key_at = |sim: &Simulation| EntryKey {
-        server: server.to_owned(),
-        database: database.to_owned(),
-        backup_id: backup_id_at(sim, sim.now()),
+        server: CompactString::new(server),
+        database: CompactString::new(database),
+        backup_id: CompactString::new(backup_id_at(sim, sim.now())),
     };
     let mut key = key_at(sim);
     // Bounded: the next second's id is new unless a backup of the future exists (never), so a
@@ -714,10 +714,10 @@ fn plan_copy(
 /// The repository record of a planned copy.
 pub(super) fn record(sim: &Simulation, copy: &PlannedCopy) -> CopyRecord {
     CopyRecord {
-        array: sim.array(copy.array).name().to_owned(),
+        array: CompactString::new(sim.array(copy.array).name()),
         role: copy.role,
-        source_volume: copy.source.clone(),
-        copy_volume: copy.copy.clone(),
+        source_volume: CompactString::new(&copy.source),
+        copy_volume: CompactString::new(&copy.copy),
     }
 }
 
@@ -992,7 +992,7 @@ pub(super) fn backup_complete(sim: &mut Simulation, s: &mut Session<'_>) -> Resu
     if let Err(error) = s.vss.backup_complete(sim, &mut s.provider, writers) {
         s.report.backup_complete_error = Some(error.to_string());
     }
-    s.report.truncated = s.writer.truncated().get(&s.key.database).copied().flatten();
+    s.report.truncated = s.writer.truncated().get(s.key.database.as_str()).copied().flatten();
     s.done(sim, WorkflowStep::BackupComplete);
     Ok(())
 }

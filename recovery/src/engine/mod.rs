@@ -48,7 +48,8 @@ use simulator::{ArrayId, Instant, Simulation};
 use crate::exchange::MailboxServer;
 use crate::registration::{RegistrationError, Registrations};
 use crate::repository::{
-    Applied, CommitPoint, Durability, Entry, EntryKey, EntryState, MemoryDisk, Repository, RepositoryError, Site,
+    Applied, CommitPoint, CompactString, Durability, Entry, EntryKey, EntryState, MemoryDisk, Repository,
+    RepositoryError, Site,
 };
 use crate::verify::{VerifyMemo, VerifyReport};
 use crate::vss::VssConfig;
@@ -389,7 +390,7 @@ pub struct Engine {
     /// What the integrity check last verified of each database, by (server, database): a cache
     /// whose verdicts equal a full verification's ([`VerifyMemo`]), so a backup checks only the
     /// pages that changed since the previous one.
-    verify_memos: BTreeMap<(String, String), VerifyMemo>,
+    verify_memos: BTreeMap<(CompactString, CompactString), VerifyMemo>,
 }
 
 // The CLI runs one simulation (and engine) per worker thread.

@@ -159,21 +159,21 @@ impl Engine {
         sim.array(array).host(host)?;
         let record = MountRecord {
             host: host.to_owned(),
-            array: array_name,
-            exported_volumes: entry.copies.iter().map(|c| c.copy_volume.clone()).collect(),
+            array: array_name.to_string(),
+            exported_volumes: entry.copies.iter().map(|c| c.copy_volume.to_string()).collect(),
         };
         self.commit(site, |r| r.set_mounted(key, Some(record)))?;
         let mut exported: Vec<(String, u32)> = Vec::new();
         for copy in &entry.copies {
             let spec = VlunSpec {
-                volume: copy.copy_volume.clone(),
+                volume: copy.copy_volume.to_string(),
                 lun: 0,
                 auto_lun: true,
                 host: Some(host.to_owned()),
                 ..VlunSpec::default()
             };
             match sim.array_mut(array).create_vlun(spec) {
-                Ok(lun) => exported.push((copy.copy_volume.clone(), lun)),
+                Ok(lun) => exported.push((copy.copy_volume.to_string(), lun)),
                 Err(error) => {
                     for (volume, lun) in &exported {
                         let _ = sim.array_mut(array).delete_vlun(volume, *lun, Some(host), None);
@@ -389,8 +389,8 @@ impl Engine {
             db.dismount(sim)?;
         }
         let pairs = [
-            (db_copy.source_volume.clone(), db_copy.copy_volume.clone()),
-            (log_copy.source_volume.clone(), log_copy.copy_volume.clone()),
+            (db_copy.source_volume.to_string(), db_copy.copy_volume.to_string()),
+            (log_copy.source_volume.to_string(), log_copy.copy_volume.to_string()),
         ];
         let group = {
             let a = sim.array(array);
@@ -477,7 +477,7 @@ impl Engine {
                     .filter_map(|c| {
                         exports_to(sim, copies_array, &c.copy_volume, &mounted.host)
                             .first()
-                            .map(|lun| (c.copy_volume.clone(), *lun))
+                            .map(|lun| (c.copy_volume.to_string(), *lun))
                     })
                     .collect();
                 (mounted.host.clone(), luns, false)
@@ -527,7 +527,7 @@ impl Engine {
         let mount = self.mount_after_restore(sim, key);
         Ok(RestoreReport {
             kind: RestoreKind::FileCopy { host: host.to_owned() },
-            volumes: vec![(db_volume, db_copy.copy_volume.clone()), (log_volume, log_copy.copy_volume.clone())],
+            volumes: vec![(db_volume, db_copy.copy_volume.to_string()), (log_volume, log_copy.copy_volume.to_string())],
             mount,
             bytes_written,
             group_restarted: None,
@@ -576,7 +576,7 @@ impl Engine {
         for volume in [&db_copy.source_volume, &log_copy.source_volume] {
             if exports_to(sim, backup, volume, host).is_empty() {
                 let spec = VlunSpec {
-                    volume: volume.clone(),
+                    volume: volume.to_string(),
                     lun: 0,
                     auto_lun: true,
                     host: Some(host.to_owned()),
@@ -592,8 +592,8 @@ impl Engine {
         Ok(RestoreReport {
             kind: RestoreKind::DatabaseFromRemote { host: host.to_owned() },
             volumes: vec![
-                (db_copy.source_volume.clone(), db_copy.copy_volume.clone()),
-                (log_copy.source_volume.clone(), log_copy.copy_volume.clone()),
+                (db_copy.source_volume.to_string(), db_copy.copy_volume.to_string()),
+                (log_copy.source_volume.to_string(), log_copy.copy_volume.to_string()),
             ],
             mount: Ok(mount),
             bytes_written: 0,
