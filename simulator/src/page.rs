@@ -223,6 +223,60 @@ thread_local! {
 /// Pages allocated at once when the pool is empty.
 const BATCH_PAGES: usize = 64;
 
+/// Released trie nodes kept per thread for reuse, at most this many (about 1 MiB).
+const POOL_NODES: usize = 1024;
+
+thread_local! {
+    /// Trie nodes no map holds any more, emptied, ready to hold the next node built on this
+    /// thread. A node is about 1 KiB, above the allocator's per-thread cache, so freeing one
+    /// costs a trip through the allocator's bins (and the cold chunk headers around it); a
+    /// deleted virtual copy releases a few dozen (its path nodes and the leaves the writes since
+    /// replaced), and the writes that follow copy as many.
+    static NODE_POOL: RefCell<Vec<Arc<Node>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `node` in an allocation of its own: a pooled one when there is one.
+fn new_node(node: Node) -> Arc<Node> {
+    match NODE_POOL.try_with(|pool| pool.borrow_mut().pop()) {
+        Ok(Some(mut pooled)) => {
+            *Arc::get_mut(&mut pooled).expect("pooled nodes are unshared") = node;
+            pooled
+        }
+        _ => Arc::new(node),
+    }
+}
+
+/// The node in `slot` to modify: copied first (into a pooled allocation when there is one)
+/// when another map shares it, as [`Arc::make_mut`] does.
+fn node_mut(slot: &mut Arc<Node>) -> &mut Node {
+    if Arc::get_mut(slot).is_none() {
+        *slot = new_node(Node::clone(slot));
+    }
+    Arc::get_mut(slot).expect("unshared now")
+}
+
+/// Releases `node`, a reference being dropped: when it is the last one, the node is emptied
+/// (releasing what it alone held, see [`Node::release_contents`]) and its allocation pooled.
+fn release_node(mut node: Arc<Node>) {
+    // A plain load first: most released children are shared, and `get_mut` would cost an atomic
+    // compare-and-swap on each.
+    if Arc::strong_count(&node) != 1 {
+        return;
+    }
+    let Some(inner) = Arc::get_mut(&mut node) else { return };
+    if let Node::Extent(_) = inner {
+        *inner = Node::empty(0);
+    } else {
+        inner.release_contents();
+    }
+    let _ = NODE_POOL.try_with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.len() < POOL_NODES {
+            pool.push(node);
+        }
+    });
+}
+
 /// Fills the empty pool with a batch of new, unshared pages: every buffer first, then every
 /// header.
 ///
@@ -436,22 +490,32 @@ impl fmt::Debug for PageRef<'_> {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        // A dropped leaf releases up to 64 pages, often untouched since they were written (a
-        // deleted copy's overwritten data). Plain loads of their counters first let those cache
-        // misses overlap; then every page of its own this leaf alone held goes to the pool (no
-        // atomic decrement, no deallocation) while there is room, and the rest are released as
-        // usual. An extent leaf releases one counter (its buffer pools itself, see `Extent`).
+        self.release_contents();
+    }
+}
+
+impl Node {
+    /// Empties a branch or leaf in place (an extent leaf is left as it is: its one reference
+    /// goes with the node).
+    ///
+    /// A dropped leaf releases up to 64 pages, often untouched since they were written (a
+    /// deleted copy's overwritten data). Plain loads of their counters first let those cache
+    /// misses overlap; then every page of its own this leaf alone held goes to the pool (no
+    /// atomic decrement, no deallocation) while there is room, and the rest are released as
+    /// usual. A dropped branch (a deleted copy's path to the pages it alone held) releases its
+    /// children, most of them shared with newer maps and cold: their counters are loaded first
+    /// for the same reason, and the children it alone held go to the node pool emptied.
+    fn release_contents(&mut self) {
         let pages = match self {
             Node::Leaf(pages) => pages,
             Node::Extent(_) => return,
             Node::Branch(children) => {
-                // A dropped branch (a deleted copy's path to the pages it alone held) releases
-                // its children, most of them shared with newer maps and cold: loading their
-                // counters first lets those misses overlap instead of paying one per atomic
-                // decrement when the array is dropped.
                 let held =
                     children.iter().flatten().fold(0usize, |sum, child| sum.wrapping_add(Arc::strong_count(child)));
                 std::hint::black_box(held);
+                for child in children.iter_mut().filter_map(Option::take) {
+                    release_node(child);
+                }
                 return;
             }
         };
@@ -472,6 +536,9 @@ impl Drop for Node {
                 }
             }
         });
+        for slot in pages.iter_mut() {
+            *slot = None;
+        }
     }
 }
 
@@ -570,6 +637,15 @@ pub struct PageMap {
     len: u64,
 }
 
+impl Drop for PageMap {
+    /// The root goes to the node pool when this map alone held it (see [`release_node`]).
+    fn drop(&mut self) {
+        if let Some(root) = self.root.take() {
+            release_node(root);
+        }
+    }
+}
+
 impl fmt::Debug for PageMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PageMap({} pages)", self.len)
@@ -629,7 +705,7 @@ impl PageMap {
                 if let Node::Branch(children) = &mut branch {
                     children[0] = Some(old);
                 }
-                self.root = Some(Arc::new(branch));
+                self.root = Some(new_node(branch));
             }
         }
     }
@@ -641,7 +717,7 @@ impl PageMap {
         let height = self.height;
         let mut slot = &mut self.root;
         for level in (1..=height).rev() {
-            let Node::Branch(children) = Arc::make_mut(slot.get_or_insert_with(|| Arc::new(Node::empty(level)))) else {
+            let Node::Branch(children) = node_mut(slot.get_or_insert_with(|| new_node(Node::empty(level)))) else {
                 unreachable!("nodes above level 0 are branches")
             };
             slot = &mut children[slot_of(index, level)];
@@ -651,7 +727,7 @@ impl PageMap {
 
     /// The leaf holding page `index`, creating (or copying, when shared) the nodes on its path.
     fn leaf_mut(&mut self, index: u64) -> &mut Node {
-        Arc::make_mut(self.leaf_slot_mut(index).get_or_insert_with(|| Arc::new(Node::empty(0))))
+        node_mut(self.leaf_slot_mut(index).get_or_insert_with(|| new_node(Node::empty(0))))
     }
 
     /// The slot of page `index`, creating (or copying, when shared) the nodes on its path.
@@ -762,7 +838,7 @@ impl PageMap {
             extent.bytes.copy_from_slice(bytes);
             return;
         }
-        self.set_leaf(index, Arc::new(Node::Extent(Arc::new(Extent::from_bytes(bytes)))));
+        self.set_leaf(index, new_node(Node::Extent(Arc::new(Extent::from_bytes(bytes)))));
     }
 
     /// Makes pages `first..first + count` all hold `page` (one shared allocation).
@@ -864,7 +940,11 @@ impl PageMap {
     /// the one there.
     fn set_leaf(&mut self, index: u64, leaf: Arc<Node>) {
         let added = leaf_len(&leaf);
-        let removed = self.leaf_slot_mut(index).replace(leaf).map_or(0, |old| leaf_len(&old));
+        let removed = self.leaf_slot_mut(index).replace(leaf).map_or(0, |old| {
+            let len = leaf_len(&old);
+            release_node(old);
+            len
+        });
         self.len = self.len - removed + added;
     }
 
@@ -924,7 +1004,7 @@ fn leaf_len(node: &Node) -> u64 {
 
 /// Clears `index` under `node`; returns whether `node` became empty (its parent drops it).
 fn remove_in(node: &mut Arc<Node>, level: u32, index: u64) -> bool {
-    match Arc::make_mut(node) {
+    match node_mut(node) {
         Node::Branch(children) => {
             let slot = slot_of(index, level);
             if let Some(child) = children[slot].as_mut()
@@ -1372,6 +1452,43 @@ mod tests {
     }
 
     #[test]
+    fn released_nodes_are_reused_only_when_no_map_holds_them() {
+        // Goal: the nodes a dropped map alone held go to the node pool and carry the next copies
+        // made on this thread; nodes another map still shares never do.
+        // Method: on a fresh thread (an empty pool), count the pool across drops and writes.
+        std::thread::spawn(|| {
+            let pooled = || NODE_POOL.with(|pool| pool.borrow().len());
+            let mut map = PageMap::new();
+            map.write(0, &[1; 100]);
+            map.write(5000 * PAGE_SIZE_U64, &[2; 100]);
+            let shared = map.clone();
+            drop(shared);
+            assert_eq!(pooled(), 0, "a clone shares every node: nothing is released");
+            let snapshot = map.clone();
+            map.write(10, &[3; 10]);
+            // The write copied the root, one branch and one leaf; the snapshot alone holds the
+            // originals now.
+            drop(snapshot);
+            assert_eq!(pooled(), 3);
+            let again = map.clone();
+            map.write(20, &[4; 10]);
+            assert_eq!(pooled(), 0, "the copies took the pooled nodes");
+            let mut expected = vec![0u8; 100];
+            expected[..100].fill(1);
+            expected[10..20].fill(3);
+            expected[20..30].fill(4);
+            let mut read = vec![0u8; 100];
+            map.read(0, &mut read);
+            assert_eq!(read, expected);
+            again.read(0, &mut read);
+            expected[20..30].fill(1);
+            assert_eq!(read, expected);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
     fn a_page_of_an_extent_keeps_it_alive_and_removal_keeps_the_rest() {
         // Goal: a page handle taken from an extent outlives every map (the extent stays until
         // its last page goes), and removing one page of an extent leaf keeps the other 63.
@@ -1399,6 +1516,9 @@ mod tests {
         Snapshot,
         /// Pages `first..first + count` become what snapshot `which` holds (`copy_range`).
         CopyFrom { which: usize, first: u64, count: u64 },
+        /// Drop snapshot `which` (the nodes only it held go to the node pool, and later steps
+        /// build nodes from the pool while the other maps still share theirs).
+        Release { which: usize },
     }
 
     /// Pages the reference model covers (four leaves).
@@ -1426,6 +1546,7 @@ mod tests {
                 first,
                 count: count.min(MODEL_PAGES - first)
             }),
+            (0usize..8).prop_map(|which| Step::Release { which }),
         ]
     }
 
@@ -1460,6 +1581,11 @@ mod tests {
                         page[within..within + len].fill(byte);
                     }
                     Step::Snapshot => held.push((map.clone(), model.clone())),
+                    Step::Release { which } => {
+                        if which < held.len() {
+                            held.remove(which);
+                        }
+                    }
                     Step::CopyFrom { which, first, count } => {
                         let Some((source, source_model)) = held.get(which) else { continue };
                         map.copy_range(source, PageIndex(first), count);
