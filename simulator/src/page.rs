@@ -1452,6 +1452,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods, reason = "a fresh thread starts with an empty node pool")]
     fn released_nodes_are_reused_only_when_no_map_holds_them() {
         // Goal: the nodes a dropped map alone held go to the node pool and carry the next copies
         // made on this thread; nodes another map still shares never do.
