@@ -6,11 +6,12 @@
 //! pages that differ in time proportional to their number ([`PageMap::changed_pages_in`]). A
 //! [`VerifyMemo`] keeps a clone of the maps it last verified together with the per-page and
 //! per-slot results; verifying the next image rescans only:
-//! - database pages inside changed 16 KiB pages whose bytes differ: when the new page is a
+//! - database pages inside changed 16 KiB pages that may differ: when the new page is a
 //!   copy-on-write copy of the old one, the simulator knows which 1 KiB blocks were written
-//!   since the copy ([`Page::blocks_written_since`]) and the others are not read at all;
-//!   otherwise a `memcmp` against the old page decides (so a flushed neighbour does not cost a
-//!   checksum),
+//!   since the copy ([`Page::blocks_written_since`]); a database page with a written block is
+//!   checked again and the others are not read at all (the old page is not read either: a
+//!   written database page has almost always changed, and the old page is cold). Otherwise a
+//!   `memcmp` against the old page decides (so a flushed neighbour does not cost a checksum),
 //! - log slots touching a changed page, and within a generation only the records after the
 //!   longest prefix whose bytes are unchanged (the generation's running CRC is kept at that
 //!   point), so the current log costs its new records rather than its whole megabyte.
@@ -163,6 +164,21 @@ impl<'a> PagePair<'a> {
         }
     }
 
+    /// Whether bytes `from..to` (within the page, non-empty) may differ, for a database page (a
+    /// checksum decides what it holds, so a false "may differ" costs a checksum, never a wrong
+    /// verdict). When the new page is a known copy of the old one, any block of the range written
+    /// since the copy answers yes without reading the old page: the Exchange model writes a
+    /// database page whole when it flushes it, after changing it, so a byte comparison would find
+    /// the difference in its header anyway, but only after loading the old page's first cache
+    /// line, cold since the last backup read it. Otherwise the bytes are compared (so a flushed
+    /// neighbour, when provenance is unknown, does not cost a checksum).
+    fn may_differ(&self, from: usize, to: usize) -> bool {
+        match self.written {
+            Some(written) => written & blocks_touched(from, to) != 0,
+            None => self.old[from..to] != self.new[from..to],
+        }
+    }
+
     /// Whether bytes `from..to` (within the page, non-empty) are the same in both. When the new
     /// page is a known copy of the old one, only the parts of `from..to` in blocks written since
     /// the copy are compared (the rest are equal by provenance); otherwise all of it is. A log
@@ -203,7 +219,7 @@ fn rescan_pages(old: &PagesMemo, map: &PageMap) -> BTreeMap<u32, DecodeError> {
         while at < end_byte {
             let number = (at / DB_PAGE_SIZE as u64 - 1) as u32;
             let within = (at - index * PAGE) as usize;
-            if !pair.same(within, within + DB_PAGE_SIZE) {
+            if pair.may_differ(within, within + DB_PAGE_SIZE) {
                 let bytes = &pair.new[within..within + DB_PAGE_SIZE];
                 damaged.remove(&number);
                 if let Err(reason) = DbPage::check(number, bytes) {
