@@ -414,7 +414,7 @@ fn run_with_server(
         Ok(checked) => {
             // The policy this backup was planned under bounds the copy count from now on (it may
             // complete, or complete later at a restart).
-            let bound_key = (request.server.clone(), request.database.clone());
+            let bound_key = super::database_key(&request.server, &request.database);
             match engine.policy(&request.server, &request.database).kind {
                 policy::Policy::Numeric { max_copies, .. } => {
                     engine.numeric_bounds.insert(bound_key, max_copies);

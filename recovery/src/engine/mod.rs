@@ -361,16 +361,24 @@ struct CommitCrash {
     point: CommitPoint,
 }
 
+/// The key of a database's per-database state (policy, numeric bound, verification memo):
+/// server and database names, held inline when short (as registered names are), so building
+/// one for a lookup allocates nothing.
+fn database_key(server: &str, database: &str) -> (CompactString, CompactString) {
+    (CompactString::new(server), CompactString::new(database))
+}
+
 /// The Recovery Manager for Exchange engine over one simulation's arrays.
 pub struct Engine {
     config: EngineConfig,
     registrations: Registrations,
     servers: BTreeMap<String, MailboxServer>,
-    policies: BTreeMap<(String, String), PolicySpec>,
+    /// Keyed by server and database (short names stay inline: a lookup allocates nothing).
+    policies: BTreeMap<(CompactString, CompactString), PolicySpec>,
     local: Option<Repository>,
     remote: Option<Repository>,
     /// The numeric maximum in force at each database's last successful backup (invariant 37).
-    numeric_bounds: BTreeMap<(String, String), u32>,
+    numeric_bounds: BTreeMap<(CompactString, CompactString), u32>,
     /// Intents whose resolution had to wait (an array offline, a copy retained, the other
     /// backup server down); retried by every engine call.
     deferred: BTreeSet<(Site, EntryKey)>,
@@ -529,13 +537,13 @@ impl Engine {
     pub fn set_policy(&mut self, server: &str, database: &str, spec: PolicySpec) -> crate::Result<()> {
         spec.validate()?;
         self.mailbox_server(server)?.database(database)?;
-        self.policies.insert((server.to_owned(), database.to_owned()), spec);
+        self.policies.insert(database_key(server, database), spec);
         Ok(())
     }
 
     /// The policy of one database ([`PolicySpec::default`] until one is set).
     pub fn policy(&self, server: &str, database: &str) -> PolicySpec {
-        self.policies.get(&(server.to_owned(), database.to_owned())).copied().unwrap_or_default()
+        self.policies.get(&database_key(server, database)).copied().unwrap_or_default()
     }
 
     /// The Remote Copy mode of a database's volumes, read from the arrays.
@@ -618,7 +626,7 @@ impl Engine {
     /// The numeric maximum in force at the database's last successful backup, if that policy
     /// was numeric.
     pub fn numeric_bound(&self, server: &str, database: &str) -> Option<u32> {
-        self.numeric_bounds.get(&(server.to_owned(), database.to_owned())).copied()
+        self.numeric_bounds.get(&database_key(server, database)).copied()
     }
 
     /// The array a site's backup server manages.
