@@ -499,7 +499,10 @@ fn run_with_server(
         copies_at: sim.now(),
         vss_window: None,
         integrity_checked: false,
-        memo: engine.verify_memos.remove(&(plan.key.server.clone(), plan.key.database.clone())).unwrap_or_default(),
+        memo: engine
+            .verify_memos
+            .remove(&super::database_key(&plan.key.server, &plan.key.database))
+            .unwrap_or_default(),
         copy_outside_freeze,
         written: BTreeSet::new(),
         current: WorkflowStep::IntentRecorded,
@@ -534,7 +537,7 @@ fn run_with_server(
             (Err(error), Some((at, StepOutcome::Crashed)))
         }
     };
-    let memo_key = (session.key.server.clone(), session.key.database.clone());
+    let memo_key = super::database_key(&session.key.server, &session.key.database);
     engine.verify_memos.insert(memo_key, std::mem::take(&mut session.memo));
     for &(step, at) in &session.report.steps {
         record(engine, at, step, StepOutcome::Done);
