@@ -525,19 +525,22 @@ impl Node {
         };
         let held = pages.iter().flatten().filter_map(own).fold(0usize, usize::wrapping_add);
         std::hint::black_box(held);
-        let _ = POOL.try_with(|pool| {
+        // One pass takes every page out: an unshared one of its own goes to the pool while there
+        // is room, the rest are released as usual.
+        let pooled = POOL.try_with(|pool| {
             let mut pool = pool.borrow_mut();
-            for slot in pages.iter_mut() {
-                if pool.len() >= POOL_PAGES {
-                    break;
-                }
-                if let Some(Page(Handle::Own(buffer))) = slot.take_if(|page| own(page) == Some(1)) {
+            for page in pages.iter_mut().filter_map(Option::take) {
+                if let Page(Handle::Own(buffer)) = page
+                    && pool.len() < POOL_PAGES
+                    && Arc::strong_count(&buffer) == 1
+                {
                     pool.push(buffer);
                 }
             }
         });
-        for slot in pages.iter_mut() {
-            *slot = None;
+        if pooled.is_err() {
+            // The thread is exiting (no pool): released as usual.
+            pages.iter_mut().for_each(|slot| *slot = None);
         }
     }
 }
