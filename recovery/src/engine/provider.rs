@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use simulator::{ArrayId, GroupState, Simulation, SnapshotSpec, SyncStatus};
+use simulator::{ArrayId, GroupState, Instant, Simulation, SnapshotSpec, SyncStatus};
 
 use crate::repository::VolumeRole;
 use crate::vss::{Provider, ProviderError, ShadowCopy, SnapshotSetId, VolumeRef};
@@ -93,8 +93,17 @@ pub(super) enum ProviderFault {
 #[derive(Debug, Clone, Default)]
 struct SetState {
     prepared: Vec<VolumeRef>,
-    created: Vec<PlannedCopy>,
+    /// The copies committed, in creation order, as places in the provider's plans (no copy of
+    /// their names and comments).
+    created: Vec<Made>,
     shadow: Vec<ShadowCopy>,
+}
+
+/// A committed copy: which of the provider's plans it follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Made {
+    Primary(usize),
+    Secondary(usize),
 }
 
 /// The 3PAR VSS provider for one backup.
@@ -162,8 +171,18 @@ impl ThreeParProvider {
     pub fn secondary_copies(&self, set: SnapshotSetId) -> Vec<PlannedCopy> {
         self.sets
             .get(&set)
-            .map(|s| s.created.iter().filter(|c| self.secondary.contains(c)).cloned().collect())
+            .map(|s| {
+                s.created.iter().filter(|m| matches!(m, Made::Secondary(_))).map(|&m| self.plan(m).clone()).collect()
+            })
             .unwrap_or_default()
+    }
+
+    /// The plan a committed copy follows.
+    fn plan(&self, made: Made) -> &PlannedCopy {
+        match made {
+            Made::Primary(i) => &self.primary[i],
+            Made::Secondary(i) => &self.secondary[i],
+        }
     }
 
     fn check_requirement(&self, sim: &Simulation) -> Result<(), ProviderError> {
@@ -184,9 +203,10 @@ impl ThreeParProvider {
         Ok(())
     }
 
-    fn delete(sim: &mut Simulation, copies: &[PlannedCopy]) -> Result<(), ProviderError> {
+    /// Deletes the `made` copies that exist, newest first.
+    fn delete(&self, sim: &mut Simulation, made: &[Made]) -> Result<(), ProviderError> {
         let mut first_error = None;
-        for copy in copies.iter().rev() {
+        for copy in made.iter().rev().map(|&m| self.plan(m)) {
             if !sim.array(copy.array).has_volume(&copy.copy) {
                 continue;
             }
@@ -195,6 +215,35 @@ impl ThreeParProvider {
             }
         }
         first_error.map_or(Ok(()), |e| Err(ProviderError::Array(e)))
+    }
+
+    /// The primary copies of the `prepared` volumes of `set`, each recorded as soon as it exists
+    /// (so AbortSnapshots deletes it if a later one fails), with its shadow copy. Every copy is
+    /// created at `now`: management operations do not move the clock.
+    fn commit_primary(
+        &mut self,
+        sim: &mut Simulation,
+        set: SnapshotSetId,
+        prepared: &[VolumeRef],
+        now: Instant,
+    ) -> Result<(), ProviderError> {
+        for volume in prepared {
+            let Some(i) = self.primary.iter().position(|p| p.array == volume.array && p.source == volume.volume) else {
+                continue;
+            };
+            let plan = &self.primary[i];
+            if !self.skip_primary {
+                plan.create(sim)?;
+            }
+            let shadow =
+                ShadowCopy { set_id: set, source: volume.clone(), copy_name: plan.copy.clone(), created_at: now };
+            let state = self.sets.entry(set).or_default();
+            state.shadow.push(shadow);
+            if !self.skip_primary {
+                state.created.push(Made::Primary(i));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -239,33 +288,20 @@ impl Provider for ThreeParProvider {
         }
         self.check_requirement(sim)?;
         let now = sim.now();
-        let prepared = self.sets.get(&set).map(|s| s.prepared.clone()).unwrap_or_default();
-        // Every copy below is created at `now`: management operations do not move the clock.
-        // Each is recorded as soon as it exists so AbortSnapshots deletes it if a later one fails.
-        for volume in &prepared {
-            let Some(plan) =
-                self.primary.iter().find(|p| p.array == volume.array && p.source == volume.volume).cloned()
-            else {
-                continue;
-            };
-            if !self.skip_primary {
-                plan.create(sim)?;
-            }
-            let state = self.sets.entry(set).or_default();
-            let shadow =
-                ShadowCopy { set_id: set, source: volume.clone(), copy_name: plan.copy.clone(), created_at: now };
-            state.shadow.push(shadow);
-            if !self.skip_primary {
-                state.created.push(plan);
-            }
+        // Taken out for the loop (no copy) and put back after it, whatever the outcome.
+        let prepared = self.sets.get_mut(&set).map(|s| std::mem::take(&mut s.prepared)).unwrap_or_default();
+        let primary = self.commit_primary(sim, set, &prepared, now);
+        if let Some(state) = self.sets.get_mut(&set) {
+            state.prepared = prepared;
         }
+        primary?;
         if self.fault == Some(ProviderFault::BeforeSecondaryCopies) {
             self.fault = None;
             return Err(ProviderError::Unexpected("injected failure before the secondary copies".into()));
         }
-        for plan in self.secondary.iter() {
+        for (i, plan) in self.secondary.iter().enumerate() {
             plan.create(sim)?;
-            self.sets.entry(set).or_default().created.push(plan.clone());
+            self.sets.entry(set).or_default().created.push(Made::Secondary(i));
         }
         if !self.config.commit_duration.is_zero() {
             sim.advance(self.config.commit_duration);
@@ -279,11 +315,17 @@ impl Provider for ThreeParProvider {
 
     fn abort_snapshots(&mut self, sim: &mut Simulation, set: SnapshotSetId) -> Result<(), ProviderError> {
         let Some(state) = self.sets.remove(&set) else { return Ok(()) };
-        let result = ThreeParProvider::delete(sim, &state.created);
+        let result = self.delete(sim, &state.created);
         if result.is_err() {
             // Keep what could not be deleted so a later abort can retry.
-            let left: Vec<PlannedCopy> =
-                state.created.into_iter().filter(|c| sim.array(c.array).has_volume(&c.copy)).collect();
+            let left: Vec<Made> = state
+                .created
+                .into_iter()
+                .filter(|&m| {
+                    let copy = self.plan(m);
+                    sim.array(copy.array).has_volume(&copy.copy)
+                })
+                .collect();
             self.sets.insert(set, SetState { prepared: state.prepared, created: left, shadow: Vec::new() });
         }
         result
