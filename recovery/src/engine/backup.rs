@@ -251,10 +251,10 @@ pub struct StepRecord {
     pub at: Instant,
     /// The backup's number in this engine, from 1.
     pub backup: u64,
-    /// Mailbox server.
-    pub server: String,
-    /// Database.
-    pub database: String,
+    /// Mailbox server (inline up to 24 bytes: a record allocates nothing for usual names).
+    pub server: CompactString,
+    /// Database (inline as `server`).
+    pub database: CompactString,
     /// The step.
     pub step: WorkflowStep,
     /// What happened there.
@@ -371,12 +371,13 @@ fn run_with_server(
 ) -> crate::Result<BackupReport> {
     engine.backups_started += 1;
     let number = engine.backups_started;
+    let (server_name, database_name) = (CompactString::new(&request.server), CompactString::new(&request.database));
     let record = |engine: &mut Engine, at: Instant, step: WorkflowStep, outcome: StepOutcome| {
         engine.push_record(StepRecord {
             at,
             backup: number,
-            server: request.server.clone(),
-            database: request.database.clone(),
+            server: server_name.clone(),
+            database: database_name.clone(),
             step,
             outcome,
         });
