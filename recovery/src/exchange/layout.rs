@@ -281,6 +281,17 @@ const SUPERBLOCK_FIELDS: usize = 4 + 2 + 8 + 3 + 4 + 4;
 const CHECKPOINT_FIELDS: usize = 4 + 2 + 8 + 8;
 const GENERATION_FIELDS: usize = 4 + 2 + 1 + 8 + 3 + 8 + 4 + 4 + 4;
 
+/// The first bytes of a 4 KiB header sector (database header, log superblock, checkpoint) that
+/// hold everything its decoder checks, fields and checksum; the decoder reads the rest of the
+/// sector only to tell an empty sector (all zeros) from a damaged one, which matters only when
+/// these bytes are all zeros.
+pub const HEADER_SECTOR_FIELDS: usize = 64;
+const _: () = assert!(
+    DB_HEADER_FIELDS + 4 <= HEADER_SECTOR_FIELDS
+        && SUPERBLOCK_FIELDS + 4 <= HEADER_SECTOR_FIELDS
+        && CHECKPOINT_FIELDS + 4 <= HEADER_SECTOR_FIELDS
+);
+
 impl DatabaseHeader {
     /// The header sector (4 KiB).
     pub fn encode(&self) -> Vec<u8> {
