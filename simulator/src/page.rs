@@ -865,15 +865,33 @@ impl PageMap {
         older: &PageMap,
         range: Range<PageIndex>,
     ) -> impl Iterator<Item = PageChange> + use<> {
+        let mut out = Vec::new();
+        self.for_each_change_in(older, range, |index, _, newer| {
+            out.push(match newer {
+                Some(page) => PageChange::Written(index, page.to_page()),
+                None => PageChange::Zeroed(index),
+            });
+        });
+        out.into_iter()
+    }
+
+    /// The changes of [`PageMap::changed_pages_in`], in index order, as `visit(index, older,
+    /// newer)` with both maps' pages borrowed (`None`: absent, reads as zeros): no page handle
+    /// is cloned and no page is looked up again, for a caller that reads the pages where they
+    /// differ. Cost as [`PageMap::changed_pages_in`].
+    pub fn for_each_change_in(
+        &self,
+        older: &PageMap,
+        range: Range<PageIndex>,
+        mut visit: impl FnMut(PageIndex, Option<PageRef<'_>>, Option<PageRef<'_>>),
+    ) {
         let height = self.height.max(older.height);
         let newer_root = lift(self.root.as_ref(), self.height, height);
         let older_root = lift(older.root.as_ref(), older.height, height);
-        let mut out = Vec::new();
         if range.start < range.end {
             let span = (range.start.0, range.end.0);
-            diff(older_root.as_ref(), newer_root.as_ref(), height, 0, span, &mut out);
+            diff(older_root.as_ref(), newer_root.as_ref(), height, 0, span, &mut visit);
         }
-        out.into_iter()
     }
 
     /// Applies `change` (taken from another map's diff) to this map, sharing the page.
@@ -1035,16 +1053,16 @@ fn lift(root: Option<&Arc<Node>>, height: u32, target: u32) -> Option<Arc<Node>>
     Some(node)
 }
 
-/// Appends the changes from `older` to `newer` (both at `level`, covering indexes from `base`)
-/// at page indexes in `lo..hi`, skipping every subtree the two share and every subtree outside
-/// the range.
-fn diff(
-    older: Option<&Arc<Node>>,
-    newer: Option<&Arc<Node>>,
+/// Visits the changes from `older` to `newer` (both at `level`, covering indexes from `base`)
+/// at page indexes in `lo..hi` in index order, as `visit(index, older page, newer page)`,
+/// skipping every subtree the two share and every subtree outside the range.
+fn diff<'a, F: FnMut(PageIndex, Option<PageRef<'a>>, Option<PageRef<'a>>)>(
+    older: Option<&'a Arc<Node>>,
+    newer: Option<&'a Arc<Node>>,
     level: u32,
     base: u64,
     (lo, hi): (u64, u64),
-    out: &mut Vec<PageChange>,
+    out: &mut F,
 ) {
     // Pages a node at `level` covers: 64^(level + 1) (saturating at the top of the index space).
     let covers = 1u64.checked_shl(BITS * (level + 1)).unwrap_or(u64::MAX);
@@ -1079,9 +1097,8 @@ fn diff(
                     }
                     match (a.and_then(|leaf| leaf.page(slot)), b.and_then(|leaf| leaf.page(slot))) {
                         (Some(x), Some(y)) if x.same_as(y) => {}
-                        (_, Some(y)) => out.push(PageChange::Written(index, y.to_page())),
-                        (Some(_), None) => out.push(PageChange::Zeroed(index)),
                         (None, None) => {}
+                        (x, y) => out(index, x, y),
                     }
                 }
             }
@@ -1095,6 +1112,40 @@ mod tests {
 
     // Goal: reads return written bytes and zeros elsewhere, across page boundaries; a clone is
     // unaffected by later writes to the original (copy-on-write).
+    // Goal: the visitor hands over each changed page's two sides as the maps hold them, in index
+    // order, and only the changed ones. Method: a map with pages in three leaves, a clone, then
+    // an overwrite, a new page, a removal (across leaves and a grown root) and a rewrite of the
+    // same bytes; each visited pair is compared with both maps' lookups.
+    #[test]
+    fn changes_are_visited_with_both_sides() {
+        let mut older = PageMap::new();
+        for index in [3u64, 70, 200] {
+            older.write(index * PAGE_SIZE_U64, &[index as u8; PAGE_SIZE]);
+        }
+        let mut newer = older.clone();
+        newer.write(3 * PAGE_SIZE_U64 + 100, &[9; 10]);
+        newer.write(5_000 * PAGE_SIZE_U64, &[5; PAGE_SIZE]);
+        newer.remove(70);
+        newer.write(200 * PAGE_SIZE_U64, &[200; PAGE_SIZE]);
+        let mut visited = Vec::new();
+        newer.for_each_change_in(&older, PageIndex(0)..PageIndex(u64::MAX), |index, old, new| {
+            let same = |a: Option<PageRef<'_>>, b: Option<PageRef<'_>>| match (a, b) {
+                (Some(a), Some(b)) => a.same_as(b),
+                (None, None) => true,
+                _ => false,
+            };
+            assert!(same(old, older.page(index)) && same(new, newer.page(index)), "page {index:?}");
+            visited.push(index.0);
+        });
+        // Page 200 was written again with new identity: a change, although the bytes match.
+        assert_eq!(visited, [3, 70, 200, 5_000]);
+        let mut in_range = Vec::new();
+        newer.for_each_change_in(&older, PageIndex(4)..PageIndex(201), |index, _, _| in_range.push(index.0));
+        assert_eq!(in_range, [70, 200]);
+        let listed: Vec<u64> = newer.changed_pages(&older).map(|c| c.index().0).collect();
+        assert_eq!(listed, visited);
+    }
+
     #[test]
     fn write_read_and_copy_on_write() {
         let mut map = PageMap::new();

@@ -31,7 +31,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use simulator::page::{PAGE_BLOCK_SIZE, PageChange, PageRef, blocks_touched};
+use simulator::page::{PAGE_BLOCK_SIZE, PageRef, blocks_touched};
 use simulator::{ArrayId, PAGE_SIZE, PageIndex, PageMap, Simulation};
 
 use super::{
@@ -152,7 +152,11 @@ struct PagePair<'a> {
 
 impl<'a> PagePair<'a> {
     fn of(old: &'a PageMap, new: &'a PageMap, index: u64) -> PagePair<'a> {
-        let (old_page, new_page) = (old.page(PageIndex(index)), new.page(PageIndex(index)));
+        PagePair::from_pages(old.page(PageIndex(index)), new.page(PageIndex(index)))
+    }
+
+    /// The pair of an old and a new page as a diff hands them over (`None`: absent).
+    fn from_pages(old_page: Option<PageRef<'a>>, new_page: Option<PageRef<'a>>) -> PagePair<'a> {
         let written = match (old_page, new_page) {
             (Some(old_page), Some(new_page)) => new_page.blocks_written_since(old_page),
             _ => None,
@@ -209,9 +213,9 @@ fn rescan_pages(old: &PagesMemo, map: &PageMap) -> BTreeMap<u32, DecodeError> {
     let mut damaged = old.damaged.clone();
     let db_end = db_page_offset(old.page_count);
     let range = PageIndex(0)..PageIndex(db_end.div_ceil(PAGE));
-    for change in map.changed_pages_in(&old.map, range) {
-        let index = change.index().0;
-        let pair = PagePair::of(&old.map, map, index);
+    map.for_each_change_in(&old.map, range, |index, old_page, new_page| {
+        let index = index.0;
+        let pair = PagePair::from_pages(old_page, new_page);
         // Database page n lives at (n + 1) * 4 KiB: four per 16 KiB page, the header first.
         let first_byte = (index * PAGE).max(db_page_offset(0));
         let end_byte = ((index + 1) * PAGE).min(db_end);
@@ -228,7 +232,7 @@ fn rescan_pages(old: &PagesMemo, map: &PageMap) -> BTreeMap<u32, DecodeError> {
             }
             at += DB_PAGE_SIZE as u64;
         }
-    }
+    });
     damaged
 }
 
@@ -244,7 +248,10 @@ fn rescan_slots(
     let slots_start = slot_offset(superblock.slot_bytes, 0);
     let slots_end = slot_offset(superblock.slot_bytes, superblock.slot_count);
     let range = PageIndex(slots_start / PAGE)..PageIndex(slots_end.div_ceil(PAGE));
-    let changed: BTreeSet<u64> = map.changed_pages_in(&old.map, range).map(|c: PageChange| c.index().0).collect();
+    let mut changed = BTreeSet::new();
+    map.for_each_change_in(&old.map, range, |index, _, _| {
+        changed.insert(index.0);
+    });
     let mut affected = BTreeSet::new();
     for &index in &changed {
         let first = (index * PAGE).max(slots_start);
