@@ -658,7 +658,12 @@ impl fmt::Debug for PageMap {
 impl PartialEq for PageMap {
     /// Equal when they hold the same page allocations at the same indexes.
     fn eq(&self, other: &PageMap) -> bool {
-        self.len == other.len && self.changed_pages(other).next().is_none()
+        if self.len != other.len {
+            return false;
+        }
+        let mut changed = false;
+        self.for_each_change_in(other, PageIndex(0)..PageIndex(u64::MAX), |_, _, _| changed = true);
+        !changed
     }
 }
 
@@ -972,16 +977,17 @@ impl PageMap {
     /// Whether both maps read the same bytes everywhere (content comparison, for tests and
     /// invariants; shared pages are skipped without reading them).
     pub fn same_content(&self, other: &PageMap) -> bool {
-        self.changed_pages(other).all(|change| match change {
-            PageChange::Written(index, page) => {
-                let other_bytes = other.page(index).map(|p| p.bytes());
-                match other_bytes {
-                    Some(bytes) => bytes == page.bytes(),
-                    None => page.bytes().iter().all(|b| *b == 0),
-                }
-            }
-            PageChange::Zeroed(index) => other.page(index).is_none_or(|page| page.bytes().iter().all(|b| *b == 0)),
-        })
+        let mut same = true;
+        self.for_each_change_in(other, PageIndex(0)..PageIndex(u64::MAX), |_, theirs, ours| {
+            // Once a difference is found the rest is only walked (no closure can stop the diff).
+            same = same
+                && match (theirs, ours) {
+                    (Some(theirs), Some(ours)) => theirs.bytes() == ours.bytes(),
+                    (None, Some(page)) | (Some(page), None) => page.bytes().iter().all(|b| *b == 0),
+                    (None, None) => true,
+                };
+        });
+        same
     }
 
     /// Feeds the map's content (index and bytes of every page) into `hasher`.
@@ -1144,6 +1150,27 @@ mod tests {
         assert_eq!(in_range, [70, 200]);
         let listed: Vec<u64> = newer.changed_pages(&older).map(|c| c.index().0).collect();
         assert_eq!(listed, visited);
+    }
+
+    // Goal: maps are equal when they hold the same page allocations at the same indexes, and
+    // have the same content when they read the same bytes. Method: a clone; a rewrite of the
+    // same bytes (new allocation); a page of zeros against an absent page; a different byte.
+    #[test]
+    fn equality_is_by_allocation_and_content_by_bytes() {
+        let mut map = PageMap::new();
+        map.write(0, &[1; PAGE_SIZE]);
+        map.write(100 * PAGE_SIZE_U64, &[2; PAGE_SIZE]);
+        let clone = map.clone();
+        assert!(map == clone && map.same_content(&clone));
+        let mut rewritten = map.clone();
+        rewritten.write(0, &[1; PAGE_SIZE]);
+        assert!(rewritten != map && rewritten.same_content(&map) && map.same_content(&rewritten));
+        let mut zeros = map.clone();
+        zeros.write(7 * PAGE_SIZE_U64, &[0; PAGE_SIZE]);
+        assert!(zeros != map && zeros.same_content(&map) && map.same_content(&zeros));
+        let mut changed = map.clone();
+        changed.write(100 * PAGE_SIZE_U64 + 5, &[3]);
+        assert!(changed != map && !changed.same_content(&map) && !map.same_content(&changed));
     }
 
     #[test]
