@@ -3,7 +3,7 @@
 //!
 //! Successive backups of a database are virtual copies of the same two volumes: they share every
 //! 16 KiB page written in neither interval, and the simulator's persistent page map finds the
-//! pages that differ in time proportional to their number ([`PageMap::changed_pages_in`]). A
+//! pages that differ in time proportional to their number ([`PageMap::for_each_change_in`]). A
 //! [`VerifyMemo`] keeps a clone of the maps it last verified together with the per-page and
 //! per-slot results; verifying the next image rescans only:
 //! - database pages inside changed 16 KiB pages that may differ: when the new page is a
