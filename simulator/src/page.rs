@@ -23,7 +23,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::ops::Range;
+use std::ops::{ControlFlow, Range};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -658,12 +658,7 @@ impl fmt::Debug for PageMap {
 impl PartialEq for PageMap {
     /// Equal when they hold the same page allocations at the same indexes.
     fn eq(&self, other: &PageMap) -> bool {
-        if self.len != other.len {
-            return false;
-        }
-        let mut changed = false;
-        self.for_each_change_in(other, PageIndex(0)..PageIndex(u64::MAX), |_, _, _| changed = true);
-        !changed
+        self.len == other.len && self.try_each_change(other, |_, _, _| ControlFlow::Break(())).is_continue()
     }
 }
 
@@ -890,13 +885,36 @@ impl PageMap {
         range: Range<PageIndex>,
         mut visit: impl FnMut(PageIndex, Option<PageRef<'_>>, Option<PageRef<'_>>),
     ) {
+        let _ = self.try_each_change_in(older, range, |index, older, newer| {
+            visit(index, older, newer);
+            ControlFlow::Continue(())
+        });
+    }
+
+    /// [`PageMap::for_each_change_in`] over every index, stopping at the first change for which
+    /// `visit` breaks (for comparisons that have their answer there).
+    fn try_each_change(
+        &self,
+        older: &PageMap,
+        visit: impl FnMut(PageIndex, Option<PageRef<'_>>, Option<PageRef<'_>>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        self.try_each_change_in(older, PageIndex(0)..PageIndex(u64::MAX), visit)
+    }
+
+    fn try_each_change_in(
+        &self,
+        older: &PageMap,
+        range: Range<PageIndex>,
+        mut visit: impl FnMut(PageIndex, Option<PageRef<'_>>, Option<PageRef<'_>>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
         let height = self.height.max(older.height);
         let newer_root = lift(self.root.as_ref(), self.height, height);
         let older_root = lift(older.root.as_ref(), older.height, height);
-        if range.start < range.end {
-            let span = (range.start.0, range.end.0);
-            diff(older_root.as_ref(), newer_root.as_ref(), height, 0, span, &mut visit);
+        if range.start >= range.end {
+            return ControlFlow::Continue(());
         }
+        let span = (range.start.0, range.end.0);
+        diff(older_root.as_ref(), newer_root.as_ref(), height, 0, span, &mut visit)
     }
 
     /// Applies `change` (taken from another map's diff) to this map, sharing the page.
@@ -977,17 +995,15 @@ impl PageMap {
     /// Whether both maps read the same bytes everywhere (content comparison, for tests and
     /// invariants; shared pages are skipped without reading them).
     pub fn same_content(&self, other: &PageMap) -> bool {
-        let mut same = true;
-        self.for_each_change_in(other, PageIndex(0)..PageIndex(u64::MAX), |_, theirs, ours| {
-            // Once a difference is found the rest is only walked (no closure can stop the diff).
-            same = same
-                && match (theirs, ours) {
-                    (Some(theirs), Some(ours)) => theirs.bytes() == ours.bytes(),
-                    (None, Some(page)) | (Some(page), None) => page.bytes().iter().all(|b| *b == 0),
-                    (None, None) => true,
-                };
-        });
-        same
+        self.try_each_change(other, |_, theirs, ours| {
+            let same = match (theirs, ours) {
+                (Some(theirs), Some(ours)) => theirs.bytes() == ours.bytes(),
+                (None, Some(page)) | (Some(page), None) => page.bytes().iter().all(|b| *b == 0),
+                (None, None) => true,
+            };
+            if same { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
+        })
+        .is_continue()
     }
 
     /// Feeds the map's content (index and bytes of every page) into `hasher`.
@@ -1061,19 +1077,20 @@ fn lift(root: Option<&Arc<Node>>, height: u32, target: u32) -> Option<Arc<Node>>
 
 /// Visits the changes from `older` to `newer` (both at `level`, covering indexes from `base`)
 /// at page indexes in `lo..hi` in index order, as `visit(index, older page, newer page)`,
-/// skipping every subtree the two share and every subtree outside the range.
-fn diff<'a, F: FnMut(PageIndex, Option<PageRef<'a>>, Option<PageRef<'a>>)>(
+/// skipping every subtree the two share and every subtree outside the range; stops when `visit`
+/// breaks.
+fn diff<'a, F: FnMut(PageIndex, Option<PageRef<'a>>, Option<PageRef<'a>>) -> ControlFlow<()>>(
     older: Option<&'a Arc<Node>>,
     newer: Option<&'a Arc<Node>>,
     level: u32,
     base: u64,
     (lo, hi): (u64, u64),
-    out: &mut F,
-) {
+    visit: &mut F,
+) -> ControlFlow<()> {
     // Pages a node at `level` covers: 64^(level + 1) (saturating at the top of the index space).
     let covers = 1u64.checked_shl(BITS * (level + 1)).unwrap_or(u64::MAX);
     if base >= hi || base.saturating_add(covers) <= lo {
-        return;
+        return ControlFlow::Continue(());
     }
     match (older, newer) {
         (None, None) => {}
@@ -1082,17 +1099,17 @@ fn diff<'a, F: FnMut(PageIndex, Option<PageRef<'a>>, Option<PageRef<'a>>)>(
             (Some(Node::Branch(a)), Some(Node::Branch(b))) => {
                 for slot in 0..FANOUT {
                     let child_base = base | ((slot as u64) << (BITS * level));
-                    diff(a[slot].as_ref(), b[slot].as_ref(), level - 1, child_base, (lo, hi), out);
+                    diff(a[slot].as_ref(), b[slot].as_ref(), level - 1, child_base, (lo, hi), visit)?;
                 }
             }
             (None, Some(Node::Branch(b))) => {
                 for (slot, child) in b.iter().enumerate() {
-                    diff(None, child.as_ref(), level - 1, base | ((slot as u64) << (BITS * level)), (lo, hi), out);
+                    diff(None, child.as_ref(), level - 1, base | ((slot as u64) << (BITS * level)), (lo, hi), visit)?;
                 }
             }
             (Some(Node::Branch(a)), None) => {
                 for (slot, child) in a.iter().enumerate() {
-                    diff(child.as_ref(), None, level - 1, base | ((slot as u64) << (BITS * level)), (lo, hi), out);
+                    diff(child.as_ref(), None, level - 1, base | ((slot as u64) << (BITS * level)), (lo, hi), visit)?;
                 }
             }
             (a, b) => {
@@ -1104,20 +1121,19 @@ fn diff<'a, F: FnMut(PageIndex, Option<PageRef<'a>>, Option<PageRef<'a>>)>(
                     match (a.and_then(|leaf| leaf.page(slot)), b.and_then(|leaf| leaf.page(slot))) {
                         (Some(x), Some(y)) if x.same_as(y) => {}
                         (None, None) => {}
-                        (x, y) => out(index, x, y),
+                        (x, y) => visit(index, x, y)?,
                     }
                 }
             }
         },
     }
+    ControlFlow::Continue(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    // Goal: reads return written bytes and zeros elsewhere, across page boundaries; a clone is
-    // unaffected by later writes to the original (copy-on-write).
     // Goal: the visitor hands over each changed page's two sides as the maps hold them, in index
     // order, and only the changed ones. Method: a map with pages in three leaves, a clone, then
     // an overwrite, a new page, a removal (across leaves and a grown root) and a rewrite of the
@@ -1150,6 +1166,14 @@ mod tests {
         assert_eq!(in_range, [70, 200]);
         let listed: Vec<u64> = newer.changed_pages(&older).map(|c| c.index().0).collect();
         assert_eq!(listed, visited);
+        // A visit that breaks stops the walk there.
+        let mut until_break = Vec::new();
+        let flow = newer.try_each_change(&older, |index, _, _| {
+            until_break.push(index.0);
+            if index.0 == 70 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        });
+        assert!(flow.is_break());
+        assert_eq!(until_break, [3, 70]);
     }
 
     // Goal: maps are equal when they hold the same page allocations at the same indexes, and
@@ -1173,6 +1197,8 @@ mod tests {
         assert!(changed != map && !changed.same_content(&map) && !map.same_content(&changed));
     }
 
+    // Goal: reads return written bytes and zeros elsewhere, across page boundaries; a clone is
+    // unaffected by later writes to the original (copy-on-write).
     #[test]
     fn write_read_and_copy_on_write() {
         let mut map = PageMap::new();

@@ -936,7 +936,7 @@ mod tests {
         // last byte is not (damaged, not missing), each read back through the verifier.
         let header = DatabaseHeader {
             signature: 7,
-            state: crate::exchange::layout::ShutdownState::Clean,
+            state: ShutdownState::Clean,
             log_required: None,
             last_consistent_generation: 3,
             page_count: 4,
