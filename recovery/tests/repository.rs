@@ -407,3 +407,38 @@ fn sigkill_in_a_loop_of_commits_loses_nothing_committed() {
 fn plain(entries: &recovery::repository::Catalogue) -> BTreeMap<EntryKey, Entry> {
     entries.iter().map(|(key, entry)| (key.clone(), (**entry).clone())).collect()
 }
+
+proptest! {
+    #![proptest_config(proptest_config(64, "tests/proptest-regressions/repository_entries_of.txt"))]
+
+    /// Goal: `entries_of` (a range of the catalogue) lists exactly the entries of one server and
+    /// database, oldest backup id first, whatever else the catalogue holds: names that are
+    /// prefixes of each other, differ in case, or sort between the two fields.
+    /// Method: random keys over such names in a memory repository; each query is compared with
+    /// a filter over all entries.
+    #[test]
+    fn entries_of_lists_exactly_one_database(
+        keys in prop::collection::btree_set((0usize..5, 0usize..5, 0u32..6), 0..40),
+        server in 0usize..5,
+        database in 0usize..5,
+    ) {
+        const SERVERS: [&str; 5] = ["MBX", "MBX0", "MBX01", "mbx01", "MBX01-very-long-registered-name"];
+        const DATABASES: [&str; 5] = ["", "DB", "DB1", "DB10", "DB1 "];
+        let disk = MemoryDisk::new();
+        let mut repository = Repository::open_memory(&disk, "BKP-A", Site::Local).unwrap();
+        for &(s, d, n) in &keys {
+            let mut e = entry(n);
+            e.key.server = SERVERS[s].into();
+            e.key.database = DATABASES[d].into();
+            repository.add(e).unwrap();
+        }
+        let (server, database) = (SERVERS[server], DATABASES[database]);
+        let listed: Vec<&EntryKey> = repository.entries_of(server, database).map(|e| &e.key).collect();
+        let expected: Vec<&EntryKey> = repository
+            .entries()
+            .keys()
+            .filter(|k| k.server == server && k.database == database)
+            .collect();
+        prop_assert_eq!(listed, expected);
+    }
+}

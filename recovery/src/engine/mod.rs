@@ -572,9 +572,7 @@ impl Engine {
         let mut listed = Vec::new();
         for site in [Site::Local, Site::Remote] {
             if let Some(repository) = self.repository(site) {
-                let of_database =
-                    repository.entries().values().filter(|e| e.key.server == server && e.key.database == database);
-                listed.extend(of_database.map(|e| (site, &**e)));
+                listed.extend(repository.entries_of(server, database).map(|e| (site, e)));
             }
         }
         listed
