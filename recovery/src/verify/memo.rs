@@ -29,7 +29,7 @@
 //! the next verification), and O(changed pages) work per verification instead of O(database +
 //! logs).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use simulator::page::{PAGE_BLOCK_SIZE, PageRef, blocks_touched};
 use simulator::{ArrayId, PAGE_SIZE, PageIndex, PageMap, Simulation};
@@ -151,10 +151,6 @@ struct PagePair<'a> {
 }
 
 impl<'a> PagePair<'a> {
-    fn of(old: &'a PageMap, new: &'a PageMap, index: u64) -> PagePair<'a> {
-        PagePair::from_pages(old.page(PageIndex(index)), new.page(PageIndex(index)))
-    }
-
     /// The pair of an old and a new page as a diff hands them over (`None`: absent).
     fn from_pages(old_page: Option<PageRef<'a>>, new_page: Option<PageRef<'a>>) -> PagePair<'a> {
         let written = match (old_page, new_page) {
@@ -248,36 +244,29 @@ fn rescan_slots(
     let slots_start = slot_offset(superblock.slot_bytes, 0);
     let slots_end = slot_offset(superblock.slot_bytes, superblock.slot_count);
     let range = PageIndex(slots_start / PAGE)..PageIndex(slots_end.div_ceil(PAGE));
-    let mut changed = BTreeSet::new();
-    map.for_each_change_in(&old.map, range, |index, _, _| {
-        changed.insert(index.0);
+    // Per slot touching a changed page: whether the prefix its last check resumed after still
+    // reads the same. Decided as the diff hands each changed page over with both sides, so no
+    // page is looked up again in either map.
+    let mut affected: BTreeMap<u32, bool> = BTreeMap::new();
+    map.for_each_change_in(&old.map, range, |index, old_page, new_page| {
+        let index = index.0;
+        let pair = PagePair::from_pages(old_page, new_page);
+        let (page_start, page_end) = ((index * PAGE).max(slots_start), ((index + 1) * PAGE).min(slots_end));
+        let (first, last) = ((page_start - slots_start) / slot_bytes, (page_end - 1 - slots_start) / slot_bytes);
+        for slot in first as u32..=last as u32 {
+            let intact = affected.entry(slot).or_insert(true);
+            let Some(resume) = &old.slots[slot as usize].1 else { continue };
+            let payload_at = slot_offset(superblock.slot_bytes, slot) + GENERATION_HEADER_SIZE as u64;
+            let (start, end) = (payload_at.max(page_start), (payload_at + u64::from(resume.at)).min(page_end));
+            if *intact && start < end {
+                *intact = pair.same((start - index * PAGE) as usize, (end - index * PAGE) as usize);
+            }
+        }
     });
-    let mut affected = BTreeSet::new();
-    for &index in &changed {
-        let first = (index * PAGE).max(slots_start);
-        let last = ((index + 1) * PAGE).min(slots_end) - 1;
-        affected.extend(((first - slots_start) / slot_bytes) as u32..=((last - slots_start) / slot_bytes) as u32);
-    }
-    for slot in affected {
-        let (_, resume) = &old.slots[slot as usize];
-        let payload_at = slot_offset(superblock.slot_bytes, slot) + GENERATION_HEADER_SIZE as u64;
-        let resume =
-            resume.as_ref().filter(|r| unchanged(&old.map, map, &changed, payload_at, payload_at + u64::from(r.at)));
+    for (slot, intact) in affected {
+        let resume = old.slots[slot as usize].1.as_ref().filter(|_| intact);
         let rescanned = scan_slot(log, &superblock, slot, resume)?;
         old.slots[slot as usize] = rescanned;
     }
     Ok(old.slots)
-}
-
-/// Whether bytes `start..end` read the same in `old` and `new`, given the pages whose identity
-/// differs (`changed`): only those are compared.
-fn unchanged(old: &PageMap, new: &PageMap, changed: &BTreeSet<u64>, start: u64, end: u64) -> bool {
-    if start >= end {
-        return true;
-    }
-    changed.range(start / PAGE..=(end - 1) / PAGE).all(|&index| {
-        let from = (start.max(index * PAGE) - index * PAGE) as usize;
-        let to = (end.min((index + 1) * PAGE) - index * PAGE) as usize;
-        PagePair::of(old, new, index).same(from, to)
-    })
 }

@@ -682,19 +682,49 @@ fn check_generation(
     superblock: &LogSuperblock,
     slot: u32,
     header: &GenerationHeader,
-    mut keep: Option<&mut Vec<LogRecord>>,
+    keep: Option<&mut Vec<LogRecord>>,
     resume: Option<&Resume>,
 ) -> Result<(GenerationStatus, Option<Resume>), simulator::Error> {
     if header.payload_bytes > superblock.payload_capacity() {
         return Ok((GenerationStatus::ChecksumMismatch, None));
     }
+    let mut tail = TAIL.with_borrow_mut(std::mem::take);
+    let checked = check_records(log, superblock, slot, header, keep, resume, &mut tail);
+    if tail.capacity() <= TAIL_KEPT_BYTES {
+        TAIL.with_borrow_mut(|kept| *kept = tail);
+    }
+    checked
+}
+
+/// Most bytes of the buffer [`check_generation`] keeps for the next check on the thread.
+const TAIL_KEPT_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// The buffer a generation's records are read into, kept between checks: a backup's
+    /// integrity check reads a few KiB of new records, and a fresh zeroed buffer each time cost
+    /// about as much in the allocator as the check of the records.
+    static TAIL: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`check_generation`] reading the records into `tail`.
+fn check_records(
+    log: &dyn ReadAt,
+    superblock: &LogSuperblock,
+    slot: u32,
+    header: &GenerationHeader,
+    mut keep: Option<&mut Vec<LogRecord>>,
+    resume: Option<&Resume>,
+    tail: &mut Vec<u8>,
+) -> Result<(GenerationStatus, Option<Resume>), simulator::Error> {
     let start = resume
         .filter(|r| r.records <= header.record_count && r.at <= header.payload_bytes)
         .cloned()
         .unwrap_or(Resume { at: 0, records: 0, crc: crc32fast::Hasher::new() });
     let payload_at = slot_offset(superblock.slot_bytes, slot) + GENERATION_HEADER_SIZE as u64;
-    let mut tail = vec![0u8; (header.payload_bytes - start.at) as usize];
-    log.read_at(payload_at + u64::from(start.at), &mut tail)?;
+    tail.clear();
+    tail.resize((header.payload_bytes - start.at) as usize, 0);
+    log.read_at(payload_at + u64::from(start.at), tail)?;
+    let tail = &tail[..];
     let mut crc = start.crc;
     let mut at = 0usize;
     for index in start.records..header.record_count {
@@ -709,7 +739,7 @@ fn check_generation(
             _ => {
                 // Torn: the tail of the payload never landed (it ends in zeros, at least a
                 // checksum's worth, which a written record's checksum is with odds of 2^-32).
-                let status = if payload_ends_in_zeros(log, payload_at, header.payload_bytes, &tail)? {
+                let status = if payload_ends_in_zeros(log, payload_at, header.payload_bytes, tail)? {
                     GenerationStatus::Torn { valid_records: index, claimed_records: header.record_count }
                 } else {
                     GenerationStatus::ChecksumMismatch
