@@ -569,13 +569,7 @@ impl Engine {
 
     /// The backups of one database in both repositories (those running), local first.
     pub fn list(&self, server: &str, database: &str) -> Vec<(Site, &Entry)> {
-        let mut listed = Vec::new();
-        for site in [Site::Local, Site::Remote] {
-            if let Some(repository) = self.repository(site) {
-                listed.extend(repository.entries_of(server, database).map(|e| (site, e)));
-            }
-        }
-        listed
+        self.database_entries(server, database).collect()
     }
 
     /// Simulates a crash of a backup server: its in-memory state (the repository handle) is
@@ -743,6 +737,22 @@ impl Engine {
             return Err(EngineError::NotComplete(key.clone()).into());
         }
         Ok(entry)
+    }
+
+    /// The entries of one database in both running repositories (local first), with their site:
+    /// a range of each catalogue ([`Repository::entries_of`]).
+    fn database_entries<'a, 'q>(
+        &'a self,
+        server: &'q str,
+        database: &'q str,
+    ) -> impl Iterator<Item = (Site, &'a Entry)> + 'q
+    where
+        'a: 'q,
+    {
+        [Site::Local, Site::Remote]
+            .into_iter()
+            .filter_map(|site| self.repository(site).map(|r| (site, r)))
+            .flat_map(move |(site, r)| r.entries_of(server, database).map(move |e| (site, e)))
     }
 
     /// Every entry of both running repositories, with its site.

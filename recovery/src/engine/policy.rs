@@ -151,10 +151,8 @@ pub(super) fn has_copy_on(entry: &Entry, array_name: &str) -> bool {
 impl Engine {
     /// The complete copy sets of a database on an array, oldest first.
     pub(crate) fn sets_on(&self, server: &str, database: &str, array_name: &str) -> Vec<(Site, &Entry)> {
-        let mut sets: Vec<(Site, &Entry)> = [Site::Local, Site::Remote]
-            .into_iter()
-            .filter_map(|site| self.repository(site).map(|r| (site, r)))
-            .flat_map(|(site, r)| r.entries_of(server, database).map(move |e| (site, e)))
+        let mut sets: Vec<(Site, &Entry)> = self
+            .database_entries(server, database)
             .filter(|(_, e)| e.state == EntryState::Complete && has_copy_on(e, array_name))
             .collect();
         // One backup is one set per array: a local periodic entry whose hand-over waits for its

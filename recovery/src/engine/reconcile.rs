@@ -151,10 +151,14 @@ impl Engine {
         })
     }
 
+    /// Whether an entry other than `key` of `site` lists `copy` on `array_name`. Only the
+    /// entries of `key`'s database are read (O(log n + k)): a copy is made from its database's
+    /// volumes, which no other database has (creating a database creates its volumes), so no
+    /// other database's entry can list it.
     fn referenced_elsewhere(&self, site: Site, key: &EntryKey, array_name: &str, copy: &str) -> bool {
-        self.all_entries().any(|(s, e)| {
+        self.database_entries(&key.server, &key.database).any(|(s, e)| {
             (s != site || e.key != *key)
-                && e.copies.iter().chain(&e.retained_on_primary).any(|c| c.array == array_name && c.copy_volume == copy)
+                && e.copies.iter().chain(&e.retained_on_primary).any(|c| c.copy_volume == copy && c.array == array_name)
         })
     }
 
