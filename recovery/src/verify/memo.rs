@@ -29,7 +29,7 @@
 //! the next verification), and O(changed pages) work per verification instead of O(database +
 //! logs).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use simulator::page::{PAGE_BLOCK_SIZE, PageRef, blocks_touched};
 use simulator::{ArrayId, PAGE_SIZE, PageIndex, PageMap, Simulation};
@@ -68,6 +68,20 @@ struct LogsMemo {
     superblock: LogSuperblock,
     /// Per slot: the finding and where its generation check stopped.
     slots: Vec<(SlotFinding, Option<Resume>)>,
+    /// The slots whose finding is not [`SlotFinding::Empty`], the only ones the scan is made of:
+    /// a truncated log keeps a generation or two in its hundreds of slots, and reading every
+    /// slot's finding to assemble the scan read them all from memory a backup's data had long
+    /// since evicted.
+    occupied: BTreeSet<u32>,
+}
+
+/// The slots of `slots` whose finding is not empty.
+fn occupied(slots: &[(SlotFinding, Option<Resume>)]) -> BTreeSet<u32> {
+    (0u32..)
+        .zip(slots)
+        .filter(|(_, (finding, _))| !matches!(finding, SlotFinding::Empty))
+        .map(|(slot, _)| slot)
+        .collect()
 }
 
 impl VerifyMemo {
@@ -125,18 +139,22 @@ impl Scans for MemoScans<'_> {
             Ok(prologue) => prologue,
             Err(reason) => return Ok(Err(reason)),
         };
-        let slots = match self.memo.logs.take() {
-            Some(old) if old.superblock == superblock => rescan_slots(log, old, self.log_map)?,
+        let (slots, occupied) = match self.memo.logs.take() {
+            Some(mut old) if old.superblock == superblock => {
+                rescan_slots(log, &mut old, self.log_map)?;
+                (old.slots, old.occupied)
+            }
             _ => {
                 let mut slots = Vec::with_capacity(superblock.slot_count as usize);
                 for slot in 0..superblock.slot_count {
                     slots.push(scan_slot(log, &superblock, slot, None)?);
                 }
-                slots
+                let occupied = occupied(&slots);
+                (slots, occupied)
             }
         };
-        let scan = assemble_scan(superblock, checkpoint, slots.iter().map(|(finding, _)| *finding));
-        self.memo.logs = Some(LogsMemo { map: self.log_map.clone(), superblock, slots });
+        let scan = assemble_scan(superblock, checkpoint, occupied.iter().map(|&slot| (slot, slots[slot as usize].0)));
+        self.memo.logs = Some(LogsMemo { map: self.log_map.clone(), superblock, slots, occupied });
         Ok(Ok(scan))
     }
 }
@@ -233,12 +251,9 @@ fn rescan_pages(old: &PagesMemo, map: &PageMap) -> BTreeMap<u32, DecodeError> {
 }
 
 /// The slot findings of `old` brought to `map`: slots touching a changed page are scanned
-/// again, resuming a generation check after its longest unchanged prefix.
-fn rescan_slots(
-    log: &dyn ReadAt,
-    mut old: LogsMemo,
-    map: &PageMap,
-) -> Result<Vec<(SlotFinding, Option<Resume>)>, simulator::Error> {
+/// again, resuming a generation check after its longest unchanged prefix (the occupied slots
+/// follow).
+fn rescan_slots(log: &dyn ReadAt, old: &mut LogsMemo, map: &PageMap) -> Result<(), simulator::Error> {
     let superblock = old.superblock;
     let slot_bytes = u64::from(superblock.slot_bytes);
     let slots_start = slot_offset(superblock.slot_bytes, 0);
@@ -266,7 +281,12 @@ fn rescan_slots(
     for (slot, intact) in affected {
         let resume = old.slots[slot as usize].1.as_ref().filter(|_| intact);
         let rescanned = scan_slot(log, &superblock, slot, resume)?;
+        if matches!(rescanned.0, SlotFinding::Empty) {
+            old.occupied.remove(&slot);
+        } else {
+            old.occupied.insert(slot);
+        }
         old.slots[slot as usize] = rescanned;
     }
-    Ok(old.slots)
+    Ok(())
 }

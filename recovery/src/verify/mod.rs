@@ -577,7 +577,7 @@ pub fn scan_logs(log: &dyn ReadAt) -> Result<Result<LogScan, DecodeError>, simul
     for slot in 0..superblock.slot_count {
         findings.push(scan_slot(log, &superblock, slot, None)?.0);
     }
-    Ok(Ok(assemble_scan(superblock, checkpoint, findings)))
+    Ok(Ok(assemble_scan(superblock, checkpoint, (0u32..).zip(findings))))
 }
 
 /// A log volume's superblock and checkpoint (or why the checkpoint is unreadable).
@@ -636,11 +636,12 @@ fn scan_slot(
     Ok((SlotFinding::Generation(header.generation, status), stopped))
 }
 
-/// The scan made of the slots' findings, in slot order.
+/// The scan made of the slots' findings, `(slot, finding)` in slot order (empty slots add
+/// nothing and may be left out).
 fn assemble_scan(
     superblock: LogSuperblock,
     checkpoint: Result<Checkpoint, DecodeError>,
-    findings: impl IntoIterator<Item = SlotFinding>,
+    findings: impl IntoIterator<Item = (u32, SlotFinding)>,
 ) -> LogScan {
     let mut scan = LogScan {
         superblock,
@@ -649,7 +650,7 @@ fn assemble_scan(
         damaged_slots: Vec::new(),
         foreign_generations: Vec::new(),
     };
-    for (slot, finding) in (0u32..).zip(findings) {
+    for (slot, finding) in findings {
         match finding {
             SlotFinding::Empty => {}
             SlotFinding::Damaged(reason) => scan.damaged_slots.push((slot, reason)),
