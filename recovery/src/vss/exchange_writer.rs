@@ -120,7 +120,7 @@ impl Writer for ExchangeWriter<'_> {
             .databases()
             .filter(|db| db.is_mounted())
             .map(|db| Component {
-                name: db.name().to_owned(),
+                name: db.name().into(),
                 volumes: vec![VolumeRef::new(array, db.db_volume()), VolumeRef::new(array, db.log_volume())],
             })
             .collect();

@@ -73,6 +73,7 @@
 mod exchange_writer;
 mod provider;
 
+use compact_str::CompactString;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
@@ -250,14 +251,15 @@ impl SnapshotSetId {
 pub struct VolumeRef {
     /// The array.
     pub array: ArrayId,
-    /// The virtual volume's name.
-    pub volume: String,
+    /// The virtual volume's name (inline up to 24 bytes: a writer reports every component's
+    /// volumes at each Identify).
+    pub volume: CompactString,
 }
 
 impl VolumeRef {
     /// `volume` on `array`.
     pub fn new(array: ArrayId, volume: &str) -> VolumeRef {
-        VolumeRef { array, volume: volume.to_owned() }
+        VolumeRef { array, volume: volume.into() }
     }
 }
 
@@ -277,8 +279,8 @@ pub struct ShadowCopy {
 /// A component a writer reports at Identify (an Exchange database): its name and volumes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Component {
-    /// Component name (the database name).
-    pub name: String,
+    /// Component name (the database name; inline up to 24 bytes).
+    pub name: CompactString,
     /// Volumes the component lives on; all must be in the set.
     pub volumes: Vec<VolumeRef>,
 }
