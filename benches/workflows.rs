@@ -27,6 +27,11 @@
 //! Group `backup_periodic_changed`, ids `1MiB`, `16MiB`, `64MiB`: periodic backups as in
 //! `backup_steps` after that much change, to show the cost follows the changed pages.
 //!
+//! Group `backup_other_databases`, ids `0`, `16`, `64`: `backup_model/sync` with that many other
+//! databases on the same mailbox server, each with its four copy sets in the local repository
+//! (no Remote Copy: their volumes are in no group). A backup reads only its own database's
+//! entries, so the figures should not grow with the others.
+//!
 //! Group `backup_removal`, ids `none`, `sync`: the removal of the oldest set (on each array that
 //! has one) alone, as `Engine::remove` does it for each site — the same dissolve as the
 //! policy's, without its planning — in the steady state of `backup_model` (after the change, so
@@ -61,6 +66,17 @@ struct Bench {
 }
 
 fn bench_world(mode: Option<Mode>, on_disk: bool) -> Bench {
+    bench_world_with(mode, on_disk, 0)
+}
+
+/// The name of other database `i` (group `backup_other_databases`).
+fn other_database(i: usize) -> String {
+    format!("DB{}", i + 2)
+}
+
+/// [`bench_world`] with `other_databases` more databases on the server (their own volumes, no
+/// Remote Copy), each with `MAX_SETS` copy sets taken.
+fn bench_world_with(mode: Option<Mode>, on_disk: bool, other_databases: usize) -> Bench {
     let mut sim = Simulation::new(1);
     let (a, b) = (sim.primary(), sim.backup());
     for array in [a, b] {
@@ -75,6 +91,17 @@ fn bench_world(mode: Option<Mode>, on_disk: bool) -> Bench {
         config: DatabaseConfig::default(),
     };
     server.create_database(&mut sim, spec).unwrap();
+    for i in 0..other_databases {
+        let spec = DatabaseSpec {
+            name: other_database(i),
+            db_volume: format!("odb{i}"),
+            log_volume: format!("odb{i}.log"),
+            cpg: "FC".into(),
+            config: DatabaseConfig::default(),
+        };
+        server.create_database(&mut sim, spec).unwrap();
+        server.database_mut(&other_database(i)).unwrap().mount(&mut sim).unwrap();
+    }
     let pages_per_mib = (1 << 20) / PAGE_SIZE as u64;
     let first = PageIndex(CHANGE_AREA_MIB * pages_per_mib);
     sim.array_mut(a)
@@ -114,6 +141,13 @@ fn bench_world(mode: Option<Mode>, on_disk: bool) -> Bench {
     let mut engine = Engine::new(config).unwrap();
     engine.register_mailbox_server(&mut sim, server).unwrap();
     engine.set_policy(SERVER, DATABASE, PolicySpec::numeric(MAX_SETS, true)).unwrap();
+    for i in 0..other_databases {
+        engine.set_policy(SERVER, &other_database(i), PolicySpec::numeric(MAX_SETS, true)).unwrap();
+        for _ in 0..MAX_SETS {
+            engine.backup(&mut sim, &BackupRequest::full(SERVER, &other_database(i))).unwrap();
+            sim.advance(Duration::from_secs(1));
+        }
+    }
     let workload = Workload::new(1, WorkloadConfig::default());
     Bench { sim, engine, workload, round: 0, _dir: dir }
 }
@@ -257,6 +291,23 @@ fn periodic_changed(c: &mut Criterion) {
     group.finish();
 }
 
+fn other_databases(c: &mut Criterion) {
+    let mut group = c.benchmark_group("backup_other_databases");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    for others in [0usize, 16, 64] {
+        let mut bench = bench_world_with(Some(Mode::Synchronous), false, others);
+        let listed: usize = (0..others).map(|i| bench.engine.list(SERVER, &other_database(i)).len()).sum();
+        assert_eq!(listed, others * MAX_SETS as usize, "every other database has its sets");
+        let complete = Timed { check: true, removal: true };
+        group.bench_function(BenchmarkId::from_parameter(others), |bencher| {
+            bencher.iter_custom(|iterations| bench.time(iterations, 16, complete))
+        });
+    }
+    group.finish();
+}
+
 fn removal(c: &mut Criterion) {
     let mut group = c.benchmark_group("backup_removal");
     group.sample_size(10);
@@ -275,5 +326,5 @@ fn removal(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, backup, periodic_changed, removal);
+criterion_group!(benches, backup, periodic_changed, other_databases, removal);
 criterion_main!(benches);
