@@ -30,7 +30,8 @@
 //! Group `backup_other_databases`, ids `0`, `16`, `64`: `backup_model/sync` with that many other
 //! databases on the same mailbox server, each with its four copy sets in the local repository
 //! (no Remote Copy: their volumes are in no group). A backup reads only its own database's
-//! entries, so the figures should not grow with the others.
+//! repository entries; what still grows with the others is VSS Identify, where the Exchange
+//! writer reports every mounted database of its server (see `docs/benchmarks.md`).
 //!
 //! Group `backup_removal`, ids `none`, `sync`: the removal of the oldest set (on each array that
 //! has one) alone, as `Engine::remove` does it for each site — the same dissolve as the
