@@ -53,16 +53,8 @@ fn violation(invariant: &'static str, spec: &'static str, detail: String) -> Vio
     Violation { invariant, spec, detail }
 }
 
-/// Every entry of the running repositories, with its site.
-fn entries(engine: &Engine) -> impl Iterator<Item = (Site, &Entry)> {
-    [Site::Local, Site::Remote]
-        .into_iter()
-        .filter_map(|site| engine.repository(site).map(|r| (site, r)))
-        .flat_map(|(site, r)| r.entries().values().map(move |e| (site, &**e)))
-}
-
 fn complete(engine: &Engine) -> impl Iterator<Item = (Site, &Entry)> {
-    entries(engine).filter(|(_, e)| e.state == EntryState::Complete)
+    engine.all_entries().filter(|(_, e)| e.state == EntryState::Complete)
 }
 
 /// The volume a copy record names, if its array and volume exist.
@@ -144,7 +136,7 @@ pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<V
     // A local periodic entry whose hand-over waits for its unmount: the remote entry already
     // retains its copies (two references, by design, until the unmount).
     let mut waiting_hand_over: BTreeSet<(CompactString, CompactString)> = BTreeSet::new();
-    for (site, entry) in entries(engine) {
+    for (site, entry) in engine.all_entries() {
         // An intent's retained list names copies another entry owns; a complete entry (or one
         // being removed) owns its retained copies.
         let retained: &[CopyRecord] =
@@ -469,7 +461,8 @@ pub fn intents_resolved(_sim: &Simulation, engine: &Engine) -> Vec<Violation> {
         Site::Local => engine.config().remote.is_some() && !engine.is_running(Site::Remote),
         Site::Remote => !engine.is_running(Site::Local),
     };
-    entries(engine)
+    engine
+        .all_entries()
         .filter(|(_, e)| e.state != EntryState::Complete)
         .filter(|(site, e)| !engine.deferred_cleanups().contains(&(*site, e.key.clone())) && !other_down(*site))
         .map(|(site, e)| {

@@ -749,18 +749,17 @@ impl Engine {
     where
         'a: 'q,
     {
-        [Site::Local, Site::Remote]
-            .into_iter()
-            .filter_map(|site| self.repository(site).map(|r| (site, r)))
-            .flat_map(move |(site, r)| r.entries_of(server, database).map(move |e| (site, e)))
+        self.running_repositories().flat_map(move |(site, r)| r.entries_of(server, database).map(move |e| (site, e)))
     }
 
     /// Every entry of both running repositories, with its site.
-    fn all_entries(&self) -> impl Iterator<Item = (Site, &Entry)> {
-        [Site::Local, Site::Remote]
-            .into_iter()
-            .filter_map(|site| self.repository(site).map(|r| (site, r)))
-            .flat_map(|(site, r)| r.entries().values().map(move |e| (site, &**e)))
+    pub(crate) fn all_entries(&self) -> impl Iterator<Item = (Site, &Entry)> {
+        self.running_repositories().flat_map(|(site, r)| r.entries().values().map(move |e| (site, &**e)))
+    }
+
+    /// The repositories of the running backup servers, local first.
+    fn running_repositories(&self) -> impl Iterator<Item = (Site, &Repository)> {
+        [Site::Local, Site::Remote].into_iter().filter_map(|site| self.repository(site).map(|r| (site, r)))
     }
 }
 
