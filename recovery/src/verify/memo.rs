@@ -251,8 +251,8 @@ fn rescan_pages(old: &PagesMemo, map: &PageMap) -> BTreeMap<u32, DecodeError> {
 }
 
 /// The slot findings of `old` brought to `map`: slots touching a changed page are scanned
-/// again, resuming a generation check after its longest unchanged prefix (the occupied slots
-/// follow).
+/// again, resuming a generation check after its longest unchanged prefix; `old.occupied`
+/// follows each rescanned slot's finding.
 fn rescan_slots(log: &dyn ReadAt, old: &mut LogsMemo, map: &PageMap) -> Result<(), simulator::Error> {
     let superblock = old.superblock;
     let slot_bytes = u64::from(superblock.slot_bytes);
