@@ -47,6 +47,7 @@ pub mod qos;
 mod registry;
 pub mod remote_copy;
 pub mod simulation;
+mod streaming;
 pub mod task;
 pub mod time;
 pub mod trace;

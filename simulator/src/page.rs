@@ -27,6 +27,8 @@ use std::ops::{ControlFlow, Range};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::streaming::copy_streaming;
+
 /// Bytes in one page (3PAR's snapshot copy-on-write granularity is 16 KiB).
 pub const PAGE_SIZE: usize = 16 * 1024;
 
@@ -155,6 +157,10 @@ const EXTENT_BYTES: usize = FANOUT * PAGE_SIZE;
 /// only the written page, so copy-on-write keeps its 16 KiB granularity.
 /// The cost: a page of an extent keeps the whole megabyte alive while any map holds it.
 ///
+/// An extent's bytes are copied in with non-temporal stores ([`copy_streaming`]): a megabyte a
+/// host wrote is read again only when the volume is read or replicated, and a cached copy would
+/// push out the trie nodes, counters and code the model works on next.
+///
 /// The pages' ids are `first_id..first_id + 64`; their origin is always 0 (built from bytes, not
 /// copied from a page).
 struct Extent {
@@ -177,15 +183,12 @@ impl Extent {
     fn from_bytes(bytes: &[u8]) -> Extent {
         assert_eq!(bytes.len(), EXTENT_BYTES);
         let pooled = EXTENT_POOL.try_with(|pool| pool.borrow_mut().pop()).ok().flatten();
-        let bytes = match pooled {
-            Some(mut buffer) => {
-                buffer.copy_from_slice(bytes);
-                buffer
-            }
-            None => bytes.into(),
-        };
+        // A new buffer comes zeroed from the allocator (for a megabyte, usually a fresh mapping
+        // nothing has touched yet), so the streaming copy is mostly its first write.
+        let mut buffer = pooled.unwrap_or_else(|| vec![0u8; EXTENT_BYTES].into_boxed_slice());
+        copy_streaming(&mut buffer, bytes);
         let first_id = NEXT_PAGE_ID.fetch_add(FANOUT as u64, Ordering::Relaxed);
-        Extent { bytes, first_id }
+        Extent { bytes: buffer, first_id }
     }
 
     fn page(&self, slot: u8) -> &[u8] {
@@ -838,7 +841,7 @@ impl PageMap {
             && let Some(Node::Extent(extent)) = Arc::get_mut(node)
             && let Some(extent) = Arc::get_mut(extent)
         {
-            extent.bytes.copy_from_slice(bytes);
+            copy_streaming(&mut extent.bytes, bytes);
             return;
         }
         self.set_leaf(index, new_node(Node::Extent(Arc::new(Extent::from_bytes(bytes)))));
