@@ -6,7 +6,8 @@
 //! first, for ownership) and push out what the model works on between such writes: its trie
 //! nodes, reference counts, repository and code. Measured on the recovery engine's bench
 //! (`docs/benchmarks.md`, "Bulk writes bypass the caches"), a 16 MiB change copied the usual way
-//! made the backup after it a quarter slower, and the copy itself slower too.
+//! made the backup after it about a third slower than a streamed one, and the copy itself
+//! about a third slower too.
 //!
 //! Non-temporal stores (`movntdq`) send the bytes toward memory without allocating cache lines
 //! and without reading the destination first. They are weakly ordered, so the copy ends with a
