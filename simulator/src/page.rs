@@ -268,9 +268,14 @@ fn release_node(mut node: Arc<Node>) {
     }
     let Some(inner) = Arc::get_mut(&mut node) else { return };
     if let Node::Extent(_) = inner {
-        *inner = Node::empty(0);
+        // Only the tag and the extent's handle are read and the tag written: an emptied leaf
+        // would write all 1 KiB of a node untouched since it was built.
+        *inner = Node::Vacant;
     } else {
         inner.release_contents();
+        // Every slot is `None` now, so the emptied node holds nothing to drop; marking it vacant
+        // spares the next user of the allocation a pass over its 64 empty slots.
+        std::mem::forget(std::mem::replace(inner, Node::Vacant));
     }
     let _ = NODE_POOL.try_with(|pool| {
         let mut pool = pool.borrow_mut();
@@ -511,7 +516,7 @@ impl Node {
     fn release_contents(&mut self) {
         let pages = match self {
             Node::Leaf(pages) => pages,
-            Node::Extent(_) => return,
+            Node::Extent(_) | Node::Vacant => return,
             Node::Branch(children) => {
                 let held =
                     children.iter().flatten().fold(0usize, |sum, child| sum.wrapping_add(Arc::strong_count(child)));
@@ -584,7 +589,12 @@ enum Node {
     Leaf([Option<Page>; FANOUT]),
     /// A leaf whose 64 pages are an extent's, in order (what a write of the whole leaf builds).
     Extent(Arc<Extent>),
+    /// A released node waiting in [`NODE_POOL`]: it holds nothing, and no map refers to it.
+    Vacant,
 }
+
+/// Why a vacant node cannot be reached from a map.
+const VACANT: &str = "a vacant node is only in the node pool";
 
 impl Node {
     fn empty(height: u32) -> Node {
@@ -600,6 +610,7 @@ impl Node {
             Node::Branch(children) => children.iter().all(Option::is_none),
             Node::Leaf(pages) => pages.iter().all(Option::is_none),
             Node::Extent(_) => false,
+            Node::Vacant => unreachable!("{VACANT}"),
         }
     }
 
@@ -609,6 +620,7 @@ impl Node {
             Node::Leaf(pages) => pages[slot].as_ref().map(Page::as_ref),
             Node::Extent(extent) => Some(PageRef(Place::InExtent(extent, slot as u8))),
             Node::Branch(_) => unreachable!("only leaves hold pages"),
+            Node::Vacant => unreachable!("{VACANT}"),
         }
     }
 
@@ -622,6 +634,7 @@ impl Node {
         match self {
             Node::Leaf(pages) => pages,
             Node::Extent(_) | Node::Branch(_) => unreachable!("only leaves hold pages"),
+            Node::Vacant => unreachable!("{VACANT}"),
         }
     }
 }
@@ -978,6 +991,7 @@ impl PageMap {
             match &**node {
                 Node::Branch(children) => node = children[slot_of(index, level)].as_ref()?,
                 Node::Leaf(_) | Node::Extent(_) => unreachable!("nodes above level 0 are branches"),
+                Node::Vacant => unreachable!("{VACANT}"),
             }
         }
         Some(node)
@@ -1045,6 +1059,7 @@ fn leaf_len(node: &Node) -> u64 {
         Node::Leaf(pages) => pages.iter().flatten().count() as u64,
         Node::Extent(_) => FANOUT as u64,
         Node::Branch(_) => unreachable!("only leaves hold pages"),
+        Node::Vacant => unreachable!("{VACANT}"),
     }
 }
 
@@ -1594,6 +1609,47 @@ mod tests {
             again.read(0, &mut read);
             expected[20..30].fill(1);
             assert_eq!(read, expected);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods, reason = "a fresh thread starts with empty pools")]
+    fn a_released_extent_leaf_gives_back_its_buffer_and_node() {
+        // Goal: the extent leaf a dropped map alone held gives its buffer to the extent pool and
+        // its node to the node pool (vacant), and both carry later writes of either kind.
+        // Method: on a fresh thread (empty pools), count both pools across a drop, then write a
+        // whole leaf and a single page, and read every byte back.
+        std::thread::spawn(|| {
+            let nodes = || NODE_POOL.with(|pool| pool.borrow().len());
+            let buffers = || EXTENT_POOL.with(|pool| pool.borrow().len());
+            let mut map = PageMap::new();
+            map.write(0, &vec![1u8; EXTENT_BYTES]);
+            let snapshot = map.clone();
+            map.write(0, &vec![2u8; EXTENT_BYTES]);
+            assert_eq!((nodes(), buffers()), (0, 0), "the snapshot still holds the first extent");
+            drop(snapshot);
+            assert_eq!((nodes(), buffers()), (1, 1));
+            assert!(NODE_POOL.with(|pool| matches!(*pool.borrow()[0], Node::Vacant)));
+            let mut other = PageMap::new();
+            other.write(0, &vec![3u8; EXTENT_BYTES]);
+            assert_eq!((nodes(), buffers()), (0, 0), "the new extent leaf took both");
+            let snapshot = other.clone();
+            other.write(0, &vec![4u8; EXTENT_BYTES]);
+            drop(snapshot);
+            let mut paged = PageMap::new();
+            paged.write(100, &[5; 10]);
+            assert_eq!(nodes(), 0, "the new leaf took the vacant node");
+            let mut read = vec![0u8; EXTENT_BYTES];
+            map.read(0, &mut read);
+            assert!(read.iter().all(|&b| b == 2));
+            other.read(0, &mut read);
+            assert!(read.iter().all(|&b| b == 4));
+            let mut page = vec![0xEEu8; PAGE_SIZE];
+            paged.read(0, &mut page);
+            assert!(page[..100].iter().all(|&b| b == 0) && page[100..110].iter().all(|&b| b == 5));
+            assert!(page[110..].iter().all(|&b| b == 0));
         })
         .join()
         .unwrap();
