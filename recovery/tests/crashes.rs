@@ -206,6 +206,56 @@ fn an_array_crash_inside_a_backup_defers_the_clean_up_until_it_returns() {
 }
 
 #[test]
+fn an_undo_keeps_the_primary_copies_a_deferred_remote_entry_still_lists() {
+    // Goal: when a periodic backup fails after its remote entry lists the primary copies as
+    // retained, and the backup array is down so that entry cannot be dissolved yet, the undo
+    // deletes only the copies no entry lists (its contract): the primary copies stay while the
+    // deferred entry lists them, and once the array is back the clean-up deletes them with the
+    // rest. (The invariants alone would accept either: an entry being removed may have lost
+    // copies already.)
+    // Method: a dry run of the same seed finds when the remote copies are taken; the real run
+    // delays the next step by a second and crashes the backup array 1 ms into it, so setting
+    // retention on the remote copies fails and the backup is undone.
+    let request = BackupRequest { retention_hours: Some(24), ..BackupRequest::full(SERVER, DATABASE) };
+    let taken = {
+        let mut world = World::new(67, Replication::Periodic(None));
+        world.work(30);
+        let report = world.backup_with(&request).unwrap();
+        report.steps.iter().find(|(step, _)| *step == WorkflowStep::RemoteCopies).expect("a periodic step").1
+    };
+    let mut world = World::new(67, Replication::Periodic(None));
+    world.work(30);
+    world.sim.schedule_fault(taken + Duration::from_millis(1), Fault::ArrayCrash(world.b));
+    let faulty = BackupRequest {
+        fault: Some((WorkflowStep::RemoteEntry, WorkflowFault::Delay(Duration::from_secs(1)))),
+        ..request.clone()
+    };
+    let error = world.backup_with(&faulty).unwrap_err();
+    assert!(matches!(error, recovery::Error::Array(ref e) if e.code == simulator::ErrorCode::ARRAY_OFFLINE), "{error}");
+    assert!(world.entries(Site::Local).is_empty(), "the local entry was handed over before the failure");
+    let remote = world.entries(Site::Remote);
+    assert_eq!(remote.len(), 1);
+    assert_eq!(remote[0].retained_on_primary.len(), 2);
+    let primary_copies = world.engine_copies(world.a);
+    for retained in &remote[0].retained_on_primary {
+        assert!(
+            primary_copies.iter().any(|c| *c == retained.copy_volume),
+            "{} kept while listed",
+            retained.copy_volume
+        );
+    }
+    assert_eq!(world.engine.deferred_cleanups().len(), 1);
+    world.check();
+    world.sim.restart_array(world.b);
+    world.engine.tick(&mut world.sim).unwrap();
+    assert!(world.engine.deferred_cleanups().is_empty());
+    assert!(world.entries(Site::Remote).is_empty());
+    assert!(world.engine_copies(world.a).is_empty());
+    assert!(world.engine_copies(world.b).is_empty());
+    world.check();
+}
+
+#[test]
 fn a_server_down_refuses_work_that_needs_it() {
     // Goal: with the remote backup server down, Remote Copy backups are refused before any side
     // effect; with the local one down, every backup is; a restart brings them back.
