@@ -1058,7 +1058,7 @@ fn undo(engine: &mut Engine, sim: &mut Simulation, s: &mut Session<'_>) -> Optio
     for copy in s.primary.iter().chain(s.remote.iter()) {
         let name = sim.array(copy.array).name().to_owned();
         if sim.array(copy.array).has_volume(&copy.copy)
-            && !engine.is_referenced(&name, &copy.copy)
+            && !engine.is_referenced(&s.key, &name, &copy.copy)
             && let Err(error) = sim.array_mut(copy.array).delete_volume(&copy.copy)
         {
             sim.record_fmt("rm", format_args!("undo could not delete {}: {error}", copy.copy));
