@@ -442,3 +442,30 @@ proptest! {
         prop_assert_eq!(listed, expected);
     }
 }
+
+proptest! {
+    #![proptest_config(proptest_config(256, "tests/proptest-regressions/repository_backup_id.txt"))]
+
+    /// Goal: a backup id is the calendar time of its instant as `YYYYMMDDhhmmss`, exactly as
+    /// `format!` writes the six padded fields (`backup_id_at` writes the digits itself), for any
+    /// epoch and instant: years of one to four digits, and a year before 0 with its sign.
+    /// Method: random epochs across the calendar's whole range and random instants; each id is
+    /// compared with the `format!` of `Simulation::calendar` at that instant.
+    #[test]
+    fn a_backup_id_is_the_padded_calendar_time(
+        epoch in prop_oneof![
+            -377_705_116_800i64..253_402_300_000,
+            -62_200_000_000i64..-62_000_000_000,
+            1_700_000_000i64..1_900_000_000,
+        ],
+        secs in prop_oneof![0u64..100_000, 0u64..10_000_000_000],
+    ) {
+        let sim = simulator::Simulation::builder().epoch_unix_secs(epoch).build().unwrap();
+        let at = simulator::Instant::from_secs(secs);
+        let t = sim.calendar(at);
+        let expected =
+            format!("{:04}{:02}{:02}{:02}{:02}{:02}", t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second());
+        let id = recovery::repository::backup_id_at(&sim, at);
+        prop_assert_eq!(id.as_str(), expected.as_str());
+    }
+}

@@ -636,7 +636,7 @@ fn free_backup_id(engine: &Engine, sim: &mut Simulation, server: &str, database:
     let key_at = |sim: &Simulation| EntryKey {
         server: CompactString::new(server),
         database: CompactString::new(database),
-        backup_id: CompactString::new(backup_id_at(sim, sim.now())),
+        backup_id: backup_id_at(sim, sim.now()),
     };
     let mut key = key_at(sim);
     // Bounded: the next second's id is new unless a backup of the future exists (never), so a
