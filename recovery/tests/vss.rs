@@ -90,6 +90,11 @@ fn full_backup_follows_the_event_order_and_truncates_at_backup_complete() {
             WriterEvent::BackupComplete,
         ]
     );
+    // Each delivery is a trace line `<event> -> <writer>`, the event as its `Debug` form writes it.
+    let delivered: Vec<String> =
+        sim.trace().lines().filter(|line| line.kind == "vss" && line.text.contains(" -> ")).map(|l| l.text).collect();
+    let expected: Vec<String> = events.iter().map(|e| format!("{e:?} -> {EXCHANGE_WRITER_NAME}")).collect();
+    assert_eq!(delivered, expected);
     let (frozen_at, hold) = vss.windows();
     let (held_from, released) = hold.unwrap();
     assert!(frozen_at.unwrap() <= held_from && held_from <= copies[0].created_at && copies[0].created_at <= released);
@@ -728,4 +733,21 @@ fn snapshot_set_id_edge_values() {
         SnapshotSetId(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210).to_string(),
         "01234567-89ab-cdef-fedc-ba9876543210"
     );
+}
+
+/// Goal: an event's name is its `Debug` form (trace lines and their hash use the name).
+#[test]
+fn an_event_name_is_its_debug_form() {
+    for event in [
+        WriterEvent::Identify,
+        WriterEvent::PrepareForBackup,
+        WriterEvent::PrepareForSnapshot,
+        WriterEvent::Freeze,
+        WriterEvent::Thaw,
+        WriterEvent::PostSnapshot,
+        WriterEvent::BackupComplete,
+        WriterEvent::Abort,
+    ] {
+        assert_eq!(event.name(), format!("{event:?}"));
+    }
 }

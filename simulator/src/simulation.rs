@@ -279,6 +279,12 @@ impl Simulation {
         self.world.trace.record_fmt(self.world.now, kind, "", args);
     }
 
+    /// Appends a line whose text `write` appends to an empty, recycled buffer: for lines built
+    /// from string pieces, without the formatting machinery [`Simulation::record_fmt`] runs.
+    pub fn record_with(&mut self, kind: &'static str, write: impl FnOnce(&mut String)) {
+        self.world.trace.record_with(self.world.now, kind, write);
+    }
+
     /// Time of the next scheduled event, if any.
     pub fn next_event_time(&self) -> Option<Instant> {
         self.world.queue.next_time()
