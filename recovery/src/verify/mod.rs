@@ -722,8 +722,13 @@ fn check_records(
         .cloned()
         .unwrap_or(Resume { at: 0, records: 0, crc: crc32fast::Hasher::new() });
     let payload_at = slot_offset(superblock.slot_bytes, slot) + GENERATION_HEADER_SIZE as u64;
-    tail.clear();
-    tail.resize((header.payload_bytes - start.at) as usize, 0);
+    // The read overwrites every byte it is given: the kept buffer is only grown (zeroed) when
+    // too short, not zeroed again before each read.
+    let len = (header.payload_bytes - start.at) as usize;
+    if tail.len() < len {
+        tail.resize(len, 0);
+    }
+    let tail = &mut tail[..len];
     log.read_at(payload_at + u64::from(start.at), tail)?;
     let tail = &tail[..];
     let mut crc = start.crc;
