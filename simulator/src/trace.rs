@@ -131,7 +131,13 @@ impl Trace {
             // is free.
             self.generation += 1;
             self.in_generation = 0;
-            self.texts[(self.generation % 2) as usize].clear();
+            let [first, second] = &mut self.texts;
+            let (free, full) = if self.generation.is_multiple_of(2) { (first, second) } else { (second, first) };
+            free.clear();
+            // The next `capacity` lines take about as many bytes as the last ones: room for
+            // them at once, instead of a buffer grown (and copied) a dozen times while a model
+            // operation records its line (the first time each buffer becomes current).
+            free.reserve(full.len());
         }
         if self.held.len() == self.capacity {
             self.held.pop_front();
@@ -221,6 +227,29 @@ mod tests {
             if let Some(last) = by_format.lines().last() {
                 assert_eq!(last.seq, 9);
                 assert!(last.text.starts_with("SIM-A: line 9 xxx"));
+            }
+        }
+    }
+
+    // Goal: when the text buffers change turns, the one becoming current is emptied and given
+    // room for as many bytes as the other holds (the next lines' text is written without growing
+    // it), and every held line still reads back.
+    #[test]
+    fn a_buffer_becoming_current_is_empty_with_room_for_a_generation() {
+        let mut trace = Trace::new(3);
+        for i in 0..7u64 {
+            trace.record_fmt(Instant::from_nanos(i), "copy", "A", format_args!(": line {i} {}", "x".repeat(50)));
+            let lines: Vec<String> = trace.lines().map(|l| l.text).collect();
+            let expected: Vec<String> =
+                (i.saturating_sub(2)..=i).map(|j| format!("A: line {j} {}", "x".repeat(50))).collect();
+            assert_eq!(lines, expected);
+            // Lines 0–2 go to buffer 0, 3–5 to buffer 1 (current for the first time at line 3),
+            // and line 6 to buffer 0 again.
+            if i == 3 || i == 6 {
+                let current = (trace.generation % 2) as usize;
+                let (current, other) = (&trace.texts[current], &trace.texts[1 - current]);
+                assert_eq!((trace.generation, current.len(), other.len()), (i / 3, 60, 3 * 60));
+                assert!(current.capacity() >= other.len());
             }
         }
     }
