@@ -337,3 +337,50 @@ fn database_restore_from_the_remote_copy_after_losing_the_primary() {
     database.dismount(&mut world.sim).unwrap();
     assert_eq!(world.contents(b, DB_VOLUME), expected);
 }
+
+#[test]
+fn a_copy_name_taken_on_an_array_gets_the_next_numbered_variant() {
+    // Goal: a copy whose name `<source>.<d|l><YYMMDDhhmmss>` is taken on its array gets the first
+    // free numbered variant (`….1` to `….9`), on each array independently; when all ten are
+    // taken the backup fails with `CopyNameTaken` and leaves no entry and no copy behind.
+    // Method: a first world (same seed, so same instant) learns the four copy names; a second
+    // world creates volumes under some of those names and their variants before its backup.
+    let names = |world: &World| {
+        let local = world.entries(Site::Local);
+        let remote = world.entries(Site::Remote);
+        (copies_of(&local[0]), copies_of(&remote[0]))
+    };
+    let fresh = || {
+        let mut world = World::new(3, Replication::Synchronous);
+        world.work(20);
+        world
+    };
+    let mut first = fresh();
+    first.backup();
+    let ((db, log), (remote_db, remote_log)) = names(&first);
+    let (a, b) = (first.sim.primary(), first.sim.backup());
+    let occupy = |world: &mut World, array: ArrayId, name: &str| {
+        world.sim.array_mut(array).create_volume(simulator::VolumeSpec::thin(name, "FC_r6", 256)).unwrap();
+    };
+
+    let mut world = fresh();
+    occupy(&mut world, a, &db);
+    occupy(&mut world, a, &format!("{db}.1"));
+    occupy(&mut world, b, &remote_log);
+    world.backup();
+    let ((db2, log2), (remote_db2, remote_log2)) = names(&world);
+    assert_eq!((db2, log2), (format!("{db}.2"), log.clone()));
+    assert_eq!((remote_db2, remote_log2), (remote_db.clone(), format!("{remote_log}.1")));
+    world.check();
+
+    let mut full = fresh();
+    occupy(&mut full, a, &db);
+    for k in 1..=9 {
+        occupy(&mut full, a, &format!("{db}.{k}"));
+    }
+    let error = full.backup_with(&full.request()).unwrap_err();
+    assert!(matches!(error, recovery::Error::Engine(EngineError::CopyNameTaken { .. })), "unexpected error: {error}");
+    assert!(full.entries(Site::Local).is_empty() && full.entries(Site::Remote).is_empty());
+    assert!(full.engine_copies(a).is_empty() && full.engine_copies(b).is_empty());
+    full.check();
+}

@@ -612,19 +612,20 @@ fn prepare(
     // Placement (spec §3.2): expiration on the primary copies unless periodic; on the backup
     // array's copies in both Remote Copy modes.
     let primary_expiration = if mode.kind() == RemoteCopyMode::Periodic { None } else { fields.expiration_hours };
-    let mut taken = BTreeSet::new();
     let mut primary = Vec::new();
     for (role, volume) in [(VolumeRole::Database, &db_volume), (VolumeRole::Log, &log_volume)] {
-        primary.push(plan_copy(sim, primary_array, role, volume, &key, primary_expiration, &mut taken)?);
+        let copy = plan_copy(sim, primary_array, role, volume, &key, primary_expiration, &[&primary])?;
+        primary.push(copy);
     }
-    let mut remote = Vec::new();
+    let mut remote: Vec<PlannedCopy> = Vec::new();
     if let (Some(backup), Some(group)) = (backup_array, mode.group()) {
         let g = mode::group(sim, primary_array, group)?;
         for (role, volume) in [(VolumeRole::Database, &db_volume), (VolumeRole::Log, &log_volume)] {
             let id = sim.array(primary_array).volume(volume)?.id;
             let secondary =
                 g.volume(id).map(|v| v.remote_name.clone()).expect("detection found both volumes in the group");
-            remote.push(plan_copy(sim, backup, role, &secondary, &key, fields.expiration_hours, &mut taken)?);
+            let copy = plan_copy(sim, backup, role, &secondary, &key, fields.expiration_hours, &[&primary, &remote])?;
+            remote.push(copy);
         }
     }
     Ok(Plan { mode, key, fields, primary_array, db_volume, log_volume, primary, remote, removals })
@@ -656,7 +657,7 @@ fn free_backup_id(engine: &Engine, sim: &mut Simulation, server: &str, database:
 }
 
 /// Plans one copy: `<source ≤ 14>.<d|l><YYMMDDhhmmss>` (28 characters at most), or a numbered
-/// variant when that name is taken on the array.
+/// variant when that name is taken on the array or by a copy `planned` already in this backup.
 fn plan_copy(
     sim: &Simulation,
     array: ArrayId,
@@ -664,7 +665,7 @@ fn plan_copy(
     source: &str,
     key: &EntryKey,
     expiration_hours: Option<u64>,
-    taken: &mut BTreeSet<(ArrayId, String)>,
+    planned: &[&[PlannedCopy]],
 ) -> crate::Result<PlannedCopy> {
     let stamp = key.backup_id.get(2..).unwrap_or(&key.backup_id);
     let letter = match role {
@@ -685,9 +686,11 @@ fn plan_copy(
         }
         name
     };
-    // `taken` holds the few names planned so far in this backup: a scan needs no owned key.
+    // The few copies planned so far in this backup are scanned where they are (no set of
+    // their names is built).
     let free = |name: &str| {
-        !sim.array(array).has_volume(name) && !taken.iter().any(|(a, n)| *a == array && n.as_str() == name)
+        !sim.array(array).has_volume(name)
+            && !planned.iter().flat_map(|copies| copies.iter()).any(|c| c.array == array && c.copy == name)
     };
     let Some(name) = std::iter::once(None).chain((1..=9).map(Some)).map(name_of).find(|name| free(name)) else {
         return Err(EngineError::CopyNameTaken {
@@ -697,7 +700,6 @@ fn plan_copy(
         }
         .into());
     };
-    taken.insert((array, name.clone()));
     // `<tag>: backup <key> (<role> volume <source>)`, the key as its `Display` writes it and the
     // role by its `Debug` name, appended piece by piece (the formatting machinery cost more than
     // the rest of the planning).
