@@ -78,18 +78,7 @@ fn full_backup_follows_the_event_order_and_truncates_at_backup_complete() {
     vss.set_backup_succeeded(EXCHANGE_WRITER_NAME, "DB1", true).unwrap();
     vss.backup_complete(&mut sim, &mut provider, &mut [&mut writer as &mut dyn Writer]).unwrap();
     let events: Vec<WriterEvent> = vss.events().iter().map(|e| e.event).collect();
-    assert_eq!(
-        events,
-        [
-            WriterEvent::Identify,
-            WriterEvent::PrepareForBackup,
-            WriterEvent::PrepareForSnapshot,
-            WriterEvent::Freeze,
-            WriterEvent::Thaw,
-            WriterEvent::PostSnapshot,
-            WriterEvent::BackupComplete,
-        ]
-    );
+    assert_eq!(events, WriterEvent::ALL[..7]);
     // Each delivery is a trace line `<event> -> <writer>`, the event as its `Debug` form writes it.
     let delivered: Vec<String> =
         sim.trace().lines().filter(|line| line.kind == "vss" && line.text.contains(" -> ")).map(|l| l.text).collect();
@@ -738,16 +727,7 @@ fn snapshot_set_id_edge_values() {
 /// Goal: an event's name is its `Debug` form (trace lines and their hash use the name).
 #[test]
 fn an_event_name_is_its_debug_form() {
-    for event in [
-        WriterEvent::Identify,
-        WriterEvent::PrepareForBackup,
-        WriterEvent::PrepareForSnapshot,
-        WriterEvent::Freeze,
-        WriterEvent::Thaw,
-        WriterEvent::PostSnapshot,
-        WriterEvent::BackupComplete,
-        WriterEvent::Abort,
-    ] {
+    for event in WriterEvent::ALL {
         assert_eq!(event.name(), format!("{event:?}"));
     }
 }

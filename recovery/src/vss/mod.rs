@@ -496,6 +496,18 @@ pub enum WriterEvent {
 }
 
 impl WriterEvent {
+    /// Every event, in the order a successful backup delivers them, then `Abort`.
+    pub const ALL: [WriterEvent; 8] = [
+        WriterEvent::Identify,
+        WriterEvent::PrepareForBackup,
+        WriterEvent::PrepareForSnapshot,
+        WriterEvent::Freeze,
+        WriterEvent::Thaw,
+        WriterEvent::PostSnapshot,
+        WriterEvent::BackupComplete,
+        WriterEvent::Abort,
+    ];
+
     /// The event's name, as its `Debug` form writes it (`PrepareForBackup`).
     pub fn name(self) -> &'static str {
         match self {
