@@ -369,8 +369,8 @@ fn a_copy_name_taken_on_an_array_gets_the_next_numbered_variant() {
     occupy(&mut world, b, &remote_log);
     world.backup();
     let ((db2, log2), (remote_db2, remote_log2)) = names(&world);
-    assert_eq!((db2, log2), (format!("{db}.2"), log.clone()));
-    assert_eq!((remote_db2, remote_log2), (remote_db.clone(), format!("{remote_log}.1")));
+    assert_eq!((db2, log2), (format!("{db}.2"), log));
+    assert_eq!((remote_db2, remote_log2), (remote_db, format!("{remote_log}.1")));
     world.check();
 
     let mut full = fresh();

@@ -614,18 +614,16 @@ fn prepare(
     let primary_expiration = if mode.kind() == RemoteCopyMode::Periodic { None } else { fields.expiration_hours };
     let mut primary = Vec::new();
     for (role, volume) in [(VolumeRole::Database, &db_volume), (VolumeRole::Log, &log_volume)] {
-        let copy = plan_copy(sim, primary_array, role, volume, &key, primary_expiration, &[&primary])?;
-        primary.push(copy);
+        primary.push(plan_copy(sim, primary_array, role, volume, &key, primary_expiration)?);
     }
-    let mut remote: Vec<PlannedCopy> = Vec::new();
+    let mut remote = Vec::new();
     if let (Some(backup), Some(group)) = (backup_array, mode.group()) {
         let g = mode::group(sim, primary_array, group)?;
         for (role, volume) in [(VolumeRole::Database, &db_volume), (VolumeRole::Log, &log_volume)] {
             let id = sim.array(primary_array).volume(volume)?.id;
             let secondary =
                 g.volume(id).map(|v| v.remote_name.clone()).expect("detection found both volumes in the group");
-            let copy = plan_copy(sim, backup, role, &secondary, &key, fields.expiration_hours, &[&primary, &remote])?;
-            remote.push(copy);
+            remote.push(plan_copy(sim, backup, role, &secondary, &key, fields.expiration_hours)?);
         }
     }
     Ok(Plan { mode, key, fields, primary_array, db_volume, log_volume, primary, remote, removals })
@@ -657,7 +655,10 @@ fn free_backup_id(engine: &Engine, sim: &mut Simulation, server: &str, database:
 }
 
 /// Plans one copy: `<source ≤ 14>.<d|l><YYMMDDhhmmss>` (28 characters at most), or a numbered
-/// variant when that name is taken on the array or by a copy `planned` already in this backup.
+/// variant when that name is taken on the array.
+///
+/// A backup's own copies never collide: on one array there is a database and a log copy, whose
+/// role letters differ, and Remote Copy pairs two different arrays.
 fn plan_copy(
     sim: &Simulation,
     array: ArrayId,
@@ -665,7 +666,6 @@ fn plan_copy(
     source: &str,
     key: &EntryKey,
     expiration_hours: Option<u64>,
-    planned: &[&[PlannedCopy]],
 ) -> crate::Result<PlannedCopy> {
     let stamp = key.backup_id.get(2..).unwrap_or(&key.backup_id);
     let letter = match role {
@@ -686,13 +686,8 @@ fn plan_copy(
         }
         name
     };
-    // The few copies planned so far in this backup are scanned where they are (no set of
-    // their names is built).
-    let free = |name: &str| {
-        !sim.array(array).has_volume(name)
-            && !planned.iter().flat_map(|copies| copies.iter()).any(|c| c.array == array && c.copy == name)
-    };
-    let Some(name) = std::iter::once(None).chain((1..=9).map(Some)).map(name_of).find(|name| free(name)) else {
+    let free = |name: &String| !sim.array(array).has_volume(name);
+    let Some(name) = std::iter::once(None).chain((1..=9).map(Some)).map(name_of).find(free) else {
         return Err(EngineError::CopyNameTaken {
             array: sim.array(array).name().to_owned(),
             source_volume: source.to_owned(),
