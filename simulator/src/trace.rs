@@ -131,13 +131,14 @@ impl Trace {
             // is free.
             self.generation += 1;
             self.in_generation = 0;
-            let [first, second] = &mut self.texts;
-            let (free, full) = if self.generation.is_multiple_of(2) { (first, second) } else { (second, first) };
+            let current = (self.generation % 2) as usize;
+            let full = self.texts[1 - current].len();
+            let free = &mut self.texts[current];
             free.clear();
             // The next `capacity` lines take about as many bytes as the last ones: room for
             // them at once, instead of a buffer grown (and copied) a dozen times while a model
             // operation records its line (the first time each buffer becomes current).
-            free.reserve(full.len());
+            free.reserve(full);
         }
         if self.held.len() == self.capacity {
             self.held.pop_front();
