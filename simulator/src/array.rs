@@ -151,6 +151,8 @@ pub struct Array {
     pub(crate) host_sets: Registry<SetId, HostSet>,
     /// VLUN templates by creation sequence.
     pub(crate) vluns: std::collections::BTreeMap<u64, Vlun>,
+    /// What `vluns` and `volume_sets` say about each volume, indexed.
+    pub(crate) exports: crate::vlun::ExportIndex,
     pub(crate) tasks: std::collections::BTreeMap<TaskId, Task>,
     pub(crate) remote_copy: ArrayRemoteCopy,
     pub(crate) counters: Counters,
@@ -184,6 +186,7 @@ impl Array {
             hosts: Registry::default(),
             host_sets: Registry::default(),
             vluns: Default::default(),
+            exports: Default::default(),
             tasks: Default::default(),
             remote_copy: ArrayRemoteCopy::default(),
             counters: Counters {

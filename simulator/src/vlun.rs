@@ -4,6 +4,8 @@
 //! A host reads or writes an exported volume through its LUN ([`Array::resolve_lun`]); a volume
 //! set exported at LUN `n` shows its members at LUNs `n`, `n+1`, ... in member order.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::array::{Array, ArrayMut};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{HostId, SetId, VolumeId};
@@ -66,17 +68,69 @@ pub struct VlunSpec {
     pub no_vcn: bool,
 }
 
+/// Who exports what and which sets hold which volume: kept as templates and volume sets change
+/// ([`ExportIndex::add_template`], [`ExportIndex::set_members`], ...), so that whether a volume
+/// is exported or in a set is answered in O(log n) instead of by a scan of every template and
+/// every set's members. Deleting or promoting a volume asks both, so on an array exporting
+/// thousands of LUNs a scan would make each delete cost the whole export table.
+///
+/// It mirrors the templates and the sets exactly, whatever their volumes have become: the test
+/// `exports::the_export_index_agrees_with_a_scan` compares it with a scan of them after every
+/// step of random exports, set changes and deletions.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ExportIndex {
+    /// Templates exporting each volume or set (absent: none).
+    templates: BTreeMap<VlunVolume, u32>,
+    /// (member, set) for every member of every volume set.
+    memberships: BTreeSet<(VolumeId, SetId)>,
+}
+
+impl ExportIndex {
+    pub(crate) fn add_template(&mut self, volume: VlunVolume) {
+        *self.templates.entry(volume).or_insert(0) += 1;
+    }
+
+    pub(crate) fn remove_template(&mut self, volume: VlunVolume) {
+        let count = self.templates.get_mut(&volume).expect("a removed template was counted");
+        *count -= 1;
+        if *count == 0 {
+            self.templates.remove(&volume);
+        }
+    }
+
+    /// Records that set `set`'s members change from `old` to `new` (either may be empty: a set
+    /// created or deleted).
+    pub(crate) fn set_members(&mut self, set: SetId, old: &[VolumeId], new: &[VolumeId]) {
+        for &volume in old {
+            self.memberships.remove(&(volume, set));
+        }
+        self.memberships.extend(new.iter().map(|&volume| (volume, set)));
+    }
+
+    /// The volume sets volume `id` is a member of, in id order.
+    fn sets_of(&self, id: VolumeId) -> impl Iterator<Item = SetId> + '_ {
+        self.memberships.range((id, SetId(0))..=(id, SetId(u32::MAX))).map(|&(_, set)| set)
+    }
+
+    fn is_exported(&self, volume: VlunVolume) -> bool {
+        self.templates.contains_key(&volume)
+    }
+}
+
 impl Array {
     /// Whether volume `id` is exported, directly or through a volume set.
     pub fn is_exported(&self, id: VolumeId) -> bool {
-        self.vluns.values().any(|vlun| match vlun.volume {
-            VlunVolume::Volume(volume) => volume == id,
-            VlunVolume::Set(set) => self.volume_sets.get(set).is_some_and(|s| s.members.contains(&id)),
-        })
+        self.exports.is_exported(VlunVolume::Volume(id))
+            || self.exports.sets_of(id).any(|set| self.exports.is_exported(VlunVolume::Set(set)))
+    }
+
+    /// Whether volume `id` is a member of any volume set.
+    pub(crate) fn is_set_member(&self, id: VolumeId) -> bool {
+        self.exports.sets_of(id).next().is_some()
     }
 
     pub(crate) fn is_set_exported(&self, id: SetId) -> bool {
-        self.vluns.values().any(|vlun| vlun.volume == VlunVolume::Set(id))
+        self.exports.is_exported(VlunVolume::Set(id))
     }
 
     pub(crate) fn is_host_set_exported(&self, id: SetId) -> bool {
@@ -229,6 +283,7 @@ impl ArrayMut<'_> {
         let seq = self.array.counters.next_vlun;
         self.array.counters.next_vlun += 1;
         self.array.vluns.insert(seq, Vlun { volume, lun, target, no_vcn: spec.no_vcn });
+        self.array.exports.add_template(volume);
         self.trace(
             "vlun",
             format_args!("export {} at LUN {lun} to {:?}", spec.volume, spec.host.as_deref().unwrap_or("port")),
@@ -320,6 +375,7 @@ impl ArrayMut<'_> {
             return Err(Error::new(ErrorCode::NON_EXISTENT_VLUN, format!("no VLUN {volume},{lun}")));
         };
         self.array.vluns.remove(&key);
+        self.array.exports.remove_template(volume_key);
         self.trace("vlun", format_args!("unexport {volume} at LUN {lun}"));
         Ok(())
     }

@@ -479,7 +479,7 @@ impl Array {
                 format!("volume '{name}' has {} virtual copies", volume.children.len()),
             ));
         }
-        if self.volume_sets().any(|set| set.members.contains(&id)) {
+        if self.is_set_member(id) {
             return Some(Error::new(ErrorCode::IN_USE, format!("volume '{name}' is a member of a volume set")));
         }
         if self.is_exported(id) {

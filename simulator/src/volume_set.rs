@@ -263,6 +263,7 @@ impl ArrayMut<'_> {
         let id = SetId(self.array.counters.next_set);
         self.array.counters.next_set += 1;
         let uuid = self.array.next_uuid();
+        self.array.exports.set_members(id, &[], &members);
         let set = Set {
             id,
             name: spec.name.clone(),
@@ -293,7 +294,9 @@ impl ArrayMut<'_> {
         if let Some(new_name) = changes.new_name.as_ref().filter(|n| *n != name) {
             self.array.volume_sets.rename(set_id, name, new_name);
         }
-        self.array.volume_sets.get_mut(set_id).expect("set exists").apply_changes(members, changes);
+        let set = self.array.volume_sets.get_mut(set_id).expect("set exists");
+        self.array.exports.set_members(set_id, &set.members, &members);
+        set.apply_changes(members, changes);
         self.trace("set", format_args!("modify volume set {name}"));
         Ok(())
     }
@@ -307,7 +310,8 @@ impl ArrayMut<'_> {
         if self.is_set_exported(id) {
             return Err(Error::new(ErrorCode::EXPORTED_VLUN, format!("volume set '{name}' is exported")));
         }
-        self.array.volume_sets.remove(id, name);
+        let set = self.array.volume_sets.remove(id, name);
+        self.array.exports.set_members(id, &set.members, &[]);
         // Real arrays drop the set's QoS rule with it (WSAPI spec §6.2); Cinder relies on that.
         self.array.qos.rules.remove(&crate::qos::QosTarget::VolumeSet(id));
         self.trace("set", format_args!("delete volume set {name}"));

@@ -106,3 +106,144 @@ fn growing_an_exported_set_needs_free_luns() {
     sim.array_mut(a).modify_volume_set("set", add("m2")).unwrap();
     assert_eq!(sim.host_read(a, "h", 12, 0, 2).unwrap(), b"m2");
 }
+
+/// One step of [`the_export_index_agrees_with_a_scan`]: indices pick among a few fixed names;
+/// a step the array refuses is part of the test (its refusal is checked too).
+#[derive(Debug, Clone)]
+enum ExportStep {
+    CreateVolume(usize),
+    DeleteVolume(usize),
+    CreateSet { set: usize, members: Vec<usize> },
+    ModifySet { set: usize, add: Vec<usize>, remove: Vec<usize> },
+    DeleteSet(usize),
+    ExportVolume { volume: usize, host: usize, lun: u32 },
+    ExportSet { set: usize, host: usize, lun: u32 },
+    Unexport(usize),
+}
+
+const INDEX_VOLUMES: usize = 6;
+const INDEX_SETS: usize = 3;
+
+fn index_volume(i: usize) -> String {
+    format!("v{i}")
+}
+
+fn index_set(i: usize) -> String {
+    format!("s{i}")
+}
+
+fn export_step() -> impl proptest::strategy::Strategy<Value = ExportStep> {
+    use proptest::prelude::*;
+    let volume = 0..INDEX_VOLUMES;
+    let set = 0..INDEX_SETS;
+    let members = || proptest::sample::subsequence((0..INDEX_VOLUMES).collect::<Vec<_>>(), 0..=3);
+    prop_oneof![
+        volume.clone().prop_map(ExportStep::CreateVolume),
+        volume.clone().prop_map(ExportStep::DeleteVolume),
+        (set.clone(), members()).prop_map(|(set, members)| ExportStep::CreateSet { set, members }),
+        (set.clone(), members(), members()).prop_map(|(set, add, remove)| ExportStep::ModifySet { set, add, remove }),
+        set.clone().prop_map(ExportStep::DeleteSet),
+        (volume, 0..2usize, 0..40u32).prop_map(|(volume, host, lun)| ExportStep::ExportVolume { volume, host, lun }),
+        (set, 0..2usize, 0..40u32).prop_map(|(set, host, lun)| ExportStep::ExportSet { set, host, lun }),
+        (0..8usize).prop_map(ExportStep::Unexport),
+    ]
+}
+
+/// Whether `id` is exported or in a set, found by scanning every template and set.
+fn scanned(array: &simulator::Array, id: simulator::VolumeId) -> (bool, bool) {
+    let in_set = |set: simulator::SetId| array.volume_sets().any(|s| s.id == set && s.members.contains(&id));
+    let exported = array.vluns().any(|vlun| match vlun.volume {
+        simulator::VlunVolume::Volume(volume) => volume == id,
+        simulator::VlunVolume::Set(set) => in_set(set),
+    });
+    (exported, array.volume_sets().any(|s| s.members.contains(&id)))
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: support::proptest_cases(128), ..proptest::test_runner::Config::default()
+    })]
+
+    // Goal: whether a volume is exported (directly or through a set) and whether it may be
+    // deleted agree with a scan of every template and set after every step of random volume,
+    // set and export changes: the array answers them from an index (`ExportIndex`) kept as
+    // templates and sets change, and a stale entry would let an exported volume or a set's
+    // member be deleted, or refuse a free one.
+    #[test]
+    fn the_export_index_agrees_with_a_scan(steps in proptest::collection::vec(export_step(), 1..60)) {
+        let (mut sim, a) = support::world();
+        for i in 0..INDEX_VOLUMES {
+            thin(&mut sim, a, &index_volume(i));
+        }
+        host(&mut sim, a, "h0");
+        host(&mut sim, a, "h1");
+        let names = |indices: &[usize]| indices.iter().map(|&i| index_volume(i)).collect::<Vec<_>>();
+        for step in steps {
+            match &step {
+                ExportStep::CreateVolume(i) => {
+                    let _ = sim.array_mut(a).create_volume(simulator::VolumeSpec::thin(&index_volume(*i), support::CPG, 256));
+                }
+                ExportStep::DeleteVolume(i) => {
+                    let name = index_volume(*i);
+                    let expected = sim.array(a).volume(&name).ok().map(|v| scanned(sim.array(a), v.id));
+                    let result = sim.array_mut(a).delete_volume(&name);
+                    match expected {
+                        None => proptest::prop_assert_eq!(result.unwrap_err().code, E::NON_EXISTENT_VOL),
+                        Some((false, false)) => proptest::prop_assert!(result.is_ok(), "{name} is free: {result:?}"),
+                        Some(_) => proptest::prop_assert_eq!(result.unwrap_err().code, E::IN_USE),
+                    }
+                }
+                ExportStep::CreateSet { set, members } => {
+                    let spec = SetSpec { name: index_set(*set), members: names(members), ..SetSpec::default() };
+                    let _ = sim.array_mut(a).create_volume_set(spec);
+                }
+                ExportStep::ModifySet { set, add, remove } => {
+                    let changes = simulator::SetChanges { add: names(add), remove: names(remove), ..Default::default() };
+                    let _ = sim.array_mut(a).modify_volume_set(&index_set(*set), changes);
+                }
+                ExportStep::DeleteSet(i) => {
+                    let name = index_set(*i);
+                    let exported = sim.array(a).volume_set(&name).ok().map(|set| {
+                        sim.array(a).vluns().any(|v| v.volume == simulator::VlunVolume::Set(set.id))
+                    });
+                    let result = sim.array_mut(a).delete_volume_set(&name);
+                    match exported {
+                        None => proptest::prop_assert_eq!(result.unwrap_err().code, E::NON_EXISTENT_SET),
+                        Some(false) => proptest::prop_assert!(result.is_ok(), "{name} is not exported: {result:?}"),
+                        Some(true) => proptest::prop_assert_eq!(result.unwrap_err().code, E::EXPORTED_VLUN),
+                    }
+                }
+                ExportStep::ExportVolume { volume, host, lun } => {
+                    let spec = VlunSpec { volume: index_volume(*volume), lun: *lun, host: Some(format!("h{host}")), ..VlunSpec::default() };
+                    let _ = sim.array_mut(a).create_vlun(spec);
+                }
+                ExportStep::ExportSet { set, host, lun } => {
+                    let spec = VlunSpec { volume: format!("set:{}", index_set(*set)), lun: *lun, host: Some(format!("h{host}")), ..VlunSpec::default() };
+                    let _ = sim.array_mut(a).create_vlun(spec);
+                }
+                ExportStep::Unexport(k) => {
+                    let array = sim.array(a);
+                    let template = array.vluns().nth(*k).map(|v| {
+                        let volume = match v.volume {
+                            simulator::VlunVolume::Volume(id) => array.volume_by_id(id).map(|v| v.name.clone()),
+                            simulator::VlunVolume::Set(id) => array.volume_sets().find(|s| s.id == id).map(|s| format!("set:{}", s.name)),
+                        };
+                        let host = match v.target {
+                            simulator::VlunTarget::Host(h) => array.hosts().find(|x| x.id == h).map(|x| x.name.clone()),
+                            _ => None,
+                        };
+                        (volume.expect("an exported volume or set exists"), v.lun, host.expect("exported to a host"))
+                    });
+                    if let Some((volume, lun, host)) = template {
+                        sim.array_mut(a).delete_vlun(&volume, lun, Some(&host), None).unwrap();
+                    }
+                }
+            }
+            let array = sim.array(a);
+            for volume in array.volumes() {
+                let (exported, _) = scanned(array, volume.id);
+                proptest::prop_assert_eq!(array.is_exported(volume.id), exported, "{} after {:?}", volume.name, step);
+            }
+        }
+    }
+}
