@@ -152,6 +152,18 @@ fn violation(invariant: &'static str, spec: &'static str, detail: String) -> Vio
     Violation { invariant, spec, detail }
 }
 
+/// Whether the entry `key` at `site` is still owed the checks of a kept backup: complete in its
+/// repository, and no removal of it deferred (a removal the engine had to defer, such as a
+/// periodic entry's while the other backup server is down, leaves the entry complete until it
+/// can go, and its copies may already be gone: the array expired them, or the removal deleted
+/// what it could reach). `None` while the site's backup server is down: its repository cannot be
+/// read.
+fn still_owed(engine: &Engine, site: Site, key: &EntryKey) -> Option<bool> {
+    let repository = engine.repository(site)?;
+    let complete = repository.entry(key).is_some_and(|e| e.state == recovery::repository::EntryState::Complete);
+    Some(complete && !engine.deferred_cleanups().contains(&(site, key.clone())))
+}
+
 impl Reference {
     /// Starts tracking the databases of `server`.
     pub fn start(
@@ -357,12 +369,22 @@ impl Reference {
     }
 
     /// Images whose array was offline at the backup, judged once it is back (against the
-    /// reference as it was at the backup).
-    fn judge_deferred(&mut self, sim: &Simulation) {
+    /// reference as it was at the backup). An entry whose removal has begun by then is no longer
+    /// owed its image: a removal that could not finish (an array of the set down) has deleted
+    /// what it could, and the entry stays listed, being removed, until it can go.
+    fn judge_deferred(&mut self, sim: &Simulation, engine: &Engine) {
         let deferred = std::mem::take(&mut self.deferred);
         for item in deferred {
             if !self.entries.contains_key(&(item.site, item.entry.key.clone())) {
                 continue;
+            }
+            match still_owed(engine, item.site, &item.entry.key) {
+                Some(true) => {}
+                Some(false) => continue,
+                None => {
+                    self.deferred.push(item);
+                    continue;
+                }
             }
             let online =
                 item.entry.copies.iter().all(|c| sim.array_by_name(&c.array).is_some_and(|a| sim.array(a).is_online()));
@@ -392,9 +414,9 @@ impl Reference {
 
     /// The engine's step records of the last step arrived: run the backup checks (copies inside
     /// the freeze, periodic remote copies after the sync, images equal to the reference).
-    pub fn on_step_records(&mut self, sim: &Simulation, records: &[StepRecord]) {
+    pub fn on_step_records(&mut self, sim: &Simulation, engine: &Engine, records: &[StepRecord]) {
         if !self.deferred.is_empty() {
-            self.judge_deferred(sim);
+            self.judge_deferred(sim, engine);
         }
         let Some(pending) = self.pending.take() else { return };
         self.backups_checked += 1;
@@ -515,15 +537,7 @@ impl Reference {
     pub fn copies_unchanged(&self, sim: &Simulation, engine: &Engine) -> Vec<Violation> {
         let mut found = Vec::new();
         for ((site, key), entry) in &self.entries {
-            let complete = engine
-                .repository(*site)
-                .and_then(|r| r.entry(key))
-                .is_some_and(|e| e.state == recovery::repository::EntryState::Complete);
-            // A removal the engine had to defer (a periodic entry while the other backup server
-            // is down) leaves the entry complete until it can go; its copies may already be gone
-            // (the array expired them).
-            let removal_deferred = engine.deferred_cleanups().contains(&(*site, key.clone()));
-            if !complete || removal_deferred {
+            if still_owed(engine, *site, key) != Some(true) {
                 continue;
             }
             for copy in &entry.copies {

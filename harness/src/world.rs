@@ -615,7 +615,7 @@ impl World {
         let removed = self.engine.drain_removed();
         self.reference.on_removed(&removed);
         let records = self.engine.drain_step_records();
-        self.reference.on_step_records(&self.sim, &records);
+        self.reference.on_step_records(&self.sim, &self.engine, &records);
         if self.collect_timeline {
             self.collect(&records);
         }
