@@ -305,7 +305,7 @@ impl ArrayMut<'_> {
         if self.is_host_exported(id) {
             return Err(Error::new(ErrorCode::EXPORTED_VLUN, format!("host '{name}' has exported VLUNs")));
         }
-        if self.host_sets().any(|set| set.members.contains(&id)) {
+        if self.is_host_set_member(id) {
             return Err(Error::new(ErrorCode::HOST_IN_SET, format!("host '{name}' is a member of a set")));
         }
         self.array.hosts.remove(id, name);
@@ -334,6 +334,7 @@ impl ArrayMut<'_> {
         let id = SetId(self.array.counters.next_set);
         self.array.counters.next_set += 1;
         let uuid = self.array.next_uuid();
+        self.array.exports.host_sets.change(id, &[], &members);
         let set = Set {
             id,
             name: spec.name.clone(),
@@ -377,7 +378,9 @@ impl ArrayMut<'_> {
         if let Some(new_name) = changes.new_name.as_ref().filter(|n| *n != name) {
             self.array.host_sets.rename(set_id, name, new_name);
         }
-        self.array.host_sets.get_mut(set_id).expect("set exists").apply_changes(members, changes);
+        let set = self.array.host_sets.get_mut(set_id).expect("set exists");
+        self.array.exports.host_sets.change(set_id, &set.members, &members);
+        set.apply_changes(members, changes);
         self.trace("set", format_args!("modify host set {name}"));
         Ok(())
     }
@@ -391,7 +394,8 @@ impl ArrayMut<'_> {
         if self.is_host_set_exported(id) {
             return Err(Error::new(ErrorCode::EXPORTED_VLUN, format!("host set '{name}' is exported")));
         }
-        self.array.host_sets.remove(id, name);
+        let set = self.array.host_sets.remove(id, name);
+        self.array.exports.host_sets.change(id, &set.members, &[]);
         self.trace("set", format_args!("delete host set {name}"));
         Ok(())
     }

@@ -68,81 +68,130 @@ pub struct VlunSpec {
     pub no_vcn: bool,
 }
 
-/// Who exports what and which sets hold which volume: kept as templates and volume sets change
-/// ([`ExportIndex::add_template`], [`ExportIndex::set_members`], ...), so that whether a volume
-/// is exported or in a set is answered in O(log n) instead of by a scan of every template and
-/// every set's members. Deleting or promoting a volume asks both, so on an array exporting
-/// thousands of LUNs a scan would make each delete cost the whole export table.
+/// Who exports what, to whom, and which sets hold which volume or host: kept as templates and
+/// sets change ([`ExportIndex::add_template`], [`Memberships::change`], ...), so that whether a
+/// volume or host is exported or in a set is answered in O(log n) instead of by a scan of every
+/// template and every set's members. Deleting or promoting a volume, and deleting a host or a
+/// set, ask these, so on an array exporting thousands of LUNs a scan would make each deletion
+/// cost the whole export table.
 ///
-/// It mirrors the templates and the sets exactly, whatever their volumes have become: the test
-/// `exports::the_export_index_agrees_with_a_scan` compares it with a scan of them after every
-/// step of random exports, set changes and deletions.
+/// It mirrors the templates and the sets exactly, whatever their volumes and hosts have become:
+/// the test `exports::the_export_index_agrees_with_a_scan` compares it with a scan of them after
+/// every step of random exports, set changes and deletions.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ExportIndex {
-    /// Templates exporting each volume or set (absent: none).
-    templates: BTreeMap<VlunVolume, u32>,
-    /// (member, set) for every member of every volume set.
-    memberships: BTreeSet<(VolumeId, SetId)>,
+    /// Templates exporting each volume or volume set (absent: none).
+    exported: BTreeMap<VlunVolume, u32>,
+    /// Templates exporting to each host (directly or through one of its ports) or host set.
+    seen_by: BTreeMap<Seer, u32>,
+    /// Members of the volume sets.
+    pub(crate) volume_sets: Memberships<VolumeId>,
+    /// Members of the host sets.
+    pub(crate) host_sets: Memberships<HostId>,
+}
+
+/// Who a template exports to, as deleting a host or host set asks it (a port-only template is
+/// no host's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Seer {
+    Host(HostId),
+    HostSet(SetId),
+}
+
+impl Seer {
+    fn of(target: VlunTarget) -> Option<Seer> {
+        match target {
+            VlunTarget::Host(host) | VlunTarget::HostOnPort(host, _) => Some(Seer::Host(host)),
+            VlunTarget::HostSet(set) => Some(Seer::HostSet(set)),
+            VlunTarget::Port(_) => None,
+        }
+    }
+}
+
+/// (member, set) for every member of every set of one kind.
+#[derive(Debug, Clone)]
+pub(crate) struct Memberships<M>(BTreeSet<(M, SetId)>);
+
+impl<M> Default for Memberships<M> {
+    fn default() -> Self {
+        Memberships(BTreeSet::new())
+    }
+}
+
+impl<M: Ord + Copy> Memberships<M> {
+    /// Records that set `set`'s members change from `old` to `new` (either may be empty: a set
+    /// created or deleted).
+    pub(crate) fn change(&mut self, set: SetId, old: &[M], new: &[M]) {
+        for &member in old {
+            self.0.remove(&(member, set));
+        }
+        self.0.extend(new.iter().map(|&member| (member, set)));
+    }
+
+    /// The sets `member` belongs to, in id order.
+    fn sets_of(&self, member: M) -> impl Iterator<Item = SetId> + '_ {
+        self.0.range((member, SetId(0))..=(member, SetId(u32::MAX))).map(|&(_, set)| set)
+    }
+}
+
+fn count_up<K: Ord>(counts: &mut BTreeMap<K, u32>, key: K) {
+    *counts.entry(key).or_insert(0) += 1;
+}
+
+fn count_down<K: Ord>(counts: &mut BTreeMap<K, u32>, key: K) {
+    let count = counts.get_mut(&key).expect("a removed template was counted");
+    *count -= 1;
+    if *count == 0 {
+        counts.remove(&key);
+    }
 }
 
 impl ExportIndex {
-    pub(crate) fn add_template(&mut self, volume: VlunVolume) {
-        *self.templates.entry(volume).or_insert(0) += 1;
-    }
-
-    pub(crate) fn remove_template(&mut self, volume: VlunVolume) {
-        let count = self.templates.get_mut(&volume).expect("a removed template was counted");
-        *count -= 1;
-        if *count == 0 {
-            self.templates.remove(&volume);
+    pub(crate) fn add_template(&mut self, volume: VlunVolume, target: VlunTarget) {
+        count_up(&mut self.exported, volume);
+        if let Some(seer) = Seer::of(target) {
+            count_up(&mut self.seen_by, seer);
         }
     }
 
-    /// Records that set `set`'s members change from `old` to `new` (either may be empty: a set
-    /// created or deleted).
-    pub(crate) fn set_members(&mut self, set: SetId, old: &[VolumeId], new: &[VolumeId]) {
-        for &volume in old {
-            self.memberships.remove(&(volume, set));
+    pub(crate) fn remove_template(&mut self, volume: VlunVolume, target: VlunTarget) {
+        count_down(&mut self.exported, volume);
+        if let Some(seer) = Seer::of(target) {
+            count_down(&mut self.seen_by, seer);
         }
-        self.memberships.extend(new.iter().map(|&volume| (volume, set)));
-    }
-
-    /// The volume sets volume `id` is a member of, in id order.
-    fn sets_of(&self, id: VolumeId) -> impl Iterator<Item = SetId> + '_ {
-        self.memberships.range((id, SetId(0))..=(id, SetId(u32::MAX))).map(|&(_, set)| set)
-    }
-
-    fn is_exported(&self, volume: VlunVolume) -> bool {
-        self.templates.contains_key(&volume)
     }
 }
 
 impl Array {
     /// Whether volume `id` is exported, directly or through a volume set.
     pub fn is_exported(&self, id: VolumeId) -> bool {
-        self.exports.is_exported(VlunVolume::Volume(id))
-            || self.exports.sets_of(id).any(|set| self.exports.is_exported(VlunVolume::Set(set)))
+        let exported = |volume| self.exports.exported.contains_key(&volume);
+        exported(VlunVolume::Volume(id))
+            || self.exports.volume_sets.sets_of(id).any(|set| exported(VlunVolume::Set(set)))
     }
 
     /// Whether volume `id` is a member of any volume set.
-    pub(crate) fn is_set_member(&self, id: VolumeId) -> bool {
-        self.exports.sets_of(id).next().is_some()
+    pub fn is_set_member(&self, id: VolumeId) -> bool {
+        self.exports.volume_sets.sets_of(id).next().is_some()
+    }
+
+    /// Whether host `id` is a member of any host set.
+    pub fn is_host_set_member(&self, id: HostId) -> bool {
+        self.exports.host_sets.sets_of(id).next().is_some()
     }
 
     pub(crate) fn is_set_exported(&self, id: SetId) -> bool {
-        self.exports.is_exported(VlunVolume::Set(id))
+        self.exports.exported.contains_key(&VlunVolume::Set(id))
     }
 
     pub(crate) fn is_host_set_exported(&self, id: SetId) -> bool {
-        self.vluns.values().any(|vlun| vlun.target == VlunTarget::HostSet(id))
+        self.exports.seen_by.contains_key(&Seer::HostSet(id))
     }
 
     /// Whether any template exports to host `id` (directly; host-set exports do not block
     /// deleting a host, which is refused by set membership instead).
     pub fn is_host_exported(&self, id: HostId) -> bool {
-        self.vluns
-            .values()
-            .any(|vlun| matches!(vlun.target, VlunTarget::Host(h) | VlunTarget::HostOnPort(h, _) if h == id))
+        self.exports.seen_by.contains_key(&Seer::Host(id))
     }
 
     fn template_sees_host(&self, target: VlunTarget, host: HostId) -> bool {
@@ -283,7 +332,7 @@ impl ArrayMut<'_> {
         let seq = self.array.counters.next_vlun;
         self.array.counters.next_vlun += 1;
         self.array.vluns.insert(seq, Vlun { volume, lun, target, no_vcn: spec.no_vcn });
-        self.array.exports.add_template(volume);
+        self.array.exports.add_template(volume, target);
         self.trace(
             "vlun",
             format_args!("export {} at LUN {lun} to {:?}", spec.volume, spec.host.as_deref().unwrap_or("port")),
@@ -375,7 +424,7 @@ impl ArrayMut<'_> {
             return Err(Error::new(ErrorCode::NON_EXISTENT_VLUN, format!("no VLUN {volume},{lun}")));
         };
         self.array.vluns.remove(&key);
-        self.array.exports.remove_template(volume_key);
+        self.array.exports.remove_template(volume_key, target);
         self.trace("vlun", format_args!("unexport {volume} at LUN {lun}"));
         Ok(())
     }

@@ -263,7 +263,7 @@ impl ArrayMut<'_> {
         let id = SetId(self.array.counters.next_set);
         self.array.counters.next_set += 1;
         let uuid = self.array.next_uuid();
-        self.array.exports.set_members(id, &[], &members);
+        self.array.exports.volume_sets.change(id, &[], &members);
         let set = Set {
             id,
             name: spec.name.clone(),
@@ -295,7 +295,7 @@ impl ArrayMut<'_> {
             self.array.volume_sets.rename(set_id, name, new_name);
         }
         let set = self.array.volume_sets.get_mut(set_id).expect("set exists");
-        self.array.exports.set_members(set_id, &set.members, &members);
+        self.array.exports.volume_sets.change(set_id, &set.members, &members);
         set.apply_changes(members, changes);
         self.trace("set", format_args!("modify volume set {name}"));
         Ok(())
@@ -311,7 +311,7 @@ impl ArrayMut<'_> {
             return Err(Error::new(ErrorCode::EXPORTED_VLUN, format!("volume set '{name}' is exported")));
         }
         let set = self.array.volume_sets.remove(id, name);
-        self.array.exports.set_members(id, &set.members, &[]);
+        self.array.exports.volume_sets.change(id, &set.members, &[]);
         // Real arrays drop the set's QoS rule with it (WSAPI spec §6.2); Cinder relies on that.
         self.array.qos.rules.remove(&crate::qos::QosTarget::VolumeSet(id));
         self.trace("set", format_args!("delete volume set {name}"));

@@ -113,16 +113,51 @@ fn growing_an_exported_set_needs_free_luns() {
 enum ExportStep {
     CreateVolume(usize),
     DeleteVolume(usize),
-    CreateSet { set: usize, members: Vec<usize> },
-    ModifySet { set: usize, add: Vec<usize>, remove: Vec<usize> },
+    CreateSet {
+        set: usize,
+        members: Vec<usize>,
+    },
+    ModifySet {
+        set: usize,
+        add: Vec<usize>,
+        remove: Vec<usize>,
+    },
     DeleteSet(usize),
-    ExportVolume { volume: usize, host: usize, lun: u32 },
-    ExportSet { set: usize, host: usize, lun: u32 },
+    ExportVolume {
+        volume: usize,
+        host: usize,
+        lun: u32,
+    },
+    ExportSet {
+        set: usize,
+        host: usize,
+        lun: u32,
+    },
+    /// Exports a volume to host set `host_set` (a host set's export reaches its members).
+    ExportToHostSet {
+        volume: usize,
+        host_set: usize,
+        lun: u32,
+    },
     Unexport(usize),
+    CreateHost(usize),
+    DeleteHost(usize),
+    CreateHostSet {
+        set: usize,
+        members: Vec<usize>,
+    },
+    ModifyHostSet {
+        set: usize,
+        add: Vec<usize>,
+        remove: Vec<usize>,
+    },
+    DeleteHostSet(usize),
 }
 
 const INDEX_VOLUMES: usize = 6;
 const INDEX_SETS: usize = 3;
+const INDEX_HOSTS: usize = 3;
+const INDEX_HOST_SETS: usize = 2;
 
 fn index_volume(i: usize) -> String {
     format!("v{i}")
@@ -132,20 +167,52 @@ fn index_set(i: usize) -> String {
     format!("s{i}")
 }
 
+fn index_host(i: usize) -> String {
+    format!("h{i}")
+}
+
+fn index_host_set(i: usize) -> String {
+    format!("hs{i}")
+}
+
 fn export_step() -> impl proptest::strategy::Strategy<Value = ExportStep> {
     use proptest::prelude::*;
     let volume = 0..INDEX_VOLUMES;
     let set = 0..INDEX_SETS;
     let members = || proptest::sample::subsequence((0..INDEX_VOLUMES).collect::<Vec<_>>(), 0..=3);
+    let host = 0..INDEX_HOSTS;
+    let host_set = 0..INDEX_HOST_SETS;
+    let hosts = || proptest::sample::subsequence((0..INDEX_HOSTS).collect::<Vec<_>>(), 0..=2);
+    // One host added or removed at a time: a change naming a host already in (or not in) the
+    // set is refused whole, and random subsets are mostly refused.
+    let one_host = || proptest::sample::subsequence((0..INDEX_HOSTS).collect::<Vec<_>>(), 0..=1);
     prop_oneof![
         volume.clone().prop_map(ExportStep::CreateVolume),
         volume.clone().prop_map(ExportStep::DeleteVolume),
         (set.clone(), members()).prop_map(|(set, members)| ExportStep::CreateSet { set, members }),
         (set.clone(), members(), members()).prop_map(|(set, add, remove)| ExportStep::ModifySet { set, add, remove }),
         set.clone().prop_map(ExportStep::DeleteSet),
-        (volume, 0..2usize, 0..40u32).prop_map(|(volume, host, lun)| ExportStep::ExportVolume { volume, host, lun }),
-        (set, 0..2usize, 0..40u32).prop_map(|(set, host, lun)| ExportStep::ExportSet { set, host, lun }),
+        (volume.clone(), host.clone(), 0..40u32).prop_map(|(volume, host, lun)| ExportStep::ExportVolume {
+            volume,
+            host,
+            lun
+        }),
+        (set, host.clone(), 0..40u32).prop_map(|(set, host, lun)| ExportStep::ExportSet { set, host, lun }),
+        (volume, host_set.clone(), 0..40u32).prop_map(|(volume, host_set, lun)| ExportStep::ExportToHostSet {
+            volume,
+            host_set,
+            lun
+        }),
         (0..8usize).prop_map(ExportStep::Unexport),
+        host.clone().prop_map(ExportStep::CreateHost),
+        host.prop_map(ExportStep::DeleteHost),
+        (host_set.clone(), hosts()).prop_map(|(set, members)| ExportStep::CreateHostSet { set, members }),
+        (host_set.clone(), one_host(), one_host()).prop_map(|(set, add, remove)| ExportStep::ModifyHostSet {
+            set,
+            add,
+            remove
+        }),
+        host_set.prop_map(ExportStep::DeleteHostSet),
     ]
 }
 
@@ -159,25 +226,43 @@ fn scanned(array: &simulator::Array, id: simulator::VolumeId) -> (bool, bool) {
     (exported, array.volume_sets().any(|s| s.members.contains(&id)))
 }
 
+/// Whether host `id` has a template of its own (to it, or to it through a port) or is in a host
+/// set, found by scanning every template and host set.
+fn scanned_host(array: &simulator::Array, id: simulator::HostId) -> (bool, bool) {
+    use simulator::VlunTarget;
+    let exported =
+        array.vluns().any(|v| matches!(v.target, VlunTarget::Host(h) | VlunTarget::HostOnPort(h, _) if h == id));
+    (exported, array.host_sets().any(|s| s.members.contains(&id)))
+}
+
+fn add_host(sim: &mut simulator::Simulation, a: simulator::ArrayId, i: usize) -> simulator::Result<simulator::HostId> {
+    let name = index_host(i);
+    let spec =
+        HostSpec { name: name.clone(), iscsi_names: vec![format!("iqn.2026-01.sim:{name}")], ..HostSpec::default() };
+    sim.array_mut(a).create_host(spec)
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::test_runner::Config {
         cases: support::proptest_cases(128), ..proptest::test_runner::Config::default()
     })]
 
-    // Goal: whether a volume is exported (directly or through a set) and whether it may be
-    // deleted agree with a scan of every template and set after every step of random volume,
-    // set and export changes: the array answers them from an index (`ExportIndex`) kept as
-    // templates and sets change, and a stale entry would let an exported volume or a set's
-    // member be deleted, or refuse a free one.
+    // Goal: whether a volume or host is exported (directly or through a set) and whether it, or
+    // a set, may be deleted agree with a scan of every template and set after every step of
+    // random volume, host, set and export changes: the array answers them from an index
+    // (`ExportIndex`) kept as templates and sets change, and a stale entry would let an exported
+    // volume, host or set, or a set's member, be deleted, or refuse a free one.
     #[test]
     fn the_export_index_agrees_with_a_scan(steps in proptest::collection::vec(export_step(), 1..60)) {
         let (mut sim, a) = support::world();
         for i in 0..INDEX_VOLUMES {
             thin(&mut sim, a, &index_volume(i));
         }
-        host(&mut sim, a, "h0");
-        host(&mut sim, a, "h1");
+        for i in 0..INDEX_HOSTS {
+            add_host(&mut sim, a, i).unwrap();
+        }
         let names = |indices: &[usize]| indices.iter().map(|&i| index_volume(i)).collect::<Vec<_>>();
+        let host_names = |indices: &[usize]| indices.iter().map(|&i| index_host(i)).collect::<Vec<_>>();
         for step in steps {
             match &step {
                 ExportStep::CreateVolume(i) => {
@@ -221,6 +306,46 @@ proptest::proptest! {
                     let spec = VlunSpec { volume: format!("set:{}", index_set(*set)), lun: *lun, host: Some(format!("h{host}")), ..VlunSpec::default() };
                     let _ = sim.array_mut(a).create_vlun(spec);
                 }
+                ExportStep::ExportToHostSet { volume, host_set, lun } => {
+                    let host = Some(format!("set:{}", index_host_set(*host_set)));
+                    let spec = VlunSpec { volume: index_volume(*volume), lun: *lun, host, ..VlunSpec::default() };
+                    let _ = sim.array_mut(a).create_vlun(spec);
+                }
+                ExportStep::CreateHost(i) => {
+                    let _ = add_host(&mut sim, a, *i);
+                }
+                ExportStep::DeleteHost(i) => {
+                    let name = index_host(*i);
+                    let expected = sim.array(a).host(&name).ok().map(|h| scanned_host(sim.array(a), h.id));
+                    let result = sim.array_mut(a).delete_host(&name);
+                    match expected {
+                        None => proptest::prop_assert_eq!(result.unwrap_err().code, E::NON_EXISTENT_HOST),
+                        Some((true, _)) => proptest::prop_assert_eq!(result.unwrap_err().code, E::EXPORTED_VLUN),
+                        Some((false, true)) => proptest::prop_assert_eq!(result.unwrap_err().code, E::HOST_IN_SET),
+                        Some((false, false)) => proptest::prop_assert!(result.is_ok(), "{name} is free: {result:?}"),
+                    }
+                }
+                ExportStep::CreateHostSet { set, members } => {
+                    let spec = SetSpec { name: index_host_set(*set), members: host_names(members), ..SetSpec::default() };
+                    let _ = sim.array_mut(a).create_host_set(spec);
+                }
+                ExportStep::ModifyHostSet { set, add, remove } => {
+                    let changes =
+                        simulator::SetChanges { add: host_names(add), remove: host_names(remove), ..Default::default() };
+                    let _ = sim.array_mut(a).modify_host_set(&index_host_set(*set), changes);
+                }
+                ExportStep::DeleteHostSet(i) => {
+                    let name = index_host_set(*i);
+                    let exported = sim.array(a).host_set(&name).ok().map(|set| {
+                        sim.array(a).vluns().any(|v| v.target == simulator::VlunTarget::HostSet(set.id))
+                    });
+                    let result = sim.array_mut(a).delete_host_set(&name);
+                    match exported {
+                        None => proptest::prop_assert_eq!(result.unwrap_err().code, E::NON_EXISTENT_SET),
+                        Some(false) => proptest::prop_assert!(result.is_ok(), "{name} is not exported: {result:?}"),
+                        Some(true) => proptest::prop_assert_eq!(result.unwrap_err().code, E::EXPORTED_VLUN),
+                    }
+                }
                 ExportStep::Unexport(k) => {
                     let array = sim.array(a);
                     let template = array.vluns().nth(*k).map(|v| {
@@ -230,6 +355,9 @@ proptest::proptest! {
                         };
                         let host = match v.target {
                             simulator::VlunTarget::Host(h) => array.hosts().find(|x| x.id == h).map(|x| x.name.clone()),
+                            simulator::VlunTarget::HostSet(s) => {
+                                array.host_sets().find(|x| x.id == s).map(|x| format!("set:{}", x.name))
+                            }
                             _ => None,
                         };
                         (volume.expect("an exported volume or set exists"), v.lun, host.expect("exported to a host"))
@@ -241,8 +369,12 @@ proptest::proptest! {
             }
             let array = sim.array(a);
             for volume in array.volumes() {
-                let (exported, _) = scanned(array, volume.id);
-                proptest::prop_assert_eq!(array.is_exported(volume.id), exported, "{} after {:?}", volume.name, step);
+                let found = (array.is_exported(volume.id), array.is_set_member(volume.id));
+                proptest::prop_assert_eq!(found, scanned(array, volume.id), "{} after {:?}", volume.name, step);
+            }
+            for host in array.hosts() {
+                let found = (array.is_host_exported(host.id), array.is_host_set_member(host.id));
+                proptest::prop_assert_eq!(found, scanned_host(array, host.id), "{} after {:?}", host.name, step);
             }
         }
     }
