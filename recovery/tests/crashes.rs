@@ -8,7 +8,7 @@ use recovery::engine::{BackupRequest, EngineError, PolicySpec, WorkflowFault, Wo
 use recovery::repository::{CommitPoint, EntryState, RemoteCopyMode, Site};
 use simulator::Fault;
 
-use crate::world::{DATABASE, Replication, SERVER, World};
+use crate::world::{DATABASE, LOCAL_HOST, Replication, SERVER, World};
 
 fn mode_of(replication: Replication) -> RemoteCopyMode {
     match replication {
@@ -252,6 +252,56 @@ fn an_undo_keeps_the_primary_copies_a_deferred_remote_entry_still_lists() {
     assert!(world.entries(Site::Remote).is_empty());
     assert!(world.engine_copies(world.a).is_empty());
     assert!(world.engine_copies(world.b).is_empty());
+    world.check();
+}
+
+#[test]
+fn removing_the_remote_entry_of_a_waiting_hand_over_leaves_the_primary_copies_to_the_local_entry() {
+    // Goal: a periodic hand-over interrupted (the local backup server crashed after the remote
+    // entry was recorded) waits for the unmount of the local entry, mounted while the remote
+    // server was down. The user then removes the remote entry while the backup array is down: the
+    // removal waits for the array, and meanwhile the primary copies are the local entry's alone
+    // (the remote entry being removed no longer lists them as retained: every copy is referenced
+    // by one repository, §7.8/36). Once the array is back the remote entry and its copies go; the
+    // primary copies stay, mounted, listed by the local entry.
+    // Found by `storeserv-sim check --seed 341 --steps-per-case 1000` (regression scenario
+    // `remove-remote-entry-of-a-waiting-hand-over.toml`).
+    let mut world = World::new(71, Replication::Periodic(None));
+    world.work(30);
+    let request = BackupRequest {
+        fault: Some((WorkflowStep::LocalEntryRemoved, WorkflowFault::BackupServerCrash)),
+        ..world.request()
+    };
+    world.backup_with(&request).unwrap_err();
+    world.engine.crash_backup_server(Site::Remote);
+    world.engine.restart_backup_server(&mut world.sim, Site::Local).unwrap();
+    let key = world.entries(Site::Local)[0].key.clone();
+    world.engine.mount(&mut world.sim, Site::Local, &key, LOCAL_HOST).unwrap();
+    let report = world.engine.restart_backup_server(&mut world.sim, Site::Remote).unwrap();
+    assert!(report.handed_over.is_empty(), "{report:?}");
+    assert_eq!(world.engine.deferred_repairs().len(), 1, "the hand-over waits for the unmount");
+    world.check();
+    let local = world.entry(Site::Local, &key).unwrap();
+    assert_eq!(world.entry(Site::Remote, &key).unwrap().retained_on_primary, local.copies);
+
+    world.sim.crash_array(world.b);
+    let error = world.engine.remove(&mut world.sim, Site::Remote, &key).unwrap_err();
+    assert!(matches!(error, recovery::Error::Engine(EngineError::RemovalDeferred { .. })), "{error}");
+    let remote = world.entry(Site::Remote, &key).unwrap();
+    assert_eq!(remote.state, EntryState::Removing);
+    assert!(remote.retained_on_primary.is_empty(), "{:?}", remote.retained_on_primary);
+    assert_eq!(world.entry(Site::Local, &key).unwrap(), local, "the local entry is unchanged, still mounted");
+    world.check();
+
+    world.sim.restart_array(world.b);
+    world.engine.tick(&mut world.sim).unwrap();
+    assert!(world.entry(Site::Remote, &key).is_none());
+    assert!(world.engine_copies(world.b).is_empty());
+    let primary = world.engine_copies(world.a);
+    for copy in &local.copies {
+        assert!(primary.iter().any(|c| *c == copy.copy_volume), "{} kept for the local entry", copy.copy_volume);
+    }
+    assert_eq!(world.entry(Site::Local, &key).unwrap(), local);
     world.check();
 }
 

@@ -34,7 +34,7 @@ use simulator::{Instant, Simulation, VolumeChanges};
 
 use super::policy::{expires_at, retained_until};
 use super::{Engine, EngineError};
-use crate::repository::{Entry, EntryKey, EntryState, RemoteCopyMode, Site};
+use crate::repository::{CopyRecord, Entry, EntryKey, EntryState, RemoteCopyMode, Site, set};
 
 /// What a restart (or the start of any engine call) resolved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -159,6 +159,15 @@ impl Engine {
             .any(|(s, e)| (s != site || e.key != *key) && lists_copy(e, array_name, copy))
     }
 
+    /// Whether an entry other than `key` of `site` lists `copy` on `array_name` among its own
+    /// copies (not as retained). Only the entries of `key`'s database are read, as in
+    /// [`Engine::referenced_elsewhere`].
+    fn owned_elsewhere(&self, site: Site, key: &EntryKey, array_name: &str, copy: &str) -> bool {
+        self.database_entries(&key.server, &key.database).any(|(s, e)| {
+            (s != site || e.key != *key) && e.copies.iter().any(|c| c.copy_volume == copy && c.array == array_name)
+        })
+    }
+
     /// Whether the other backup server is configured and down (its references are unknown).
     fn other_down(&self, site: Site) -> bool {
         let other = match site {
@@ -193,7 +202,25 @@ impl Engine {
             return Ok(Dissolved::Deferred("the other backup server is down".into()));
         }
         if complete {
-            self.commit(site, |r| r.set_state(key, EntryState::Removing))?;
+            // A retained copy another entry lists as its own stays that entry's: a local periodic
+            // entry whose hand-over waited for its unmount keeps its copies when the remote entry
+            // retaining them is removed instead, and this removal would not delete them anyway
+            // (see below). It lets go of them in the commit that marks the entry being removed,
+            // so no copy is listed by both repositories while the removal waits (§7.8/36).
+            let released: Vec<CopyRecord> = entry
+                .retained_on_primary
+                .iter()
+                .filter(|c| self.owned_elsewhere(site, key, &c.array, &c.copy_volume))
+                .cloned()
+                .collect();
+            self.commit(site, |r| {
+                r.modify(key, |entry| {
+                    let retained = entry.retained_on_primary.len();
+                    entry.retained_on_primary.retain(|c| !released.contains(c));
+                    let released_any = entry.retained_on_primary.len() != retained;
+                    set(&mut entry.state, EntryState::Removing) | released_any
+                })
+            })?;
         }
         // Shared with the repository's catalogue (an `Arc` clone, not a copy of every string),
         // taken after the state change so that change found the entry unshared and wrote it in
