@@ -163,17 +163,24 @@ fn restart_completes_a_synchronous_local_intent_whose_remote_twin_is_complete() 
     world.check();
 }
 
-#[test]
-fn restart_finishes_the_periodic_hand_over() {
-    // Goal: a crash between the remote entry and the removal of the local entry leaves both; the
-    // restart removes the local one (the primary copies stay, retained by the remote entry).
-    let mut world = World::new(63, Replication::Periodic(None));
+/// A periodic world (seed `seed`) whose backup crashed the local backup server after the remote
+/// entry was recorded, before the local entry was removed (the hand-over).
+fn crashed_before_the_hand_over(seed: u64) -> World {
+    let mut world = World::new(seed, Replication::Periodic(None));
     world.work(30);
     let request = BackupRequest {
         fault: Some((WorkflowStep::LocalEntryRemoved, WorkflowFault::BackupServerCrash)),
         ..world.request()
     };
     world.backup_with(&request).unwrap_err();
+    world
+}
+
+#[test]
+fn restart_finishes_the_periodic_hand_over() {
+    // Goal: a crash between the remote entry and the removal of the local entry leaves both; the
+    // restart removes the local one (the primary copies stay, retained by the remote entry).
+    let mut world = crashed_before_the_hand_over(63);
     let report = world.engine.restart_backup_server(&mut world.sim, Site::Local).unwrap();
     assert_eq!(report.handed_over.len(), 1, "{report:?}");
     assert!(world.entries(Site::Local).is_empty());
@@ -266,13 +273,7 @@ fn removing_the_remote_entry_of_a_waiting_hand_over_leaves_the_primary_copies_to
     // primary copies stay, mounted, listed by the local entry.
     // Found by `storeserv-sim check --seed 341 --steps-per-case 1000` (regression scenario
     // `remove-remote-entry-of-a-waiting-hand-over.toml`).
-    let mut world = World::new(71, Replication::Periodic(None));
-    world.work(30);
-    let request = BackupRequest {
-        fault: Some((WorkflowStep::LocalEntryRemoved, WorkflowFault::BackupServerCrash)),
-        ..world.request()
-    };
-    world.backup_with(&request).unwrap_err();
+    let mut world = crashed_before_the_hand_over(71);
     world.engine.crash_backup_server(Site::Remote);
     world.engine.restart_backup_server(&mut world.sim, Site::Local).unwrap();
     let key = world.entries(Site::Local)[0].key.clone();

@@ -235,6 +235,21 @@ fn scanned_host(array: &simulator::Array, id: simulator::HostId) -> (bool, bool)
     (exported, array.host_sets().any(|s| s.members.contains(&id)))
 }
 
+/// Checks the outcome of deleting set `name` against what a scan found: `None` (no such set),
+/// or whether a template exports it.
+fn set_deletion_as_scanned(
+    name: &str,
+    exported: Option<bool>,
+    result: simulator::Result<()>,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    match exported {
+        None => proptest::prop_assert_eq!(result.unwrap_err().code, E::NON_EXISTENT_SET),
+        Some(false) => proptest::prop_assert!(result.is_ok(), "{name} is not exported: {result:?}"),
+        Some(true) => proptest::prop_assert_eq!(result.unwrap_err().code, E::EXPORTED_VLUN),
+    }
+    Ok(())
+}
+
 fn add_host(sim: &mut simulator::Simulation, a: simulator::ArrayId, i: usize) -> simulator::Result<simulator::HostId> {
     let name = index_host(i);
     let spec =
@@ -292,11 +307,7 @@ proptest::proptest! {
                         sim.array(a).vluns().any(|v| v.volume == simulator::VlunVolume::Set(set.id))
                     });
                     let result = sim.array_mut(a).delete_volume_set(&name);
-                    match exported {
-                        None => proptest::prop_assert_eq!(result.unwrap_err().code, E::NON_EXISTENT_SET),
-                        Some(false) => proptest::prop_assert!(result.is_ok(), "{name} is not exported: {result:?}"),
-                        Some(true) => proptest::prop_assert_eq!(result.unwrap_err().code, E::EXPORTED_VLUN),
-                    }
+                    set_deletion_as_scanned(&name, exported, result)?;
                 }
                 ExportStep::ExportVolume { volume, host, lun } => {
                     let spec = VlunSpec { volume: index_volume(*volume), lun: *lun, host: Some(format!("h{host}")), ..VlunSpec::default() };
@@ -340,11 +351,7 @@ proptest::proptest! {
                         sim.array(a).vluns().any(|v| v.target == simulator::VlunTarget::HostSet(set.id))
                     });
                     let result = sim.array_mut(a).delete_host_set(&name);
-                    match exported {
-                        None => proptest::prop_assert_eq!(result.unwrap_err().code, E::NON_EXISTENT_SET),
-                        Some(false) => proptest::prop_assert!(result.is_ok(), "{name} is not exported: {result:?}"),
-                        Some(true) => proptest::prop_assert_eq!(result.unwrap_err().code, E::EXPORTED_VLUN),
-                    }
+                    set_deletion_as_scanned(&name, exported, result)?;
                 }
                 ExportStep::Unexport(k) => {
                     let array = sim.array(a);
