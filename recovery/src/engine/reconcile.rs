@@ -145,27 +145,31 @@ impl Engine {
 
     /// Whether an entry of `key`'s database (any backup, either running repository) lists `copy`
     /// on `array_name`. Only that database's entries are read (O(log n + k)), for the reason
-    /// [`Engine::referenced_elsewhere`] gives.
+    /// [`Engine::other_entries`] gives.
     pub(crate) fn is_referenced(&self, key: &EntryKey, array_name: &str, copy: &str) -> bool {
         self.database_entries(&key.server, &key.database).any(|(_, e)| lists_copy(e, array_name, copy))
     }
 
-    /// Whether an entry other than `key` of `site` lists `copy` on `array_name`. Only the
-    /// entries of `key`'s database are read (O(log n + k)): a copy is made from its database's
+    /// The entries of `key`'s database other than `key` of `site`, in either running repository.
+    /// Only that database's entries are read (O(log n + k)): a copy is made from its database's
     /// volumes, which no other database has (creating a database creates its volumes), so no
-    /// other database's entry can list it.
-    fn referenced_elsewhere(&self, site: Site, key: &EntryKey, array_name: &str, copy: &str) -> bool {
+    /// other database's entry can list one of its copies.
+    fn other_entries<'a>(&'a self, site: Site, key: &'a EntryKey) -> impl Iterator<Item = &'a Entry> + 'a {
         self.database_entries(&key.server, &key.database)
-            .any(|(s, e)| (s != site || e.key != *key) && lists_copy(e, array_name, copy))
+            .filter(move |(s, e)| *s != site || e.key != *key)
+            .map(|(_, e)| e)
+    }
+
+    /// Whether an entry other than `key` of `site` lists `copy` on `array_name` (as its own or
+    /// as retained).
+    fn referenced_elsewhere(&self, site: Site, key: &EntryKey, array_name: &str, copy: &str) -> bool {
+        self.other_entries(site, key).any(|e| lists_copy(e, array_name, copy))
     }
 
     /// Whether an entry other than `key` of `site` lists `copy` on `array_name` among its own
-    /// copies (not as retained). Only the entries of `key`'s database are read, as in
-    /// [`Engine::referenced_elsewhere`].
+    /// copies (not as retained).
     fn owned_elsewhere(&self, site: Site, key: &EntryKey, array_name: &str, copy: &str) -> bool {
-        self.database_entries(&key.server, &key.database).any(|(s, e)| {
-            (s != site || e.key != *key) && e.copies.iter().any(|c| c.copy_volume == copy && c.array == array_name)
-        })
+        self.other_entries(site, key).any(|e| e.copies.iter().any(|c| is_copy(c, array_name, copy)))
     }
 
     /// Whether the other backup server is configured and down (its references are unknown).
@@ -493,5 +497,10 @@ fn reapply_retention(sim: &mut Simulation, entry: &Entry, now: Instant) -> crate
 
 /// Whether `entry` lists `copy` on `array_name`, as its own or as retained on the primary.
 fn lists_copy(entry: &Entry, array_name: &str, copy: &str) -> bool {
-    entry.copies.iter().chain(&entry.retained_on_primary).any(|c| c.copy_volume == copy && c.array == array_name)
+    entry.copies.iter().chain(&entry.retained_on_primary).any(|c| is_copy(c, array_name, copy))
+}
+
+/// Whether `record` names `copy` on `array_name`.
+fn is_copy(record: &CopyRecord, array_name: &str, copy: &str) -> bool {
+    record.copy_volume == copy && record.array == array_name
 }
