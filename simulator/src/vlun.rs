@@ -202,18 +202,24 @@ impl Array {
         }
     }
 
-    /// LUNs used for host `host` (directly or through its host sets), each set export taking
-    /// one LUN per member.
-    fn luns_of_host(&self, host: HostId) -> Vec<u32> {
-        let mut luns = Vec::new();
-        for vlun in self.vluns.values().filter(|v| self.template_sees_host(v.target, host)) {
-            let width = match vlun.volume {
-                VlunVolume::Volume(_) => 1,
-                VlunVolume::Set(set) => self.volume_sets.get(set).map_or(1, |s| s.members.len().max(1) as u32),
-            };
-            luns.extend(vlun.lun..vlun.lun + width);
+    /// The LUN ranges (first, last) used for host `host`, directly or through its host sets: a
+    /// volume export takes one LUN, a volume-set export one per member.
+    fn luns_of_host(&self, host: HostId, ranges: &mut Vec<(u32, u32)>) {
+        let seen = self.vluns.values().filter(|v| self.template_sees_host(v.target, host));
+        ranges.extend(seen.map(|vlun| self.lun_range(vlun)));
+    }
+
+    /// The LUNs a template shows: `lun..lun + members` for a volume set, else one.
+    fn lun_range(&self, vlun: &Vlun) -> (u32, u32) {
+        (vlun.lun, vlun.lun + self.export_width(vlun.volume) - 1)
+    }
+
+    /// LUNs an export of `volume` takes: one per member of a volume set (at least one).
+    fn export_width(&self, volume: VlunVolume) -> u32 {
+        match volume {
+            VlunVolume::Volume(_) => 1,
+            VlunVolume::Set(set) => self.volume_sets.get(set).map_or(1, |s| s.members.len().max(1) as u32),
         }
-        luns
     }
 
     /// The volume host `host` sees at `lun`, if any.
@@ -305,24 +311,22 @@ impl ArrayMut<'_> {
             (None, Some(port)) => VlunTarget::Port(port),
             (None, None) => unreachable!("checked above"),
         };
-        let width = match volume {
-            VlunVolume::Volume(_) => 1,
-            VlunVolume::Set(set) => self.volume_sets.get(set).map_or(1, |s| s.members.len().max(1) as u32),
-        };
+        let width = self.export_width(volume);
         if !spec.auto_lun && spec.lun + width - 1 > MAX_LUN {
             return Err(Error::new(
                 ErrorCode::TOO_LARGE,
                 format!("a set of {width} volumes at LUN {} ends beyond LUN {MAX_LUN}", spec.lun),
             ));
         }
-        let used = self.luns_in_use(target);
+        let mut used = self.luns_in_use(target);
         let lun = if spec.auto_lun {
             let max = if spec.max_auto_lun == 0 { MAX_LUN } else { spec.max_auto_lun.min(MAX_LUN) };
-            (spec.lun..=max)
-                .find(|start| (*start..start + width).all(|l| !used.contains(&l)) && start + width - 1 <= max)
+            used.sort_unstable();
+            first_free(&used, spec.lun, width)
+                .filter(|start| start + width - 1 <= max)
                 .ok_or_else(|| Error::new(ErrorCode::AUTO_LUN_ID_UNAVAILABLE, "no free LUN"))?
         } else {
-            if (spec.lun..spec.lun + width).any(|l| used.contains(&l))
+            if first_used(&used, spec.lun, spec.lun + width - 1).is_some()
                 || self.vluns.values().any(|v| v.volume == volume && v.lun == spec.lun && v.target == target)
             {
                 return Err(Error::new(ErrorCode::EXISTENT_LUN, format!("LUN {} is already used", spec.lun)));
@@ -348,34 +352,47 @@ impl ArrayMut<'_> {
         let wanted = members.max(1) as u32;
         for vlun in self.vluns.values().filter(|v| v.volume == VlunVolume::Set(set)) {
             let used = self.luns_in_use(vlun.target);
-            for lun in vlun.lun + current..vlun.lun + wanted {
-                if lun > MAX_LUN {
-                    return Err(Error::new(ErrorCode::TOO_LARGE, format!("the set's LUNs would pass {MAX_LUN}")));
-                }
-                if used.contains(&lun) {
-                    return Err(Error::new(
-                        ErrorCode::EXISTENT_LUN,
-                        format!("LUN {lun}, needed by the exported set's new member, is already used"),
-                    ));
-                }
+            let (first, last) = (vlun.lun + current, vlun.lun + wanted - 1);
+            if first > last {
+                continue;
+            }
+            // The first LUN the set would gain that is taken or out of range decides the error,
+            // as a walk over the new LUNs in order finds it.
+            let taken = first_used(&used, first, last);
+            if first.max(MAX_LUN + 1) <= last && taken.is_none_or(|lun| lun > MAX_LUN) {
+                return Err(Error::new(ErrorCode::TOO_LARGE, format!("the set's LUNs would pass {MAX_LUN}")));
+            }
+            if let Some(lun) = taken {
+                return Err(Error::new(
+                    ErrorCode::EXISTENT_LUN,
+                    format!("LUN {lun}, needed by the exported set's new member, is already used"),
+                ));
             }
         }
         Ok(())
     }
 
-    fn luns_in_use(&self, target: VlunTarget) -> Vec<u32> {
+    /// The LUN ranges (first, last) already used for the hosts `target` reaches (unsorted; they
+    /// may overlap).
+    fn luns_in_use(&self, target: VlunTarget) -> Vec<(u32, u32)> {
+        let mut ranges = Vec::new();
         match target {
-            VlunTarget::Host(h) | VlunTarget::HostOnPort(h, _) => self.luns_of_host(h),
+            VlunTarget::Host(h) | VlunTarget::HostOnPort(h, _) => self.luns_of_host(h, &mut ranges),
             VlunTarget::HostSet(set) => {
-                let members = self.host_sets.get(set).map(|s| s.members.clone()).unwrap_or_default();
-                let mut luns: Vec<u32> = members.iter().flat_map(|h| self.luns_of_host(*h)).collect();
-                luns.extend(self.vluns.values().filter(|v| v.target == target).map(|v| v.lun));
-                luns
+                if let Some(members) = self.host_sets.get(set).map(|s| &s.members) {
+                    for host in members {
+                        self.luns_of_host(*host, &mut ranges);
+                    }
+                }
+                let own = self.vluns.values().filter(|v| v.target == target);
+                ranges.extend(own.map(|vlun| self.lun_range(vlun)));
             }
             VlunTarget::Port(pos) => {
-                self.vluns.values().filter(|v| v.target == VlunTarget::Port(pos)).map(|v| v.lun).collect()
+                let own = self.vluns.values().filter(|v| v.target == VlunTarget::Port(pos));
+                ranges.extend(own.map(|vlun| self.lun_range(vlun)));
             }
         }
+        ranges
     }
 
     /// Removes the VLUN template (volume, lun, host, port).
@@ -427,5 +444,66 @@ impl ArrayMut<'_> {
         self.array.exports.remove_template(volume_key, target);
         self.trace("vlun", format_args!("unexport {volume} at LUN {lun}"));
         Ok(())
+    }
+}
+
+/// The lowest `start >= from` such that `start..start + width` meets none of the `used` ranges
+/// (first, last), which must be sorted (by first LUN; they may overlap). One pass over them: the
+/// candidate moves past each range that reaches it.
+fn first_free(used: &[(u32, u32)], from: u32, width: u32) -> Option<u32> {
+    let mut start = from;
+    for &(first, last) in used {
+        if last < start {
+            continue;
+        }
+        if first > start.checked_add(width - 1)? {
+            break;
+        }
+        start = last.checked_add(1)?;
+    }
+    Some(start)
+}
+
+/// The lowest LUN of `first..=last` that one of the `used` ranges (first, last) holds.
+fn first_used(used: &[(u32, u32)], first: u32, last: u32) -> Option<u32> {
+    used.iter().filter(|&&(a, b)| a <= last && b >= first).map(|&(a, _)| a.max(first)).min()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{first_free, first_used};
+
+    /// Ranges (first, last) of up to 40 LUNs among the first 200, as exports take them.
+    fn ranges() -> impl Strategy<Value = Vec<(u32, u32)>> {
+        prop::collection::vec((0u32..200, 1u32..40).prop_map(|(first, width)| (first, first + width - 1)), 0..30)
+    }
+
+    fn held(used: &[(u32, u32)], lun: u32) -> bool {
+        used.iter().any(|&(first, last)| (first..=last).contains(&lun))
+    }
+
+    proptest! {
+        /// The one-pass search finds what trying every start in order finds (the search
+        /// `create_vlun` made before, over a list of every LUN in use).
+        #[test]
+        fn the_first_free_start_is_the_lowest_start_whose_luns_are_all_free(
+            mut used in ranges(),
+            from in 0u32..260,
+            width in 1u32..50,
+        ) {
+            used.sort_unstable();
+            let expected = (from..).find(|start| (*start..start + width).all(|lun| !held(&used, lun)));
+            prop_assert_eq!(first_free(&used, from, width), expected);
+        }
+
+        /// The lowest held LUN of a span is what a walk over the span in order meets first.
+        #[test]
+        fn the_first_used_lun_is_the_lowest_held_one(used in ranges(), first in 0u32..260, len in 0u32..50) {
+            let last = first + len;
+            let expected = (first..=last).find(|lun| held(&used, *lun));
+            prop_assert_eq!(first_used(&used, first, last), expected);
+        }
     }
 }

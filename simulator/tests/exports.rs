@@ -107,6 +107,28 @@ fn growing_an_exported_set_needs_free_luns() {
     assert_eq!(sim.host_read(a, "h", 12, 0, 2).unwrap(), b"m2");
 }
 
+// Goal: a set whose export reaches the last LUN cannot grow: its new member would sit beyond it,
+// so the add is refused with TOO_LARGE and the set keeps its members.
+#[test]
+fn growing_a_set_exported_at_the_last_lun_is_too_large() {
+    let (mut sim, a) = support::world();
+    for name in ["m0", "m1", "m2"] {
+        thin(&mut sim, a, name);
+    }
+    volume_set(&mut sim, a, "set", &["m0"]);
+    host(&mut sim, a, "h");
+    export(&mut sim, a, "set:set", "h", 16_382);
+    let add = |names: &[&str]| simulator::SetChanges {
+        add: names.iter().map(|n| n.to_string()).collect(),
+        ..Default::default()
+    };
+    sim.array_mut(a).modify_volume_set("set", add(&["m1"])).unwrap();
+    assert_refused(&mut sim, "LUN 16,384 does not exist", E::TOO_LARGE, |s| {
+        s.array_mut(a).modify_volume_set("set", add(&["m2"]))
+    });
+    assert_eq!(sim.array(a).resolve_lun("h", 16_383).unwrap(), sim.array(a).volume("m1").unwrap().id);
+}
+
 /// One step of [`the_export_index_agrees_with_a_scan`]: indices pick among a few fixed names;
 /// a step the array refuses is part of the test (its refusal is checked too).
 #[derive(Debug, Clone)]
