@@ -129,6 +129,37 @@ fn growing_a_set_exported_at_the_last_lun_is_too_large() {
     assert_eq!(sim.array(a).resolve_lun("h", 16_383).unwrap(), sim.array(a).volume("m1").unwrap().id);
 }
 
+// Goal: a volume set exported to a port, or to a host set with no member yet, holds a LUN per
+// member there too: another export into that range is refused, one just past it is not.
+#[test]
+fn a_set_export_holds_a_lun_per_member_on_a_port_and_on_an_empty_host_set() {
+    let (mut sim, a) = support::world();
+    for name in ["m0", "m1", "m2", "solo"] {
+        thin(&mut sim, a, name);
+    }
+    volume_set(&mut sim, a, "set", &["m0", "m1", "m2"]);
+    sim.array_mut(a).create_host_set(SetSpec { name: "empty".into(), ..SetSpec::default() }).unwrap();
+    let on_port = |volume: &str, lun| VlunSpec {
+        volume: volume.into(),
+        lun,
+        port: Some(simulator::PortPos::new(0, 1, 1)),
+        ..VlunSpec::default()
+    };
+    let to_empty = |volume: &str, lun| VlunSpec {
+        volume: volume.into(),
+        lun,
+        host: Some("set:empty".into()),
+        ..VlunSpec::default()
+    };
+    let specs: [fn(&str, u32) -> VlunSpec; 2] = [on_port, to_empty];
+    for spec in specs {
+        sim.array_mut(a).create_vlun(spec("set:set", 10)).unwrap();
+        assert_refused(&mut sim, "LUN 12 shows m2", E::EXISTENT_LUN, |s| s.array_mut(a).create_vlun(spec("solo", 12)));
+        let auto = VlunSpec { auto_lun: true, ..spec("solo", 10) };
+        assert_eq!(sim.array_mut(a).create_vlun(auto).unwrap(), 13);
+    }
+}
+
 /// One step of [`the_export_index_agrees_with_a_scan`]: indices pick among a few fixed names;
 /// a step the array refuses is part of the test (its refusal is checked too).
 #[derive(Debug, Clone)]
