@@ -366,7 +366,9 @@ impl ArrayMut<'_> {
 
     /// Adds/removes hosts, renames or re-comments a host set.
     ///
-    /// Errors: as [`ArrayMut::modify_volume_set`], with `NON_EXISTENT_HOST` for unknown members.
+    /// Errors: as [`ArrayMut::modify_volume_set`], with `NON_EXISTENT_HOST` for unknown members;
+    /// `EXISTENT_LUN` when the set is exported at a LUN a joining host already uses (the host
+    /// would see two volumes there).
     pub fn modify_host_set(&mut self, name: &str, changes: SetChanges) -> Result<()> {
         self.require_online()?;
         validate_set_changes(&changes)?;
@@ -374,6 +376,8 @@ impl ArrayMut<'_> {
         let set_id = set.id;
         let members =
             set.planned_members(&changes, |n| self.host(n).map(|h| h.id), |d, m| self.check_host_domains(d, m))?;
+        let joining: Vec<HostId> = members.iter().filter(|h| !set.members.contains(h)).copied().collect();
+        self.check_host_set_growth(set_id, name, &joining)?;
         check_set_rename(&self.host_sets, name, changes.new_name.as_ref(), "host set")?;
         if let Some(new_name) = changes.new_name.as_ref().filter(|n| *n != name) {
             self.array.host_sets.rename(set_id, name, new_name);

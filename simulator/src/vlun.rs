@@ -372,6 +372,29 @@ impl ArrayMut<'_> {
         Ok(())
     }
 
+    /// Checks that hosts `joining` host set `set` (named `name`) use none of the LUNs the set's
+    /// exports show: each would otherwise see two volumes at one LUN.
+    pub(crate) fn check_host_set_growth(&self, set: SetId, name: &str, joining: &[HostId]) -> Result<()> {
+        let target = VlunTarget::HostSet(set);
+        let exports: Vec<(u32, u32)> =
+            self.vluns.values().filter(|v| v.target == target).map(|vlun| self.lun_range(vlun)).collect();
+        if exports.is_empty() {
+            return Ok(());
+        }
+        for &host in joining {
+            let mut used = Vec::new();
+            self.luns_of_host(host, &mut used);
+            if let Some(lun) = exports.iter().filter_map(|&(first, last)| first_used(&used, first, last)).min() {
+                let host = self.host_by_id(host).map_or("?", |h| h.name.as_str());
+                return Err(Error::new(
+                    ErrorCode::EXISTENT_LUN,
+                    format!("LUN {lun}, exported to host set '{name}', is already used for host '{host}'"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The LUN ranges (first, last) already used for the hosts `target` reaches (unsorted; they
     /// may overlap).
     fn luns_in_use(&self, target: VlunTarget) -> Vec<(u32, u32)> {

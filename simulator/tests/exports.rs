@@ -160,6 +160,34 @@ fn a_set_export_holds_a_lun_per_member_on_a_port_and_on_an_empty_host_set() {
     }
 }
 
+// Goal: a host joins an exported host set only when the set's LUNs are free for it; otherwise
+// the change is refused with EXISTENT_LUN and nothing changes (the host would see two volumes at
+// one LUN). Removing the conflict lets it join and see the set's volume.
+#[test]
+fn a_host_joins_an_exported_host_set_only_where_its_luns_are_free() {
+    let (mut sim, a) = support::world();
+    for name in ["m0", "m1", "own"] {
+        thin(&mut sim, a, name);
+        sim.write(a, name, 0, name.as_bytes()).unwrap();
+    }
+    volume_set(&mut sim, a, "set", &["m0", "m1"]);
+    host(&mut sim, a, "h1");
+    host(&mut sim, a, "h2");
+    let cluster = SetSpec { name: "cluster".into(), members: vec!["h1".into()], ..SetSpec::default() };
+    sim.array_mut(a).create_host_set(cluster).unwrap();
+    export(&mut sim, a, "set:set", "set:cluster", 4);
+    export(&mut sim, a, "own", "h2", 5);
+    let join = || simulator::SetChanges { add: vec!["h2".into()], ..Default::default() };
+    assert_refused(&mut sim, "LUN 5 shows m1", E::EXISTENT_LUN, |s| s.array_mut(a).modify_host_set("cluster", join()));
+    let refused = sim.array_mut(a).modify_host_set("cluster", join()).unwrap_err().to_string();
+    assert!(refused.contains("LUN 5") && refused.contains("'h2'"), "{refused}");
+    assert!(!sim.array(a).is_host_set_member(sim.array(a).host("h2").unwrap().id));
+    assert_eq!(sim.host_read(a, "h2", 5, 0, 3).unwrap(), b"own");
+    sim.array_mut(a).delete_vlun("own", 5, Some("h2"), None).unwrap();
+    sim.array_mut(a).modify_host_set("cluster", join()).unwrap();
+    assert_eq!(sim.host_read(a, "h2", 5, 0, 2).unwrap(), b"m1");
+}
+
 /// One step of [`the_export_index_agrees_with_a_scan`]: indices pick among a few fixed names;
 /// a step the array refuses is part of the test (its refusal is checked too).
 #[derive(Debug, Clone)]
