@@ -50,6 +50,7 @@ pub const ALL: &[(&str, Check)] = &[
     ("rc_link_detection", rc_link_detection),
     ("rc_periodic_images", rc_periodic_images),
     ("rc_resync_guard", rc_resync_guard),
+    ("one_volume_per_host_lun", one_volume_per_host_lun),
 ];
 
 /// Runs every check.
@@ -156,6 +157,34 @@ pub fn retention_within_expiration(sim: &Simulation) -> Vec<Violation> {
                     "7.1/3",
                     format!("{}: {} retained past its expiration", array.name(), volume.name),
                 ));
+            }
+        }
+    }
+    found
+}
+
+/// WSAPI §8.4 (not a §7 item): a host sees at most one volume at each LUN, whether through its
+/// own exports or its host sets' (a volume-set export showing a LUN per member). Creating an
+/// export, growing an exported volume set and a host joining an exported host set are refused
+/// with `EXISTENT_LUN` where they would break it.
+pub fn one_volume_per_host_lun(sim: &Simulation) -> Vec<Violation> {
+    let mut found = Vec::new();
+    for array in sim.arrays() {
+        for host in array.hosts() {
+            let mut ranges = Vec::new();
+            array.luns_of_host(host.id, &mut ranges);
+            ranges.sort_unstable();
+            let mut reached: Option<u32> = None;
+            for (first, last) in ranges {
+                if reached.is_some_and(|end| first <= end) {
+                    found.push(violation(
+                        "one_volume_per_host_lun",
+                        "wsapi 8.4",
+                        format!("{}: host {} sees two volumes at LUN {first}", array.name(), host.name),
+                    ));
+                    break;
+                }
+                reached = Some(reached.map_or(last, |end| end.max(last)));
             }
         }
     }
@@ -406,4 +435,43 @@ pub fn rc_resync_guard(sim: &Simulation) -> Vec<Violation> {
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_volume_per_host_lun;
+    use crate::vlun::{Vlun, VlunTarget, VlunVolume};
+    use crate::{CpgSpec, HostSpec, SetSpec, Simulation, VlunSpec, VolumeSpec};
+
+    /// The public API refuses every way to a LUN seen twice, so the broken state is made by
+    /// adding a template behind the checks: the invariant must name the host and the LUN.
+    #[test]
+    fn a_host_seeing_two_volumes_at_one_lun_is_reported() {
+        let mut sim = Simulation::builder().build().unwrap();
+        let a = sim.primary();
+        let mut array = sim.array_mut(a);
+        array.create_cpg(CpgSpec { name: "cpg".into(), ..CpgSpec::default() }).unwrap();
+        for name in ["m0", "m1", "v"] {
+            array.create_volume(VolumeSpec::thin(name, "cpg", 16)).unwrap();
+        }
+        let members = vec!["m0".into(), "m1".into()];
+        array.create_volume_set(SetSpec { name: "set".into(), members, ..SetSpec::default() }).unwrap();
+        let host = HostSpec { name: "h".into(), iscsi_names: vec!["iqn.2026-01.sim:h".into()], ..HostSpec::default() };
+        array.create_host(host).unwrap();
+        let export =
+            |volume: &str, lun| VlunSpec { volume: volume.into(), lun, host: Some("h".into()), ..VlunSpec::default() };
+        array.create_vlun(export("set:set", 3)).unwrap();
+        array.create_vlun(export("v", 5)).unwrap();
+        assert!(one_volume_per_host_lun(&sim).is_empty());
+        let array = sim.array_mut(a);
+        let (v, h) = (array.volume("v").unwrap().id, array.host("h").unwrap().id);
+        // LUN 4 shows m1; a second template puts v there too.
+        array.array.vluns.insert(
+            u64::MAX,
+            Vlun { volume: VlunVolume::Volume(v), lun: 4, target: VlunTarget::Host(h), no_vcn: false },
+        );
+        let found = one_volume_per_host_lun(&sim);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].detail.ends_with("host h sees two volumes at LUN 4"), "{}", found[0].detail);
+    }
 }

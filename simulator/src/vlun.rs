@@ -204,7 +204,7 @@ impl Array {
 
     /// The LUN ranges (first, last) used for host `host`, directly or through its host sets: a
     /// volume export takes one LUN, a volume-set export one per member.
-    fn luns_of_host(&self, host: HostId, ranges: &mut Vec<(u32, u32)>) {
+    pub(crate) fn luns_of_host(&self, host: HostId, ranges: &mut Vec<(u32, u32)>) {
         let seen = self.vluns.values().filter(|v| self.template_sees_host(v.target, host));
         ranges.extend(seen.map(|vlun| self.lun_range(vlun)));
     }
