@@ -104,3 +104,26 @@ async fn host_sets() {
     sim.delete("/api/v1/hosts/h1").await.ok(200);
     sim.stop().await;
 }
+
+// Goal: over the WSAPI, a host joins an exported host set only where the set's LUN is free for
+// it: `PUT /hostsets/<name>` (action 1, add) answers 409 `EXISTENT_LUN` (18) and changes nothing;
+// after the host's own export is gone the same request succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_joins_an_exported_host_set_only_where_its_luns_are_free() {
+    let sim = Sim::start().await;
+    volume(&sim, "C", "shared").await;
+    volume(&sim, "C", "own").await;
+    sim.post("/api/v1/hosts", json!({"name": "h1"})).await.ok(201);
+    sim.post("/api/v1/hosts", json!({"name": "h2"})).await.ok(201);
+    sim.post("/api/v1/hostsets", json!({"name": "HS", "setmembers": ["h1"]})).await.ok(201);
+    sim.post("/api/v1/vluns", json!({"volumeName": "shared", "lun": 7, "hostname": "set:HS"})).await.ok(201);
+    sim.post("/api/v1/vluns", json!({"volumeName": "own", "lun": 7, "hostname": "h2"})).await.ok(201);
+    let join = json!({"action": 1, "setmembers": ["h2"]});
+    let refused = sim.put("/api/v1/hostsets/HS", join.clone()).await;
+    refused.error(409, 18);
+    assert_eq!(sim.get("/api/v1/hostsets/HS").await.json["setmembers"], json!(["h1"]));
+    sim.delete("/api/v1/vluns/own,7,h2").await.ok(200);
+    sim.put("/api/v1/hostsets/HS", join).await.ok(200);
+    assert_eq!(sim.get("/api/v1/hostsets/HS").await.json["setmembers"], json!(["h1", "h2"]));
+    sim.stop().await;
+}
