@@ -455,6 +455,9 @@ proptest::proptest! {
                     }
                 }
             }
+            // Whatever was refused or done, no host sees two volumes at one LUN.
+            let doubled = simulator::invariants::one_volume_per_host_lun(&sim);
+            proptest::prop_assert!(doubled.is_empty(), "{doubled:?}");
             let array = sim.array(a);
             for volume in array.volumes() {
                 let found = (array.is_exported(volume.id), array.is_set_member(volume.id));
