@@ -17,6 +17,10 @@
 //!   Only the deletion is timed; the copy is retaken outside the timed region. Whether the copy
 //!   is exported or in a set is looked up in the array's export index: expected O(log n) in the
 //!   exports and sets present (a scan of every template and set member made it O(n)).
+//! - `host_delete/<exports>`: deleting a host with no export and in no host set on the array of
+//!   `vc_delete` (whose `<exports>` volumes are exported to another host). Only the deletion is
+//!   timed; the host is created again outside the timed region. Whether the host is exported or
+//!   in a host set is looked up in the export index: expected O(log n) in the exports.
 //! - `vlun_create/<exports>`: exporting volume `base` to host `h` with an automatic LUN (the
 //!   lowest free one from 0) on the same array, whose `<exports>` volumes already hold LUNs
 //!   `0..<exports>` of that host. Only the creation is timed; the export is deleted outside the
@@ -136,6 +140,28 @@ fn vc_delete(c: &mut Criterion) {
     group.finish();
 }
 
+fn host_delete(c: &mut Criterion) {
+    let mut group = c.benchmark_group("host_delete");
+    for exports in [0u32, 1_000, 10_000] {
+        let (mut sim, a) = array_with_exports(exports);
+        let spare =
+            HostSpec { name: "spare".into(), iscsi_names: vec!["iqn.2026-01.sim:spare".into()], ..HostSpec::default() };
+        group.bench_function(BenchmarkId::from_parameter(exports), |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    sim.array_mut(a).create_host(spare.clone()).unwrap();
+                    let start = Instant::now();
+                    sim.array_mut(a).delete_host("spare").unwrap();
+                    timed += start.elapsed();
+                }
+                timed
+            });
+        });
+    }
+    group.finish();
+}
+
 fn vlun_create(c: &mut Criterion) {
     let mut group = c.benchmark_group("vlun_create");
     for exports in [0u32, 1_000, 10_000] {
@@ -209,6 +235,6 @@ fn write_16k(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(2));
-    targets = vc_create, vc_delete, vlun_create, write_16k
+    targets = vc_create, vc_delete, host_delete, vlun_create, write_16k
 }
 criterion_main!(benches);
