@@ -1,8 +1,9 @@
 //! The model's own promises, as functions over a [`Simulation`] returning every violation.
 //!
-//! Each function checks one invariant of `spec/domain.md` §7 that can be judged from the state
-//! alone (no history): the harness calls them after every step, together with the recovery
-//! engine's invariants, and the property tests call them after every operation.
+//! Each function checks one invariant of `spec/domain.md` §7 (or, for [`one_volume_per_host_lun`],
+//! of the WSAPI's export rules) that can be judged from the state alone (no history): the
+//! harness calls them after every step, together with the recovery engine's invariants, and the
+//! property tests call them after every operation.
 //! Invariants that need history (RPO 0 of acknowledged writes, "no acknowledged write lost")
 //! are checked by the tests' reference models, which know what was acknowledged.
 //!
