@@ -19,6 +19,10 @@
 
 pub use recovery::invariants as recovery_invariants;
 pub use simulator::invariants as simulator_invariants;
+use std::collections::BTreeMap;
+
+use recovery::repository::{EntryKey, Site, VolumeRole};
+use simulator::PageMap;
 use simulator::invariants::Violation;
 
 use crate::world::World;
@@ -102,16 +106,25 @@ pub fn registry() -> Vec<Invariant> {
 
 /// Runs every invariant over `world`; every violation, in registry order.
 ///
-/// One check is memoised: `recovery::invariants::checked_copies_recoverable` verifies the full
-/// image of every checked backup, which dominated a campaign step (80 % of its time). Its verdict
-/// depends only on the set of checked entries, their arrays being online, and the bytes of their
-/// copies; when none of these changed since the last call (page maps compared by pointer first)
-/// the last verdict is returned. Every other check runs in full.
+/// Two checks are memoised per entry, because each reads the bytes of every entry's copies and
+/// entries pile up in a long case (a case without faults removes none unless a policy does):
+/// - `recovery::invariants::checked_copies_recoverable` verifies the full image of every checked
+///   backup (80 % of a campaign step before it was memoised). An entry's verdict depends only on
+///   the bytes of its database and log copies, so an entry whose two page maps are the ones last
+///   judged (the same allocations: `==` on page maps is identity) keeps its last verdict; its
+///   array being offline or a copy missing is decided before, on every call.
+/// - `recovery::invariants::sync_copies_identical` compares the bytes of every synchronous
+///   entry's local and remote copies; a pair whose two page maps are the ones last compared
+///   keeps its last answer.
+///
+/// Every other check runs in full.
 pub fn check_all(world: &World) -> Vec<Violation> {
     let mut found = simulator_invariants::check_all(&world.sim);
     for (name, check) in recovery_invariants::ALL {
         if *name == "checked_copies_recoverable" {
-            found.extend(world.memo.checked_copies_recoverable(&world.sim, &world.engine, *check));
+            found.extend(world.memo.checked_copies_recoverable(&world.sim, &world.engine));
+        } else if *name == "sync_copies_identical" {
+            found.extend(world.memo.sync_copies_identical(&world.sim, &world.engine));
         } else {
             found.extend(check(&world.sim, &world.engine));
         }
@@ -174,69 +187,59 @@ pub fn no_committed_entry_lost(world: &World) -> Vec<Violation> {
 /// What a memoised check last saw and said.
 #[derive(Debug, Default)]
 pub struct Memo {
-    last: std::sync::Mutex<Option<(Vec<Fingerprint>, Vec<Violation>)>>,
+    /// `checked_copies_recoverable`: per entry, the database and log copies' page maps last
+    /// judged (held, so their allocations cannot be reused) and the verdict.
+    checked: std::sync::Mutex<Checked>,
+    /// `sync_copies_identical`: per synchronous entry and role, the local and remote copies'
+    /// page maps last compared (held, so their allocations cannot be reused) and whether their
+    /// bytes were the same.
+    sync_pairs: std::sync::Mutex<SyncPairs>,
 }
 
-/// The inputs of `checked_copies_recoverable` for one entry.
-#[derive(Debug, Clone)]
-struct Fingerprint {
-    site: recovery::repository::Site,
-    key: recovery::repository::EntryKey,
-    checked: bool,
-    copies: Vec<(bool, Option<simulator::PageMap>)>,
-}
+type SyncPairs = BTreeMap<(EntryKey, VolumeRole), (PageMap, PageMap, bool)>;
 
-impl Fingerprint {
-    fn same(&self, other: &Fingerprint) -> bool {
-        self.site == other.site
-            && self.key == other.key
-            && self.checked == other.checked
-            && self.copies.len() == other.copies.len()
-            && self.copies.iter().zip(&other.copies).all(|((online, pages), (online2, pages2))| {
-                online == online2
-                    && match (pages, pages2) {
-                        (Some(a), Some(b)) => a.same_content(b),
-                        (None, None) => true,
-                        _ => false,
-                    }
-            })
-    }
-}
+type Checked = BTreeMap<(Site, EntryKey), (PageMap, PageMap, Option<Violation>)>;
 
 impl Memo {
+    fn sync_copies_identical(&self, sim: &simulator::Simulation, engine: &recovery::engine::Engine) -> Vec<Violation> {
+        let mut pairs = self.sync_pairs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut compared = SyncPairs::new();
+        let verdict = recovery_invariants::sync_copies_identical_with(sim, engine, &mut |key, role, local, remote| {
+            let id = (key.clone(), role);
+            let same = match pairs.remove(&id) {
+                // `==` on page maps is identity (the same pages at the same places): O(1) when
+                // they share their root, as an unchanged copy's map does.
+                Some((l, r, same)) if l == *local && r == *remote => same,
+                _ => local.same_content(remote),
+            };
+            compared.insert(id, (local.clone(), remote.clone(), same));
+            same
+        });
+        // Pairs not compared this time (their entry or a copy is gone) are let go.
+        *pairs = compared;
+        verdict
+    }
+
     fn checked_copies_recoverable(
         &self,
         sim: &simulator::Simulation,
         engine: &recovery::engine::Engine,
-        check: recovery_invariants::Check,
     ) -> Vec<Violation> {
-        let mut now = Vec::new();
-        for site in [recovery::repository::Site::Local, recovery::repository::Site::Remote] {
-            let Some(repository) = engine.repository(site) else { continue };
-            for entry in repository.entries().values() {
-                let copies = entry
-                    .copies
-                    .iter()
-                    .map(|copy| {
-                        let array = sim.array_by_name(&copy.array);
-                        let online = array.is_some_and(|a| sim.array(a).is_online());
-                        let pages =
-                            array.and_then(|a| sim.array(a).volume(&copy.copy_volume).ok()).map(|v| v.pages().clone());
-                        (online, pages)
-                    })
-                    .collect();
-                now.push(Fingerprint { site, key: entry.key.clone(), checked: entry.integrity_checked, copies });
-            }
-        }
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((seen, verdict)) = last.as_ref()
-            && seen.len() == now.len()
-            && seen.iter().zip(&now).all(|(a, b)| a.same(b))
-        {
-            return verdict.clone();
-        }
-        let verdict = check(sim, engine);
-        *last = Some((now, verdict.clone()));
+        let mut entries = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut judged = Checked::new();
+        let verdict =
+            recovery_invariants::checked_copies_recoverable_with(sim, engine, &mut |site, key, [db, log], judge| {
+                let id = (site, key.clone());
+                let verdict = match entries.remove(&id) {
+                    // Identity of the page maps (O(1) for an unchanged copy): same pages, same bytes.
+                    Some((d, l, verdict)) if d == *db && l == *log => verdict,
+                    _ => judge(),
+                };
+                judged.insert(id, (db.clone(), log.clone(), verdict.clone()));
+                verdict
+            });
+        // Entries not judged this time (gone, unchecked, or on an offline array) are let go.
+        *entries = judged;
         verdict
     }
 }

@@ -21,10 +21,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use simulator::invariants::Violation;
-use simulator::{ArrayId, Instant, Simulation, VlunTarget, VlunVolume, Volume};
+use simulator::{ArrayId, Instant, PageMap, Simulation, VlunTarget, VlunVolume, Volume};
 
 use crate::engine::{COPY_COMMENT_TAG, Engine};
-use crate::repository::{CompactString, CopyRecord, Entry, EntryState, RemoteCopyMode, Site, VolumeRole};
+use crate::repository::{CompactString, CopyRecord, Entry, EntryKey, EntryState, RemoteCopyMode, Site, VolumeRole};
 use crate::verify::{ArrayVolume, verify_image};
 
 /// An invariant check.
@@ -325,6 +325,17 @@ pub fn periodic_remote_after_sync(sim: &Simulation, engine: &Engine) -> Vec<Viol
 /// §7.8/40: the local and remote copies of one synchronous-mode backup were taken at the same
 /// instant and have identical contents.
 pub fn sync_copies_identical(sim: &Simulation, engine: &Engine) -> Vec<Violation> {
+    sync_copies_identical_with(sim, engine, &mut |_, _, local, remote| local.same_content(remote))
+}
+
+/// [`sync_copies_identical`] with the content comparison of each pair of copies left to `same`
+/// (entry, role, local copy's pages, remote copy's pages): the harness memoises it per pair, as
+/// a pair of copies that kept its page maps keeps its verdict.
+pub fn sync_copies_identical_with(
+    sim: &Simulation,
+    engine: &Engine,
+    same: &mut dyn FnMut(&EntryKey, VolumeRole, &PageMap, &PageMap) -> bool,
+) -> Vec<Violation> {
     let mut found = Vec::new();
     let Some(remote_repository) = engine.repository(Site::Remote) else { return found };
     for (site, local) in complete(engine) {
@@ -347,7 +358,7 @@ pub fn sync_copies_identical(sim: &Simulation, engine: &Engine) -> Vec<Violation
                     ),
                 ));
             }
-            if !lv.pages().same_content(rv.pages()) {
+            if !same(&local.key, role, lv.pages(), rv.pages()) {
                 found.push(violation(
                     "sync_copies_identical",
                     "7.8/40",
@@ -478,6 +489,20 @@ pub fn intents_resolved(_sim: &Simulation, engine: &Engine) -> Vec<Violation> {
 /// §7.7/34: a backup that passed the integrity check is still a recoverable image (the copies
 /// are read-only; nothing may have changed them).
 pub fn checked_copies_recoverable(sim: &Simulation, engine: &Engine) -> Vec<Violation> {
+    checked_copies_recoverable_with(sim, engine, &mut |_, _, _, judge| judge())
+}
+
+/// What decides an entry's verdict in [`checked_copies_recoverable_with`]: given its site, key,
+/// database and log copies' pages and the judgement (which verifies the image), the violation
+/// if any.
+pub type Judged<'a> =
+    dyn FnMut(Site, &EntryKey, [&PageMap; 2], &mut dyn FnMut() -> Option<Violation>) -> Option<Violation> + 'a;
+
+/// [`checked_copies_recoverable`] with the verdict on each checked entry whose copies are
+/// readable left to `judged` (site, entry, the database and log copies' pages, and the judgement
+/// itself, which verifies the image): the harness memoises it per entry, as copies that kept
+/// their page maps keep their verdict.
+pub fn checked_copies_recoverable_with(sim: &Simulation, engine: &Engine, judged: &mut Judged<'_>) -> Vec<Violation> {
     let mut found = Vec::new();
     for (site, entry) in complete(engine) {
         if !entry.integrity_checked {
@@ -497,23 +522,34 @@ pub fn checked_copies_recoverable(sim: &Simulation, engine: &Engine) -> Vec<Viol
         else {
             continue;
         };
-        match verify_image(&db_image, &log_image) {
-            Ok(report) if report.is_recoverable() => {}
-            Ok(report) => found.push(violation(
-                "checked_copies_recoverable",
-                "7.7/34",
-                format!(
-                    "{site:?} backup {} passed its integrity check but is not recoverable: {}",
-                    entry.key,
-                    report.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-                ),
-            )),
-            Err(error) => found.push(violation(
-                "checked_copies_recoverable",
-                "7.7/34",
-                format!("{site:?} backup {}: reading its copies failed: {error}", entry.key),
-            )),
-        }
+        let (Ok(db_volume), Ok(log_volume)) =
+            (sim.array(array).volume(&db.copy_volume), sim.array(array).volume(&log.copy_volume))
+        else {
+            continue;
+        };
+        let pages = [db_volume.pages(), log_volume.pages()];
+        found.extend(judged(site, &entry.key, pages, &mut || judge_recoverable(site, entry, &db_image, &log_image)));
     }
     found
+}
+
+/// Whether the image of `entry`'s copies is recoverable; the violation if not.
+fn judge_recoverable(site: Site, entry: &Entry, db_image: &ArrayVolume, log_image: &ArrayVolume) -> Option<Violation> {
+    match verify_image(db_image, log_image) {
+        Ok(report) if report.is_recoverable() => None,
+        Ok(report) => Some(violation(
+            "checked_copies_recoverable",
+            "7.7/34",
+            format!(
+                "{site:?} backup {} passed its integrity check but is not recoverable: {}",
+                entry.key,
+                report.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            ),
+        )),
+        Err(error) => Some(violation(
+            "checked_copies_recoverable",
+            "7.7/34",
+            format!("{site:?} backup {}: reading its copies failed: {error}", entry.key),
+        )),
+    }
 }

@@ -112,3 +112,62 @@ fn regressions_replay_green() {
     }
     assert!(replayed >= 6);
 }
+
+/// The world a fixture leaves, with its report.
+fn world(name: &str) -> harness::world::World {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+    let scenario = harness::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let (report, world) = harness::runner::run_keeping_world(&scenario, harness::runner::RunOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.passed(), "{name} failed");
+    world
+}
+
+/// Replaces copy `copy` on `array` with a read-only copy, under the same name, of a new volume
+/// holding other bytes (what no engine does: only a test breaking the state behind its back).
+fn replace_copy(world: &mut harness::world::World, array: &str, copy: &str) {
+    let id = world.sim.array_by_name(array).unwrap();
+    let size_mib = world.sim.array(id).volume(copy).unwrap().size_mib;
+    let cpg = "FC_r6";
+    let mut a = world.sim.array_mut(id);
+    a.delete_volume(copy).unwrap();
+    a.create_volume(simulator::VolumeSpec::thin("impostor", cpg, size_mib)).unwrap();
+    world.sim.write(id, "impostor", 0, &[0xEE; 64 * 1024]).unwrap();
+    world.sim.array_mut(id).create_snapshot("impostor", simulator::SnapshotSpec::read_only(copy)).unwrap();
+}
+
+// Goal: the memoised checks (`harness::invariants::check_all` judges the copies of an entry
+// again only when its page maps changed) answer as the checks themselves do, before and after a
+// copy is replaced behind the engine's back: the replaced remote copy of a synchronous backup
+// differs from its local twin, and a replaced local copy is no longer a recoverable image.
+#[test]
+fn memoised_copy_checks_see_a_replaced_copy() {
+    use harness::invariants::{check_all, recovery_invariants as rec};
+    let mut world = world("backup-synchronous.toml");
+    assert!(check_all(&world).is_empty());
+    let (local, remote) = {
+        let remote = world.engine.repository(recovery::repository::Site::Remote).unwrap();
+        let entry = remote.entries().values().next().unwrap();
+        let db = |site| {
+            let repository = world.engine.repository(site).unwrap();
+            let entry = repository.entry(&entry.key).unwrap();
+            let copy = entry.copies.iter().find(|c| c.role == recovery::repository::VolumeRole::Database).unwrap();
+            (copy.array.to_string(), copy.copy_volume.to_string())
+        };
+        (db(recovery::repository::Site::Local), db(recovery::repository::Site::Remote))
+    };
+    replace_copy(&mut world, &remote.0, &remote.1);
+    let found = check_all(&world);
+    let direct = rec::sync_copies_identical(&world.sim, &world.engine);
+    assert!(direct.iter().any(|v| v.detail.ends_with("differ")), "{direct:?}");
+    for violation in &direct {
+        assert!(found.contains(violation), "memoised check missed {violation}");
+    }
+    replace_copy(&mut world, &local.0, &local.1);
+    let found = check_all(&world);
+    let direct = rec::checked_copies_recoverable(&world.sim, &world.engine);
+    assert!(!direct.is_empty(), "a replaced database copy still verifies");
+    for violation in &direct {
+        assert!(found.contains(violation), "memoised check missed {violation}");
+    }
+}
