@@ -129,7 +129,9 @@ pub fn entries_reference_existing_copies(sim: &Simulation, engine: &Engine) -> V
 /// dissolution names (that dissolution deletes it), and the copies of a local periodic entry
 /// whose hand-over waits for its unmount (the remote entry already retains them).
 pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<Violation> {
-    let mut references: BTreeMap<(CompactString, CompactString), Vec<String>> = BTreeMap::new();
+    // Who references each copy; described only when a violation names them (formatting every
+    // reference on every call was most of this check's cost once entries piled up).
+    let mut references: BTreeMap<(&str, &str), Vec<(Site, &Entry)>> = BTreeMap::new();
     // Copies named in the retained list of an intent whose dissolution is deferred: that
     // dissolution deletes each one no other entry references, so such a copy is recorded.
     let mut retained_by_deferred_intent: BTreeSet<(CompactString, CompactString)> = BTreeSet::new();
@@ -149,10 +151,7 @@ pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<V
             waiting_hand_over.extend(entry.copies.iter().map(|c| (c.array.clone(), c.copy_volume.clone())));
         }
         for copy in entry.copies.iter().chain(retained) {
-            references
-                .entry((copy.array.clone(), copy.copy_volume.clone()))
-                .or_default()
-                .push(format!("{site:?} {} ({:?})", entry.key, entry.state));
+            references.entry((copy.array.as_str(), copy.copy_volume.as_str())).or_default().push((site, entry));
         }
     }
     let all_running =
@@ -161,7 +160,7 @@ pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<V
     for array in sim.arrays() {
         for v in array.volumes().filter(|v| v.comment.as_deref().is_some_and(|c| c.starts_with(COPY_COMMENT_TAG))) {
             let at = (CompactString::new(array.name()), CompactString::new(&v.name));
-            let refs = references.get(&at);
+            let refs = references.get(&(array.name(), v.name.as_str()));
             match refs.map_or(0, Vec::len) {
                 0 if retained_by_deferred_intent.contains(&at) => {}
                 2 if waiting_hand_over.contains(&at) => {}
@@ -179,7 +178,12 @@ pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<V
                         array.name(),
                         v.name,
                         refs.map_or(0, Vec::len),
-                        refs.map(|r| r.join(", ")).unwrap_or_default()
+                        refs.map(|r| r
+                            .iter()
+                            .map(|(site, entry)| format!("{site:?} {} ({:?})", entry.key, entry.state))
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                            .unwrap_or_default()
                     ),
                 )),
             }
