@@ -196,26 +196,17 @@ pub struct Memo {
     sync_pairs: std::sync::Mutex<SyncPairs>,
 }
 
-type SyncPairs = BTreeMap<(EntryKey, VolumeRole), (PageMap, PageMap, bool)>;
+type SyncPairs = BTreeMap<(EntryKey, VolumeRole), ([PageMap; 2], bool)>;
 
-type Checked = BTreeMap<(Site, EntryKey), (PageMap, PageMap, Option<Violation>)>;
+type Checked = BTreeMap<(Site, EntryKey), ([PageMap; 2], Option<Violation>)>;
 
 impl Memo {
     fn sync_copies_identical(&self, sim: &simulator::Simulation, engine: &recovery::engine::Engine) -> Vec<Violation> {
         let mut pairs = self.sync_pairs.lock().unwrap_or_else(|e| e.into_inner());
         let mut compared = SyncPairs::new();
         let verdict = recovery_invariants::sync_copies_identical_with(sim, engine, &mut |key, role, local, remote| {
-            let id = (key.clone(), role);
-            let same = match pairs.remove(&id) {
-                // `==` on page maps is identity (the same pages at the same places): O(1) when
-                // they share their root, as an unchanged copy's map does.
-                Some((l, r, same)) if l == *local && r == *remote => same,
-                _ => local.same_content(remote),
-            };
-            compared.insert(id, (local.clone(), remote.clone(), same));
-            same
+            recall(&mut pairs, &mut compared, (key.clone(), role), [local, remote], || local.same_content(remote))
         });
-        // Pairs not compared this time (their entry or a copy is gone) are let go.
         *pairs = compared;
         verdict
     }
@@ -228,18 +219,31 @@ impl Memo {
         let mut entries = self.checked.lock().unwrap_or_else(|e| e.into_inner());
         let mut judged = Checked::new();
         let verdict =
-            recovery_invariants::checked_copies_recoverable_with(sim, engine, &mut |site, key, [db, log], judge| {
-                let id = (site, key.clone());
-                let verdict = match entries.remove(&id) {
-                    // Identity of the page maps (O(1) for an unchanged copy): same pages, same bytes.
-                    Some((d, l, verdict)) if d == *db && l == *log => verdict,
-                    _ => judge(),
-                };
-                judged.insert(id, (db.clone(), log.clone(), verdict.clone()));
-                verdict
+            recovery_invariants::checked_copies_recoverable_with(sim, engine, &mut |site, key, maps, judge| {
+                recall(&mut entries, &mut judged, (site, key.clone()), maps, judge)
             });
-        // Entries not judged this time (gone, unchecked, or on an offline array) are let go.
         *entries = judged;
         verdict
     }
+}
+
+/// One memoised answer about two page maps: the answer `last` holds for `id` when it was given
+/// for these same two maps (`==` on page maps is identity — the same pages at the same places,
+/// O(1) when they share their root, as an unchanged copy's map does — so the same bytes), else
+/// `compute`'s. The answer goes to `now` with the maps (held, so their allocations cannot be
+/// reused); a caller replaces `last` with `now` after its pass, which lets go of the ids not
+/// asked about (an entry or a copy gone).
+fn recall<K: Ord, V: Clone>(
+    last: &mut BTreeMap<K, ([PageMap; 2], V)>,
+    now: &mut BTreeMap<K, ([PageMap; 2], V)>,
+    id: K,
+    [a, b]: [&PageMap; 2],
+    compute: impl FnOnce() -> V,
+) -> V {
+    let answer = match last.remove(&id) {
+        Some(([x, y], answer)) if x == *a && y == *b => answer,
+        _ => compute(),
+    };
+    now.insert(id, ([a.clone(), b.clone()], answer.clone()));
+    answer
 }
