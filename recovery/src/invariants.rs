@@ -134,10 +134,10 @@ pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<V
     let mut references: BTreeMap<(&str, &str), Vec<(Site, &Entry)>> = BTreeMap::new();
     // Copies named in the retained list of an intent whose dissolution is deferred: that
     // dissolution deletes each one no other entry references, so such a copy is recorded.
-    let mut retained_by_deferred_intent: BTreeSet<(CompactString, CompactString)> = BTreeSet::new();
+    let mut retained_by_deferred_intent: BTreeSet<(&str, &str)> = BTreeSet::new();
     // A local periodic entry whose hand-over waits for its unmount: the remote entry already
     // retains its copies (two references, by design, until the unmount).
-    let mut waiting_hand_over: BTreeSet<(CompactString, CompactString)> = BTreeSet::new();
+    let mut waiting_hand_over: BTreeSet<(&str, &str)> = BTreeSet::new();
     for (site, entry) in engine.all_entries() {
         // An intent's retained list names copies another entry owns; a complete entry (or one
         // being removed) owns its retained copies.
@@ -145,10 +145,10 @@ pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<V
             if entry.state == EntryState::Creating { &[] } else { &entry.retained_on_primary };
         if entry.state == EntryState::Creating && engine.deferred_cleanups().contains(&(site, entry.key.clone())) {
             retained_by_deferred_intent
-                .extend(entry.retained_on_primary.iter().map(|c| (c.array.clone(), c.copy_volume.clone())));
+                .extend(entry.retained_on_primary.iter().map(|c| (c.array.as_str(), c.copy_volume.as_str())));
         }
         if site == Site::Local && engine.deferred_repairs().contains(&(site, entry.key.clone())) {
-            waiting_hand_over.extend(entry.copies.iter().map(|c| (c.array.clone(), c.copy_volume.clone())));
+            waiting_hand_over.extend(entry.copies.iter().map(|c| (c.array.as_str(), c.copy_volume.as_str())));
         }
         for copy in entry.copies.iter().chain(retained) {
             references.entry((copy.array.as_str(), copy.copy_volume.as_str())).or_default().push((site, entry));
@@ -159,9 +159,9 @@ pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<V
     let mut found = Vec::new();
     for array in sim.arrays() {
         for v in array.volumes().filter(|v| v.comment.as_deref().is_some_and(|c| c.starts_with(COPY_COMMENT_TAG))) {
-            let at = (CompactString::new(array.name()), CompactString::new(&v.name));
-            let refs = references.get(&(array.name(), v.name.as_str()));
-            match refs.map_or(0, Vec::len) {
+            let at = (array.name(), v.name.as_str());
+            let refs = references.get(&at).map_or(&[][..], Vec::as_slice);
+            match refs.len() {
                 0 if retained_by_deferred_intent.contains(&at) => {}
                 2 if waiting_hand_over.contains(&at) => {}
                 0 if all_running => found.push(violation(
@@ -177,13 +177,11 @@ pub fn engine_copies_referenced_once(sim: &Simulation, engine: &Engine) -> Vec<V
                         "{}: engine-made copy {} is referenced {} times: {}",
                         array.name(),
                         v.name,
-                        refs.map_or(0, Vec::len),
-                        refs.map(|r| r
-                            .iter()
+                        refs.len(),
+                        refs.iter()
                             .map(|(site, entry)| format!("{site:?} {} ({:?})", entry.key, entry.state))
                             .collect::<Vec<_>>()
-                            .join(", "))
-                            .unwrap_or_default()
+                            .join(", ")
                     ),
                 )),
             }
@@ -521,18 +519,17 @@ pub fn checked_copies_recoverable_with(sim: &Simulation, engine: &Engine, judged
         if !sim.array(array).is_online() {
             continue;
         }
-        let (Ok(db_image), Ok(log_image)) =
-            (ArrayVolume::new(sim, array, &db.copy_volume), ArrayVolume::new(sim, array, &log.copy_volume))
-        else {
-            continue;
-        };
         let (Ok(db_volume), Ok(log_volume)) =
             (sim.array(array).volume(&db.copy_volume), sim.array(array).volume(&log.copy_volume))
         else {
             continue;
         };
         let pages = [db_volume.pages(), log_volume.pages()];
-        found.extend(judged(site, &entry.key, pages, &mut || judge_recoverable(site, entry, &db_image, &log_image)));
+        let mut judge = || {
+            let images = (ArrayVolume::of(sim, array, db_volume), ArrayVolume::of(sim, array, log_volume));
+            judge_recoverable(site, entry, &images.0, &images.1)
+        };
+        found.extend(judged(site, &entry.key, pages, &mut judge));
     }
     found
 }

@@ -25,7 +25,7 @@
 
 use std::collections::BTreeMap;
 
-use simulator::{ArrayId, Simulation};
+use simulator::{ArrayId, Simulation, Volume};
 
 mod memo;
 
@@ -67,8 +67,12 @@ impl<'a> ArrayVolume<'a> {
     ///
     /// Errors: `ARRAY_OFFLINE`; `NON_EXISTENT_VOL`.
     pub fn new(sim: &'a Simulation, array: ArrayId, volume: &'a str) -> Result<ArrayVolume<'a>, simulator::Error> {
-        let size_bytes = sim.array(array).volume(volume)?.size_bytes();
-        Ok(ArrayVolume { sim, array, volume, size_bytes })
+        Ok(ArrayVolume::of(sim, array, sim.array(array).volume(volume)?))
+    }
+
+    /// `volume`, already looked up on `array`.
+    pub fn of(sim: &'a Simulation, array: ArrayId, volume: &'a Volume) -> ArrayVolume<'a> {
+        ArrayVolume { sim, array, volume: &volume.name, size_bytes: volume.size_bytes() }
     }
 }
 
