@@ -326,9 +326,9 @@ impl ArrayMut<'_> {
                 .filter(|start| start + width - 1 <= max)
                 .ok_or_else(|| Error::new(ErrorCode::AUTO_LUN_ID_UNAVAILABLE, "no free LUN"))?
         } else {
-            if first_used(&used, spec.lun, spec.lun + width - 1).is_some()
-                || self.vluns.values().any(|v| v.volume == volume && v.lun == spec.lun && v.target == target)
-            {
+            // The same template again is refused here too: its own LUNs are among those in use
+            // for its target.
+            if first_used(&used, spec.lun, spec.lun + width - 1).is_some() {
                 return Err(Error::new(ErrorCode::EXISTENT_LUN, format!("LUN {} is already used", spec.lun)));
             }
             spec.lun
