@@ -120,68 +120,50 @@ fn array_with_exports(exports: u32) -> (Simulation, ArrayId) {
     (sim, a)
 }
 
-fn vc_delete(c: &mut Criterion) {
-    let mut group = c.benchmark_group("vc_delete");
+/// Group `name`, ids `0`, `1000`, `10000`: `once` on the array of [`array_with_exports`] with
+/// that many exports, per iteration; it returns the time of its timed part (the rest of it, the
+/// setup and the undoing, is not timed).
+fn over_exports(c: &mut Criterion, name: &str, mut once: impl FnMut(&mut Simulation, ArrayId, u32) -> Duration) {
+    let mut group = c.benchmark_group(name);
     for exports in [0u32, 1_000, 10_000] {
         let (mut sim, a) = array_with_exports(exports);
         group.bench_function(BenchmarkId::from_parameter(exports), |b| {
-            b.iter_custom(|iters| {
-                let mut timed = Duration::ZERO;
-                for _ in 0..iters {
-                    sim.array_mut(a).create_snapshot("base", SnapshotSpec::read_only("bench")).unwrap();
-                    let start = Instant::now();
-                    sim.array_mut(a).delete_volume("bench").unwrap();
-                    timed += start.elapsed();
-                }
-                timed
-            });
+            b.iter_custom(|iters| (0..iters).map(|_| once(&mut sim, a, exports)).sum())
         });
     }
     group.finish();
+}
+
+fn vc_delete(c: &mut Criterion) {
+    over_exports(c, "vc_delete", |sim, a, _| {
+        sim.array_mut(a).create_snapshot("base", SnapshotSpec::read_only("bench")).unwrap();
+        let start = Instant::now();
+        sim.array_mut(a).delete_volume("bench").unwrap();
+        start.elapsed()
+    });
 }
 
 fn host_delete(c: &mut Criterion) {
-    let mut group = c.benchmark_group("host_delete");
-    for exports in [0u32, 1_000, 10_000] {
-        let (mut sim, a) = array_with_exports(exports);
-        let spare =
-            HostSpec { name: "spare".into(), iscsi_names: vec!["iqn.2026-01.sim:spare".into()], ..HostSpec::default() };
-        group.bench_function(BenchmarkId::from_parameter(exports), |b| {
-            b.iter_custom(|iters| {
-                let mut timed = Duration::ZERO;
-                for _ in 0..iters {
-                    sim.array_mut(a).create_host(spare.clone()).unwrap();
-                    let start = Instant::now();
-                    sim.array_mut(a).delete_host("spare").unwrap();
-                    timed += start.elapsed();
-                }
-                timed
-            });
-        });
-    }
-    group.finish();
+    let spare =
+        HostSpec { name: "spare".into(), iscsi_names: vec!["iqn.2026-01.sim:spare".into()], ..HostSpec::default() };
+    over_exports(c, "host_delete", |sim, a, _| {
+        sim.array_mut(a).create_host(spare.clone()).unwrap();
+        let start = Instant::now();
+        sim.array_mut(a).delete_host("spare").unwrap();
+        start.elapsed()
+    });
 }
 
 fn vlun_create(c: &mut Criterion) {
-    let mut group = c.benchmark_group("vlun_create");
-    for exports in [0u32, 1_000, 10_000] {
-        let (mut sim, a) = array_with_exports(exports);
-        let auto = VlunSpec { volume: "base".into(), auto_lun: true, host: Some("h".into()), ..VlunSpec::default() };
-        group.bench_function(BenchmarkId::from_parameter(exports), |b| {
-            b.iter_custom(|iters| {
-                let mut timed = Duration::ZERO;
-                for _ in 0..iters {
-                    let start = Instant::now();
-                    let lun = sim.array_mut(a).create_vlun(auto.clone()).unwrap();
-                    timed += start.elapsed();
-                    assert_eq!(lun, exports);
-                    sim.array_mut(a).delete_vlun("base", lun, Some("h"), None).unwrap();
-                }
-                timed
-            });
-        });
-    }
-    group.finish();
+    let auto = VlunSpec { volume: "base".into(), auto_lun: true, host: Some("h".into()), ..VlunSpec::default() };
+    over_exports(c, "vlun_create", |sim, a, exports| {
+        let start = Instant::now();
+        let lun = sim.array_mut(a).create_vlun(auto.clone()).unwrap();
+        let timed = start.elapsed();
+        assert_eq!(lun, exports);
+        sim.array_mut(a).delete_vlun("base", lun, Some("h"), None).unwrap();
+        timed
+    });
 }
 
 fn write_16k(c: &mut Criterion) {
