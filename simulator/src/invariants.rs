@@ -173,7 +173,7 @@ pub fn one_volume_per_host_lun(sim: &Simulation) -> Vec<Violation> {
     for array in sim.arrays() {
         for host in array.hosts() {
             let mut ranges = Vec::new();
-            array.luns_of_host(host.id, &mut ranges);
+            array.scanned_luns_of_host(host.id, &mut ranges);
             ranges.sort_unstable();
             let mut reached: Option<u32> = None;
             for (first, last) in ranges {

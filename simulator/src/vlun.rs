@@ -5,6 +5,7 @@
 //! set exported at LUN `n` shows its members at LUNs `n`, `n+1`, ... in member order.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 use crate::array::{Array, ArrayMut};
 use crate::error::{Error, ErrorCode, Result};
@@ -88,6 +89,11 @@ pub(crate) struct ExportIndex {
     pub(crate) volume_sets: Memberships<VolumeId>,
     /// Members of the host sets.
     pub(crate) host_sets: Memberships<HostId>,
+    /// Every template as (target, LUN, key in `Array::vluns`): a target's templates in LUN
+    /// order, so the LUNs a host uses, the volume it sees at a LUN and the template a deletion
+    /// names are found among that host's (or host set's) own templates instead of by a scan of
+    /// every template on the array.
+    by_target: BTreeSet<(VlunTarget, u32, u64)>,
 }
 
 /// Who a template exports to, as deleting a host or host set asks it (a port-only template is
@@ -146,19 +152,52 @@ fn count_down<K: Ord>(counts: &mut BTreeMap<K, u32>, key: K) {
     }
 }
 
+/// The lowest and highest port positions (bounds of a host's through-port templates).
+const FIRST_PORT: PortPos = PortPos { node: 0, slot: 0, card_port: 0 };
+const LAST_PORT: PortPos = PortPos { node: u8::MAX, slot: u8::MAX, card_port: u8::MAX };
+
 impl ExportIndex {
-    pub(crate) fn add_template(&mut self, volume: VlunVolume, target: VlunTarget) {
-        count_up(&mut self.exported, volume);
-        if let Some(seer) = Seer::of(target) {
+    /// Records template `key` (`volume` at `lun` to `target`).
+    pub(crate) fn add_template(&mut self, key: u64, vlun: &Vlun) {
+        count_up(&mut self.exported, vlun.volume);
+        if let Some(seer) = Seer::of(vlun.target) {
             count_up(&mut self.seen_by, seer);
         }
+        self.by_target.insert((vlun.target, vlun.lun, key));
     }
 
-    pub(crate) fn remove_template(&mut self, volume: VlunVolume, target: VlunTarget) {
-        count_down(&mut self.exported, volume);
-        if let Some(seer) = Seer::of(target) {
+    /// Forgets template `key`, as [`ExportIndex::add_template`] recorded it.
+    pub(crate) fn remove_template(&mut self, key: u64, vlun: &Vlun) {
+        count_down(&mut self.exported, vlun.volume);
+        if let Some(seer) = Seer::of(vlun.target) {
             count_down(&mut self.seen_by, seer);
         }
+        self.by_target.remove(&(vlun.target, vlun.lun, key));
+    }
+
+    /// The templates to `target` at LUNs `luns`, as (LUN, key), in LUN order.
+    fn templates_to(
+        &self,
+        target: VlunTarget,
+        luns: std::ops::RangeInclusive<u32>,
+    ) -> impl DoubleEndedIterator<Item = (u32, u64)> + '_ {
+        let (first, last) = luns.into_inner();
+        self.by_target.range((target, first, 0)..=(target, last, u64::MAX)).map(|&(_, lun, key)| (lun, key))
+    }
+
+    /// The targets host `host` sees templates through: itself, itself on each port it has a
+    /// template on, and each host set it belongs to (a target with no template may be listed).
+    fn targets_of_host(&self, host: HostId) -> Vec<VlunTarget> {
+        let mut targets = vec![VlunTarget::Host(host)];
+        // One step per port: from each port's first template straight past its last.
+        let last = Bound::Included((VlunTarget::HostOnPort(host, LAST_PORT), u32::MAX, u64::MAX));
+        let mut from = Bound::Included((VlunTarget::HostOnPort(host, FIRST_PORT), 0, 0));
+        while let Some(&(target, _, _)) = self.by_target.range((from, last)).next() {
+            targets.push(target);
+            from = Bound::Excluded((target, u32::MAX, u64::MAX));
+        }
+        targets.extend(self.host_sets.sets_of(host).map(VlunTarget::HostSet));
+        targets
     }
 }
 
@@ -194,6 +233,7 @@ impl Array {
         self.exports.seen_by.contains_key(&Seer::Host(id))
     }
 
+    /// Whether a template to `target` is seen by host `host` (a port-only template is no host's).
     fn template_sees_host(&self, target: VlunTarget, host: HostId) -> bool {
         match target {
             VlunTarget::Host(h) | VlunTarget::HostOnPort(h, _) => h == host,
@@ -203,10 +243,26 @@ impl Array {
     }
 
     /// The LUN ranges (first, last) used for host `host`, directly or through its host sets: a
-    /// volume export takes one LUN, a volume-set export one per member.
+    /// volume export takes one LUN, a volume-set export one per member. Read from the export
+    /// index: O(k log n) for the host's k templates among n.
     pub(crate) fn luns_of_host(&self, host: HostId, ranges: &mut Vec<(u32, u32)>) {
+        for target in self.exports.targets_of_host(host) {
+            self.own_luns(target, ranges);
+        }
+    }
+
+    /// [`Array::luns_of_host`] found by a scan of every template instead of the export index:
+    /// what the invariant `one_volume_per_host_lun` reads, so that it checks the templates
+    /// themselves, whatever the index says.
+    pub(crate) fn scanned_luns_of_host(&self, host: HostId, ranges: &mut Vec<(u32, u32)>) {
         let seen = self.vluns.values().filter(|v| self.template_sees_host(v.target, host));
         ranges.extend(seen.map(|vlun| self.lun_range(vlun)));
+    }
+
+    /// The LUN ranges (first, last) of the templates to `target` itself.
+    fn own_luns(&self, target: VlunTarget, ranges: &mut Vec<(u32, u32)>) {
+        let templates = self.exports.templates_to(target, 0..=u32::MAX);
+        ranges.extend(templates.map(|(_, key)| self.lun_range(&self.vluns[&key])));
     }
 
     /// The LUNs a template shows: `lun..lun + members` for a volume set, else one.
@@ -223,21 +279,33 @@ impl Array {
     }
 
     /// The volume host `host` sees at `lun`, if any.
+    ///
+    /// Per target the host sees templates through (itself, itself on a port, each of its host
+    /// sets), only the template there with the highest LUN at or below `lun` can show `lun`: one
+    /// host's LUN ranges do not overlap (invariant `one_volume_per_host_lun`), so a lower one
+    /// reaching `lun` would overlap it. O(t log n) for t such targets, whatever the exports.
     pub fn resolve_lun(&self, host: &str, lun: u32) -> Result<VolumeId> {
         let host_id = self.host(host)?.id;
-        for vlun in self.vluns.values().filter(|v| self.template_sees_host(v.target, host_id)) {
-            match vlun.volume {
-                VlunVolume::Volume(volume) if vlun.lun == lun => return Ok(volume),
-                VlunVolume::Set(set) if lun >= vlun.lun => {
+        let mut found: Option<(u64, VolumeId)> = None;
+        for target in self.exports.targets_of_host(host_id) {
+            let Some((first, key)) = self.exports.templates_to(target, 0..=lun).next_back() else { continue };
+            let shown = match self.vluns[&key].volume {
+                VlunVolume::Volume(volume) => (first == lun).then_some(volume),
+                VlunVolume::Set(set) => {
                     let members = &self.volume_sets.get(set).expect("exported set exists").members;
-                    if let Some(volume) = members.get((lun - vlun.lun) as usize) {
-                        return Ok(*volume);
-                    }
+                    members.get((lun - first) as usize).copied()
                 }
-                _ => {}
+            };
+            // The earliest template wins should two show the LUN (a state the invariant reports).
+            if let Some(volume) = shown
+                && found.is_none_or(|(earliest, _)| key < earliest)
+            {
+                found = Some((key, volume));
             }
         }
-        Err(Error::new(ErrorCode::NON_EXISTENT_VLUN, format!("host '{host}' sees no volume at LUN {lun}")))
+        found.map(|(_, volume)| volume).ok_or_else(|| {
+            Error::new(ErrorCode::NON_EXISTENT_VLUN, format!("host '{host}' sees no volume at LUN {lun}"))
+        })
     }
 }
 
@@ -335,8 +403,9 @@ impl ArrayMut<'_> {
         };
         let seq = self.array.counters.next_vlun;
         self.array.counters.next_vlun += 1;
-        self.array.vluns.insert(seq, Vlun { volume, lun, target, no_vcn: spec.no_vcn });
-        self.array.exports.add_template(volume, target);
+        let vlun = Vlun { volume, lun, target, no_vcn: spec.no_vcn };
+        self.array.exports.add_template(seq, &vlun);
+        self.array.vluns.insert(seq, vlun);
         self.trace(
             "vlun",
             format_args!("export {} at LUN {lun} to {:?}", spec.volume, spec.host.as_deref().unwrap_or("port")),
@@ -375,9 +444,8 @@ impl ArrayMut<'_> {
     /// Checks that hosts `joining` host set `set` (named `name`) use none of the LUNs the set's
     /// exports show: each would otherwise see two volumes at one LUN.
     pub(crate) fn check_host_set_growth(&self, set: SetId, name: &str, joining: &[HostId]) -> Result<()> {
-        let target = VlunTarget::HostSet(set);
-        let exports: Vec<(u32, u32)> =
-            self.vluns.values().filter(|v| v.target == target).map(|vlun| self.lun_range(vlun)).collect();
+        let mut exports = Vec::new();
+        self.own_luns(VlunTarget::HostSet(set), &mut exports);
         if exports.is_empty() {
             return Ok(());
         }
@@ -407,13 +475,9 @@ impl ArrayMut<'_> {
                         self.luns_of_host(*host, &mut ranges);
                     }
                 }
-                let own = self.vluns.values().filter(|v| v.target == target);
-                ranges.extend(own.map(|vlun| self.lun_range(vlun)));
+                self.own_luns(target, &mut ranges);
             }
-            VlunTarget::Port(pos) => {
-                let own = self.vluns.values().filter(|v| v.target == VlunTarget::Port(pos));
-                ranges.extend(own.map(|vlun| self.lun_range(vlun)));
-            }
+            VlunTarget::Port(_) => self.own_luns(target, &mut ranges),
         }
         ranges
     }
@@ -456,15 +520,15 @@ impl ArrayMut<'_> {
             }
         };
         let key = self
-            .vluns
-            .iter()
-            .find(|(_, v)| v.volume == volume_key && v.lun == lun && v.target == target)
-            .map(|(k, _)| *k);
+            .exports
+            .templates_to(target, lun..=lun)
+            .map(|(_, key)| key)
+            .find(|key| self.vluns[key].volume == volume_key);
         let Some(key) = key else {
             return Err(Error::new(ErrorCode::NON_EXISTENT_VLUN, format!("no VLUN {volume},{lun}")));
         };
-        self.array.vluns.remove(&key);
-        self.array.exports.remove_template(volume_key, target);
+        let vlun = self.array.vluns.remove(&key).expect("an indexed template exists");
+        self.array.exports.remove_template(key, &vlun);
         self.trace("vlun", format_args!("unexport {volume} at LUN {lun}"));
         Ok(())
     }

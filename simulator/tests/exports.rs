@@ -160,6 +160,54 @@ fn a_set_export_holds_a_lun_per_member_on_a_port_and_on_an_empty_host_set() {
     }
 }
 
+// Goal: a host sees what is exported to it through each port as well as directly, each at
+// its own LUN, and nothing exported to a port alone; deleting a template names its target
+// exactly (the same volume and LUN through another port is another template).
+#[test]
+fn exports_through_ports_resolve_and_delete_by_their_own_target() {
+    let (mut sim, a) = support::world();
+    for name in ["direct", "fc0", "fc1", "port_only"] {
+        thin(&mut sim, a, name);
+    }
+    host(&mut sim, a, "h");
+    let (fc0, fc1) = (simulator::PortPos::new(0, 1, 1), simulator::PortPos::new(1, 1, 1));
+    let on = |volume: &str, lun, host: Option<&str>, port| VlunSpec {
+        volume: volume.into(),
+        lun,
+        host: host.map(str::to_owned),
+        port,
+        ..VlunSpec::default()
+    };
+    export(&mut sim, a, "direct", "h", 7);
+    sim.array_mut(a).create_vlun(on("fc0", 2, Some("h"), Some(fc0))).unwrap();
+    sim.array_mut(a).create_vlun(on("fc1", 9, Some("h"), Some(fc1))).unwrap();
+    sim.array_mut(a).create_vlun(on("port_only", 4, None, Some(fc0))).unwrap();
+    let id = |s: &simulator::Simulation, name: &str| s.array(a).volume(name).unwrap().id;
+    for (lun, name) in [(2, "fc0"), (7, "direct"), (9, "fc1")] {
+        assert_eq!(sim.array(a).resolve_lun("h", lun).unwrap(), id(&sim, name), "LUN {lun}");
+    }
+    for lun in [0, 3, 4, 8, 10] {
+        assert_eq!(sim.array(a).resolve_lun("h", lun).unwrap_err().code, E::NON_EXISTENT_VLUN, "LUN {lun}");
+    }
+    assert_refused(&mut sim, "fc0 at LUN 2 is through port 0:1:1", E::NON_EXISTENT_VLUN, |s| {
+        s.array_mut(a).delete_vlun("fc0", 2, Some("h"), Some(fc1))
+    });
+    assert_refused(&mut sim, "fc0 at LUN 2 is not a direct export", E::NON_EXISTENT_VLUN, |s| {
+        s.array_mut(a).delete_vlun("fc0", 2, Some("h"), None)
+    });
+    assert_refused(&mut sim, "LUN 2 through 0:1:1 shows fc0", E::NON_EXISTENT_VLUN, |s| {
+        s.array_mut(a).delete_vlun("direct", 2, Some("h"), Some(fc0))
+    });
+    sim.array_mut(a).delete_vlun("fc0", 2, Some("h"), Some(fc0)).unwrap();
+    sim.array_mut(a).delete_vlun("port_only", 4, None, Some(fc0)).unwrap();
+    assert_eq!(sim.array(a).resolve_lun("h", 2).unwrap_err().code, E::NON_EXISTENT_VLUN);
+    assert_eq!(sim.array(a).resolve_lun("h", 9).unwrap(), id(&sim, "fc1"));
+    // The freed LUN is free again for the host, through any target.
+    export(&mut sim, a, "fc0", "h", 2);
+    assert_eq!(sim.array(a).resolve_lun("h", 2).unwrap(), id(&sim, "fc0"));
+    assert_eq!(sim.array(a).vluns().count(), 3);
+}
+
 // Goal: a host joins an exported host set only when the set's LUNs are free for it; otherwise
 // the change is refused with EXISTENT_LUN and nothing changes (the host would see two volumes at
 // one LUN). Removing the conflict lets it join and see the set's volume.
@@ -316,6 +364,26 @@ fn scanned_host(array: &simulator::Array, id: simulator::HostId) -> (bool, bool)
     (exported, array.host_sets().any(|s| s.members.contains(&id)))
 }
 
+/// The volume host `id` sees at `lun`, found by scanning every template in creation order (the
+/// first that shows the LUN, as `resolve_lun` answered before the export index).
+fn scanned_lun(array: &simulator::Array, id: simulator::HostId, lun: u32) -> Option<simulator::VolumeId> {
+    use simulator::{VlunTarget, VlunVolume};
+    array.vluns().find_map(|v| {
+        let sees = match v.target {
+            VlunTarget::Host(h) | VlunTarget::HostOnPort(h, _) => h == id,
+            VlunTarget::HostSet(set) => array.host_sets().any(|s| s.id == set && s.members.contains(&id)),
+            VlunTarget::Port(_) => false,
+        };
+        match v.volume {
+            _ if !sees || lun < v.lun => None,
+            VlunVolume::Volume(volume) => (v.lun == lun).then_some(volume),
+            VlunVolume::Set(set) => {
+                array.volume_sets().find(|s| s.id == set)?.members.get((lun - v.lun) as usize).copied()
+            }
+        }
+    })
+}
+
 /// Checks the outcome of deleting set `name` against what a scan found: `None` (no such set),
 /// or whether a template exports it.
 fn set_deletion_as_scanned(
@@ -347,7 +415,9 @@ proptest::proptest! {
     // a set, may be deleted agree with a scan of every template and set after every step of
     // random volume, host, set and export changes: the array answers them from an index
     // (`ExportIndex`) kept as templates and sets change, and a stale entry would let an exported
-    // volume, host or set, or a set's member, be deleted, or refuse a free one.
+    // volume, host or set, or a set's member, be deleted, or refuse a free one. The volume each
+    // host sees at each LUN, read from the index's templates per target, is the one a scan of
+    // every template finds (and `Unexport` finds its template through the index).
     #[test]
     fn the_export_index_agrees_with_a_scan(steps in proptest::collection::vec(export_step(), 1..60)) {
         let (mut sim, a) = support::world();
@@ -466,6 +536,15 @@ proptest::proptest! {
             for host in array.hosts() {
                 let found = (array.is_host_exported(host.id), array.is_host_set_member(host.id));
                 proptest::prop_assert_eq!(found, scanned_host(array, host.id), "{} after {:?}", host.name, step);
+                // Exports take LUNs below 40 and sets hold at most three members.
+                for lun in 0..44 {
+                    let resolved = array.resolve_lun(&host.name, lun);
+                    let scanned = scanned_lun(array, host.id, lun);
+                    proptest::prop_assert_eq!(resolved.as_ref().ok(), scanned.as_ref(), "{} at LUN {} after {:?}", host.name, lun, step);
+                    if let Err(error) = resolved {
+                        proptest::prop_assert_eq!(error.code, E::NON_EXISTENT_VLUN);
+                    }
+                }
             }
         }
     }
