@@ -27,6 +27,11 @@
 //!   timed region. The free LUN is found in one pass over the host's sorted LUN ranges: expected
 //!   O(n log n) in the host's exports (trying every LUN against a list of every LUN in use made
 //!   it O(n²), so exporting n volumes one by one was cubic).
+//! - `lun_read/<exports>`: a 4 KiB read by host `h` through LUN `<exports>`, where volume `base`
+//!   is exported after the `<exports>` others (LUNs `0..<exports>` of that host). Only the read
+//!   is timed. The volume behind the LUN is found in the array's export index, among the host's
+//!   own templates at or below that LUN: expected O(log n) in the exports (a scan of every
+//!   template made each host I/O O(n)).
 //!
 //! The per-base copy limit is raised to 1,100 so 1,000 copies fit (the default is 500).
 //! Figures and ratios are recorded in `docs/benchmarks.md`.
@@ -166,6 +171,20 @@ fn vlun_create(c: &mut Criterion) {
     });
 }
 
+fn lun_read(c: &mut Criterion) {
+    let last = VlunSpec { volume: "base".into(), auto_lun: true, host: Some("h".into()), ..VlunSpec::default() };
+    over_exports(c, "lun_read", |sim, a, exports| {
+        if sim.array(a).resolve_lun("h", exports).is_err() {
+            assert_eq!(sim.array_mut(a).create_vlun(last.clone()).unwrap(), exports);
+        }
+        let start = Instant::now();
+        let read = sim.host_read(a, "h", exports, 0, 4096).unwrap();
+        let timed = start.elapsed();
+        assert_eq!(read[0], 0x5A);
+        timed
+    });
+}
+
 fn write_16k(c: &mut Criterion) {
     let mut group = c.benchmark_group("write_16k");
     for copies in [0u32, 100, 1000] {
@@ -217,6 +236,6 @@ fn write_16k(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(2));
-    targets = vc_create, vc_delete, host_delete, vlun_create, write_16k
+    targets = vc_create, vc_delete, host_delete, vlun_create, lun_read, write_16k
 }
 criterion_main!(benches);
