@@ -89,11 +89,11 @@ pub(crate) struct ExportIndex {
     pub(crate) volume_sets: Memberships<VolumeId>,
     /// Members of the host sets.
     pub(crate) host_sets: Memberships<HostId>,
-    /// Every template as (target, LUN, key in `Array::vluns`): a target's templates in LUN
-    /// order, so the LUNs a host uses, the volume it sees at a LUN and the template a deletion
+    /// Every template's volume by (target, LUN, key in `Array::vluns`): a target's templates in
+    /// LUN order, so the LUNs a host uses, the volume it sees at a LUN and the template a deletion
     /// names are found among that host's (or host set's) own templates instead of by a scan of
     /// every template on the array.
-    by_target: BTreeSet<(VlunTarget, u32, u64)>,
+    by_target: BTreeMap<(VlunTarget, u32, u64), VlunVolume>,
 }
 
 /// Who a template exports to, as deleting a host or host set asks it (a port-only template is
@@ -163,7 +163,7 @@ impl ExportIndex {
         if let Some(seer) = Seer::of(vlun.target) {
             count_up(&mut self.seen_by, seer);
         }
-        self.by_target.insert((vlun.target, vlun.lun, key));
+        self.by_target.insert((vlun.target, vlun.lun, key), vlun.volume);
     }
 
     /// Forgets template `key`, as [`ExportIndex::add_template`] recorded it.
@@ -175,29 +175,30 @@ impl ExportIndex {
         self.by_target.remove(&(vlun.target, vlun.lun, key));
     }
 
-    /// The templates to `target` at LUNs `luns`, as (LUN, key), in LUN order.
+    /// The templates to `target` at LUNs `luns`, as (LUN, key, volume), in LUN order.
     fn templates_to(
         &self,
         target: VlunTarget,
         luns: std::ops::RangeInclusive<u32>,
-    ) -> impl DoubleEndedIterator<Item = (u32, u64)> + '_ {
+    ) -> impl DoubleEndedIterator<Item = (u32, u64, VlunVolume)> + '_ {
         let (first, last) = luns.into_inner();
-        self.by_target.range((target, first, 0)..=(target, last, u64::MAX)).map(|&(_, lun, key)| (lun, key))
+        let templates = self.by_target.range((target, first, 0)..=(target, last, u64::MAX));
+        templates.map(|(&(_, lun, key), &volume)| (lun, key, volume))
     }
 
-    /// The targets host `host` sees templates through: itself, itself on each port it has a
-    /// template on, and each host set it belongs to (a target with no template may be listed).
-    fn targets_of_host(&self, host: HostId) -> Vec<VlunTarget> {
-        let mut targets = vec![VlunTarget::Host(host)];
+    /// Calls `visit` with each target host `host` sees templates through: itself, itself on each
+    /// port it has a template on, and each host set it belongs to (a target with no template
+    /// may be visited).
+    fn each_target_of_host(&self, host: HostId, mut visit: impl FnMut(VlunTarget)) {
+        visit(VlunTarget::Host(host));
         // One step per port: from each port's first template straight past its last.
         let last = Bound::Included((VlunTarget::HostOnPort(host, LAST_PORT), u32::MAX, u64::MAX));
         let mut from = Bound::Included((VlunTarget::HostOnPort(host, FIRST_PORT), 0, 0));
-        while let Some(&(target, _, _)) = self.by_target.range((from, last)).next() {
-            targets.push(target);
+        while let Some((&(target, _, _), _)) = self.by_target.range((from, last)).next() {
+            visit(target);
             from = Bound::Excluded((target, u32::MAX, u64::MAX));
         }
-        targets.extend(self.host_sets.sets_of(host).map(VlunTarget::HostSet));
-        targets
+        self.host_sets.sets_of(host).for_each(|set| visit(VlunTarget::HostSet(set)));
     }
 }
 
@@ -246,9 +247,7 @@ impl Array {
     /// volume export takes one LUN, a volume-set export one per member. Read from the export
     /// index: O(k log n) for the host's k templates among n.
     pub(crate) fn luns_of_host(&self, host: HostId, ranges: &mut Vec<(u32, u32)>) {
-        for target in self.exports.targets_of_host(host) {
-            self.own_luns(target, ranges);
-        }
+        self.exports.each_target_of_host(host, |target| self.own_luns(target, ranges));
     }
 
     /// [`Array::luns_of_host`] found by a scan of every template instead of the export index:
@@ -262,7 +261,7 @@ impl Array {
     /// The LUN ranges (first, last) of the templates to `target` itself.
     fn own_luns(&self, target: VlunTarget, ranges: &mut Vec<(u32, u32)>) {
         let templates = self.exports.templates_to(target, 0..=u32::MAX);
-        ranges.extend(templates.map(|(_, key)| self.lun_range(&self.vluns[&key])));
+        ranges.extend(templates.map(|(lun, _, volume)| (lun, lun + self.export_width(volume) - 1)));
     }
 
     /// The LUNs a template shows: `lun..lun + members` for a volume set, else one.
@@ -287,9 +286,9 @@ impl Array {
     pub fn resolve_lun(&self, host: &str, lun: u32) -> Result<VolumeId> {
         let host_id = self.host(host)?.id;
         let mut found: Option<(u64, VolumeId)> = None;
-        for target in self.exports.targets_of_host(host_id) {
-            let Some((first, key)) = self.exports.templates_to(target, 0..=lun).next_back() else { continue };
-            let shown = match self.vluns[&key].volume {
+        self.exports.each_target_of_host(host_id, |target| {
+            let Some((first, key, volume)) = self.exports.templates_to(target, 0..=lun).next_back() else { return };
+            let shown = match volume {
                 VlunVolume::Volume(volume) => (first == lun).then_some(volume),
                 VlunVolume::Set(set) => {
                     let members = &self.volume_sets.get(set).expect("exported set exists").members;
@@ -302,7 +301,7 @@ impl Array {
             {
                 found = Some((key, volume));
             }
-        }
+        });
         found.map(|(_, volume)| volume).ok_or_else(|| {
             Error::new(ErrorCode::NON_EXISTENT_VLUN, format!("host '{host}' sees no volume at LUN {lun}"))
         })
@@ -522,8 +521,7 @@ impl ArrayMut<'_> {
         let key = self
             .exports
             .templates_to(target, lun..=lun)
-            .map(|(_, key)| key)
-            .find(|key| self.vluns[key].volume == volume_key);
+            .find_map(|(_, key, volume)| (volume == volume_key).then_some(key));
         let Some(key) = key else {
             return Err(Error::new(ErrorCode::NON_EXISTENT_VLUN, format!("no VLUN {volume},{lun}")));
         };
