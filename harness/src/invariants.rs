@@ -19,9 +19,10 @@
 
 pub use recovery::invariants as recovery_invariants;
 pub use simulator::invariants as simulator_invariants;
-use std::collections::BTreeMap;
+use std::hash::Hash;
 
 use recovery::repository::{EntryKey, Site, VolumeRole};
+use rustc_hash::FxHashMap;
 use simulator::PageMap;
 use simulator::invariants::Violation;
 
@@ -196,14 +197,14 @@ pub struct Memo {
     sync_pairs: std::sync::Mutex<SyncPairs>,
 }
 
-type SyncPairs = BTreeMap<(EntryKey, VolumeRole), ([PageMap; 2], bool)>;
+type SyncPairs = FxHashMap<(EntryKey, VolumeRole), ([PageMap; 2], bool)>;
 
-type Checked = BTreeMap<(Site, EntryKey), ([PageMap; 2], Option<Violation>)>;
+type Checked = FxHashMap<(Site, EntryKey), ([PageMap; 2], Option<Violation>)>;
 
 impl Memo {
     fn sync_copies_identical(&self, sim: &simulator::Simulation, engine: &recovery::engine::Engine) -> Vec<Violation> {
         let mut pairs = self.sync_pairs.lock().unwrap_or_else(|e| e.into_inner());
-        let mut compared = SyncPairs::new();
+        let mut compared = SyncPairs::default();
         let verdict = recovery_invariants::sync_copies_identical_with(sim, engine, &mut |key, role, local, remote| {
             recall(&mut pairs, &mut compared, (key.clone(), role), [local, remote], || local.same_content(remote))
         });
@@ -217,7 +218,7 @@ impl Memo {
         engine: &recovery::engine::Engine,
     ) -> Vec<Violation> {
         let mut entries = self.checked.lock().unwrap_or_else(|e| e.into_inner());
-        let mut judged = Checked::new();
+        let mut judged = Checked::default();
         let verdict =
             recovery_invariants::checked_copies_recoverable_with(sim, engine, &mut |site, key, maps, judge| {
                 recall(&mut entries, &mut judged, (site, key.clone()), maps, judge)
@@ -233,9 +234,9 @@ impl Memo {
 /// `compute`'s. The answer goes to `now` with the maps (held, so their allocations cannot be
 /// reused); a caller replaces `last` with `now` after its pass, which lets go of the ids not
 /// asked about (an entry or a copy gone).
-fn recall<K: Ord, V: Clone>(
-    last: &mut BTreeMap<K, ([PageMap; 2], V)>,
-    now: &mut BTreeMap<K, ([PageMap; 2], V)>,
+fn recall<K: Hash + Eq, V: Clone>(
+    last: &mut FxHashMap<K, ([PageMap; 2], V)>,
+    now: &mut FxHashMap<K, ([PageMap; 2], V)>,
     id: K,
     [a, b]: [&PageMap; 2],
     compute: impl FnOnce() -> V,
