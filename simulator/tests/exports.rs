@@ -384,6 +384,35 @@ fn scanned_lun(array: &simulator::Array, id: simulator::HostId, lun: u32) -> Opt
     })
 }
 
+/// The arguments of `delete_vlun` that name template `v`: volume (or `set:<name>`), LUN, host
+/// (or `set:<name>`, none for a port-only template) and port.
+fn deletion(
+    array: &simulator::Array,
+    v: &simulator::Vlun,
+) -> (String, u32, Option<String>, Option<simulator::PortPos>) {
+    use simulator::{VlunTarget, VlunVolume};
+    let volume = match v.volume {
+        VlunVolume::Volume(id) => array.volume_by_id(id).map(|v| v.name.clone()),
+        VlunVolume::Set(id) => array.volume_sets().find(|s| s.id == id).map(|s| format!("set:{}", s.name)),
+    };
+    let host = |id| array.hosts().find(|x| x.id == id).map(|x| x.name.clone()).expect("an exported host exists");
+    let (host, port) = match v.target {
+        VlunTarget::Host(h) => (Some(host(h)), None),
+        VlunTarget::HostOnPort(h, port) => (Some(host(h)), Some(port)),
+        VlunTarget::HostSet(s) => (array.host_sets().find(|x| x.id == s).map(|x| format!("set:{}", x.name)), None),
+        VlunTarget::Port(port) => (None, Some(port)),
+    };
+    (volume.expect("an exported volume or set exists"), v.lun, host, port)
+}
+
+/// Deletes the `k`-th template (in creation order), if there is one, naming it by its exact
+/// target: it must succeed.
+fn unexport_nth(sim: &mut simulator::Simulation, a: simulator::ArrayId, k: usize) {
+    let array = sim.array(a);
+    let Some((volume, lun, host, port)) = array.vluns().nth(k).map(|v| deletion(array, v)) else { return };
+    sim.array_mut(a).delete_vlun(&volume, lun, host.as_deref(), port).unwrap();
+}
+
 /// Checks the outcome of deleting set `name` against what a scan found: `None` (no such set),
 /// or whether a template exports it.
 fn set_deletion_as_scanned(
@@ -505,24 +534,7 @@ proptest::proptest! {
                     set_deletion_as_scanned(&name, exported, result)?;
                 }
                 ExportStep::Unexport(k) => {
-                    let array = sim.array(a);
-                    let template = array.vluns().nth(*k).map(|v| {
-                        let volume = match v.volume {
-                            simulator::VlunVolume::Volume(id) => array.volume_by_id(id).map(|v| v.name.clone()),
-                            simulator::VlunVolume::Set(id) => array.volume_sets().find(|s| s.id == id).map(|s| format!("set:{}", s.name)),
-                        };
-                        let host = match v.target {
-                            simulator::VlunTarget::Host(h) => array.hosts().find(|x| x.id == h).map(|x| x.name.clone()),
-                            simulator::VlunTarget::HostSet(s) => {
-                                array.host_sets().find(|x| x.id == s).map(|x| format!("set:{}", x.name))
-                            }
-                            _ => None,
-                        };
-                        (volume.expect("an exported volume or set exists"), v.lun, host.expect("exported to a host"))
-                    });
-                    if let Some((volume, lun, host)) = template {
-                        sim.array_mut(a).delete_vlun(&volume, lun, Some(&host), None).unwrap();
-                    }
+                    unexport_nth(&mut sim, a, *k);
                 }
             }
             // Whatever was refused or done, no host sees two volumes at one LUN.
@@ -548,4 +560,99 @@ proptest::proptest! {
             }
         }
     }
+}
+
+/// One step of [`every_host_sees_at_each_lun_what_a_scan_finds`].
+#[derive(Debug, Clone)]
+enum ViewStep {
+    /// Volume `v<volume>` (4: `set:s`) to `h0`, `h1`, `set:hs` (2) or no host (3), through port
+    /// `port` if any, at `lun`.
+    Export {
+        volume: usize,
+        to: usize,
+        port: Option<usize>,
+        lun: u32,
+    },
+    Unexport(usize),
+    /// `v3` joins (or leaves) volume set `s`.
+    GrowSet(bool),
+    /// `h1` joins (or leaves) host set `hs`.
+    JoinHostSet(bool),
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: support::proptest_cases(128), ..proptest::test_runner::Config::default()
+    })]
+
+    // Goal: the volume every host sees at every LUN, read from the export index (per target: the
+    // host, the host through each port, its host sets), is what a scan of every template in
+    // creation order finds, after every step of random exports to hosts, hosts through ports,
+    // a host set and ports alone, deletions named by their exact target, and sets that grow,
+    // shrink, gain or lose a host. (The index's other answers have their own proptest above,
+    // without ports.)
+    #[test]
+    fn every_host_sees_at_each_lun_what_a_scan_finds(steps in proptest::collection::vec(view_step(), 1..40)) {
+        let (mut sim, a) = support::world();
+        for i in 0..4 {
+            thin(&mut sim, a, &format!("v{i}"));
+        }
+        volume_set(&mut sim, a, "s", &["v1", "v2"]);
+        host(&mut sim, a, "h0");
+        host(&mut sim, a, "h1");
+        sim.array_mut(a).create_host_set(SetSpec { name: "hs".into(), members: vec!["h0".into()], ..SetSpec::default() }).unwrap();
+        let ports = [simulator::PortPos::new(0, 1, 1), simulator::PortPos::new(1, 1, 1)];
+        for step in &steps {
+            let changes = |name: &str, join: bool| {
+                let names = vec![name.to_owned()];
+                if join {
+                    simulator::SetChanges { add: names, ..Default::default() }
+                } else {
+                    simulator::SetChanges { remove: names, ..Default::default() }
+                }
+            };
+            match step {
+                ViewStep::Export { volume, to, port, lun } => {
+                    let volume = if *volume == 4 { "set:s".to_owned() } else { format!("v{volume}") };
+                    let host = ["h0", "h1", "set:hs"].get(*to).map(|h| (*h).to_owned());
+                    let spec = VlunSpec { volume, lun: *lun, host, port: port.map(|p| ports[p]), ..VlunSpec::default() };
+                    let _ = sim.array_mut(a).create_vlun(spec);
+                }
+                ViewStep::Unexport(k) => {
+                    unexport_nth(&mut sim, a, *k);
+                }
+                ViewStep::GrowSet(join) => {
+                    let _ = sim.array_mut(a).modify_volume_set("s", changes("v3", *join));
+                }
+                ViewStep::JoinHostSet(join) => {
+                    let _ = sim.array_mut(a).modify_host_set("hs", changes("h1", *join));
+                }
+            }
+            let doubled = simulator::invariants::one_volume_per_host_lun(&sim);
+            proptest::prop_assert!(doubled.is_empty(), "{doubled:?}");
+            let array = sim.array(a);
+            for host in array.hosts() {
+                // Exports take LUNs below 12 and the set holds at most three members.
+                for lun in 0..16 {
+                    let resolved = array.resolve_lun(&host.name, lun);
+                    let scanned = scanned_lun(array, host.id, lun);
+                    proptest::prop_assert_eq!(resolved.as_ref().ok(), scanned.as_ref(), "{} at LUN {} after {:?}", host.name, lun, step);
+                    if let Err(error) = resolved {
+                        proptest::prop_assert_eq!(error.code, E::NON_EXISTENT_VLUN);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn view_step() -> impl proptest::strategy::Strategy<Value = ViewStep> {
+    use proptest::prelude::*;
+    prop_oneof![
+        4 => (0..5usize, 0..4usize, proptest::option::of(0..2usize), 0..12u32)
+            .prop_map(|(volume, to, port, lun)| ViewStep::Export { volume, to, port, lun }),
+        2 => (0..6usize).prop_map(ViewStep::Unexport),
+        1 => any::<bool>().prop_map(ViewStep::GrowSet),
+        1 => any::<bool>().prop_map(ViewStep::JoinHostSet),
+    ]
 }
