@@ -405,6 +405,32 @@ fn deletion(
     (volume.expect("an exported volume or set exists"), v.lun, host, port)
 }
 
+/// Checks that `host` sees at each of `luns` the volume [`scanned_lun`] finds, or gets
+/// `NON_EXISTENT_VLUN` where it finds none (after `step`).
+fn sees_as_scanned(
+    array: &simulator::Array,
+    host: &simulator::Host,
+    luns: std::ops::Range<u32>,
+    step: &dyn std::fmt::Debug,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    for lun in luns {
+        let resolved = array.resolve_lun(&host.name, lun);
+        let scanned = scanned_lun(array, host.id, lun);
+        proptest::prop_assert_eq!(
+            resolved.as_ref().ok(),
+            scanned.as_ref(),
+            "{} at LUN {} after {:?}",
+            host.name,
+            lun,
+            step
+        );
+        if let Err(error) = resolved {
+            proptest::prop_assert_eq!(error.code, E::NON_EXISTENT_VLUN);
+        }
+    }
+    Ok(())
+}
+
 /// Deletes the `k`-th template (in creation order), if there is one, naming it by its exact
 /// target: it must succeed.
 fn unexport_nth(sim: &mut simulator::Simulation, a: simulator::ArrayId, k: usize) {
@@ -549,14 +575,7 @@ proptest::proptest! {
                 let found = (array.is_host_exported(host.id), array.is_host_set_member(host.id));
                 proptest::prop_assert_eq!(found, scanned_host(array, host.id), "{} after {:?}", host.name, step);
                 // Exports take LUNs below 40 and sets hold at most three members.
-                for lun in 0..44 {
-                    let resolved = array.resolve_lun(&host.name, lun);
-                    let scanned = scanned_lun(array, host.id, lun);
-                    proptest::prop_assert_eq!(resolved.as_ref().ok(), scanned.as_ref(), "{} at LUN {} after {:?}", host.name, lun, step);
-                    if let Err(error) = resolved {
-                        proptest::prop_assert_eq!(error.code, E::NON_EXISTENT_VLUN);
-                    }
-                }
+                sees_as_scanned(array, host, 0..44, &step)?;
             }
         }
     }
@@ -633,14 +652,7 @@ proptest::proptest! {
             let array = sim.array(a);
             for host in array.hosts() {
                 // Exports take LUNs below 12 and the set holds at most three members.
-                for lun in 0..16 {
-                    let resolved = array.resolve_lun(&host.name, lun);
-                    let scanned = scanned_lun(array, host.id, lun);
-                    proptest::prop_assert_eq!(resolved.as_ref().ok(), scanned.as_ref(), "{} at LUN {} after {:?}", host.name, lun, step);
-                    if let Err(error) = resolved {
-                        proptest::prop_assert_eq!(error.code, E::NON_EXISTENT_VLUN);
-                    }
-                }
+                sees_as_scanned(array, host, 0..16, step)?;
             }
         }
     }
