@@ -190,13 +190,16 @@ impl ExportIndex {
     /// port it has a template on, and each host set it belongs to (a target with no template
     /// may be visited).
     fn each_target_of_host(&self, host: HostId, mut visit: impl FnMut(VlunTarget)) {
-        visit(VlunTarget::Host(host));
-        // One step per port: from each port's first template straight past its last.
-        let last = Bound::Included((VlunTarget::HostOnPort(host, LAST_PORT), u32::MAX, u64::MAX));
-        let mut from = Bound::Included((VlunTarget::HostOnPort(host, FIRST_PORT), 0, 0));
-        while let Some((&(target, _, _), _)) = self.by_target.range((from, last)).next() {
-            visit(target);
-            from = Bound::Excluded((target, u32::MAX, u64::MAX));
+        // A host with no template of its own (direct or through a port) skips both walks.
+        if self.seen_by.contains_key(&Seer::Host(host)) {
+            visit(VlunTarget::Host(host));
+            // One step per port: from each port's first template straight past its last.
+            let last = Bound::Included((VlunTarget::HostOnPort(host, LAST_PORT), u32::MAX, u64::MAX));
+            let mut from = Bound::Included((VlunTarget::HostOnPort(host, FIRST_PORT), 0, 0));
+            while let Some((&(target, _, _), _)) = self.by_target.range((from, last)).next() {
+                visit(target);
+                from = Bound::Excluded((target, u32::MAX, u64::MAX));
+            }
         }
         self.host_sets.sets_of(host).for_each(|set| visit(VlunTarget::HostSet(set)));
     }
