@@ -81,37 +81,19 @@ pub struct VlunSpec {
 /// every step of random exports, set changes and deletions.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ExportIndex {
-    /// Templates exporting each volume or volume set (absent: none).
-    exported: BTreeMap<VlunVolume, u32>,
-    /// Templates exporting to each host (directly or through one of its ports) or host set.
-    seen_by: BTreeMap<Seer, u32>,
+    /// Every template's target and LUN by (volume or volume set, key in `Array::vluns`): what
+    /// exports a volume or set, without a scan.
+    by_volume: BTreeMap<(VlunVolume, u64), (VlunTarget, u32)>,
+    /// Every template's volume by (target, LUN, key in `Array::vluns`): a target's templates in
+    /// LUN order, so the LUNs a host uses, the volume it sees at a LUN and the template a deletion
+    /// names are found among that host's (or host set's) own templates instead of by a scan of
+    /// every template on the array. (`VlunTarget`'s order puts a host's through-port templates
+    /// together, port by port.)
+    by_target: BTreeMap<(VlunTarget, u32, u64), VlunVolume>,
     /// Members of the volume sets.
     pub(crate) volume_sets: Memberships<VolumeId>,
     /// Members of the host sets.
     pub(crate) host_sets: Memberships<HostId>,
-    /// Every template's volume by (target, LUN, key in `Array::vluns`): a target's templates in
-    /// LUN order, so the LUNs a host uses, the volume it sees at a LUN and the template a deletion
-    /// names are found among that host's (or host set's) own templates instead of by a scan of
-    /// every template on the array.
-    by_target: BTreeMap<(VlunTarget, u32, u64), VlunVolume>,
-}
-
-/// Who a template exports to, as deleting a host or host set asks it (a port-only template is
-/// no host's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Seer {
-    Host(HostId),
-    HostSet(SetId),
-}
-
-impl Seer {
-    fn of(target: VlunTarget) -> Option<Seer> {
-        match target {
-            VlunTarget::Host(host) | VlunTarget::HostOnPort(host, _) => Some(Seer::Host(host)),
-            VlunTarget::HostSet(set) => Some(Seer::HostSet(set)),
-            VlunTarget::Port(_) => None,
-        }
-    }
 }
 
 /// (member, set) for every member of every set of one kind.
@@ -140,18 +122,6 @@ impl<M: Ord + Copy> Memberships<M> {
     }
 }
 
-fn count_up<K: Ord>(counts: &mut BTreeMap<K, u32>, key: K) {
-    *counts.entry(key).or_insert(0) += 1;
-}
-
-fn count_down<K: Ord>(counts: &mut BTreeMap<K, u32>, key: K) {
-    let count = counts.get_mut(&key).expect("a removed template was counted");
-    *count -= 1;
-    if *count == 0 {
-        counts.remove(&key);
-    }
-}
-
 /// The lowest and highest port positions (bounds of a host's through-port templates).
 const FIRST_PORT: PortPos = PortPos { node: 0, slot: 0, card_port: 0 };
 const LAST_PORT: PortPos = PortPos { node: u8::MAX, slot: u8::MAX, card_port: u8::MAX };
@@ -159,20 +129,37 @@ const LAST_PORT: PortPos = PortPos { node: u8::MAX, slot: u8::MAX, card_port: u8
 impl ExportIndex {
     /// Records template `key` (`volume` at `lun` to `target`).
     pub(crate) fn add_template(&mut self, key: u64, vlun: &Vlun) {
-        count_up(&mut self.exported, vlun.volume);
-        if let Some(seer) = Seer::of(vlun.target) {
-            count_up(&mut self.seen_by, seer);
-        }
+        self.by_volume.insert((vlun.volume, key), (vlun.target, vlun.lun));
         self.by_target.insert((vlun.target, vlun.lun, key), vlun.volume);
     }
 
     /// Forgets template `key`, as [`ExportIndex::add_template`] recorded it.
     pub(crate) fn remove_template(&mut self, key: u64, vlun: &Vlun) {
-        count_down(&mut self.exported, vlun.volume);
-        if let Some(seer) = Seer::of(vlun.target) {
-            count_down(&mut self.seen_by, seer);
-        }
+        self.by_volume.remove(&(vlun.volume, key));
         self.by_target.remove(&(vlun.target, vlun.lun, key));
+    }
+
+    /// The templates exporting `volume` (a volume or volume set), as (target, LUN), in creation
+    /// order.
+    fn templates_of(&self, volume: VlunVolume) -> impl Iterator<Item = (VlunTarget, u32)> + '_ {
+        self.by_volume.range((volume, 0)..=(volume, u64::MAX)).map(|(_, &template)| template)
+    }
+
+    /// Whether `volume` (a volume or volume set) has a template.
+    fn is_exported(&self, volume: VlunVolume) -> bool {
+        self.templates_of(volume).next().is_some()
+    }
+
+    /// Whether `target` has a template.
+    fn has_templates(&self, target: VlunTarget) -> bool {
+        self.templates_to(target, 0..=u32::MAX).next().is_some()
+    }
+
+    /// Whether host `host` has a template of its own: to it, or to it through a port.
+    fn host_has_templates(&self, host: HostId) -> bool {
+        let on_ports = (VlunTarget::HostOnPort(host, FIRST_PORT), 0, 0)
+            ..=(VlunTarget::HostOnPort(host, LAST_PORT), u32::MAX, u64::MAX);
+        self.has_templates(VlunTarget::Host(host)) || self.by_target.range(on_ports).next().is_some()
     }
 
     /// The templates to `target` at LUNs `luns`, as (LUN, key, volume), in LUN order.
@@ -191,7 +178,7 @@ impl ExportIndex {
     /// may be visited).
     fn each_target_of_host(&self, host: HostId, mut visit: impl FnMut(VlunTarget)) {
         // A host with no template of its own (direct or through a port) skips both walks.
-        if self.seen_by.contains_key(&Seer::Host(host)) {
+        if self.host_has_templates(host) {
             visit(VlunTarget::Host(host));
             // One step per port: from each port's first template straight past its last.
             let last = Bound::Included((VlunTarget::HostOnPort(host, LAST_PORT), u32::MAX, u64::MAX));
@@ -208,9 +195,9 @@ impl ExportIndex {
 impl Array {
     /// Whether volume `id` is exported, directly or through a volume set.
     pub fn is_exported(&self, id: VolumeId) -> bool {
-        let exported = |volume| self.exports.exported.contains_key(&volume);
-        exported(VlunVolume::Volume(id))
-            || self.exports.volume_sets.sets_of(id).any(|set| exported(VlunVolume::Set(set)))
+        let exports = &self.exports;
+        exports.is_exported(VlunVolume::Volume(id))
+            || exports.volume_sets.sets_of(id).any(|set| exports.is_exported(VlunVolume::Set(set)))
     }
 
     /// Whether volume `id` is a member of any volume set.
@@ -224,17 +211,17 @@ impl Array {
     }
 
     pub(crate) fn is_set_exported(&self, id: SetId) -> bool {
-        self.exports.exported.contains_key(&VlunVolume::Set(id))
+        self.exports.is_exported(VlunVolume::Set(id))
     }
 
     pub(crate) fn is_host_set_exported(&self, id: SetId) -> bool {
-        self.exports.seen_by.contains_key(&Seer::HostSet(id))
+        self.exports.has_templates(VlunTarget::HostSet(id))
     }
 
     /// Whether any template exports to host `id` (directly; host-set exports do not block
     /// deleting a host, which is refused by set membership instead).
     pub fn is_host_exported(&self, id: HostId) -> bool {
-        self.exports.seen_by.contains_key(&Seer::Host(id))
+        self.exports.host_has_templates(id)
     }
 
     /// Whether a template to `target` is seen by host `host` (a port-only template is no host's).
@@ -258,18 +245,19 @@ impl Array {
     /// themselves, whatever the index says.
     pub(crate) fn scanned_luns_of_host(&self, host: HostId, ranges: &mut Vec<(u32, u32)>) {
         let seen = self.vluns.values().filter(|v| self.template_sees_host(v.target, host));
-        ranges.extend(seen.map(|vlun| self.lun_range(vlun)));
+        ranges.extend(seen.map(|vlun| self.lun_range(vlun.lun, vlun.volume)));
     }
 
     /// The LUN ranges (first, last) of the templates to `target` itself.
     fn own_luns(&self, target: VlunTarget, ranges: &mut Vec<(u32, u32)>) {
         let templates = self.exports.templates_to(target, 0..=u32::MAX);
-        ranges.extend(templates.map(|(lun, _, volume)| (lun, lun + self.export_width(volume) - 1)));
+        ranges.extend(templates.map(|(lun, _, volume)| self.lun_range(lun, volume)));
     }
 
-    /// The LUNs a template shows: `lun..lun + members` for a volume set, else one.
-    fn lun_range(&self, vlun: &Vlun) -> (u32, u32) {
-        (vlun.lun, vlun.lun + self.export_width(vlun.volume) - 1)
+    /// The LUNs (first, last) an export of `volume` at `lun` shows: `lun..lun + members` for a
+    /// volume set, else one.
+    fn lun_range(&self, lun: u32, volume: VlunVolume) -> (u32, u32) {
+        (lun, lun + self.export_width(volume) - 1)
     }
 
     /// LUNs an export of `volume` takes: one per member of a volume set (at least one).
@@ -421,9 +409,9 @@ impl ArrayMut<'_> {
     pub(crate) fn check_exported_set_growth(&self, set: SetId, members: usize) -> Result<()> {
         let current = self.volume_sets.get(set).map_or(0, |s| s.members.len()).max(1) as u32;
         let wanted = members.max(1) as u32;
-        for vlun in self.vluns.values().filter(|v| v.volume == VlunVolume::Set(set)) {
-            let used = self.luns_in_use(vlun.target);
-            let (first, last) = (vlun.lun + current, vlun.lun + wanted - 1);
+        for (target, lun) in self.exports.templates_of(VlunVolume::Set(set)) {
+            let used = self.luns_in_use(target);
+            let (first, last) = (lun + current, lun + wanted - 1);
             if first > last {
                 continue;
             }

@@ -206,6 +206,15 @@ fn exports_through_ports_resolve_and_delete_by_their_own_target() {
     export(&mut sim, a, "fc0", "h", 2);
     assert_eq!(sim.array(a).resolve_lun("h", 2).unwrap(), id(&sim, "fc0"));
     assert_eq!(sim.array(a).vluns().count(), 3);
+    // A host exported to only through a port is still exported: it cannot be deleted.
+    sim.array_mut(a).delete_vlun("fc0", 2, Some("h"), None).unwrap();
+    sim.array_mut(a).delete_vlun("direct", 7, Some("h"), None).unwrap();
+    assert!(sim.array(a).is_host_exported(sim.array(a).host("h").unwrap().id));
+    assert_refused(&mut sim, "fc1 is exported to h through 1:1:1", E::EXPORTED_VLUN, |s| {
+        s.array_mut(a).delete_host("h")
+    });
+    sim.array_mut(a).delete_vlun("fc1", 9, Some("h"), Some(fc1)).unwrap();
+    sim.array_mut(a).delete_host("h").unwrap();
 }
 
 // Goal: a host joins an exported host set only when the set's LUNs are free for it; otherwise
