@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use recovery::engine::{BackupRequest, EngineError, PolicySpec};
+use recovery::engine::{BackupRequest, EngineError, PolicySpec, StepOutcome, WorkflowStep};
 use recovery::repository::{Entry, EntryKey, Site};
 
 use crate::world::{DATABASE, LOCAL_HOST, Replication, SERVER, World};
@@ -227,6 +227,52 @@ fn expiration_and_retention_placement_per_mode() {
         assert!(v.expires_at.is_none() && v.retained_until.is_none());
     }
     world.check();
+}
+
+#[test]
+fn times_an_array_would_refuse_fail_the_policy_check() {
+    // Goal: a retention beyond the arrays' system maximum (336 h by default, under RM's own
+    // 43,800 h) or an expiration beyond their time limit is refused at PolicyCheck, with the
+    // array's 3PAR code, before any copy is taken or old set removed: the world is unchanged.
+    // Before, the retention failed at the Retention step, after BackupComplete, and the whole
+    // backup was undone. In periodic mode only the backup array's copies carry them.
+    for (seed, replication) in
+        [(80, Replication::None), (81, Replication::Synchronous), (82, Replication::Periodic(None))]
+    {
+        let mut world = World::new(seed, replication);
+        world.work(10);
+        let kept = world.backup().key;
+        world.advance(Duration::from_secs(1));
+        world.work(10);
+        set_policy(&mut world, PolicySpec::numeric(1, true));
+        let refused = [
+            BackupRequest { retention_hours: Some(337), ..world.request() },
+            BackupRequest { expiration_hours: Some(43_801), ..world.request() },
+        ];
+        for request in refused {
+            let before = snapshot(&world);
+            world.engine.drain_step_records();
+            let error = world.backup_with(&request).unwrap_err();
+            assert!(
+                matches!(error, recovery::Error::Array(ref e) if e.code == simulator::ErrorCode::INV_INPUT_EXCEEDS_RANGE),
+                "{replication:?} {request:?}: {error}"
+            );
+            let records = world.engine.drain_step_records();
+            let steps: Vec<_> = records.iter().map(|r| r.step).collect();
+            assert_eq!(steps, [WorkflowStep::PolicyCheck], "{replication:?}: {records:?}");
+            assert!(matches!(records[0].outcome, StepOutcome::Failed(_)));
+            assert_eq!(snapshot(&world), before, "{replication:?}: the old set stays, nothing is copied");
+            assert!(world.entry(Site::Local, &kept).is_some() || world.entry(Site::Remote, &kept).is_some());
+        }
+        // The system maximum itself is accepted, and carried as the spec places it.
+        let report = world.backup_with(&BackupRequest { retention_hours: Some(336), ..world.request() }).unwrap();
+        let site = if replication == Replication::None { Site::Local } else { Site::Remote };
+        let array = if replication == Replication::None { world.a } else { world.b };
+        for copy in &world.entry(site, &report.key).unwrap().copies {
+            assert!(world.sim.array(array).volume(&copy.copy_volume).unwrap().retained_until.is_some());
+        }
+        world.check();
+    }
 }
 
 #[test]

@@ -335,6 +335,22 @@ impl Array {
         expiration_hours: Option<u64>,
         retention_hours: Option<u64>,
     ) -> Result<TimeLimits> {
+        self.check_time_limits(expiration_hours, retention_hours)?;
+        Ok(TimeLimits {
+            expires_at: expiration_hours.map(|h| now + hours(h)),
+            retained_until: retention_hours.map(|h| now + hours(h)),
+        })
+    }
+
+    /// Whether this array would accept `expiration_hours` and `retention_hours` on a volume (the
+    /// check `modify_volume` and copy creation make), without changing anything: each at least
+    /// 1 h and at most the time limit, retention licensed (Virtual Lock) and within the system's
+    /// retention maximum, and not beyond the expiration. Lets a caller refuse a request before
+    /// it has taken copies it would have to undo.
+    ///
+    /// Errors: `INV_INPUT_BELOW_RANGE`, `INV_INPUT_EXCEEDS_RANGE`, `UNLICENSED_FEATURE`,
+    /// `INV_INPUT_RETAIN_GT_EXPIRE`.
+    pub fn check_time_limits(&self, expiration_hours: Option<u64>, retention_hours: Option<u64>) -> Result<()> {
         let max = self.config.limits.max_time_hours;
         for (what, value) in [("expiration", expiration_hours), ("retention", retention_hours)] {
             match value {
@@ -373,10 +389,7 @@ impl Array {
                 format!("retention {ret} h exceeds expiration {exp} h"),
             ));
         }
-        Ok(TimeLimits {
-            expires_at: expiration_hours.map(|h| now + hours(h)),
-            retained_until: retention_hours.map(|h| now + hours(h)),
-        })
+        Ok(())
     }
 
     fn validate_alerts(alerts: &AllocationAlerts, provisioning: Provisioning) -> Result<()> {

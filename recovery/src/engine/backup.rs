@@ -607,11 +607,19 @@ fn prepare(
             Some(peer)
         }
     };
+    // Placement (spec §3.2): expiration and retention on the primary copies unless periodic; on
+    // the backup array's copies in both Remote Copy modes. Each array that will carry them must
+    // accept them (its retention maximum, Virtual Lock): refused here, before any copy is taken
+    // or any old set removed, not at the Retention step after BackupComplete.
+    let periodic = mode.kind() == RemoteCopyMode::Periodic;
+    let primary_expiration = if periodic { None } else { fields.expiration_hours };
+    let primary_retention = if periodic { None } else { fields.retention_hours };
+    sim.array(primary_array).check_time_limits(primary_expiration, primary_retention)?;
+    if let Some(backup) = backup_array {
+        sim.array(backup).check_time_limits(fields.expiration_hours, fields.retention_hours)?;
+    }
     let targets: Vec<ArrayId> = std::iter::once(primary_array).chain(backup_array).collect();
     let removals = engine.plan_numeric(sim, &request.server, &request.database, &targets)?;
-    // Placement (spec §3.2): expiration on the primary copies unless periodic; on the backup
-    // array's copies in both Remote Copy modes.
-    let primary_expiration = if mode.kind() == RemoteCopyMode::Periodic { None } else { fields.expiration_hours };
     let mut primary = Vec::new();
     for (role, volume) in [(VolumeRole::Database, &db_volume), (VolumeRole::Log, &log_volume)] {
         primary.push(plan_copy(sim, primary_array, role, volume, &key, primary_expiration)?);
