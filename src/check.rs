@@ -15,6 +15,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use harness::campaign::{self, CampaignConfig, Failure, FaultKind};
 
+use crate::output::Stdout;
+
 /// Arguments of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -69,6 +71,7 @@ struct Totals {
 
 /// Runs the verb.
 pub fn run(args: CheckArgs) -> anyhow::Result<()> {
+    let mut out = Stdout::new();
     let faults: BTreeSet<FaultKind> = FaultKind::parse_list(&args.faults).map_err(anyhow::Error::msg)?;
     let (shard, shards) = parse_shard(args.shard.as_deref())?;
     if args.jobs == 0 || args.steps_per_case == 0 {
@@ -88,14 +91,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let cases = campaign::shard_cases(args.steps, args.steps_per_case, shard, shards);
     let shard_steps = cases.len() as u64 * args.steps_per_case as u64;
     let kinds: Vec<&str> = faults.iter().map(|k| k.name()).collect();
-    println!(
-        "check: seed {seed}, {} steps in {} cases of {} (shard {shard}/{shards}), faults: {}, {} job(s)",
-        shard_steps,
+    writeln!(
+        out,
+        "check: seed {seed}, {shard_steps} steps in {} cases of {} (shard {shard}/{shards}), faults: {}, {} job(s)",
         cases.len(),
         args.steps_per_case,
         if kinds.is_empty() { "none".to_owned() } else { kinds.join(",") },
         args.jobs
-    );
+    )?;
     let bar = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(shard_steps) };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps {per_sec} eta {eta} {msg}")
@@ -143,7 +146,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     let steps = totals.steps.load(Ordering::Relaxed);
     let found = found.into_inner().unwrap_or_else(|e| e.into_inner());
-    println!(
+    writeln!(
+        out,
         "summary: {steps} steps, {} cases, {} workflows, {} transactions, {} faults injected, {:.0} steps/s ({:.1} s), {} violation(s)",
         totals.cases.load(Ordering::Relaxed),
         totals.workflows.load(Ordering::Relaxed),
@@ -152,7 +156,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         steps as f64 / elapsed,
         elapsed,
         usize::from(found.is_some())
-    );
+    )?;
     let Some((case, case_seed, steps, violation)) = found else {
         if totals.cases.load(Ordering::Relaxed) < cases.len() as u64 {
             bail!("campaign stopped early (see above)");
@@ -160,7 +164,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let invariant = violation.violations[0].invariant.to_owned();
-    println!("shrinking {} steps (invariant {invariant}) ...", steps.len());
+    writeln!(out, "shrinking {} steps (invariant {invariant}) ...", steps.len())?;
     let minimal = campaign::shrink(&config, case_seed, &steps, &invariant, 2_000);
     let last = campaign::run_case(&config, case_seed, &minimal).violation.map(|v| v.violations).unwrap_or_default();
     let failure = Failure {
@@ -176,13 +180,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let path = args.out.join(format!("check-{seed}-case{case}.toml"));
     std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
-    print!("{}", failure.banner(&path.display().to_string()));
+    write!(out, "{}", failure.banner(&path.display().to_string()))?;
     match campaign::replays(&config, &text, &invariant) {
         Ok(true) => {}
-        Ok(false) => {
-            println!("warning: the written scenario did not reproduce the violation (a harness bug; please report)")
-        }
-        Err(error) => println!("warning: the written scenario does not load: {error}"),
+        Ok(false) => writeln!(
+            out,
+            "warning: the written scenario did not reproduce the violation (a harness bug; please report)"
+        )?,
+        Err(error) => writeln!(out, "warning: the written scenario does not load: {error}")?,
     }
     bail!("invariant {invariant} broken (seed {seed}, case {case})")
 }

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 
+use crate::output::Stdout;
+
 /// Arguments of `run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -42,6 +44,7 @@ pub fn defect_named(name: &str) -> anyhow::Result<harness::Defect> {
 
 /// Runs the verb.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let mut out = Stdout::new();
     let scenario = harness::scenario::load(&args.scenario)?;
     #[cfg(feature = "defects")]
     let defect = args.defect.as_deref().map(defect_named).transpose()?;
@@ -50,14 +53,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let (report, world) =
         harness::runner::run_keeping_world(&scenario, harness::runner::RunOptions { seed: args.seed, defect })?;
     if args.json {
-        println!("{}", harness::report::json(&report));
+        writeln!(out, "{}", harness::report::json(&report))?;
     } else {
-        print!("{}", harness::report::text(&report));
+        write!(out, "{}", harness::report::text(&report))?;
     }
     if let Some(path) = &args.timeline {
         std::fs::write(path, harness::report::svg(&report)).with_context(|| format!("writing {}", path.display()))?;
         if !args.json {
-            println!("timeline: {}", path.display());
+            writeln!(out, "timeline: {}", path.display())?;
         }
     }
     if let Some(path) = &args.trace {
@@ -76,7 +79,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
         if !args.json {
-            println!("trace: {}", path.display());
+            writeln!(out, "trace: {}", path.display())?;
         }
     }
     if !report.passed() {

@@ -1,6 +1,7 @@
-//! The `run` and `check` verbs as a user calls them: exit codes, output, files.
+//! The `run` and `check` verbs as a user calls them (and `serve`'s standard output): exit codes,
+//! output, files.
 
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 fn storeserv_sim(args: &[&str]) -> (bool, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_storeserv-sim"))
@@ -89,4 +90,50 @@ fn check_runs_and_shards() {
     assert!(out2.contains("summary: 200 steps, 1 cases"), "{out2}");
     let (ok, _, err) = storeserv_sim(&["check", "--shard", "3/2"]);
     assert!(!ok && err.contains("--shard"), "{err}");
+}
+
+/// The one line the CLI prints for an error, checked for its shape; returns it.
+fn one_error_line(stderr: &str) -> &str {
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("storeserv-sim: error: "), "{stderr}");
+    stderr.trim_end()
+}
+
+/// Runs the binary with `stdout` as its standard output (stderr captured).
+fn storeserv_sim_to(args: &[&str], stdout: Stdio) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_storeserv-sim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the binary runs")
+}
+
+// Goal (review finding 5): a closed standard output ends every verb quietly (nothing on stderr,
+// status 141 as for a program a shell saw killed by SIGPIPE), and a full one (/dev/full) is one
+// error line and a non-zero status; never a panic. Method: give the binary the write end of a
+// pipe whose read end is already closed, then /dev/full, for `check`, `run` and `serve`
+// (`serve` fails at its first line, before waiting for a signal).
+#[test]
+fn a_closed_or_full_stdout_is_not_a_panic() {
+    let verbs: [&[&str]; 3] = [
+        &["check", "--steps", "200", "--seed", "5", "--faults", "none", "--quiet"],
+        &["run", "fixtures/backup-no-remote-copy.toml"],
+        &["serve", "--primary-listen", "127.0.0.1:0", "--backup-listen", "127.0.0.1:0"],
+    ];
+    for args in verbs {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = storeserv_sim_to(args, writer.into());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let output = storeserv_sim_to(args, full.into());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(one_error_line(&stderr).contains("writing to standard output"), "{args:?}: {stderr}");
+    }
 }

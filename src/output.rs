@@ -1,0 +1,54 @@
+//! Where the CLI's output goes: standard output as a fallible writer.
+//!
+//! `writeln!(out, ...)` on [`Stdout`] returns a [`StdoutError`] where `println!` would panic (a
+//! closed pipe, a full disk). `main` ends the program quietly when the error is a closed pipe
+//! and prints one error line otherwise. Each write is flushed, so a line is out (or its error
+//! known) before the next step of a long campaign begins.
+
+use std::fmt;
+use std::io::{self, Write as _};
+
+/// Standard output. `write!`/`writeln!` call [`Stdout::write_fmt`], which returns a
+/// [`StdoutError`] instead of an `io::Error` so that `main` can tell it from other I/O errors.
+#[derive(Debug)]
+pub struct Stdout(io::Stdout);
+
+impl Stdout {
+    /// The process's standard output.
+    pub fn new() -> Stdout {
+        Stdout(io::stdout())
+    }
+
+    /// Writes `text` and flushes it (what `write!` and `writeln!` expand to).
+    ///
+    /// Errors: the write or the flush failed.
+    pub fn write_fmt(&mut self, text: fmt::Arguments<'_>) -> Result<(), StdoutError> {
+        let mut lock = self.0.lock();
+        lock.write_fmt(text).and_then(|()| lock.flush()).map_err(StdoutError)
+    }
+}
+
+/// A write to standard output failed.
+#[derive(Debug)]
+pub struct StdoutError(io::Error);
+
+impl StdoutError {
+    /// Whether the reader closed the pipe (`... | head -1`): the end of the program, not an error
+    /// to report.
+    pub fn is_closed(&self) -> bool {
+        self.0.kind() == io::ErrorKind::BrokenPipe
+    }
+}
+
+impl fmt::Display for StdoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The cause is the source (`main` prints the chain), so it is not repeated here.
+        f.write_str("writing to standard output")
+    }
+}
+
+impl std::error::Error for StdoutError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
