@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use harness::campaign::{self, CampaignConfig, Failure, FaultKind};
 
-use crate::output::Stdout;
+use crate::output::{self, Stdout};
 
 /// Arguments of `check`.
 #[derive(Debug, Args)]
@@ -38,7 +38,8 @@ pub struct CheckArgs {
     /// Steps per case (one simulation each).
     #[arg(long, default_value_t = campaign::DEFAULT_STEPS_PER_CASE)]
     pub steps_per_case: usize,
-    /// Directory for the minimal failing scenario.
+    /// Directory for the minimal failing scenario (created if missing, and checked writable
+    /// before the campaign runs).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
     /// No progress bar (CI logs).
@@ -88,6 +89,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     {
         config.defect = args.defect.as_deref().map(crate::run::defect_named).transpose()?;
     }
+    // Before the campaign, so that a bad --out costs a second, not the campaign's violation.
+    output::check_writable_dir("--out", &args.out)?;
     let cases = campaign::shard_cases(args.steps, args.steps_per_case, shard, shards);
     let shard_steps = cases.len() as u64 * args.steps_per_case as u64;
     let kinds: Vec<&str> = faults.iter().map(|k| k.name()).collect();
@@ -177,10 +180,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         steps: minimal,
     };
     let text = failure.scenario_toml(&config);
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let path = args.out.join(format!("check-{seed}-case{case}.toml"));
-    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    // The banner before the file: if the write fails after all (--out was checked before the
+    // campaign, but the file system may have changed since), the violation is still shown.
     write!(out, "{}", failure.banner(&path.display().to_string()))?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    // Replaying the written text (what `run` will read) catches a scenario file that does not
+    // reproduce the case; it runs after the banner, which it does not change.
     match campaign::replays(&config, &text, &invariant) {
         Ok(true) => {}
         Ok(false) => writeln!(

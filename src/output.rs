@@ -1,4 +1,6 @@
-//! Where the CLI's output goes: standard output as a fallible writer.
+//! Where the CLI's output goes: standard output as a fallible writer, and the checks a verb
+//! makes on its output files before its long work, so that a bad path fails in a second rather
+//! than after a campaign (and never after a report that says PASS).
 //!
 //! `writeln!(out, ...)` on [`Stdout`] returns a [`StdoutError`] where `println!` would panic (a
 //! closed pipe, a full disk). `main` ends the program quietly when the error is a closed pipe
@@ -6,7 +8,11 @@
 //! known) before the next step of a long campaign begins.
 
 use std::fmt;
+use std::fs::OpenOptions;
 use std::io::{self, Write as _};
+use std::path::Path;
+
+use anyhow::{Context, bail};
 
 /// Standard output. `write!`/`writeln!` call [`Stdout::write_fmt`], which returns a
 /// [`StdoutError`] instead of an `io::Error` so that `main` can tell it from other I/O errors.
@@ -51,4 +57,21 @@ impl std::error::Error for StdoutError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.0)
     }
+}
+
+/// Checks, before a verb's long work, that files can be written into the directory `dir`
+/// (given as `flag`): creates it if missing (it is where the output goes), then creates and
+/// removes a probe file in it.
+///
+/// Errors: one line naming the flag, the path and the cause.
+pub fn check_writable_dir(flag: &str, dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        bail!("{flag} {}: not a directory", dir.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("{flag} {}: cannot create the directory", dir.display()))?;
+    let probe = dir.join(format!(".storeserv-sim-probe-{}", std::process::id()));
+    let cannot = || format!("{flag} {}: cannot write into the directory", dir.display());
+    OpenOptions::new().write(true).create_new(true).open(&probe).with_context(cannot)?;
+    std::fs::remove_file(&probe).with_context(cannot)?;
+    Ok(())
 }

@@ -111,6 +111,24 @@ fn storeserv_sim_to(args: &[&str], stdout: Stdio) -> Output {
         .expect("the binary runs")
 }
 
+// Goal (review finding 1): an unusable `check --out` is refused before the campaign runs, in one
+// error line. Method: a directory that cannot be created (under /proc) and a regular file as
+// `--out`; neither run may print the campaign's summary.
+#[test]
+fn check_refuses_an_unusable_out_before_the_campaign() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    for out in ["/proc/storeserv-sim-out", file.to_str().unwrap()] {
+        let (ok, stdout, stderr) =
+            storeserv_sim(&["check", "--steps", "200", "--seed", "5", "--faults", "none", "--quiet", "--out", out]);
+        assert!(!ok, "{stdout}");
+        assert!(!stdout.contains("summary:"), "the campaign ran: {stdout}");
+        let line = one_error_line(&stderr);
+        assert!(line.contains("--out") && line.contains(out), "{line}");
+    }
+}
+
 // Goal (review finding 5): a closed standard output ends every verb quietly (nothing on stderr,
 // status 141 as for a program a shell saw killed by SIGPIPE), and a full one (/dev/full) is one
 // error line and a non-zero status; never a panic. Method: give the binary the write end of a
@@ -136,4 +154,25 @@ fn a_closed_or_full_stdout_is_not_a_panic() {
         assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(one_error_line(&stderr).contains("writing to standard output"), "{args:?}: {stderr}");
     }
+}
+
+// Goal (review finding 1): when the failure file cannot be written at the end, the banner (the
+// violation, the minimal steps, the case seed) is still printed. Method: the review's defect
+// campaign with `--out` a writable directory in which the failure file's name is taken by a
+// directory (case 0 of seed 1 is the one that breaks).
+#[cfg(feature = "defects")]
+#[test]
+fn check_prints_the_banner_when_the_failure_file_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = dir.path().join("check-1-case0.toml");
+    std::fs::create_dir(&taken).unwrap();
+    let out = dir.path().to_str().unwrap();
+    let args = ["check", "--defect", "copy_outside_freeze", "--steps", "2000", "--seed", "1", "--quiet", "--out", out];
+    let (ok, stdout, stderr) = storeserv_sim(&args);
+    assert!(!ok, "{stdout}");
+    for part in ["VIOLATION  copies_inside_freeze", "case seed", "minimal steps", "replay:"] {
+        assert!(stdout.contains(part), "{part} missing: {stdout}");
+    }
+    let line = one_error_line(&stderr);
+    assert!(line.contains("writing") && line.contains(taken.to_str().unwrap()), "{line}");
 }
