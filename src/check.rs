@@ -35,7 +35,7 @@ pub struct CheckArgs {
     /// Run only shard K of N (1-based): cases whose index ≡ K-1 (mod N).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Steps per case (one simulation each).
+    /// Steps per case (one simulation each), 1 to 100000.
     #[arg(long, default_value_t = campaign::DEFAULT_STEPS_PER_CASE)]
     pub steps_per_case: usize,
     /// Directory for the minimal failing scenario (created if missing, and checked writable
@@ -75,8 +75,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let mut out = Stdout::new();
     let faults: BTreeSet<FaultKind> = FaultKind::parse_list(&args.faults).map_err(anyhow::Error::msg)?;
     let (shard, shards) = parse_shard(args.shard.as_deref())?;
-    if args.jobs == 0 || args.steps_per_case == 0 {
-        bail!("--jobs and --steps-per-case must be at least 1");
+    if !(1..=campaign::MAX_STEPS_PER_CASE).contains(&args.steps_per_case) {
+        bail!("--steps-per-case {}: must be 1 to {}", args.steps_per_case, campaign::MAX_STEPS_PER_CASE);
+    }
+    if args.jobs == 0 {
+        bail!("--jobs must be at least 1");
     }
     // Wall time only picks a default seed; the campaign itself never reads it.
     #[allow(clippy::disallowed_methods)]
@@ -92,7 +95,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     // Before the campaign, so that a bad --out costs a second, not the campaign's violation.
     output::check_writable_dir("--out", &args.out)?;
     let cases = campaign::shard_cases(args.steps, args.steps_per_case, shard, shards);
-    let shard_steps = cases.len() as u64 * args.steps_per_case as u64;
+    // At most 2^64 cases of at most 100,000 steps: u128 holds the product.
+    let shard_steps = u128::from(cases.len()) * args.steps_per_case as u128;
     let kinds: Vec<&str> = faults.iter().map(|k| k.name()).collect();
     writeln!(
         out,
@@ -102,7 +106,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         if kinds.is_empty() { "none".to_owned() } else { kinds.join(",") },
         args.jobs
     )?;
-    let bar = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(shard_steps) };
+    let bar = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(u64::try_from(shard_steps).unwrap_or(u64::MAX))
+    };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps {per_sec} eta {eta} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -117,11 +125,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         for _ in 0..args.jobs {
             scope.spawn(|| {
                 while !stop.load(Ordering::Relaxed) {
-                    let slot = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    let Some(&case) = cases.get(slot) else { break };
+                    let Some(case) = cases.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
                     let case_seed = campaign::case_seed(seed, case);
-                    let steps = campaign::generate_case(case_seed, config.steps_per_case, &config.faults);
-                    let outcome = campaign::run_case(&config, case_seed, &steps);
+                    let outcome = campaign::run_generated_case(&config, case_seed);
                     totals.steps.fetch_add(outcome.steps as u64, Ordering::Relaxed);
                     totals.cases.fetch_add(1, Ordering::Relaxed);
                     let s = outcome.stats;
@@ -136,9 +142,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
                     }
                     if let Some(violation) = outcome.violation {
                         stop.store(true, Ordering::Relaxed);
-                        let mut slot = found.lock().unwrap_or_else(|e| e.into_inner());
-                        if slot.as_ref().is_none_or(|(c, ..)| case < *c) {
-                            *slot = Some((case, case_seed, steps[..=violation.step].to_vec(), violation));
+                        let mut first = found.lock().unwrap_or_else(|e| e.into_inner());
+                        if first.as_ref().is_none_or(|(c, ..)| case < *c) {
+                            *first = Some((case, case_seed, violation));
                         }
                     }
                 }
@@ -160,12 +166,15 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         elapsed,
         usize::from(found.is_some())
     )?;
-    let Some((case, case_seed, steps, violation)) = found else {
-        if totals.cases.load(Ordering::Relaxed) < cases.len() as u64 {
+    let Some((case, case_seed, violation)) = found else {
+        if totals.cases.load(Ordering::Relaxed) < cases.len() {
             bail!("campaign stopped early (see above)");
         }
         return Ok(());
     };
+    // The case's steps up to the violation, generated again (the same steps: a step depends only
+    // on the case seed and its index); the case ran without keeping them.
+    let steps = campaign::generate_case(case_seed, violation.step + 1, &config.faults);
     let invariant = violation.violations[0].invariant.to_owned();
     writeln!(out, "shrinking {} steps (invariant {invariant}) ...", steps.len())?;
     let minimal = campaign::shrink(&config, case_seed, &steps, &invariant, 2_000);
@@ -199,5 +208,5 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     bail!("invariant {invariant} broken (seed {seed}, case {case})")
 }
 
-/// The first violating case: its index, its seed, its steps up to the violation, the violation.
-type Found = (u64, u64, Vec<harness::scenario::StepToml>, campaign::CaseViolation);
+/// The first violating case: its index, its seed, its violation.
+type Found = (u64, u64, campaign::CaseViolation);

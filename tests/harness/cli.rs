@@ -129,6 +129,19 @@ fn check_refuses_an_unusable_out_before_the_campaign() {
     }
 }
 
+// Goal (review finding 2): a `--steps-per-case` too large to run is one error line naming the
+// bound, never a panic ("capacity overflow") or an abort (a failed allocation).
+// Method: u64::MAX, 10^11 (the two values of the review) and one past the bound.
+#[test]
+fn check_bounds_steps_per_case() {
+    for value in ["18446744073709551615", "100000000000", "100001"] {
+        let (ok, stdout, stderr) = storeserv_sim(&["check", "--steps", "1", "--steps-per-case", value, "--quiet"]);
+        assert!(!ok, "{stdout}");
+        let line = one_error_line(&stderr);
+        assert!(line.contains("--steps-per-case") && line.contains("100000"), "{line}");
+    }
+}
+
 // Goal (review finding 5): a closed standard output ends every verb quietly (nothing on stderr,
 // status 141 as for a program a shell saw killed by SIGPIPE), and a full one (/dev/full) is one
 // error line and a non-zero status; never a panic. Method: give the binary the write end of a
