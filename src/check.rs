@@ -17,6 +17,10 @@ use harness::campaign::{self, CampaignConfig, Failure, FaultKind};
 
 use crate::output::{self, Stdout};
 
+/// Most worker threads `--jobs` accepts: far more than any machine's cores, far fewer than
+/// the threads a typo could ask for (each costs a stack and a share of the cases).
+pub const MAX_JOBS: usize = 1024;
+
 /// Arguments of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -29,7 +33,7 @@ pub struct CheckArgs {
     /// Fault kinds: `all`, `none`, or a comma-separated list of link, array, workflow, vss, server, dr.
     #[arg(long, default_value = "all")]
     pub faults: String,
-    /// Worker threads.
+    /// Worker threads, 1 to 1024; no more start than the shard has cases.
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
     /// Run only shard K of N (1-based): cases whose index ≡ K-1 (mod N).
@@ -78,8 +82,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     if !(1..=campaign::MAX_STEPS_PER_CASE).contains(&args.steps_per_case) {
         bail!("--steps-per-case {}: must be 1 to {}", args.steps_per_case, campaign::MAX_STEPS_PER_CASE);
     }
-    if args.jobs == 0 {
-        bail!("--jobs must be at least 1");
+    if !(1..=MAX_JOBS).contains(&args.jobs) {
+        bail!("--jobs {}: must be 1 to {MAX_JOBS}", args.jobs);
     }
     // Wall time only picks a default seed; the campaign itself never reads it.
     #[allow(clippy::disallowed_methods)]
@@ -95,16 +99,18 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     // Before the campaign, so that a bad --out costs a second, not the campaign's violation.
     output::check_writable_dir("--out", &args.out)?;
     let cases = campaign::shard_cases(args.steps, args.steps_per_case, shard, shards);
+    // More threads than cases would only start and stop.
+    let jobs = args.jobs.min(usize::try_from(cases.len()).unwrap_or(usize::MAX));
     // At most 2^64 cases of at most 100,000 steps: u128 holds the product.
     let shard_steps = u128::from(cases.len()) * args.steps_per_case as u128;
     let kinds: Vec<&str> = faults.iter().map(|k| k.name()).collect();
     writeln!(
         out,
-        "check: seed {seed}, {shard_steps} steps in {} cases of {} (shard {shard}/{shards}), faults: {}, {} job(s)",
+        "check: seed {seed}, {shard_steps} steps in {} cases of {} (shard {shard}/{shards}), faults: {}, {jobs} job(s){}",
         cases.len(),
         args.steps_per_case,
         if kinds.is_empty() { "none".to_owned() } else { kinds.join(",") },
-        args.jobs
+        if jobs < args.jobs { " (one per case)" } else { "" },
     )?;
     let bar = if args.quiet {
         indicatif::ProgressBar::hidden()
@@ -122,7 +128,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
     std::thread::scope(|scope| {
-        for _ in 0..args.jobs {
+        for _ in 0..jobs {
             scope.spawn(|| {
                 while !stop.load(Ordering::Relaxed) {
                     let Some(case) = cases.get(next.fetch_add(1, Ordering::Relaxed)) else { break };

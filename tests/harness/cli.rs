@@ -142,6 +142,21 @@ fn check_bounds_steps_per_case() {
     }
 }
 
+// Goal (review finding 4): `--jobs` starts no more threads than the shard has cases, and an
+// absurd value is refused. Method: 1,000 jobs for 2 cases (the header reports the 2 threads
+// used), then 100,000 jobs (above the bound).
+#[test]
+fn check_caps_and_bounds_jobs() {
+    let (ok, stdout, stderr) =
+        storeserv_sim(&["check", "--steps", "400", "--seed", "5", "--faults", "none", "--quiet", "--jobs", "1000"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("in 2 cases of 200") && stdout.contains(", 2 job(s)"), "{stdout}");
+    assert!(stdout.contains("summary: 400 steps, 2 cases"), "{stdout}");
+    let (ok, stdout, stderr) = storeserv_sim(&["check", "--steps", "400", "--quiet", "--jobs", "100000"]);
+    assert!(!ok, "{stdout}");
+    assert!(one_error_line(&stderr).contains("--jobs"), "{stderr}");
+}
+
 // Goal (review finding 5): a closed standard output ends every verb quietly (nothing on stderr,
 // status 141 as for a program a shell saw killed by SIGPIPE), and a full one (/dev/full) is one
 // error line and a non-zero status; never a panic. Method: give the binary the write end of a
