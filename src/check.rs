@@ -6,7 +6,6 @@
 //! failure file. The model stays single-threaded per simulation: each case runs on one thread from
 //! its own seed, and cases share nothing.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,13 +23,16 @@ pub const MAX_JOBS: usize = 1024;
 /// Arguments of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Total steps of the campaign (before sharding).
+    /// Total steps of the campaign (before sharding), at least 1, rounded up to whole cases of
+    /// --steps-per-case (--steps 1 runs one case of 200 steps); the first line printed gives the
+    /// steps and cases that run.
     #[arg(long, default_value_t = 10_000)]
     pub steps: u64,
     /// Campaign seed (default: drawn from the wall clock and printed, so the run can be repeated).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Fault kinds: `all`, `none`, or a comma-separated list of link, array, workflow, vss, server, dr.
+    /// Fault kinds: `all`, `none`, or a comma-separated list of link, array, workflow, vss, server,
+    /// dr (an empty list or name is refused: `none` asks for no faults).
     #[arg(long, default_value = "all")]
     pub faults: String,
     /// Worker threads, 1 to 1024; no more start than the shard has cases.
@@ -77,8 +79,11 @@ struct Totals {
 /// Runs the verb.
 pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let mut out = Stdout::new();
-    let faults: BTreeSet<FaultKind> = FaultKind::parse_list(&args.faults).map_err(anyhow::Error::msg)?;
+    let faults = FaultKind::parse_list(&args.faults).with_context(|| format!("--faults {:?}", args.faults))?;
     let (shard, shards) = parse_shard(args.shard.as_deref())?;
+    if args.steps == 0 {
+        bail!("--steps 0: a campaign needs at least 1 step");
+    }
     if !(1..=campaign::MAX_STEPS_PER_CASE).contains(&args.steps_per_case) {
         bail!("--steps-per-case {}: must be 1 to {}", args.steps_per_case, campaign::MAX_STEPS_PER_CASE);
     }

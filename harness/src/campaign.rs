@@ -78,28 +78,40 @@ impl FaultKind {
         }
     }
 
-    /// Parses a comma-separated list (`all`, `none`, or names).
+    /// Parses a comma-separated list (`all`, `none`, or names; spaces around names are ignored).
     ///
-    /// Errors: the unknown name, with the known ones.
-    pub fn parse_list(text: &str) -> Result<BTreeSet<FaultKind>, String> {
+    /// Errors: an unknown name (with the known ones), or an empty name — which includes an empty
+    /// list — since an empty list meaning "no faults" is too easy to ask for by mistake (an unset
+    /// shell variable); `none` asks for no faults.
+    pub fn parse_list(text: &str) -> Result<BTreeSet<FaultKind>, FaultListError> {
         let mut kinds = BTreeSet::new();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        for part in text.split(',').map(str::trim) {
             match part {
+                "" => return Err(FaultListError::EmptyName),
                 "all" => kinds.extend(FaultKind::ALL),
                 "none" => {}
                 name => match FaultKind::ALL.iter().find(|k| k.name() == name) {
                     Some(kind) => {
                         kinds.insert(*kind);
                     }
-                    None => {
-                        let known: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
-                        return Err(format!("unknown fault kind `{name}` (known: all, none, {})", known.join(", ")));
-                    }
+                    None => return Err(FaultListError::Unknown(name.to_owned())),
                 },
             }
         }
         Ok(kinds)
     }
+}
+
+/// Why [`FaultKind::parse_list`] refused a list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FaultListError {
+    /// A name that is no fault kind.
+    #[error("unknown fault kind `{0}` (known: all, none, {known})", known = FaultKind::ALL.map(FaultKind::name).join(", "))]
+    Unknown(String),
+    /// An empty list, or an empty name between commas.
+    #[error("an empty fault kind in the list (write `none` for no faults)")]
+    EmptyName,
 }
 
 /// What a campaign case needs besides its seed.
@@ -627,6 +639,17 @@ mod tests {
         }
         assert!(FaultKind::parse_list("link,bogus").is_err());
         assert!(FaultKind::parse_list("none").unwrap().is_empty());
+    }
+
+    // Goal (review finding 6): an empty fault list or an empty name in one is an error, not a
+    // quiet `none`; `none` and spaces around names still work.
+    #[test]
+    fn an_empty_fault_list_is_an_error() {
+        for text in ["", " ", ",,", "link,", ",link", "link,,array"] {
+            assert_eq!(FaultKind::parse_list(text), Err(FaultListError::EmptyName), "{text:?}");
+        }
+        assert_eq!(FaultKind::parse_list(" link , array "), Ok(BTreeSet::from([FaultKind::Link, FaultKind::Array])));
+        assert_eq!(FaultKind::parse_list("none"), Ok(BTreeSet::new()));
     }
 
     // Goal (review finding 3): a shard's cases are computed, not listed, so a campaign of any

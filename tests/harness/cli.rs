@@ -184,6 +184,25 @@ fn a_closed_or_full_stdout_is_not_a_panic() {
     }
 }
 
+// Goal (review finding 6): `check` refuses a campaign of no steps and an empty fault list (the
+// word `none` asks for no faults), and its help says how steps become cases. Method: each bad
+// value gives one error line naming its flag; `--help` mentions the rounding; `--steps 1` reports
+// the 200 steps it runs.
+#[test]
+fn check_refuses_zero_steps_and_empty_fault_lists() {
+    for (flag, value) in [("--steps", "0"), ("--faults", ""), ("--faults", ",,"), ("--faults", "link,")] {
+        let (ok, stdout, stderr) = storeserv_sim(&["check", flag, value, "--quiet"]);
+        assert!(!ok, "{flag} {value:?}: {stdout}");
+        assert!(one_error_line(&stderr).contains(flag), "{stderr}");
+    }
+    let (ok, stdout, _) = storeserv_sim(&["check", "--help"]);
+    assert!(ok);
+    assert!(stdout.contains("rounded up to whole cases"), "{stdout}");
+    let (ok, stdout, stderr) = storeserv_sim(&["check", "--steps", "1", "--seed", "5", "--faults", "none", "--quiet"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("200 steps in 1 cases of 200"), "{stdout}");
+}
+
 // Goal (review finding 1): when the failure file cannot be written at the end, the banner (the
 // violation, the minimal steps, the case seed) is still printed. Method: the review's defect
 // campaign with `--out` a writable directory in which the failure file's name is taken by a
