@@ -10,7 +10,7 @@
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::{self, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
@@ -59,6 +59,26 @@ impl std::error::Error for StdoutError {
     }
 }
 
+/// Checks, before a verb's long work, that the output file `path` (given as `flag`) can be
+/// written: an existing regular file is opened for writing (not truncated), a missing one is
+/// created and removed again. Leaves the file system as it found it.
+///
+/// Errors: one line naming the flag, the path and the cause.
+pub fn check_writable_file(flag: &str, path: &Path) -> anyhow::Result<()> {
+    let cannot = || format!("{flag} {}: cannot be written", path.display());
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_dir() => bail!("{flag} {}: is a directory", path.display()),
+        Ok(_) => {
+            OpenOptions::new().write(true).open(path).with_context(cannot)?;
+        }
+        Err(_) => {
+            OpenOptions::new().write(true).create_new(true).open(path).with_context(cannot)?;
+            std::fs::remove_file(path).with_context(cannot)?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks, before a verb's long work, that files can be written into the directory `dir`
 /// (given as `flag`): creates it if missing (it is where the output goes), then creates and
 /// removes a probe file in it.
@@ -74,4 +94,18 @@ pub fn check_writable_dir(flag: &str, dir: &Path) -> anyhow::Result<()> {
     OpenOptions::new().write(true).create_new(true).open(&probe).with_context(cannot)?;
     std::fs::remove_file(&probe).with_context(cannot)?;
     Ok(())
+}
+
+/// `path` in a form two spellings of one file share: canonical (absolute, no `.`, `..` or
+/// symbolic links) if it exists, else its parent's canonical form joined with its name, else
+/// as given. Hard links are not recognised.
+pub fn resolved(path: &Path) -> PathBuf {
+    if let Ok(canonical) = path.canonicalize() {
+        return canonical;
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return path.to_path_buf();
+    };
+    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    parent.canonicalize().map_or_else(|_| path.to_path_buf(), |parent| parent.join(name))
 }

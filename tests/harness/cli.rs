@@ -203,6 +203,63 @@ fn check_refuses_zero_steps_and_empty_fault_lists() {
     assert!(stdout.contains("200 steps in 1 cases of 200"), "{stdout}");
 }
 
+// Goal (review finding 7): `run` never writes an output over its scenario or over its other
+// output, whatever the spelling of the path. Method: a copy of a fixture in a temporary
+// directory, with `--timeline`/`--trace` naming it or each other; the scenario is unchanged and
+// nothing is written.
+#[test]
+fn run_refuses_outputs_that_overwrite_the_input_or_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::copy("fixtures/backup-no-remote-copy.toml", &scenario).unwrap();
+    let original = std::fs::read_to_string(&scenario).unwrap();
+    let same = dir.path().join(".").join("s.toml");
+    let svg = dir.path().join("t.svg");
+    let svg_again = dir.path().join("..").join(dir.path().file_name().unwrap()).join("t.svg");
+    let runs: [Vec<&str>; 3] = [
+        vec!["--timeline", scenario.to_str().unwrap()],
+        vec!["--trace", same.to_str().unwrap()],
+        vec!["--timeline", svg.to_str().unwrap(), "--trace", svg_again.to_str().unwrap()],
+    ];
+    for outputs in runs {
+        let mut args = vec!["run", scenario.to_str().unwrap()];
+        args.extend(&outputs);
+        let (ok, stdout, stderr) = storeserv_sim(&args);
+        assert!(!ok, "{outputs:?}: {stdout}");
+        assert!(stdout.is_empty(), "{outputs:?}: {stdout}");
+        assert!(one_error_line(&stderr).contains(outputs[0]), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&scenario).unwrap(), original, "{outputs:?}");
+        assert!(!svg.exists(), "{outputs:?}");
+    }
+}
+
+// Goal (review finding 7): an unwritable `--timeline` or `--trace` fails before the run, so no
+// report says PASS before an error, and no output is half written. Method: a path under /proc and
+// a directory, each as either output, and a good timeline with a bad trace.
+#[test]
+fn run_refuses_unwritable_outputs_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("t.svg");
+    let directory = dir.path().to_str().unwrap();
+    let runs: [Vec<&str>; 5] = [
+        vec!["--timeline", "/proc/storeserv-sim.svg"],
+        vec!["--trace", "/proc/storeserv-sim.txt"],
+        vec!["--timeline", directory],
+        vec!["--trace", directory],
+        vec!["--trace", directory, "--timeline", svg.to_str().unwrap()],
+    ];
+    for outputs in runs {
+        let mut args = vec!["run", "fixtures/backup-no-remote-copy.toml"];
+        args.extend(&outputs);
+        let (ok, stdout, stderr) = storeserv_sim(&args);
+        assert!(!ok, "{outputs:?}: {stdout}");
+        assert!(!stdout.contains("result: PASS"), "{outputs:?}: {stdout}");
+        let line = one_error_line(&stderr);
+        assert!(line.contains(outputs[0]) && line.contains(outputs[1]), "{line}");
+        assert!(!svg.exists(), "{outputs:?}");
+    }
+}
+
 // Goal (review finding 1): when the failure file cannot be written at the end, the banner (the
 // violation, the minimal steps, the case seed) is still printed. Method: the review's defect
 // campaign with `--out` a writable directory in which the failure file's name is taken by a
