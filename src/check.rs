@@ -198,6 +198,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         violations: last.into_iter().filter(|v| v.invariant == invariant).collect(),
         original_steps: steps.len(),
         steps: minimal,
+        defect: config.defect,
     };
     let text = failure.scenario_toml(&config);
     let path = args.out.join(format!("check-{seed}-case{case}.toml"));

@@ -554,6 +554,9 @@ pub struct Failure {
     pub original_steps: usize,
     /// The minimal steps.
     pub steps: Vec<StepToml>,
+    /// The deliberately wrong engine variant the campaign ran (test-only), which the replay
+    /// command must name to reproduce the violation.
+    pub defect: Option<Defect>,
 }
 
 impl Failure {
@@ -587,7 +590,14 @@ impl Failure {
         for (i, step) in self.steps.iter().enumerate() {
             out.push_str(&format!("  {:>3}. {}\n", i + 1, crate::scenario::step_line(step)));
         }
-        out.push_str(&format!("replay:  cargo run --release -- run {file}\n{rule}\n"));
+        match self.defect {
+            None => out.push_str(&format!("replay:  cargo run --release -- run {file}\n")),
+            Some(defect) => out.push_str(&format!(
+                "replay:  cargo run --release --features defects -- run {file} --defect {}\n",
+                defect.name()
+            )),
+        }
+        out.push_str(&format!("{rule}\n"));
         out
     }
 }
@@ -692,5 +702,30 @@ mod tests {
                 assert_eq!(generated.setup_error, listed.setup_error, "{faults} {seed}");
             }
         }
+    }
+
+    // Goal (review finding 8): the banner's replay command of a defect run names the defect (and
+    // the feature that builds it), so it reproduces the violation; without one it is unchanged.
+    #[test]
+    fn the_replay_command_names_the_defect() {
+        let mut failure = Failure {
+            campaign_seed: 1,
+            case: 0,
+            case_seed: 2,
+            invariant: "copies_inside_freeze".to_owned(),
+            violations: Vec::new(),
+            original_steps: 0,
+            steps: Vec::new(),
+            defect: None,
+        };
+        assert!(failure.banner("f.toml").contains("\nreplay:  cargo run --release -- run f.toml\n"));
+        failure.defect = Some(Defect::CopyOutsideFreeze);
+        assert!(
+            failure.banner("f.toml").contains(
+                "\nreplay:  cargo run --release --features defects -- run f.toml --defect copy_outside_freeze\n"
+            ),
+            "{}",
+            failure.banner("f.toml")
+        );
     }
 }

@@ -260,6 +260,14 @@ fn run_refuses_unwritable_outputs_before_running() {
     }
 }
 
+/// The replay command of a banner in `stdout`: the words after `cargo run ... --`.
+#[cfg(feature = "defects")]
+fn replay_command(stdout: &str) -> Vec<String> {
+    let line = stdout.lines().find(|l| l.starts_with("replay:")).unwrap_or_else(|| panic!("no replay line: {stdout}"));
+    let (_, command) = line.split_once(" -- ").unwrap_or_else(|| panic!("{line}"));
+    command.split_whitespace().map(str::to_owned).collect()
+}
+
 // Goal (review finding 1): when the failure file cannot be written at the end, the banner (the
 // violation, the minimal steps, the case seed) is still printed. Method: the review's defect
 // campaign with `--out` a writable directory in which the failure file's name is taken by a
@@ -279,4 +287,25 @@ fn check_prints_the_banner_when_the_failure_file_cannot_be_written() {
     }
     let line = one_error_line(&stderr);
     assert!(line.contains("writing") && line.contains(taken.to_str().unwrap()), "{line}");
+}
+
+// Goal (review finding 8): a defect campaign's replay command names the defect, and so
+// reproduces the violation; without `--defect` the same file passes. Method: run the review's
+// defect campaign, then the banner's command with and without its `--defect`.
+#[cfg(feature = "defects")]
+#[test]
+fn check_banner_replays_a_defect() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let args = ["check", "--defect", "copy_outside_freeze", "--steps", "2000", "--seed", "1", "--quiet", "--out", out];
+    let (ok, stdout, _) = storeserv_sim(&args);
+    assert!(!ok, "{stdout}");
+    assert!(stdout.contains("replay:  cargo run --release --features defects -- run "), "{stdout}");
+    let replay = replay_command(&stdout);
+    assert_eq!(replay[replay.len() - 2..], ["--defect", "copy_outside_freeze"], "{replay:?}");
+    let replay: Vec<&str> = replay.iter().map(String::as_str).collect();
+    let (ok, stdout, _) = storeserv_sim(&replay);
+    assert!(!ok && stdout.contains("copies_inside_freeze"), "{stdout}");
+    let (ok, stdout, stderr) = storeserv_sim(&replay[..replay.len() - 2]);
+    assert!(ok, "without the defect: {stdout}{stderr}");
 }
