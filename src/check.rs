@@ -26,23 +26,23 @@ pub struct CheckArgs {
     /// Total steps of the campaign (before sharding), at least 1, rounded up to whole cases of
     /// --steps-per-case (--steps 1 runs one case of 200 steps); the first line printed gives the
     /// steps and cases that run.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, allow_negative_numbers = true)]
     pub steps: u64,
     /// Campaign seed (default: drawn from the wall clock and printed, so the run can be repeated).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Fault kinds: `all`, `none`, or a comma-separated list of link, array, workflow, vss, server,
     /// dr (an empty list or name is refused: `none` asks for no faults).
     #[arg(long, default_value = "all")]
     pub faults: String,
     /// Worker threads, 1 to 1024; no more start than the shard has cases.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub jobs: usize,
     /// Run only shard K of N (1-based): cases whose index ≡ K-1 (mod N).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
     /// Steps per case (one simulation each), 1 to 100000.
-    #[arg(long, default_value_t = campaign::DEFAULT_STEPS_PER_CASE)]
+    #[arg(long, default_value_t = campaign::DEFAULT_STEPS_PER_CASE, allow_negative_numbers = true)]
     pub steps_per_case: usize,
     /// Directory for the minimal failing scenario (created if missing, and checked writable
     /// before the campaign runs).

@@ -18,7 +18,7 @@ pub struct RunArgs {
     /// The scenario file (TOML; see docs/scenarios.md).
     pub scenario: PathBuf,
     /// Seed of the simulation (default: the scenario's `seed`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Print the report as JSON instead of text.
     #[arg(long)]

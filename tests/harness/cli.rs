@@ -260,6 +260,18 @@ fn run_refuses_unwritable_outputs_before_running() {
     }
 }
 
+// Goal (review finding 9): a negative number for a numeric flag is reported as an invalid value
+// of that flag, not as an unexpected argument. Method: `--steps -5` and `run --seed -1`.
+#[test]
+fn negative_numbers_are_invalid_values() {
+    let (ok, _, stderr) = storeserv_sim(&["check", "--steps", "-5"]);
+    assert!(!ok);
+    assert!(stderr.contains("invalid value '-5' for '--steps"), "{stderr}");
+    let (ok, _, stderr) = storeserv_sim(&["run", "fixtures/backup-no-remote-copy.toml", "--seed", "-1"]);
+    assert!(!ok);
+    assert!(stderr.contains("invalid value '-1' for '--seed"), "{stderr}");
+}
+
 /// The replay command of a banner in `stdout`: the words after `cargo run ... --`.
 #[cfg(feature = "defects")]
 fn replay_command(stdout: &str) -> Vec<String> {
