@@ -6,7 +6,6 @@
 //! failure file. The model stays single-threaded per simulation: each case runs on one thread from
 //! its own seed, and cases share nothing.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,28 +14,38 @@ use anyhow::{Context, bail};
 use clap::Args;
 use harness::campaign::{self, CampaignConfig, Failure, FaultKind};
 
+use crate::output::{self, Stdout};
+
+/// Most worker threads `--jobs` accepts: far more than any machine's cores, far fewer than
+/// the threads a typo could ask for (each costs a stack and a share of the cases).
+pub const MAX_JOBS: usize = 1024;
+
 /// Arguments of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Total steps of the campaign (before sharding).
-    #[arg(long, default_value_t = 10_000)]
+    /// Total steps of the campaign (before sharding), at least 1, rounded up to whole cases of
+    /// --steps-per-case (--steps 1 runs one case of 200 steps); the first line printed gives the
+    /// steps and cases that run.
+    #[arg(long, default_value_t = 10_000, allow_negative_numbers = true)]
     pub steps: u64,
     /// Campaign seed (default: drawn from the wall clock and printed, so the run can be repeated).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
-    /// Fault kinds: `all`, `none`, or a comma-separated list of link, array, workflow, vss, server, dr.
+    /// Fault kinds: `all`, `none`, or a comma-separated list of link, array, workflow, vss, server,
+    /// dr (an empty list or name is refused: `none` asks for no faults).
     #[arg(long, default_value = "all")]
     pub faults: String,
-    /// Worker threads.
-    #[arg(long, default_value_t = 1)]
+    /// Worker threads, 1 to 1024; no more start than the shard has cases.
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub jobs: usize,
     /// Run only shard K of N (1-based): cases whose index ≡ K-1 (mod N).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
-    /// Steps per case (one simulation each).
-    #[arg(long, default_value_t = campaign::DEFAULT_STEPS_PER_CASE)]
+    /// Steps per case (one simulation each), 1 to 100000.
+    #[arg(long, default_value_t = campaign::DEFAULT_STEPS_PER_CASE, allow_negative_numbers = true)]
     pub steps_per_case: usize,
-    /// Directory for the minimal failing scenario.
+    /// Directory for the minimal failing scenario (created if missing, and checked writable
+    /// before the campaign runs).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
     /// No progress bar (CI logs).
@@ -69,10 +78,17 @@ struct Totals {
 
 /// Runs the verb.
 pub fn run(args: CheckArgs) -> anyhow::Result<()> {
-    let faults: BTreeSet<FaultKind> = FaultKind::parse_list(&args.faults).map_err(anyhow::Error::msg)?;
+    let mut out = Stdout::new();
+    let faults = FaultKind::parse_list(&args.faults).with_context(|| format!("--faults {:?}", args.faults))?;
     let (shard, shards) = parse_shard(args.shard.as_deref())?;
-    if args.jobs == 0 || args.steps_per_case == 0 {
-        bail!("--jobs and --steps-per-case must be at least 1");
+    if args.steps == 0 {
+        bail!("--steps 0: a campaign needs at least 1 step");
+    }
+    if !(1..=campaign::MAX_STEPS_PER_CASE).contains(&args.steps_per_case) {
+        bail!("--steps-per-case {}: must be 1 to {}", args.steps_per_case, campaign::MAX_STEPS_PER_CASE);
+    }
+    if !(1..=MAX_JOBS).contains(&args.jobs) {
+        bail!("--jobs {}: must be 1 to {MAX_JOBS}", args.jobs);
     }
     // Wall time only picks a default seed; the campaign itself never reads it.
     #[allow(clippy::disallowed_methods)]
@@ -85,18 +101,27 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     {
         config.defect = args.defect.as_deref().map(crate::run::defect_named).transpose()?;
     }
+    // Before the campaign, so that a bad --out costs a second, not the campaign's violation.
+    output::check_writable_dir("--out", &args.out)?;
     let cases = campaign::shard_cases(args.steps, args.steps_per_case, shard, shards);
-    let shard_steps = cases.len() as u64 * args.steps_per_case as u64;
+    // More threads than cases would only start and stop.
+    let jobs = args.jobs.min(usize::try_from(cases.len()).unwrap_or(usize::MAX));
+    // At most 2^64 cases of at most 100,000 steps: u128 holds the product.
+    let shard_steps = u128::from(cases.len()) * args.steps_per_case as u128;
     let kinds: Vec<&str> = faults.iter().map(|k| k.name()).collect();
-    println!(
-        "check: seed {seed}, {} steps in {} cases of {} (shard {shard}/{shards}), faults: {}, {} job(s)",
-        shard_steps,
+    writeln!(
+        out,
+        "check: seed {seed}, {shard_steps} steps in {} cases of {} (shard {shard}/{shards}), faults: {}, {jobs} job(s){}",
         cases.len(),
         args.steps_per_case,
         if kinds.is_empty() { "none".to_owned() } else { kinds.join(",") },
-        args.jobs
-    );
-    let bar = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(shard_steps) };
+        if jobs < args.jobs { " (one per case)" } else { "" },
+    )?;
+    let bar = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(u64::try_from(shard_steps).unwrap_or(u64::MAX))
+    };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps {per_sec} eta {eta} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -108,14 +133,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
     std::thread::scope(|scope| {
-        for _ in 0..args.jobs {
+        for _ in 0..jobs {
             scope.spawn(|| {
                 while !stop.load(Ordering::Relaxed) {
-                    let slot = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    let Some(&case) = cases.get(slot) else { break };
+                    let Some(case) = cases.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
                     let case_seed = campaign::case_seed(seed, case);
-                    let steps = campaign::generate_case(case_seed, config.steps_per_case, &config.faults);
-                    let outcome = campaign::run_case(&config, case_seed, &steps);
+                    let outcome = campaign::run_generated_case(&config, case_seed);
                     totals.steps.fetch_add(outcome.steps as u64, Ordering::Relaxed);
                     totals.cases.fetch_add(1, Ordering::Relaxed);
                     let s = outcome.stats;
@@ -130,9 +153,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
                     }
                     if let Some(violation) = outcome.violation {
                         stop.store(true, Ordering::Relaxed);
-                        let mut slot = found.lock().unwrap_or_else(|e| e.into_inner());
-                        if slot.as_ref().is_none_or(|(c, ..)| case < *c) {
-                            *slot = Some((case, case_seed, steps[..=violation.step].to_vec(), violation));
+                        let mut first = found.lock().unwrap_or_else(|e| e.into_inner());
+                        if first.as_ref().is_none_or(|(c, ..)| case < *c) {
+                            *first = Some((case, case_seed, violation));
                         }
                     }
                 }
@@ -143,7 +166,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     let steps = totals.steps.load(Ordering::Relaxed);
     let found = found.into_inner().unwrap_or_else(|e| e.into_inner());
-    println!(
+    writeln!(
+        out,
         "summary: {steps} steps, {} cases, {} workflows, {} transactions, {} faults injected, {:.0} steps/s ({:.1} s), {} violation(s)",
         totals.cases.load(Ordering::Relaxed),
         totals.workflows.load(Ordering::Relaxed),
@@ -152,15 +176,18 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         steps as f64 / elapsed,
         elapsed,
         usize::from(found.is_some())
-    );
-    let Some((case, case_seed, steps, violation)) = found else {
-        if totals.cases.load(Ordering::Relaxed) < cases.len() as u64 {
+    )?;
+    let Some((case, case_seed, violation)) = found else {
+        if totals.cases.load(Ordering::Relaxed) < cases.len() {
             bail!("campaign stopped early (see above)");
         }
         return Ok(());
     };
+    // The case's steps up to the violation, generated again (the same steps: a step depends only
+    // on the case seed and its index); the case ran without keeping them.
+    let steps = campaign::generate_case(case_seed, violation.step + 1, &config.faults);
     let invariant = violation.violations[0].invariant.to_owned();
-    println!("shrinking {} steps (invariant {invariant}) ...", steps.len());
+    writeln!(out, "shrinking {} steps (invariant {invariant}) ...", steps.len())?;
     let minimal = campaign::shrink(&config, case_seed, &steps, &invariant, 2_000);
     let last = campaign::run_case(&config, case_seed, &minimal).violation.map(|v| v.violations).unwrap_or_default();
     let failure = Failure {
@@ -171,21 +198,27 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         violations: last.into_iter().filter(|v| v.invariant == invariant).collect(),
         original_steps: steps.len(),
         steps: minimal,
+        defect: config.defect,
     };
     let text = failure.scenario_toml(&config);
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let path = args.out.join(format!("check-{seed}-case{case}.toml"));
+    // The banner before the file: if the write fails after all (--out was checked before the
+    // campaign, but the file system may have changed since), the violation is still shown.
+    write!(out, "{}", failure.banner(&path.display().to_string()))?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
-    print!("{}", failure.banner(&path.display().to_string()));
+    // Replaying the written text (what `run` will read) catches a scenario file that does not
+    // reproduce the case; it runs after the banner, which it does not change.
     match campaign::replays(&config, &text, &invariant) {
         Ok(true) => {}
-        Ok(false) => {
-            println!("warning: the written scenario did not reproduce the violation (a harness bug; please report)")
-        }
-        Err(error) => println!("warning: the written scenario does not load: {error}"),
+        Ok(false) => writeln!(
+            out,
+            "warning: the written scenario did not reproduce the violation (a harness bug; please report)"
+        )?,
+        Err(error) => writeln!(out, "warning: the written scenario does not load: {error}")?,
     }
     bail!("invariant {invariant} broken (seed {seed}, case {case})")
 }
 
-/// The first violating case: its index, its seed, its steps up to the violation, the violation.
-type Found = (u64, u64, Vec<harness::scenario::StepToml>, campaign::CaseViolation);
+/// The first violating case: its index, its seed, its violation.
+type Found = (u64, u64, campaign::CaseViolation);

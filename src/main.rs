@@ -1,11 +1,19 @@
 //! `storeserv-sim`: the command line. A thin dispatcher; each verb lives in its own module
 //! (`serve`, `run`, `check`).
+//!
+//! Every verb writes its standard output through [`output::Stdout`], whose writes return errors
+//! instead of panicking as `println!` does. A closed pipe (`check ... | head -1`) ends the
+//! program quietly with status 141, the status a shell reports for a program killed by SIGPIPE
+//! (so `set -o pipefail` scripts see what they see for `cat`); any other write error (a full
+//! disk) is one error line like every other error.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod check;
+mod output;
 mod run;
 mod serve;
 
@@ -27,6 +35,9 @@ enum Command {
     Serve(serve::ServeArgs),
 }
 
+/// The exit status after standard output was closed by its reader: 128 + SIGPIPE.
+const EXIT_STDOUT_CLOSED: u8 = 141;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -36,8 +47,12 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.downcast_ref::<output::StdoutError>().is_some_and(output::StdoutError::is_closed) => {
+            ExitCode::from(EXIT_STDOUT_CLOSED)
+        }
         Err(error) => {
-            eprintln!("storeserv-sim: error: {error:#}");
+            // Standard error may be closed too; there is nowhere left to report that.
+            let _ = writeln!(std::io::stderr(), "storeserv-sim: error: {error:#}");
             ExitCode::FAILURE
         }
     }

@@ -1,11 +1,16 @@
 //! `storeserv-sim run <scenario.toml> [--seed N] [--json] [--timeline FILE.svg] [--trace FILE]`: runs a scenario
 //! with every invariant checked after every step and prints the report; exits non-zero on any
 //! violation or failed expectation.
+//!
+//! The output files are checked before the run (writable, not the scenario, not each other) and
+//! written before the report is printed, so a report is never followed by an error about them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
+
+use crate::output::{self, Stdout};
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
@@ -13,16 +18,18 @@ pub struct RunArgs {
     /// The scenario file (TOML; see docs/scenarios.md).
     pub scenario: PathBuf,
     /// Seed of the simulation (default: the scenario's `seed`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Print the report as JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Also draw the run's timeline as SVG into this file.
+    /// Also draw the run's timeline as SVG into this file (checked writable before the run;
+    /// neither the scenario file nor the `--trace` file).
     #[arg(long, value_name = "FILE.svg")]
     pub timeline: Option<PathBuf>,
     /// Also write the simulation's event trace (one line per event: array, Remote Copy, VSS,
-    /// Exchange, Recovery Manager) into this file, for debugging a run.
+    /// Exchange, Recovery Manager) into this file, for debugging a run (checked writable before
+    /// the run; neither the scenario file nor the `--timeline` file).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
     /// Test-only: run a deliberately wrong engine variant (built with `--features defects`).
@@ -42,41 +49,32 @@ pub fn defect_named(name: &str) -> anyhow::Result<harness::Defect> {
 
 /// Runs the verb.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let mut out = Stdout::new();
     let scenario = harness::scenario::load(&args.scenario)?;
+    check_outputs(&args)?;
     #[cfg(feature = "defects")]
     let defect = args.defect.as_deref().map(defect_named).transpose()?;
     #[cfg(not(feature = "defects"))]
     let defect = None;
     let (report, world) =
         harness::runner::run_keeping_world(&scenario, harness::runner::RunOptions { seed: args.seed, defect })?;
-    if args.json {
-        println!("{}", harness::report::json(&report));
-    } else {
-        print!("{}", harness::report::text(&report));
-    }
+    // The files first: a write that fails now is an error before any report, never after one
+    // that says PASS.
     if let Some(path) = &args.timeline {
         std::fs::write(path, harness::report::svg(&report)).with_context(|| format!("writing {}", path.display()))?;
-        if !args.json {
-            println!("timeline: {}", path.display());
-        }
     }
     if let Some(path) = &args.trace {
-        let mut text = String::new();
-        let trace = world.sim.trace();
-        let kept = trace.lines().count() as u64;
-        if trace.recorded() > kept {
-            text.push_str(&format!(
-                "# the first {} of {} events were dropped\n",
-                trace.recorded() - kept,
-                trace.recorded()
-            ));
+        std::fs::write(path, trace_text(&world)).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        writeln!(out, "{}", harness::report::json(&report))?;
+    } else {
+        write!(out, "{}", harness::report::text(&report))?;
+        if let Some(path) = &args.timeline {
+            writeln!(out, "timeline: {}", path.display())?;
         }
-        for line in trace.lines() {
-            text.push_str(&format!("{line}\n"));
-        }
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-        if !args.json {
-            println!("trace: {}", path.display());
+        if let Some(path) = &args.trace {
+            writeln!(out, "trace: {}", path.display())?;
         }
     }
     if !report.passed() {
@@ -88,4 +86,47 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Refuses, before the run, an output that would overwrite the scenario or the other output
+/// (whatever the spelling of the paths), and an output that cannot be written.
+fn check_outputs(args: &RunArgs) -> anyhow::Result<()> {
+    let scenario = output::resolved(&args.scenario);
+    let mut earlier: Option<(&str, &Path, PathBuf)> = None;
+    for (flag, path) in [("--timeline", &args.timeline), ("--trace", &args.trace)] {
+        let Some(path) = path.as_deref() else { continue };
+        let resolved = output::resolved(path);
+        if resolved == scenario {
+            bail!("{flag} {}: that is the scenario file, which the output would replace", path.display());
+        }
+        if let Some((other_flag, other, _)) = earlier.as_ref().filter(|(.., other)| *other == resolved) {
+            bail!(
+                "{flag} {}: the same file as {other_flag} {}; give each output its own file",
+                path.display(),
+                other.display()
+            );
+        }
+        output::check_writable_file(flag, path)?;
+        earlier = Some((flag, path, resolved));
+    }
+    Ok(())
+}
+
+/// The simulation's event trace, one line per event, with a first line saying how many of the
+/// earliest events the bounded trace dropped.
+fn trace_text(world: &harness::world::World) -> String {
+    let mut text = String::new();
+    let trace = world.sim.trace();
+    let kept = trace.lines().count() as u64;
+    if trace.recorded() > kept {
+        text.push_str(&format!(
+            "# the first {} of {} events were dropped\n",
+            trace.recorded() - kept,
+            trace.recorded()
+        ));
+    }
+    for line in trace.lines() {
+        text.push_str(&format!("{line}\n"));
+    }
+    text
 }

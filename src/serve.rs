@@ -13,6 +13,8 @@ use clap::{Args, ValueEnum};
 use simulator::ArrayConfig;
 use simulator::wsapi::{ArrayListener, ClockMode, OnlineCopyDelete, Server, ServerConfig};
 
+use crate::output::Stdout;
+
 /// Options of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -143,21 +145,23 @@ fn preload(path: &std::path::Path, args: &ServeArgs) -> anyhow::Result<simulator
     if arrays != 2 {
         bail!("--scenario {}: serve needs exactly two arrays, the scenario has {arrays}", path.display());
     }
-    println!(
+    writeln!(
+        Stdout::new(),
         "scenario {}: {} step(s) ran, seed {}, {:.3}s of virtual time; invariants hold",
         report.scenario,
         report.steps.len(),
         report.seed,
         report.virtual_secs
-    );
+    )?;
     Ok(world.sim)
 }
 
 async fn serve(config: ServerConfig, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
     let names: Vec<(String, u32)> = config.arrays.iter().map(|a| (a.config.name.clone(), a.config.system_id)).collect();
     let server = Server::start(config).await.context("cannot start the WSAPI server")?;
+    let mut out = Stdout::new();
     for (index, (name, _)) in names.iter().enumerate() {
-        println!("{name}: {}", server.api_url(index));
+        writeln!(out, "{name}: {}", server.api_url(index))?;
     }
     if let Some(path) = ready_file {
         let targets = server
@@ -171,8 +175,9 @@ async fn serve(config: ServerConfig, ready_file: Option<PathBuf>) -> anyhow::Res
         write_ready_file(&path, &server, &names, targets)?;
     }
     wait_for_signal().await?;
-    println!("shutting down");
+    let said = writeln!(out, "shutting down");
     server.shutdown().await;
+    said?;
     Ok(())
 }
 

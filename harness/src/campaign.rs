@@ -38,6 +38,12 @@ pub const SETUP_TOML: &str = include_str!("campaign_setup.toml");
 /// Steps per case unless told otherwise.
 pub const DEFAULT_STEPS_PER_CASE: usize = 200;
 
+/// Most steps a case may have. A case's state grows with its steps (entries pile up and every
+/// invariant visits them after every step), and a violation's case is replayed up to 2,000
+/// times while shrinking and held as a list of steps (about 1.5 KB each): 100,000 steps keep
+/// that list near 150 MB, and the longest cases run so far were 10,000 steps.
+pub const MAX_STEPS_PER_CASE: usize = 100_000;
+
 /// Kinds of faults a campaign may inject (`--faults`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FaultKind {
@@ -72,28 +78,40 @@ impl FaultKind {
         }
     }
 
-    /// Parses a comma-separated list (`all`, `none`, or names).
+    /// Parses a comma-separated list (`all`, `none`, or names; spaces around names are ignored).
     ///
-    /// Errors: the unknown name, with the known ones.
-    pub fn parse_list(text: &str) -> Result<BTreeSet<FaultKind>, String> {
+    /// Errors: an unknown name (with the known ones), or an empty name — which includes an empty
+    /// list — since an empty list meaning "no faults" is too easy to ask for by mistake (an unset
+    /// shell variable); `none` asks for no faults.
+    pub fn parse_list(text: &str) -> Result<BTreeSet<FaultKind>, FaultListError> {
         let mut kinds = BTreeSet::new();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        for part in text.split(',').map(str::trim) {
             match part {
+                "" => return Err(FaultListError::EmptyName),
                 "all" => kinds.extend(FaultKind::ALL),
                 "none" => {}
                 name => match FaultKind::ALL.iter().find(|k| k.name() == name) {
                     Some(kind) => {
                         kinds.insert(*kind);
                     }
-                    None => {
-                        let known: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
-                        return Err(format!("unknown fault kind `{name}` (known: all, none, {})", known.join(", ")));
-                    }
+                    None => return Err(FaultListError::Unknown(name.to_owned())),
                 },
             }
         }
         Ok(kinds)
     }
+}
+
+/// Why [`FaultKind::parse_list`] refused a list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FaultListError {
+    /// A name that is no fault kind.
+    #[error("unknown fault kind `{0}` (known: all, none, {known})", known = FaultKind::ALL.map(FaultKind::name).join(", "))]
+    Unknown(String),
+    /// An empty list, or an empty name between commas.
+    #[error("an empty fault kind in the list (write `none` for no faults)")]
+    EmptyName,
 }
 
 /// What a campaign case needs besides its seed.
@@ -334,11 +352,52 @@ fn fault_step(prng: &mut Prng, faults: &BTreeSet<FaultKind>, step: &mut StepToml
 }
 
 /// The case indices shard `shard` of `shards` (1-based) runs, for a campaign of `total_steps`
-/// in cases of `steps_per_case`: every case belongs to exactly one shard.
-pub fn shard_cases(total_steps: u64, steps_per_case: usize, shard: u64, shards: u64) -> Vec<u64> {
-    assert!(shards >= 1 && (1..=shards).contains(&shard) && steps_per_case >= 1);
-    let total_cases = total_steps.div_ceil(steps_per_case as u64);
-    (0..total_cases).filter(|i| i % shards == shard - 1).collect()
+/// in cases of `steps_per_case` (rounded up to whole cases): every case belongs to exactly one
+/// shard, the one whose number is the case index modulo `shards`, plus 1.
+pub fn shard_cases(total_steps: u64, steps_per_case: usize, shard: u64, shards: u64) -> ShardCases {
+    assert!(shards >= 1);
+    assert!((1..=shards).contains(&shard));
+    assert!(steps_per_case >= 1);
+    ShardCases { total_cases: total_steps.div_ceil(steps_per_case as u64), first: shard - 1, stride: shards }
+}
+
+/// The cases of one shard, computed rather than listed: a campaign's size costs no memory (a
+/// campaign of 10^12 steps would otherwise list 5·10^9 indices before running one).
+///
+/// The cases are `first`, `first + stride`, ... below `total_cases`, in that order; slot `n` of
+/// the shard is the `n`-th of them, which lets worker threads share one counter of slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardCases {
+    /// Cases of the whole campaign (every shard).
+    pub total_cases: u64,
+    /// The shard's first case index (the shard number minus 1).
+    pub first: u64,
+    /// Distance between the shard's cases (the number of shards).
+    pub stride: u64,
+}
+
+impl ShardCases {
+    /// How many cases the shard runs.
+    pub fn len(&self) -> u64 {
+        self.total_cases.saturating_sub(self.first).div_ceil(self.stride)
+    }
+
+    /// Whether the shard runs no case (a campaign with fewer cases than shards).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The case index of slot `slot` (0-based), if the shard has that many cases.
+    pub fn get(&self, slot: u64) -> Option<u64> {
+        let case = slot.checked_mul(self.stride)?.checked_add(self.first)?;
+        (case < self.total_cases).then_some(case)
+    }
+
+    /// The case indices, in order.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + use<> {
+        let cases = *self;
+        (0..cases.len()).map(move |slot| cases.first + slot * cases.stride)
+    }
 }
 
 /// The steps of case `case_seed`, `count` of them.
@@ -391,6 +450,24 @@ pub fn model_panic(payload: &(dyn std::any::Any + Send)) -> Violation {
 /// Runs `steps` from a fresh world seeded `seed`, checking every invariant after every step;
 /// stops at the first step with a violation.
 pub fn run_case(config: &CampaignConfig, seed: u64, steps: &[StepToml]) -> CaseOutcome {
+    run_steps(config, seed, steps)
+}
+
+/// Runs the `config.steps_per_case` generated steps of the case seeded `case_seed` as
+/// [`run_case`] runs `generate_case(case_seed, config.steps_per_case, ..)`, but generates each
+/// step when it runs and keeps none: memory does not grow with the case's length. A violating
+/// case's steps are generated again, up to the violation, with [`generate_case`].
+pub fn run_generated_case(config: &CampaignConfig, case_seed: u64) -> CaseOutcome {
+    let steps = (0..config.steps_per_case as u64).map(|i| generate_step(step_entropy(case_seed, i), &config.faults));
+    run_steps(config, case_seed, steps)
+}
+
+/// The loop of [`run_case`] and [`run_generated_case`], over borrowed or generated steps.
+fn run_steps<S: std::borrow::Borrow<StepToml>>(
+    config: &CampaignConfig,
+    seed: u64,
+    steps: impl IntoIterator<Item = S>,
+) -> CaseOutcome {
     let mut build = BuildOptions::new(seed);
     build.collect_timeline = false;
     build.trace_capacity = 0;
@@ -400,8 +477,8 @@ pub fn run_case(config: &CampaignConfig, seed: u64, steps: &[StepToml]) -> CaseO
         Err(error) => return CaseOutcome { setup_error: Some(error.to_string()), ..CaseOutcome::default() },
     };
     let mut outcome = CaseOutcome::default();
-    for (i, toml) in steps.iter().enumerate() {
-        let step = match config.scenario.step(toml) {
+    for (i, toml) in steps.into_iter().enumerate() {
+        let step = match config.scenario.step(toml.borrow()) {
             Ok(step) => step,
             Err(error) => {
                 outcome.setup_error = Some(format!("generated step {i} is invalid: {error}"));
@@ -477,6 +554,9 @@ pub struct Failure {
     pub original_steps: usize,
     /// The minimal steps.
     pub steps: Vec<StepToml>,
+    /// The deliberately wrong engine variant the campaign ran (test-only), which the replay
+    /// command must name to reproduce the violation.
+    pub defect: Option<Defect>,
 }
 
 impl Failure {
@@ -510,7 +590,14 @@ impl Failure {
         for (i, step) in self.steps.iter().enumerate() {
             out.push_str(&format!("  {:>3}. {}\n", i + 1, crate::scenario::step_line(step)));
         }
-        out.push_str(&format!("replay:  cargo run --release -- run {file}\n{rule}\n"));
+        match self.defect {
+            None => out.push_str(&format!("replay:  cargo run --release -- run {file}\n")),
+            Some(defect) => out.push_str(&format!(
+                "replay:  cargo run --release --features defects -- run {file} --defect {}\n",
+                defect.name()
+            )),
+        }
+        out.push_str(&format!("{rule}\n"));
         out
     }
 }
@@ -535,7 +622,7 @@ mod tests {
     #[test]
     fn shards_partition_the_cases() {
         for shards in 1..=5u64 {
-            let mut all: Vec<u64> = (1..=shards).flat_map(|k| shard_cases(10_000, 200, k, shards)).collect();
+            let mut all: Vec<u64> = (1..=shards).flat_map(|k| shard_cases(10_000, 200, k, shards).iter()).collect();
             all.sort();
             assert_eq!(all, (0..50).collect::<Vec<u64>>(), "{shards} shards");
         }
@@ -562,5 +649,83 @@ mod tests {
         }
         assert!(FaultKind::parse_list("link,bogus").is_err());
         assert!(FaultKind::parse_list("none").unwrap().is_empty());
+    }
+
+    // Goal (review finding 6): an empty fault list or an empty name in one is an error, not a
+    // quiet `none`; `none` and spaces around names still work.
+    #[test]
+    fn an_empty_fault_list_is_an_error() {
+        for text in ["", " ", ",,", "link,", ",link", "link,,array"] {
+            assert_eq!(FaultKind::parse_list(text), Err(FaultListError::EmptyName), "{text:?}");
+        }
+        assert_eq!(FaultKind::parse_list(" link , array "), Ok(BTreeSet::from([FaultKind::Link, FaultKind::Array])));
+        assert_eq!(FaultKind::parse_list("none"), Ok(BTreeSet::new()));
+    }
+
+    // Goal (review finding 3): a shard's cases are computed, not listed, so a campaign of any
+    // size costs no memory for them, and they are the cases the list had. Method: a campaign of
+    // u64::MAX one-step cases in 3 shards (listing it would need 2^64 entries), and small
+    // campaigns against the filter the list was built with.
+    #[test]
+    fn shard_cases_are_computed_not_listed() {
+        let huge = shard_cases(u64::MAX, 1, 2, 3);
+        assert_eq!(huge.len(), u64::MAX / 3);
+        assert_eq!(huge.get(0), Some(1));
+        assert_eq!(huge.get(huge.len() - 1), Some(u64::MAX - 2));
+        assert_eq!(huge.get(huge.len()), None);
+        assert_eq!(huge.get(u64::MAX), None);
+        for (steps, per_case, shards) in [(0, 200, 1), (1, 200, 1), (2_100, 300, 4), (10_000, 200, 3), (5, 1, 7)] {
+            for shard in 1..=shards {
+                let cases = shard_cases(steps, per_case, shard, shards);
+                let listed: Vec<u64> =
+                    (0..steps.div_ceil(per_case as u64)).filter(|i| i % shards == shard - 1).collect();
+                assert_eq!(cases.iter().collect::<Vec<u64>>(), listed, "{steps} {per_case} {shard}/{shards}");
+                assert_eq!(cases.len(), listed.len() as u64);
+            }
+        }
+    }
+
+    // Goal (review finding 2): a case whose steps are generated as it runs does exactly what the
+    // same steps listed up front do (so campaigns replay as before), without holding them.
+    // Method: several seeds, with and without faults, compared field by field.
+    #[test]
+    fn a_generated_case_runs_the_listed_steps() {
+        for faults in ["all", "none"] {
+            let mut config = CampaignConfig::new(FaultKind::parse_list(faults).unwrap());
+            config.steps_per_case = 60;
+            for seed in 1..=4 {
+                let generated = run_generated_case(&config, seed);
+                let listed = run_case(&config, seed, &generate_case(seed, 60, &config.faults));
+                assert_eq!(generated.steps, listed.steps, "{faults} {seed}");
+                assert_eq!(generated.stats, listed.stats, "{faults} {seed}");
+                assert_eq!(generated.violation, listed.violation, "{faults} {seed}");
+                assert_eq!(generated.setup_error, listed.setup_error, "{faults} {seed}");
+            }
+        }
+    }
+
+    // Goal (review finding 8): the banner's replay command of a defect run names the defect (and
+    // the feature that builds it), so it reproduces the violation; without one it is unchanged.
+    #[test]
+    fn the_replay_command_names_the_defect() {
+        let mut failure = Failure {
+            campaign_seed: 1,
+            case: 0,
+            case_seed: 2,
+            invariant: "copies_inside_freeze".to_owned(),
+            violations: Vec::new(),
+            original_steps: 0,
+            steps: Vec::new(),
+            defect: None,
+        };
+        assert!(failure.banner("f.toml").contains("\nreplay:  cargo run --release -- run f.toml\n"));
+        failure.defect = Some(Defect::CopyOutsideFreeze);
+        assert!(
+            failure.banner("f.toml").contains(
+                "\nreplay:  cargo run --release --features defects -- run f.toml --defect copy_outside_freeze\n"
+            ),
+            "{}",
+            failure.banner("f.toml")
+        );
     }
 }

@@ -1,6 +1,7 @@
-//! The `run` and `check` verbs as a user calls them: exit codes, output, files.
+//! The `run` and `check` verbs as a user calls them (and `serve`'s standard output): exit codes,
+//! output, files.
 
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 fn storeserv_sim(args: &[&str]) -> (bool, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_storeserv-sim"))
@@ -89,4 +90,234 @@ fn check_runs_and_shards() {
     assert!(out2.contains("summary: 200 steps, 1 cases"), "{out2}");
     let (ok, _, err) = storeserv_sim(&["check", "--shard", "3/2"]);
     assert!(!ok && err.contains("--shard"), "{err}");
+}
+
+/// The one line the CLI prints for an error, checked for its shape; returns it.
+fn one_error_line(stderr: &str) -> &str {
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("storeserv-sim: error: "), "{stderr}");
+    stderr.trim_end()
+}
+
+/// Runs the binary with `stdout` as its standard output (stderr captured).
+fn storeserv_sim_to(args: &[&str], stdout: Stdio) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_storeserv-sim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the binary runs")
+}
+
+// Goal (review finding 1): an unusable `check --out` is refused before the campaign runs, in one
+// error line. Method: a directory that cannot be created (under /proc) and a regular file as
+// `--out`; neither run may print the campaign's summary.
+#[test]
+fn check_refuses_an_unusable_out_before_the_campaign() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    for out in ["/proc/storeserv-sim-out", file.to_str().unwrap()] {
+        let (ok, stdout, stderr) =
+            storeserv_sim(&["check", "--steps", "200", "--seed", "5", "--faults", "none", "--quiet", "--out", out]);
+        assert!(!ok, "{stdout}");
+        assert!(!stdout.contains("summary:"), "the campaign ran: {stdout}");
+        let line = one_error_line(&stderr);
+        assert!(line.contains("--out") && line.contains(out), "{line}");
+    }
+}
+
+// Goal (review finding 2): a `--steps-per-case` too large to run is one error line naming the
+// bound, never a panic ("capacity overflow") or an abort (a failed allocation).
+// Method: u64::MAX, 10^11 (the two values of the review) and one past the bound.
+#[test]
+fn check_bounds_steps_per_case() {
+    for value in ["18446744073709551615", "100000000000", "100001"] {
+        let (ok, stdout, stderr) = storeserv_sim(&["check", "--steps", "1", "--steps-per-case", value, "--quiet"]);
+        assert!(!ok, "{stdout}");
+        let line = one_error_line(&stderr);
+        assert!(line.contains("--steps-per-case") && line.contains("100000"), "{line}");
+    }
+}
+
+// Goal (review finding 4): `--jobs` starts no more threads than the shard has cases, and an
+// absurd value is refused. Method: 1,000 jobs for 2 cases (the header reports the 2 threads
+// used), then 100,000 jobs (above the bound).
+#[test]
+fn check_caps_and_bounds_jobs() {
+    let (ok, stdout, stderr) =
+        storeserv_sim(&["check", "--steps", "400", "--seed", "5", "--faults", "none", "--quiet", "--jobs", "1000"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("in 2 cases of 200") && stdout.contains(", 2 job(s)"), "{stdout}");
+    assert!(stdout.contains("summary: 400 steps, 2 cases"), "{stdout}");
+    let (ok, stdout, stderr) = storeserv_sim(&["check", "--steps", "400", "--quiet", "--jobs", "100000"]);
+    assert!(!ok, "{stdout}");
+    assert!(one_error_line(&stderr).contains("--jobs"), "{stderr}");
+}
+
+// Goal (review finding 5): a closed standard output ends every verb quietly (nothing on stderr,
+// status 141 as for a program a shell saw killed by SIGPIPE), and a full one (/dev/full) is one
+// error line and a non-zero status; never a panic. Method: give the binary the write end of a
+// pipe whose read end is already closed, then /dev/full, for `check`, `run` and `serve`
+// (`serve` fails at its first line, before waiting for a signal).
+#[test]
+fn a_closed_or_full_stdout_is_not_a_panic() {
+    let verbs: [&[&str]; 3] = [
+        &["check", "--steps", "200", "--seed", "5", "--faults", "none", "--quiet"],
+        &["run", "fixtures/backup-no-remote-copy.toml"],
+        &["serve", "--primary-listen", "127.0.0.1:0", "--backup-listen", "127.0.0.1:0"],
+    ];
+    for args in verbs {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = storeserv_sim_to(args, writer.into());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let output = storeserv_sim_to(args, full.into());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(one_error_line(&stderr).contains("writing to standard output"), "{args:?}: {stderr}");
+    }
+}
+
+// Goal (review finding 6): `check` refuses a campaign of no steps and an empty fault list (the
+// word `none` asks for no faults), and its help says how steps become cases. Method: each bad
+// value gives one error line naming its flag; `--help` mentions the rounding; `--steps 1` reports
+// the 200 steps it runs.
+#[test]
+fn check_refuses_zero_steps_and_empty_fault_lists() {
+    for (flag, value) in [("--steps", "0"), ("--faults", ""), ("--faults", ",,"), ("--faults", "link,")] {
+        let (ok, stdout, stderr) = storeserv_sim(&["check", flag, value, "--quiet"]);
+        assert!(!ok, "{flag} {value:?}: {stdout}");
+        assert!(one_error_line(&stderr).contains(flag), "{stderr}");
+    }
+    let (ok, stdout, _) = storeserv_sim(&["check", "--help"]);
+    assert!(ok);
+    assert!(stdout.contains("rounded up to whole cases"), "{stdout}");
+    let (ok, stdout, stderr) = storeserv_sim(&["check", "--steps", "1", "--seed", "5", "--faults", "none", "--quiet"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("200 steps in 1 cases of 200"), "{stdout}");
+}
+
+// Goal (review finding 7): `run` never writes an output over its scenario or over its other
+// output, whatever the spelling of the path. Method: a copy of a fixture in a temporary
+// directory, with `--timeline`/`--trace` naming it or each other; the scenario is unchanged and
+// nothing is written.
+#[test]
+fn run_refuses_outputs_that_overwrite_the_input_or_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::copy("fixtures/backup-no-remote-copy.toml", &scenario).unwrap();
+    let original = std::fs::read_to_string(&scenario).unwrap();
+    let same = dir.path().join(".").join("s.toml");
+    let svg = dir.path().join("t.svg");
+    let svg_again = dir.path().join("..").join(dir.path().file_name().unwrap()).join("t.svg");
+    let runs: [Vec<&str>; 3] = [
+        vec!["--timeline", scenario.to_str().unwrap()],
+        vec!["--trace", same.to_str().unwrap()],
+        vec!["--timeline", svg.to_str().unwrap(), "--trace", svg_again.to_str().unwrap()],
+    ];
+    for outputs in runs {
+        let mut args = vec!["run", scenario.to_str().unwrap()];
+        args.extend(&outputs);
+        let (ok, stdout, stderr) = storeserv_sim(&args);
+        assert!(!ok, "{outputs:?}: {stdout}");
+        assert!(stdout.is_empty(), "{outputs:?}: {stdout}");
+        assert!(one_error_line(&stderr).contains(outputs[0]), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&scenario).unwrap(), original, "{outputs:?}");
+        assert!(!svg.exists(), "{outputs:?}");
+    }
+}
+
+// Goal (review finding 7): an unwritable `--timeline` or `--trace` fails before the run, so no
+// report says PASS before an error, and no output is half written. Method: a path under /proc and
+// a directory, each as either output, and a good timeline with a bad trace.
+#[test]
+fn run_refuses_unwritable_outputs_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("t.svg");
+    let directory = dir.path().to_str().unwrap();
+    let runs: [Vec<&str>; 5] = [
+        vec!["--timeline", "/proc/storeserv-sim.svg"],
+        vec!["--trace", "/proc/storeserv-sim.txt"],
+        vec!["--timeline", directory],
+        vec!["--trace", directory],
+        vec!["--trace", directory, "--timeline", svg.to_str().unwrap()],
+    ];
+    for outputs in runs {
+        let mut args = vec!["run", "fixtures/backup-no-remote-copy.toml"];
+        args.extend(&outputs);
+        let (ok, stdout, stderr) = storeserv_sim(&args);
+        assert!(!ok, "{outputs:?}: {stdout}");
+        assert!(!stdout.contains("result: PASS"), "{outputs:?}: {stdout}");
+        let line = one_error_line(&stderr);
+        assert!(line.contains(outputs[0]) && line.contains(outputs[1]), "{line}");
+        assert!(!svg.exists(), "{outputs:?}");
+    }
+}
+
+// Goal (review finding 9): a negative number for a numeric flag is reported as an invalid value
+// of that flag, not as an unexpected argument. Method: `--steps -5` and `run --seed -1`.
+#[test]
+fn negative_numbers_are_invalid_values() {
+    let (ok, _, stderr) = storeserv_sim(&["check", "--steps", "-5"]);
+    assert!(!ok);
+    assert!(stderr.contains("invalid value '-5' for '--steps"), "{stderr}");
+    let (ok, _, stderr) = storeserv_sim(&["run", "fixtures/backup-no-remote-copy.toml", "--seed", "-1"]);
+    assert!(!ok);
+    assert!(stderr.contains("invalid value '-1' for '--seed"), "{stderr}");
+}
+
+/// The replay command of a banner in `stdout`: the words after `cargo run ... --`.
+#[cfg(feature = "defects")]
+fn replay_command(stdout: &str) -> Vec<String> {
+    let line = stdout.lines().find(|l| l.starts_with("replay:")).unwrap_or_else(|| panic!("no replay line: {stdout}"));
+    let (_, command) = line.split_once(" -- ").unwrap_or_else(|| panic!("{line}"));
+    command.split_whitespace().map(str::to_owned).collect()
+}
+
+// Goal (review finding 1): when the failure file cannot be written at the end, the banner (the
+// violation, the minimal steps, the case seed) is still printed. Method: the review's defect
+// campaign with `--out` a writable directory in which the failure file's name is taken by a
+// directory (case 0 of seed 1 is the one that breaks).
+#[cfg(feature = "defects")]
+#[test]
+fn check_prints_the_banner_when_the_failure_file_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = dir.path().join("check-1-case0.toml");
+    std::fs::create_dir(&taken).unwrap();
+    let out = dir.path().to_str().unwrap();
+    let args = ["check", "--defect", "copy_outside_freeze", "--steps", "2000", "--seed", "1", "--quiet", "--out", out];
+    let (ok, stdout, stderr) = storeserv_sim(&args);
+    assert!(!ok, "{stdout}");
+    for part in ["VIOLATION  copies_inside_freeze", "case seed", "minimal steps", "replay:"] {
+        assert!(stdout.contains(part), "{part} missing: {stdout}");
+    }
+    let line = one_error_line(&stderr);
+    assert!(line.contains("writing") && line.contains(taken.to_str().unwrap()), "{line}");
+}
+
+// Goal (review finding 8): a defect campaign's replay command names the defect, and so
+// reproduces the violation; without `--defect` the same file passes. Method: run the review's
+// defect campaign, then the banner's command with and without its `--defect`.
+#[cfg(feature = "defects")]
+#[test]
+fn check_banner_replays_a_defect() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let args = ["check", "--defect", "copy_outside_freeze", "--steps", "2000", "--seed", "1", "--quiet", "--out", out];
+    let (ok, stdout, _) = storeserv_sim(&args);
+    assert!(!ok, "{stdout}");
+    assert!(stdout.contains("replay:  cargo run --release --features defects -- run "), "{stdout}");
+    let replay = replay_command(&stdout);
+    assert_eq!(replay[replay.len() - 2..], ["--defect", "copy_outside_freeze"], "{replay:?}");
+    let replay: Vec<&str> = replay.iter().map(String::as_str).collect();
+    let (ok, stdout, _) = storeserv_sim(&replay);
+    assert!(!ok && stdout.contains("copies_inside_freeze"), "{stdout}");
+    let (ok, stdout, stderr) = storeserv_sim(&replay[..replay.len() - 2]);
+    assert!(ok, "without the defect: {stdout}{stderr}");
 }

@@ -64,6 +64,9 @@ pub struct Sut {
     seed: u64,
     steps: Vec<StepToml>,
     violations: Vec<simulator::invariants::Violation>,
+    /// The deliberately wrong engine variant the world runs, which the banner's replay command
+    /// must name.
+    defect: Option<harness::Defect>,
 }
 
 /// Builds the system under test, optionally with a deliberately wrong engine variant.
@@ -78,7 +81,7 @@ pub fn init(seed: u64, defect: Option<harness::Defect>) -> Sut {
         options.defect = None;
         World::build(&config().scenario, options).unwrap_or_else(|e| panic!("campaign setup: {e}"))
     });
-    Sut { world, shadow, seed, steps: Vec::new(), violations: Vec::new() }
+    Sut { world, shadow, seed, steps: Vec::new(), violations: Vec::new(), defect }
 }
 
 /// Applies one step and records its violations.
@@ -109,6 +112,7 @@ pub fn check(sut: &Sut) {
         violations: sut.violations.clone(),
         original_steps: sut.steps.len(),
         steps: sut.steps.clone(),
+        defect: sut.defect,
     };
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/proptest-failures");
     let _ = std::fs::create_dir_all(&dir);
