@@ -290,10 +290,18 @@ impl Source<'_> {
     }
 
     /// An error about `key` inside the table spanning `span`: points at the key's own line when
-    /// the key is written there (its last path segment), else at the table.
+    /// the key is written there (its last path segment), else at the nearest enclosing key
+    /// written there (`mount` for a `mount.host` left to its default), else at the table.
     fn in_table(&self, span: &Range<usize>, key: &str, message: impl Into<String>) -> ScenarioError {
-        let leaf = key.rsplit('.').next().unwrap_or(key);
-        let leaf = leaf.split('[').next().unwrap_or(leaf);
+        let offset = key.rsplit('.').find_map(|segment| {
+            let leaf = segment.split('[').next().unwrap_or(segment);
+            self.key_in_table(span, leaf)
+        });
+        self.at(offset.unwrap_or(span.start), key, message)
+    }
+
+    /// Where `leaf` is written as a key (or table name) in the table spanning `span`.
+    fn key_in_table(&self, span: &Range<usize>, leaf: &str) -> Option<usize> {
         let start = span.start.min(self.text.len());
         // A table's span may cover only its header: search up to the next header.
         let header_end = self.text[start..].find('\n').map_or(self.text.len(), |n| start + n);
@@ -306,7 +314,7 @@ impl Source<'_> {
                 *i == 0 || !table.as_bytes()[i - 1].is_ascii_alphanumeric() && table.as_bytes()[i - 1] != b'_';
             before_ok && (after.starts_with('=') || after.starts_with('.') || after.starts_with(']'))
         });
-        self.at(found.map_or(start, |(i, _)| start + i), key, message)
+        found.map(|(i, _)| start + i)
     }
 }
 
@@ -349,6 +357,15 @@ fn key_of(text: &str, span: &Range<usize>, message: &str) -> String {
         return name.to_owned();
     }
     let start = span.start.min(text.len());
+    if message.starts_with("duplicate key") {
+        // The span starts at the repeated key (or table header) itself.
+        let rest = &text[start..];
+        let end = rest.find(['=', '\n']).unwrap_or(rest.len());
+        let key = rest[..end].trim().trim_matches(['[', ']']).trim();
+        if !key.is_empty() {
+            return key.to_owned();
+        }
+    }
     let line_start = text[..start].rfind('\n').map_or(0, |n| n + 1);
     let line = &text[line_start..start];
     let before_eq = line.rsplit_once('=').map(|(k, _)| k).unwrap_or(line);

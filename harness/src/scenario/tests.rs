@@ -89,3 +89,63 @@ fn written_scenarios_load_back_to_the_same_steps() {
     assert_eq!(again.steps, scenario.steps);
     assert_eq!(again.fault_plan, scenario.fault_plan);
 }
+
+/// The setup of the review's repros (`B.toml`), without `[backup_servers]`, so that a case can
+/// give its own.
+const B_HEAD: &str = r#"[scenario]
+name = "x"
+seed = 1
+[[cpg]]
+array = "SIM-A"
+name = "C"
+[[cpg]]
+array = "SIM-B"
+name = "C"
+[exchange]
+server = "MBX"
+[[database]]
+name = "DB1"
+cpg = "C"
+[[rc_group]]
+name = "g"
+mode = "periodic"
+databases = ["DB1"]
+target_cpg = "C"
+"#;
+
+const B_SERVERS: &str = "[backup_servers]\nlocal = \"L\"\nremote = \"R\"\n";
+
+/// Loads `B_HEAD + extra` and returns its error, asserting it names `key` on the line of the
+/// first occurrence of `needle` in `extra` (the file, line and key the docs promise).
+fn check_load_error(extra: &str, needle: &str, key: &str) -> ScenarioError {
+    let text = format!("{B_HEAD}{extra}");
+    let error = match parse("f.toml", &text) {
+        Ok(_) => panic!("loaded, expected an error on `{key}`:\n{extra}"),
+        Err(error) => error,
+    };
+    let line = B_HEAD.matches('\n').count()
+        + extra[..extra.find(needle).unwrap_or_else(|| panic!("no `{needle}` in {extra}"))].matches('\n').count()
+        + 1;
+    assert_eq!((error.key.as_str(), error.line), (key, line), "{extra}\n{error}");
+    assert_eq!(error.file, "f.toml");
+    error
+}
+
+fn b_loads(extra: &str) -> Scenario {
+    parse("f.toml", &format!("{B_HEAD}{extra}")).unwrap_or_else(|e| panic!("{e}\n{extra}"))
+}
+
+// Goal: a duplicate TOML key is named in the error (review finding 10: it said
+// `(document)`).
+#[test]
+fn a_duplicate_key_is_named() {
+    b_loads(&format!("{B_SERVERS}[[step]]\nadvance = \"2s\"\n"));
+    let e = check_load_error(
+        &format!("{B_SERVERS}[[step]]\nadvance = \"1s\"\nadvance = \"2s\"\n"),
+        "advance = \"2s\"",
+        "advance",
+    );
+    assert!(e.message.contains("duplicate key"), "{e}");
+    let e = check_load_error(&format!("{B_SERVERS}[links]\ncount = 2\ncount = 3\n"), "count = 3", "count");
+    assert!(e.message.contains("duplicate key"), "{e}");
+}
