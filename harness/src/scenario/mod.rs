@@ -408,16 +408,42 @@ fn validate(source: &Source<'_>, file: ScenarioToml) -> Result<Scenario, Scenari
     })
 }
 
+/// Largest `size_mib` of a `[[volume]]`: a 3PAR virtual volume's 16 TiB (the model's
+/// `ArrayConfig::max_volume_size_mib` default).
+pub const VOLUME_SIZE_MIB_MAX: u64 = 16 * 1024 * 1024;
+
 fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, ScenarioError> {
     let mut names = Names::default();
     if file.scenario.name.trim().is_empty() {
         return Err(source.at(0, "scenario.name", "a scenario needs a name"));
     }
+    check_arrays(source, file, &mut names)?;
+    check_storage(source, file, &mut names)?;
+    check_links(source, file)?;
+    check_databases(source, file, &mut names)?;
+    check_workload(source, file)?;
+    check_groups(source, file, &mut names)?;
+    check_backup_servers(source, file, &mut names)?;
+    for (i, policy) in file.policies.iter().enumerate() {
+        policy_spec(source, &policy.span(), &format!("policy[{i}]"), policy.get_ref(), &names)?;
+    }
+    Ok(names)
+}
+
+/// A name that must not be empty (nor only blanks): the model would refuse it at setup, or
+/// worse, a default would quietly take its place.
+fn not_empty(source: &Source<'_>, span: &Range<usize>, key: &str, name: &str) -> Result<(), ScenarioError> {
+    if name.trim().is_empty() { Err(source.in_table(span, key, "must not be empty")) } else { Ok(()) }
+}
+
+fn check_arrays(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) -> Result<(), ScenarioError> {
     if file.arrays.is_empty() {
         names.arrays = vec!["SIM-A".to_owned(), "SIM-B".to_owned()];
     }
+    let mut system_ids: Vec<u32> = Vec::new();
     for (i, array) in file.arrays.iter().enumerate() {
         let a = array.get_ref();
+        not_empty(source, &array.span(), &format!("array[{i}].name"), &a.name)?;
         if names.arrays.contains(&a.name) {
             return Err(source.in_table(
                 &array.span(),
@@ -426,25 +452,80 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
             ));
         }
         names.arrays.push(a.name.clone());
+        let id = array_system_id(i, a);
+        if system_ids.contains(&id) {
+            return Err(source.in_table(
+                &array.span(),
+                &format!("array[{i}].system_id"),
+                format!("system id {id} is already another array's (ids default to 20001, 20002, … by position)"),
+            ));
+        }
+        system_ids.push(id);
     }
+    Ok(())
+}
+
+/// The system id of the `index`-th `[[array]]`: its own, or 20001, 20002, … by position.
+pub fn array_system_id(index: usize, array: &toml_format::ArrayToml) -> u32 {
+    array.system_id.unwrap_or(20_001 + index as u32)
+}
+
+fn check_storage(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) -> Result<(), ScenarioError> {
     for (i, cpg) in file.cpgs.iter().enumerate() {
         let c = cpg.get_ref();
         require(source, &cpg.span(), &format!("cpg[{i}].array"), &names.arrays, &c.array, "array")?;
-        names.cpgs.push((c.array.clone(), c.name.clone()));
+        not_empty(source, &cpg.span(), &format!("cpg[{i}].name"), &c.name)?;
+        let pair = (c.array.clone(), c.name.clone());
+        if names.cpgs.contains(&pair) {
+            return Err(source.in_table(
+                &cpg.span(),
+                &format!("cpg[{i}].name"),
+                format!("CPG `{}` declared twice on array `{}`", c.name, c.array),
+            ));
+        }
+        names.cpgs.push(pair);
     }
+    let mut hosts: Vec<(&str, &str)> = Vec::new();
     for (i, host) in file.hosts.iter().enumerate() {
-        require(source, &host.span(), &format!("host[{i}].array"), &names.arrays, &host.get_ref().array, "array")?;
+        let h = host.get_ref();
+        require(source, &host.span(), &format!("host[{i}].array"), &names.arrays, &h.array, "array")?;
+        not_empty(source, &host.span(), &format!("host[{i}].name"), &h.name)?;
+        if hosts.contains(&(h.array.as_str(), h.name.as_str())) {
+            return Err(source.in_table(
+                &host.span(),
+                &format!("host[{i}].name"),
+                format!("host `{}` declared twice on array `{}`", h.name, h.array),
+            ));
+        }
+        hosts.push((&h.array, &h.name));
     }
     let primary = names.arrays[0].clone();
+    let mut volumes: Vec<(&str, &str)> = Vec::new();
     for (i, volume) in file.volumes.iter().enumerate() {
         let v = volume.get_ref();
         let key = format!("volume[{i}]");
         require(source, &volume.span(), &format!("{key}.array"), &names.arrays, &v.array, "array")?;
+        not_empty(source, &volume.span(), &format!("{key}.name"), &v.name)?;
+        if volumes.contains(&(v.array.as_str(), v.name.as_str())) {
+            return Err(source.in_table(
+                &volume.span(),
+                &format!("{key}.name"),
+                format!("volume `{}` declared twice on array `{}`", v.name, v.array),
+            ));
+        }
+        volumes.push((&v.array, &v.name));
         if !names.cpgs.contains(&(v.array.clone(), v.cpg.clone())) {
             return Err(source.in_table(
                 &volume.span(),
                 &format!("{key}.cpg"),
                 format!("no CPG `{}` on array `{}`", v.cpg, v.array),
+            ));
+        }
+        if v.size_mib == 0 || v.size_mib > VOLUME_SIZE_MIB_MAX {
+            return Err(source.in_table(
+                &volume.span(),
+                &format!("{key}.size_mib"),
+                format!("{}: expected 1 .. {VOLUME_SIZE_MIB_MAX} MiB (16 TiB)", v.size_mib),
             ));
         }
         if let Some(p) = &v.provisioning
@@ -461,24 +542,52 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
             names.volumes.push(v.name.clone());
         }
     }
-    if let Some(links) = &file.links {
-        let l = links.get_ref();
-        if l.count == Some(0) {
-            return Err(source.in_table(&links.span(), "links.count", "at least one link"));
-        }
-        if l.bandwidth_mbit_per_sec == Some(0) {
-            return Err(source.in_table(&links.span(), "links.bandwidth_mbit_per_sec", "bandwidth must be positive"));
-        }
-        if l.tail_per_mille.is_some_and(|t| t > 1000) {
-            return Err(source.in_table(&links.span(), "links.tail_per_mille", "at most 1000"));
+    Ok(())
+}
+
+fn check_links(source: &Source<'_>, file: &ScenarioToml) -> Result<(), ScenarioError> {
+    let Some(links) = &file.links else { return Ok(()) };
+    let l = links.get_ref();
+    if l.count == Some(0) {
+        return Err(source.in_table(&links.span(), "links.count", "at least one link"));
+    }
+    if l.bandwidth_mbit_per_sec == Some(0) {
+        return Err(source.in_table(&links.span(), "links.bandwidth_mbit_per_sec", "bandwidth must be positive"));
+    }
+    if l.tail_per_mille.is_some_and(|t| t > 1000) {
+        return Err(source.in_table(&links.span(), "links.tail_per_mille", "at most 1000"));
+    }
+    Ok(())
+}
+
+/// The database and log volume names of a `[[database]]`: its own, or `<name>.edb` and
+/// `<name>.log` in lower case.
+pub fn database_volumes(d: &toml_format::DatabaseToml) -> (String, String) {
+    let lower = d.name.to_lowercase().replace(' ', "-");
+    (
+        d.db_volume.clone().unwrap_or_else(|| format!("{lower}.edb")),
+        d.log_volume.clone().unwrap_or_else(|| format!("{lower}.log")),
+    )
+}
+
+fn check_databases(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) -> Result<(), ScenarioError> {
+    if let Some(exchange) = &file.exchange {
+        let e = exchange.get_ref();
+        not_empty(source, &exchange.span(), "exchange.server", &e.server)?;
+        if let Some(host) = &e.host {
+            not_empty(source, &exchange.span(), "exchange.host", host)?;
         }
     }
     if !file.databases.is_empty() && file.exchange.is_none() {
         return Err(source.in_table(&file.databases[0].span(), "database", "databases need an [exchange] server"));
     }
+    let primary = names.arrays[0].clone();
+    // Volumes of the primary taken so far: plain ones, then each database's two.
+    let mut taken: Vec<String> = names.volumes.clone();
     for (i, db) in file.databases.iter().enumerate() {
         let d = db.get_ref();
         let key = format!("database[{i}]");
+        not_empty(source, &db.span(), &format!("{key}.name"), &d.name)?;
         if !names.cpgs.contains(&(primary.clone(), d.cpg.clone())) {
             return Err(source.in_table(
                 &db.span(),
@@ -506,20 +615,46 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
                 format!("database `{}` declared twice", d.name),
             ));
         }
+        let (db_volume, log_volume) = database_volumes(d);
+        for (leaf, volume) in [("db_volume", &db_volume), ("log_volume", &log_volume)] {
+            // An explicit name points at its key; a default one at the database's name.
+            let field = if leaf == "db_volume" { &d.db_volume } else { &d.log_volume };
+            let at = if field.is_some() { format!("{key}.{leaf}") } else { format!("{key}.name") };
+            not_empty(source, &db.span(), &at, volume)?;
+            if taken.contains(volume) {
+                return Err(source.in_table(
+                    &db.span(),
+                    &at,
+                    format!("the {leaf} `{volume}` is already a volume of the primary array `{primary}`"),
+                ));
+            }
+            taken.push(volume.clone());
+        }
         names.databases.push(d.name.clone());
     }
-    if let Some(workload) = &file.workload {
-        let config = workload_config(workload.get_ref());
-        if let Err(error) = config.validate() {
-            return Err(source.in_table(&workload.span(), "workload", error.to_string()));
-        }
+    Ok(())
+}
+
+fn check_workload(source: &Source<'_>, file: &ScenarioToml) -> Result<(), ScenarioError> {
+    let Some(workload) = &file.workload else { return Ok(()) };
+    let w = workload.get_ref();
+    let config = workload_config(w);
+    if let Err(error) = config.validate() {
+        return Err(source.in_table(&workload.span(), "workload", error.to_string()));
     }
+    Ok(())
+}
+
+fn check_groups(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) -> Result<(), ScenarioError> {
+    // Databases and plain volumes already in a group, with the group's name.
+    let mut grouped: Vec<(&str, &str)> = Vec::new();
     for (i, group) in file.rc_groups.iter().enumerate() {
         let g = group.get_ref();
         let key = format!("rc_group[{i}]");
         if names.arrays.len() < 2 {
             return Err(source.in_table(&group.span(), &key, "Remote Copy needs two arrays"));
         }
+        not_empty(source, &group.span(), &format!("{key}.name"), &g.name)?;
         if g.mode != "synchronous" && g.mode != "periodic" {
             return Err(source.in_table(
                 &group.span(),
@@ -528,7 +663,6 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
             ));
         }
         if let Some(period) = g.period {
-            let secs = period.0.as_secs();
             if g.mode == "synchronous" && !period.0.is_zero() {
                 return Err(source.in_table(
                     &group.span(),
@@ -536,7 +670,8 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
                     "a synchronous group has no period",
                 ));
             }
-            if !period.0.is_zero() && !(300..=31_622_400).contains(&secs) {
+            let allowed = Duration::from_secs(300)..=Duration::from_secs(31_622_400);
+            if !period.0.is_zero() && !allowed.contains(&period.0) {
                 return Err(source.in_table(
                     &group.span(),
                     &format!("{key}.period"),
@@ -545,10 +680,28 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
             }
         }
         for (j, db) in g.databases.iter().enumerate() {
-            require(source, &group.span(), &format!("{key}.databases[{j}]"), &names.databases, db, "database")?;
+            let at = format!("{key}.databases[{j}]");
+            require(source, &group.span(), &at, &names.databases, db, "database")?;
+            if let Some((_, other)) = grouped.iter().find(|(name, _)| *name == db.as_str()) {
+                return Err(source.in_table(
+                    &group.span(),
+                    &at,
+                    format!("`{db}` is already in group `{other}`; a volume is in one group at most"),
+                ));
+            }
+            grouped.push((db, &g.name));
         }
         for (j, volume) in g.volumes.iter().enumerate() {
-            require(source, &group.span(), &format!("{key}.volumes[{j}]"), &names.volumes, volume, "primary volume")?;
+            let at = format!("{key}.volumes[{j}]");
+            require(source, &group.span(), &at, &names.volumes, volume, "primary volume")?;
+            if let Some((_, other)) = grouped.iter().find(|(name, _)| *name == volume.as_str()) {
+                return Err(source.in_table(
+                    &group.span(),
+                    &at,
+                    format!("`{volume}` is already in group `{other}`; a volume is in one group at most"),
+                ));
+            }
+            grouped.push((volume, &g.name));
         }
         if !names.cpgs.contains(&(names.arrays[1].clone(), g.target_cpg.clone())) {
             return Err(source.in_table(
@@ -566,36 +719,46 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
         }
         names.groups.push(g.name.clone());
     }
-    if let Some(servers) = &file.backup_servers {
-        let s = servers.get_ref();
-        names.remote_server = s.remote.is_some();
-        if let Some(version) = &s.provider_version
-            && parse_version(version).is_none()
-        {
+    Ok(())
+}
+
+fn check_backup_servers(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) -> Result<(), ScenarioError> {
+    let Some(servers) = &file.backup_servers else {
+        if let Some(db) = file.databases.first() {
             return Err(source.in_table(
-                &servers.span(),
-                "backup_servers.provider_version",
-                format!("`{version}`: expected \"major.minor\", e.g. \"2.2\""),
+                &db.span(),
+                "backup_servers",
+                "databases need [backup_servers] (at least `local`)",
             ));
         }
-        if s.remote.is_some() && names.arrays.len() < 2 {
-            return Err(source.in_table(
-                &servers.span(),
-                "backup_servers.remote",
-                "a remote backup server needs a second array",
-            ));
+        return Ok(());
+    };
+    let s = servers.get_ref();
+    let span = servers.span();
+    not_empty(source, &span, "backup_servers.local", &s.local)?;
+    for (key, value) in [
+        ("backup_servers.remote", &s.remote),
+        ("backup_servers.local_repository", &s.local_repository),
+        ("backup_servers.remote_repository", &s.remote_repository),
+    ] {
+        if let Some(value) = value {
+            not_empty(source, &span, key, value)?;
         }
-    } else if !file.databases.is_empty() {
+    }
+    names.remote_server = s.remote.is_some();
+    if let Some(version) = &s.provider_version
+        && parse_version(version).is_none()
+    {
         return Err(source.in_table(
-            &file.databases[0].span(),
-            "backup_servers",
-            "databases need [backup_servers] (at least `local`)",
+            &span,
+            "backup_servers.provider_version",
+            format!("`{version}`: expected \"major.minor\", e.g. \"2.2\""),
         ));
     }
-    for (i, policy) in file.policies.iter().enumerate() {
-        policy_spec(source, &policy.span(), &format!("policy[{i}]"), policy.get_ref(), &names)?;
+    if s.remote.is_some() && names.arrays.len() < 2 {
+        return Err(source.in_table(&span, "backup_servers.remote", "a remote backup server needs a second array"));
     }
-    Ok(names)
+    Ok(())
 }
 
 fn require(
