@@ -560,6 +560,19 @@ fn check_links(source: &Source<'_>, file: &ScenarioToml) -> Result<(), ScenarioE
     Ok(())
 }
 
+/// The configuration of a `[[database]]`: its layout's, with `page_count` applied.
+pub fn database_config(d: &toml_format::DatabaseToml) -> recovery::exchange::DatabaseConfig {
+    let mut config = if d.layout.as_deref() == Some("standard") {
+        recovery::exchange::DatabaseConfig::default()
+    } else {
+        recovery::exchange::DatabaseConfig::small()
+    };
+    if let Some(pages) = d.page_count {
+        config.page_count = pages;
+    }
+    config
+}
+
 /// The database and log volume names of a `[[database]]`: its own, or `<name>.edb` and
 /// `<name>.log` in lower case.
 pub fn database_volumes(d: &toml_format::DatabaseToml) -> (String, String) {
@@ -641,6 +654,40 @@ fn check_workload(source: &Source<'_>, file: &ScenarioToml) -> Result<(), Scenar
     let config = workload_config(w);
     if let Err(error) = config.validate() {
         return Err(source.in_table(&workload.span(), "workload", error.to_string()));
+    }
+    // The largest transaction the generator can draw must fit one log generation of every
+    // database it writes to; otherwise commits fail at run time (and a huge `updates_max`
+    // would allocate its updates before that).
+    let needed = u64::from(config.updates_max)
+        * recovery::exchange::layout::LogRecord::encoded_len(usize::from(config.bytes_max)) as u64;
+    let smallest = file
+        .databases
+        .iter()
+        .map(|db| {
+            let config = database_config(db.get_ref());
+            let capacity = config.log_slot_bytes - recovery::exchange::layout::GENERATION_HEADER_SIZE as u32;
+            (capacity, db.get_ref().name.as_str())
+        })
+        .min();
+    if let Some((capacity, database)) = smallest
+        && needed > u64::from(capacity)
+    {
+        let key = if w.bytes_max.is_some() && w.updates_max.is_none() {
+            "workload.bytes_max"
+        } else {
+            "workload.updates_max"
+        };
+        let overhead = recovery::exchange::layout::RECORD_OVERHEAD;
+        return Err(source.in_table(
+            &workload.span(),
+            key,
+            format!(
+                "a transaction of up to {} updates of up to {} bytes needs {needed} bytes of log, but a log \
+                 generation of database `{database}` holds {capacity}: keep updates_max × (bytes_max + {overhead}) \
+                 ≤ {capacity}",
+                config.updates_max, config.bytes_max
+            ),
+        ));
     }
     Ok(())
 }

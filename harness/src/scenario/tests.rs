@@ -135,6 +135,41 @@ fn b_loads(extra: &str) -> Scenario {
     parse("f.toml", &format!("{B_HEAD}{extra}")).unwrap_or_else(|e| panic!("{e}\n{extra}"))
 }
 
+// Goal: workload values the model cannot run are load-time errors (review finding 1): huge
+// update counts allocated gigabytes, and the documented byte maximum overflowed a log generation
+// at run time. Method: the repro values, then the largest values that still fit, for both
+// layouts.
+#[test]
+fn a_workload_transaction_must_fit_a_log_generation() {
+    let s = B_SERVERS;
+    let e =
+        check_load_error(&format!("{s}[workload]\nupdates_max = 4294967295\n"), "updates_max", "workload.updates_max");
+    assert!(e.message.contains("holds 15872"), "{e}");
+    check_load_error(
+        &format!("{s}[workload]\nupdates_min = 10000000\nupdates_max = 10000000\n"),
+        "updates_max",
+        "workload.updates_max",
+    );
+    check_load_error(
+        &format!("{s}[workload]\nbytes_min = 4076\nbytes_max = 4076\n"),
+        "bytes_max",
+        "workload.bytes_max",
+    );
+    // The documented byte maximum fits three to a generation: 3 × (16 + 4076) ≤ 15872.
+    b_loads(&format!("{s}[workload]\nupdates_max = 3\nbytes_max = 4076\n"));
+    // 15872 / (16 + 8) = 661 updates of 8 bytes fit a small layout's generation, 662 do not.
+    b_loads(&format!("{s}[workload]\nupdates_max = 661\nbytes_min = 8\nbytes_max = 8\n"));
+    check_load_error(
+        &format!("{s}[workload]\nupdates_max = 662\nbytes_min = 8\nbytes_max = 8\n"),
+        "updates_max",
+        "workload.updates_max",
+    );
+    // A standard layout's 1 MiB generations hold more.
+    let standard = B_HEAD.replace("cpg = \"C\"\n[[rc_group]]", "cpg = \"C\"\nlayout = \"standard\"\n[[rc_group]]");
+    let text = format!("{standard}{s}[workload]\nupdates_max = 662\nbytes_min = 8\nbytes_max = 8\n");
+    parse("f.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+}
+
 // Goal: empty names are load-time errors, consistently (review finding 9: `local = ""` was
 // replaced by a default, `remote = ""` refused at setup, `local_repository = ""` created a lock
 // file in the current directory before failing).
