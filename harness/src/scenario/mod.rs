@@ -408,6 +408,14 @@ fn validate(source: &Source<'_>, file: ScenarioToml) -> Result<Scenario, Scenari
     })
 }
 
+/// Largest `[links] count`: real Remote Copy targets use a few links, and the model sends each
+/// message over the best of them, so more only costs memory (and a count near `u32::MAX` an
+/// allocation that cannot succeed).
+pub const LINKS_MAX: u32 = 8;
+
+/// Largest `bandwidth_mbit_per_sec` (1 Tbit/s); the model counts bytes per second in a `u64`.
+pub const LINK_BANDWIDTH_MBIT_PER_SEC_MAX: u64 = 1_000_000;
+
 /// Largest `size_mib` of a `[[volume]]`: a 3PAR virtual volume's 16 TiB (the model's
 /// `ArrayConfig::max_volume_size_mib` default).
 pub const VOLUME_SIZE_MIB_MAX: u64 = 16 * 1024 * 1024;
@@ -548,11 +556,15 @@ fn check_storage(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) ->
 fn check_links(source: &Source<'_>, file: &ScenarioToml) -> Result<(), ScenarioError> {
     let Some(links) = &file.links else { return Ok(()) };
     let l = links.get_ref();
-    if l.count == Some(0) {
-        return Err(source.in_table(&links.span(), "links.count", "at least one link"));
+    if l.count.is_some_and(|count| count == 0 || count > LINKS_MAX) {
+        return Err(source.in_table(&links.span(), "links.count", format!("expected 1 .. {LINKS_MAX} links")));
     }
-    if l.bandwidth_mbit_per_sec == Some(0) {
-        return Err(source.in_table(&links.span(), "links.bandwidth_mbit_per_sec", "bandwidth must be positive"));
+    if l.bandwidth_mbit_per_sec.is_some_and(|b| b == 0 || b > LINK_BANDWIDTH_MBIT_PER_SEC_MAX) {
+        return Err(source.in_table(
+            &links.span(),
+            "links.bandwidth_mbit_per_sec",
+            format!("expected 1 .. {LINK_BANDWIDTH_MBIT_PER_SEC_MAX} Mbit/s"),
+        ));
     }
     if l.tail_per_mille.is_some_and(|t| t > 1000) {
         return Err(source.in_table(&links.span(), "links.tail_per_mille", "at most 1000"));

@@ -170,6 +170,23 @@ fn a_workload_transaction_must_fit_a_log_generation() {
     parse("f.toml", &text).unwrap_or_else(|e| panic!("{e}"));
 }
 
+// Goal: `[links] count` has a documented maximum (review finding 2: 4294967295 aborted on
+// allocation); the bandwidth too (its bytes per second overflowed). Method: the bounds and one
+// past them.
+#[test]
+fn links_count_and_bandwidth_are_bounded() {
+    let s = B_SERVERS;
+    for count in ["0", "9", "100000000", "4294967295"] {
+        check_load_error(&format!("{s}[links]\ncount = {count}\n"), "count", "links.count");
+    }
+    b_loads(&format!("{s}[links]\ncount = {LINKS_MAX}\n"));
+    check_load_error(
+        &format!("{s}[links]\nbandwidth_mbit_per_sec = 18446744073709551\n"),
+        "bandwidth",
+        "links.bandwidth_mbit_per_sec",
+    );
+}
+
 // Goal: empty names are load-time errors, consistently (review finding 9: `local = ""` was
 // replaced by a default, `remote = ""` refused at setup, `local_repository = ""` created a lock
 // file in the current directory before failing).
