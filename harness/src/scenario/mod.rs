@@ -432,8 +432,19 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
     check_workload(source, file)?;
     check_groups(source, file, &mut names)?;
     check_backup_servers(source, file, &mut names)?;
+    let mut with_policy: Vec<&str> = Vec::new();
     for (i, policy) in file.policies.iter().enumerate() {
-        policy_spec(source, &policy.span(), &format!("policy[{i}]"), policy.get_ref(), &names)?;
+        let key = format!("policy[{i}]");
+        policy_spec(source, &policy.span(), &key, policy.get_ref(), &names)?;
+        let database = policy.get_ref().database.as_str();
+        if let Some(first) = with_policy.iter().position(|d| *d == database) {
+            return Err(source.in_table(
+                &policy.span(),
+                &format!("{key}.database"),
+                format!("database `{database}` already has a policy (policy[{first}]); a database has one"),
+            ));
+        }
+        with_policy.push(database);
     }
     Ok(names)
 }

@@ -187,6 +187,17 @@ fn links_count_and_bandwidth_are_bounded() {
     );
 }
 
+// Goal: a second `[[policy]]` for a database is refused, not silently replacing the first
+// (review finding 5).
+#[test]
+fn a_database_has_one_policy() {
+    let extra = format!(
+        "{B_SERVERS}[[policy]]\ndatabase = \"DB1\"\nmax_copies = 2\n[[policy]]\ndatabase = \"DB1\"\nexpiration_hours = 5\n"
+    );
+    let e = check_load_error(&extra, "database = \"DB1\"\nexpiration", "policy[1].database");
+    assert!(e.message.contains("policy[0]"), "{e}");
+}
+
 // Goal: empty names are load-time errors, consistently (review finding 9: `local = ""` was
 // replaced by a default, `remote = ""` refused at setup, `local_repository = ""` created a lock
 // file in the current directory before failing).
