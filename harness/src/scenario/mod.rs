@@ -270,6 +270,8 @@ struct Names {
     volumes: Vec<String>,
     databases: Vec<String>,
     groups: Vec<String>,
+    /// Hosts by name, on any array: `[[host]]` and the Exchange server's own host.
+    hosts: Vec<String>,
     remote_server: bool,
 }
 
@@ -517,6 +519,7 @@ fn check_storage(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) ->
             ));
         }
         hosts.push((&h.array, &h.name));
+        names.hosts.push(h.name.clone());
     }
     let primary = names.arrays[0].clone();
     let mut volumes: Vec<(&str, &str)> = Vec::new();
@@ -613,6 +616,7 @@ fn check_databases(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) 
         if let Some(host) = &e.host {
             not_empty(source, &exchange.span(), "exchange.host", host)?;
         }
+        names.hosts.push(e.host.clone().unwrap_or_else(|| e.server.to_lowercase()));
     }
     if !file.databases.is_empty() && file.exchange.is_none() {
         return Err(source.in_table(&file.databases[0].span(), "database", "databases need an [exchange] server"));
@@ -1193,6 +1197,15 @@ fn step_of(
     names: &Names,
 ) -> Result<Step, ScenarioError> {
     let k = |name: &str| format!("{key}.{name}");
+    if let Some(label) = &s.label
+        && label.chars().any(char::is_control)
+    {
+        return Err(source.in_table(
+            span,
+            &k("label"),
+            "a label is shown on one report line: no line breaks or other control characters",
+        ));
+    }
     let mut actions: Vec<(&str, Action)> = Vec::new();
     if let Some(w) = &s.write {
         let action = match (&w.database, &w.volume) {
@@ -1255,6 +1268,13 @@ fn step_of(
         if g.no_promote.is_some() && name != "failover" {
             return Err(source.in_table(span, &k(&format!("{name}.no_promote")), "no_promote belongs to failover"));
         }
+        if g.wait.is_some() && (name == "failover" || name == "rc_stop") {
+            return Err(source.in_table(
+                span,
+                &k(&format!("{name}.wait")),
+                format!("{name} has no transfer to wait for; `wait` belongs to recover, rc_restore and rc_start"),
+            ));
+        }
         Ok(())
     };
     if let Some(g) = &s.failover {
@@ -1281,8 +1301,8 @@ fn step_of(
     if let Some(m) = &s.mount {
         let copy =
             copy_selector(source, span, &k("mount"), &m.database, m.site.as_deref(), m.backup.as_deref(), names)?;
-        actions
-            .push(("mount", Action::Mount { copy, host: m.host.clone().unwrap_or_else(|| "backup-host".to_owned()) }));
+        let host = host_of(source, span, &k("mount.host"), m.host.as_deref(), "backup-host", names)?;
+        actions.push(("mount", Action::Mount { copy, host }));
     }
     if let Some(c) = &s.unmount {
         actions.push((
@@ -1306,10 +1326,12 @@ fn step_of(
                 return Err(source.in_table(span, &k("restore.host"), "a volume promote needs no host"));
             }
             "volume_promote" => RestoreKind::VolumePromote,
-            "file_copy" => RestoreKind::FileCopy { host: r.host.clone().unwrap_or_else(|| "backup-host".to_owned()) },
-            "database_from_remote" => {
-                RestoreKind::DatabaseFromRemote { host: r.host.clone().unwrap_or_else(|| "standby-host".to_owned()) }
-            }
+            "file_copy" => RestoreKind::FileCopy {
+                host: host_of(source, span, &k("restore.host"), r.host.as_deref(), "backup-host", names)?,
+            },
+            "database_from_remote" => RestoreKind::DatabaseFromRemote {
+                host: host_of(source, span, &k("restore.host"), r.host.as_deref(), "standby-host", names)?,
+            },
             other => {
                 return Err(source.in_table(
                     span,
@@ -1398,6 +1420,25 @@ fn step_of(
     Ok(Step { toml: s.clone(), action, expectation })
 }
 
+/// The host a step names, or `default` when it names none; either must be declared (`[[host]]`,
+/// or the Exchange server's own host).
+fn host_of(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    host: Option<&str>,
+    default: &str,
+    names: &Names,
+) -> Result<String, ScenarioError> {
+    let name = host.unwrap_or(default);
+    if names.hosts.iter().any(|h| h == name) {
+        return Ok(name.to_owned());
+    }
+    let list = if names.hosts.is_empty() { "none declared".to_owned() } else { names.hosts.join(", ") };
+    let default_note = if host.is_none() { " (the default; declare it in [[host]] or give `host`)" } else { "" };
+    Err(source.in_table(span, key, format!("no host `{name}`{default_note} (declared: {list})")))
+}
+
 fn check_expect(
     source: &Source<'_>,
     span: &Range<usize>,
@@ -1422,6 +1463,37 @@ fn check_expect(
         && text != "live"
     {
         site(source, span, &format!("{key}.site"), text, names)?;
+    }
+    if e.site.is_some() && e.recoverable.is_none() {
+        return Err(source.in_table(span, &format!("{key}.site"), "`site` is for `recoverable`, which is missing"));
+    }
+    let database_checks = e.local_entries.is_some()
+        || e.remote_entries.is_some()
+        || e.retained_on_primary.is_some()
+        || e.recoverable.is_some();
+    if e.database.is_some() && !database_checks {
+        return Err(source.in_table(
+            span,
+            &format!("{key}.database"),
+            "checks nothing by itself: add local_entries, remote_entries, retained_on_primary or recoverable",
+        ));
+    }
+    if e.group.is_some() && e.role.is_none() && e.group_state.is_none() {
+        return Err(source.in_table(
+            span,
+            &format!("{key}.group"),
+            "checks nothing by itself: add role or group_state",
+        ));
+    }
+    if e.array.is_some() && e.array_online.is_none() && e.role.is_none() && e.group_state.is_none() {
+        return Err(source.in_table(
+            span,
+            &format!("{key}.array"),
+            "checks nothing by itself: add array_online, or role or group_state with group",
+        ));
+    }
+    if e == &ExpectArgs::default() {
+        return Err(source.in_table(span, key, "an expect step needs at least one check (see docs/scenarios.md)"));
     }
     if let Some(group) = &e.group {
         require(source, span, &format!("{key}.group"), &names.groups, group, "Remote Copy group")?;

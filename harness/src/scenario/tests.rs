@@ -198,6 +198,77 @@ fn a_database_has_one_policy() {
     assert!(e.message.contains("policy[0]"), "{e}");
 }
 
+// Goal: keys a step does not take are refused (review finding 6: `wait` on failover and
+// rc_stop was accepted and ignored). Method: each, then the steps that do take `wait`.
+#[test]
+fn wait_belongs_to_steps_that_wait() {
+    let s = B_SERVERS;
+    check_load_error(
+        &format!("{s}[[step]]\nfailover = {{ group = \"g\", wait = false }}\n"),
+        "failover",
+        "step[0].failover.wait",
+    );
+    check_load_error(
+        &format!("{s}[[step]]\nrc_stop = {{ group = \"g\", wait = true }}\n"),
+        "rc_stop",
+        "step[0].rc_stop.wait",
+    );
+    for action in ["recover", "rc_restore", "rc_start"] {
+        b_loads(&format!("{s}[[step]]\n{action} = {{ group = \"g\", wait = false }}\n"));
+    }
+}
+
+// Goal: hosts a step names, or its default host, must be declared (review finding 7: an
+// undeclared one failed only at run time, and without `outcome` the run passed). Method: an
+// undeclared host, the undeclared defaults, then declared ones and the Exchange server's host.
+#[test]
+fn hosts_must_be_declared() {
+    let s = B_SERVERS;
+    let e = check_load_error(
+        &format!("{s}[[step]]\nmount = {{ database = \"DB1\", host = \"nohost\" }}\n"),
+        "mount",
+        "step[0].mount.host",
+    );
+    assert!(e.message.contains("no host `nohost`"), "{e}");
+    let e =
+        check_load_error(&format!("{s}[[step]]\nmount = {{ database = \"DB1\" }}\n"), "mount", "step[0].mount.host");
+    assert!(e.message.contains("`backup-host` (the default"), "{e}");
+    check_load_error(
+        &format!("{s}[[step]]\nrestore = {{ database = \"DB1\", kind = \"file_copy\" }}\n"),
+        "restore",
+        "step[0].restore.host",
+    );
+    check_load_error(
+        &format!("{s}[[step]]\nrestore = {{ database = \"DB1\", kind = \"database_from_remote\" }}\n"),
+        "restore",
+        "step[0].restore.host",
+    );
+    let hosts =
+        "[[host]]\narray = \"SIM-A\"\nname = \"backup-host\"\n[[host]]\narray = \"SIM-B\"\nname = \"standby-host\"\n";
+    b_loads(&format!(
+        "{hosts}{s}[[step]]\nmount = {{ database = \"DB1\" }}\n[[step]]\nrestore = {{ database = \"DB1\", kind = \"database_from_remote\" }}\n[[step]]\nmount = {{ database = \"DB1\", host = \"mbx\" }}\n"
+    ));
+}
+
+// Goal: an `expect` that asserts nothing is refused, naming the key that checks nothing by
+// itself (review finding 8).
+#[test]
+fn an_expect_must_check_something() {
+    let s = B_SERVERS;
+    check_load_error(&format!("{s}[[step]]\nexpect = {{}}\n"), "expect", "step[0].expect");
+    check_load_error(
+        &format!("{s}[[step]]\nexpect = {{ database = \"DB1\", site = \"remote\" }}\n"),
+        "expect",
+        "step[0].expect.site",
+    );
+    check_load_error(&format!("{s}[[step]]\nexpect = {{ database = \"DB1\" }}\n"), "expect", "step[0].expect.database");
+    check_load_error(&format!("{s}[[step]]\nexpect = {{ array = \"SIM-B\" }}\n"), "expect", "step[0].expect.array");
+    check_load_error(&format!("{s}[[step]]\nexpect = {{ group = \"g\" }}\n"), "expect", "step[0].expect.group");
+    b_loads(&format!(
+        "{s}[[step]]\nexpect = {{ array = \"SIM-B\", array_online = true }}\n[[step]]\nexpect = {{ database = \"DB1\", site = \"remote\", recoverable = true }}\n[[step]]\nexpect = {{ group = \"g\", array = \"SIM-B\", role = \"Secondary\" }}\n"
+    ));
+}
+
 // Goal: empty names are load-time errors, consistently (review finding 9: `local = ""` was
 // replaced by a default, `remote = ""` refused at setup, `local_repository = ""` created a lock
 // file in the current directory before failing).
@@ -291,4 +362,12 @@ fn a_duplicate_key_is_named() {
     assert!(e.message.contains("duplicate key"), "{e}");
     let e = check_load_error(&format!("{B_SERVERS}[links]\ncount = 2\ncount = 3\n"), "count = 3", "count");
     assert!(e.message.contains("duplicate key"), "{e}");
+}
+
+// Goal: a step label with a control character is refused: it would break the report's
+// one-line-per-step layout (review finding 11).
+#[test]
+fn a_label_has_no_control_characters() {
+    check_load_error(&format!("{B_SERVERS}[[step]]\nlabel = \"a\\nb\"\nadvance = \"1s\"\n"), "label", "step[0].label");
+    b_loads(&format!("{B_SERVERS}[[step]]\nlabel = \"a b — ü\"\nadvance = \"1s\"\n"));
 }
