@@ -110,12 +110,17 @@ pub fn text(report: &RunReport) -> String {
     }
     let _ = writeln!(
         out,
-        "replicated {}; {} transactions, {} backups ok, {} failed, {} faults; {:.3}s of virtual time",
+        "replicated {}; {} transactions, {} backups ok, {} failed, {} faults{}; {:.3}s of virtual time",
         bytes(report.bytes_replicated),
         report.transactions,
         report.backups_ok,
         report.backups_failed,
         report.faults,
+        if report.faults_never_fired.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} more scheduled, never fired)", report.faults_never_fired.len())
+        },
         report.virtual_secs
     );
     let _ = writeln!(
@@ -126,6 +131,9 @@ pub fn text(report: &RunReport) -> String {
         report.violations,
         report.expectations_failed
     );
+    for warning in &report.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
     let _ = writeln!(out, "result: {}", if report.passed() { "PASS" } else { "FAIL" });
     out
 }

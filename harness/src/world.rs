@@ -94,6 +94,17 @@ pub struct WorldStats {
     pub faults: u64,
 }
 
+/// A fault put on the timeline, by the plan or a fault step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledFault {
+    /// When it is due.
+    pub at: simulator::Instant,
+    /// Where it comes from: `fault[0] at 10h`, `fault step at 5s`.
+    pub origin: String,
+    /// What it does.
+    pub description: String,
+}
+
 /// What one step did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StepResult {
@@ -140,6 +151,8 @@ pub struct World {
     /// Memoised invariant verdicts (see [`crate::invariants::check_all`]).
     pub memo: crate::invariants::Memo,
     workloads: BTreeMap<String, Workload>,
+    /// Faults put on the timeline (see [`World::scheduled_faults`]).
+    scheduled_faults: Vec<ScheduledFault>,
     workload_config: WorkloadConfig,
     collect_timeline: bool,
     trace_seen: u64,
@@ -372,6 +385,7 @@ impl World {
             start,
             memo: crate::invariants::Memo::default(),
             workloads,
+            scheduled_faults: Vec::new(),
             workload_config: config,
             collect_timeline: options.collect_timeline,
             trace_seen: 0,
@@ -379,7 +393,8 @@ impl World {
         };
         world.reference.start(&world.sim, &world.engine, world.server.as_deref(), &world.databases);
         for planned in &scenario.fault_plan {
-            world.schedule(start + planned.at, planned.fault);
+            let origin = format!("fault[{}] at {}", planned.index, crate::scenario::DurationText(planned.at));
+            world.schedule(start + planned.at, planned.fault, origin);
         }
         world.settle();
         Ok(world)
@@ -394,9 +409,17 @@ impl World {
         self.sim.array_ids().nth(index).expect("validated array index")
     }
 
-    fn schedule(&mut self, at: simulator::Instant, fault: FaultAction) {
+    /// The faults scheduled so far (plan and fault steps), with whether each has fired by now.
+    pub fn scheduled_faults(&self) -> impl Iterator<Item = (&ScheduledFault, bool)> {
+        let now = self.sim.now();
+        self.scheduled_faults.iter().map(move |f| (f, f.at <= now))
+    }
+
+    fn schedule(&mut self, at: simulator::Instant, fault: FaultAction, origin: String) {
         let (a, b) = (self.sim.primary(), self.array_at(1.min(self.sim.array_ids().count() - 1)));
         self.stats.faults += 1;
+        let description = describe_fault(fault, &self.sim);
+        self.scheduled_faults.push(ScheduledFault { at, origin, description });
         match fault {
             FaultAction::LinkDown(direction) => {
                 self.sim.schedule_fault(at, Fault::LinkDown { from: a, to: b, direction })
@@ -454,7 +477,11 @@ impl World {
             }
             Action::Fault { after, fault } => {
                 let at = self.sim.now() + *after;
-                self.schedule(at, *fault);
+                self.schedule(
+                    at,
+                    *fault,
+                    format!("fault step at {}", crate::scenario::DurationText(self.sim.now() - self.start)),
+                );
                 if after.is_zero() {
                     self.sim.advance(Duration::ZERO);
                 }

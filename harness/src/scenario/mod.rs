@@ -84,6 +84,8 @@ pub struct Scenario {
 /// A fault of the plan: `at` after the first step starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedFault {
+    /// Position in the file (`fault[index]`), for reports.
+    pub index: usize,
     /// Offset from the start of the first step.
     pub at: Duration,
     /// What happens.
@@ -392,7 +394,7 @@ fn validate(source: &Source<'_>, file: ScenarioToml) -> Result<Scenario, Scenari
             ));
         }
         let action = fault_action(source, &span, &key, fault.get_ref(), &names)?;
-        fault_plan.push(PlannedFault { at: at.0, fault: action });
+        fault_plan.push(PlannedFault { index: i, at: at.0, fault: action });
     }
     fault_plan.sort_by_key(|f| f.at);
     let mut steps = Vec::new();
