@@ -497,4 +497,18 @@ remote = "R"
         assert_eq!(report.faults_never_fired.len(), 1);
         assert!(report.faults_never_fired[0].starts_with("fault step at 2s (links up (both ways)) never fired"));
     }
+
+    // Goal: a step that would carry virtual time past the clock's limit fails with a clear
+    // error instead of saturating the clock (review finding 3). Method: a long advance the
+    // loader accepts, then a fault step whose `after` passes the limit (only known at run time).
+    #[test]
+    fn a_step_past_the_clock_fails() {
+        let report =
+            run_b("[[step]]\nadvance = \"2562047h\"\n[[step]]\nfault = { kind = \"link_down\", after = \"1h\" }\n")
+                .unwrap();
+        assert!(report.steps[0].ok, "{:?}", report.steps[0]);
+        let error = report.steps[1].error.as_deref().unwrap_or_default();
+        assert!(!report.steps[1].ok && error.contains("virtual time would pass"), "{error}");
+        assert!(report.faults_never_fired.is_empty());
+    }
 }

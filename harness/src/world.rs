@@ -409,6 +409,22 @@ impl World {
         self.sim.array_ids().nth(index).expect("validated array index")
     }
 
+    /// Whether virtual time may pass `duration` from now: the clock saturates at the end of its
+    /// 64 bits of nanoseconds, after which instants stop ordering events (backup ids, freeze
+    /// windows), so a step that would pass [`crate::scenario::VIRTUAL_TIME_MAX`] is refused.
+    fn clock_allows(&self, duration: Duration) -> Result<(), String> {
+        let limit = crate::scenario::VIRTUAL_TIME_MAX;
+        let now = Duration::from_nanos(self.sim.now().as_nanos());
+        match now.checked_add(duration) {
+            Some(until) if until <= limit => Ok(()),
+            _ => Err(format!(
+                "virtual time would pass {}, the longest a run may reach (the clock counts nanoseconds in 64 bits); it is {} now",
+                crate::scenario::human(limit),
+                crate::scenario::human(now)
+            )),
+        }
+    }
+
     /// The faults scheduled so far (plan and fault steps), with whether each has fired by now.
     pub fn scheduled_faults(&self) -> impl Iterator<Item = (&ScheduledFault, bool)> {
         let now = self.sim.now();
@@ -472,10 +488,16 @@ impl World {
             Action::Backup(plan) => self.backup(plan),
             Action::Sync { group, wait, full } => self.sync(group, *wait, *full),
             Action::Advance(duration) => {
+                if let Err(error) = self.clock_allows(*duration) {
+                    return StepResult::failed("advance".to_owned(), error);
+                }
                 self.sim.advance(*duration);
                 StepResult::ok(format!("advanced {}", crate::scenario::DurationText(*duration)))
             }
             Action::Fault { after, fault } => {
+                if let Err(error) = self.clock_allows(*after) {
+                    return StepResult::failed("fault".to_owned(), error);
+                }
                 let at = self.sim.now() + *after;
                 self.schedule(
                     at,

@@ -394,12 +394,28 @@ fn validate(source: &Source<'_>, file: ScenarioToml) -> Result<Scenario, Scenari
             ));
         }
         let action = fault_action(source, &span, &key, fault.get_ref(), &names)?;
+        if at.0 > VIRTUAL_TIME_MAX {
+            return Err(source.in_table(&span, &format!("{key}.at"), past_the_clock(at.0)));
+        }
         fault_plan.push(PlannedFault { index: i, at: at.0, fault: action });
     }
     fault_plan.sort_by_key(|f| f.at);
     let mut steps = Vec::new();
+    let mut advanced = Duration::ZERO;
     for (i, step) in file.steps.iter().enumerate() {
-        steps.push(step_of(source, &step.span(), &format!("step[{i}]"), step.get_ref(), &names)?);
+        let key = format!("step[{i}]");
+        let step_ok = step_of(source, &step.span(), &key, step.get_ref(), &names)?;
+        if let Action::Advance(d) = step_ok.action {
+            advanced = advanced.saturating_add(d);
+            if advanced > VIRTUAL_TIME_MAX {
+                return Err(source.in_table(
+                    &step.span(),
+                    &format!("{key}.advance"),
+                    format!("the advance steps so far add up to {}; {}", human(advanced), past_the_clock(advanced)),
+                ));
+            }
+        }
+        steps.push(step_ok);
     }
     Ok(Scenario {
         name: file.scenario.name.clone(),
@@ -423,6 +439,22 @@ pub const LINK_BANDWIDTH_MBIT_PER_SEC_MAX: u64 = 1_000_000;
 /// Largest `size_mib` of a `[[volume]]`: a 3PAR virtual volume's 16 TiB (the model's
 /// `ArrayConfig::max_volume_size_mib` default).
 pub const VOLUME_SIZE_MIB_MAX: u64 = 16 * 1024 * 1024;
+
+/// Longest virtual time a run may reach: 2^63 ns (about 292 years), half of what the clock
+/// (`simulator::Instant`, nanoseconds in a `u64`) can count before it saturates, so the setup and
+/// the steps' own waits after a long advance still fit. Planned faults' `at` and the sum of a
+/// scenario's `advance` steps are checked against it at load time, every advance and fault step
+/// again at run time.
+pub const VIRTUAL_TIME_MAX: Duration = Duration::from_nanos(u64::MAX / 2);
+
+/// Why a time beyond [`VIRTUAL_TIME_MAX`] is refused.
+fn past_the_clock(at: Duration) -> String {
+    format!(
+        "{} is past the longest virtual time a run may reach, {} (the clock counts nanoseconds in 64 bits)",
+        human(at),
+        human(VIRTUAL_TIME_MAX)
+    )
+}
 
 fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, ScenarioError> {
     let mut names = Names::default();
@@ -1252,6 +1284,9 @@ fn step_of(
         ));
     }
     if let Some(d) = s.advance {
+        if d.0 > VIRTUAL_TIME_MAX {
+            return Err(source.in_table(span, &k("advance"), past_the_clock(d.0)));
+        }
         actions.push(("advance", Action::Advance(d.0)));
     }
     if let Some(f) = &s.fault {

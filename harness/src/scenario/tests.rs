@@ -187,6 +187,24 @@ fn links_count_and_bandwidth_are_bounded() {
     );
 }
 
+// Goal: advances past the virtual clock's limit are refused at load time (review finding 3:
+// the clock saturated and later backups reported false violations). Method: one advance too
+// long, two that add up to too long, a planned fault too late; then one that fits.
+#[test]
+fn advances_past_the_clock_are_refused() {
+    let s = B_SERVERS;
+    check_load_error(&format!("{s}[[step]]\nadvance = \"2777777h\"\n"), "advance", "step[0].advance");
+    let two = format!("{s}[[step]]\nadvance = \"1388888h\"\n[[step]]\nadvance = \"1388889h\"\n");
+    let e = check_load_error(&two, "advance = \"1388889h\"", "step[1].advance");
+    assert!(e.message.contains("add up to"), "{e}");
+    check_load_error(
+        &format!("{s}[[fault]]\nkind = \"link_down\"\nat = \"2777777h\"\n[[step]]\nadvance = \"1s\"\n"),
+        "at =",
+        "fault[0].at",
+    );
+    b_loads(&format!("{s}[[step]]\nadvance = \"1388888h\"\n"));
+}
+
 // Goal: a second `[[policy]]` for a database is refused, not silently replacing the first
 // (review finding 5).
 #[test]
