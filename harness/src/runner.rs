@@ -511,4 +511,15 @@ remote = "R"
         assert!(!report.steps[1].ok && error.contains("virtual time would pass"), "{error}");
         assert!(report.faults_never_fired.is_empty());
     }
+
+    // Goal: an error only the model finds at setup names the declaration it concerns: file,
+    // line and position (review finding 10). Method: a volume name longer than 3PAR's 31
+    // characters, which the loader does not check.
+    #[test]
+    fn a_setup_error_names_the_declaration() {
+        let volume = "[[volume]]\narray = \"SIM-A\"\nname = \"a-volume-name-longer-than-31-characters\"\ncpg = \"C\"\nsize_mib = 1024\n";
+        let error = run_b(volume).expect_err("the model refuses the name").to_string();
+        let line = B.matches('\n').count() + 1;
+        assert!(error.starts_with(&format!("setup: b.toml:{line}: [[volume]] #1 `a-volume-name")), "{error}");
+    }
 }

@@ -79,6 +79,10 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// Names the setup declares (for validating generated steps).
     names: Names,
+    /// The file's name, as errors give it.
+    path: String,
+    /// Byte offset of each line's start, for naming the line of a declaration in setup errors.
+    line_starts: Vec<usize>,
 }
 
 /// A fault of the plan: `at` after the first step starts.
@@ -425,6 +429,8 @@ fn validate(source: &Source<'_>, file: ScenarioToml) -> Result<Scenario, Scenari
         fault_plan,
         steps,
         names,
+        path: source.file.to_owned(),
+        line_starts: std::iter::once(0).chain(source.text.match_indices('\n').map(|(i, _)| i + 1)).collect(),
     })
 }
 
@@ -1564,6 +1570,13 @@ fn check_expect(
 }
 
 impl Scenario {
+    /// Where the `index`-th `[[table]]` declaration spanning `span` is: `f.toml:12 [[cpg]] #2`,
+    /// for errors the model only finds at setup.
+    pub fn declaration(&self, table: &str, index: usize, span: &Range<usize>) -> String {
+        let line = self.line_starts.partition_point(|start| *start <= span.start);
+        format!("{}:{line}: [[{table}]] #{}", self.path, index + 1)
+    }
+
     /// The scenario as a TOML file: the setup as loaded, the steps given (file form), the seed
     /// given. `run` on the result replays exactly those steps.
     pub fn to_toml(&self, seed: u64, steps: &[StepToml]) -> String {
