@@ -512,6 +512,18 @@ remote = "R"
         assert!(report.faults_never_fired.is_empty());
     }
 
+    // Goal: the text report never cuts a step's error (review finding 11: it was cut at 78
+    // characters). Method: a real run's report with a long error put into its step.
+    #[test]
+    fn a_long_error_is_printed_whole() {
+        let mut report = run_b("[[step]]\nadvance = \"1s\"\n").unwrap();
+        let long = format!("host 'nohost' does not exist {}end", "and more ".repeat(12));
+        report.steps[0].ok = false;
+        report.steps[0].error = Some(long.clone());
+        let text = crate::report::text(&report);
+        assert!(text.contains(&format!("\n{:>24}error: {long}\n", "")), "{text}");
+    }
+
     // Goal: an error only the model finds at setup names the declaration it concerns: file,
     // line and position (review finding 10). Method: a volume name longer than 3PAR's 31
     // characters, which the loader does not check.
