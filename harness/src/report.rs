@@ -7,7 +7,8 @@
 //!
 //! Main design choice: the text fits one screen for a fixture of a dozen steps (one line per step,
 //! then the end state in a few lines) and contains no wall time or path, so snapshot tests pin it
-//! exactly. The cost: long details are cut at the line's end; `--json` has them whole.
+//! exactly. The cost: long details and violation texts are cut at the line's end (`--json` has
+//! them whole); errors are not cut, a long one gets a continuation line of its own.
 
 use std::fmt::Write;
 
@@ -51,17 +52,26 @@ pub fn text(report: &RunReport) -> String {
             mark,
             step.label.as_deref().unwrap_or(&step.action)
         );
-        let mut detail = step.detail.clone();
-        if let Some(error) = &step.error {
-            detail = format!("{detail}: {error}");
+        match &step.error {
+            // An error is never cut: when it does not fit after the detail, it gets a line of
+            // its own, whole.
+            Some(error) if step.detail.chars().count() + 2 + error.chars().count() > DETAIL_WIDTH => {
+                let _ = writeln!(out, "{:>24}{}", "", cut(&step.detail, DETAIL_WIDTH));
+                let _ = writeln!(out, "{:>24}error: {error}", "");
+            }
+            Some(error) => {
+                let _ = writeln!(out, "{:>24}{}: {error}", "", step.detail);
+            }
+            None => {
+                let _ = writeln!(out, "{:>24}{}", "", cut(&step.detail, DETAIL_WIDTH));
+            }
         }
-        let _ = writeln!(out, "{:>24}{}", "", cut(&detail, DETAIL_WIDTH));
         if !step.expectation_met {
             let expected = step.expected.clone().unwrap_or_else(|| "the expect checks".to_owned());
             let _ = writeln!(out, "{:>24}expected {expected}", "");
         }
         if let Some(error) = &step.tick_error {
-            let _ = writeln!(out, "{:>24}tick: {}", "", cut(error, DETAIL_WIDTH - 6));
+            let _ = writeln!(out, "{:>24}tick: {error}", "");
         }
         for v in &step.violations {
             let _ = writeln!(out, "{:>24}VIOLATION {} (spec {}): {}", "", v.invariant, v.spec, cut(&v.detail, 60));
@@ -110,12 +120,17 @@ pub fn text(report: &RunReport) -> String {
     }
     let _ = writeln!(
         out,
-        "replicated {}; {} transactions, {} backups ok, {} failed, {} faults; {:.3}s of virtual time",
+        "replicated {}; {} transactions, {} backups ok, {} failed, {} faults{}; {:.3}s of virtual time",
         bytes(report.bytes_replicated),
         report.transactions,
         report.backups_ok,
         report.backups_failed,
         report.faults,
+        if report.faults_never_fired.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} more scheduled, never fired)", report.faults_never_fired.len())
+        },
         report.virtual_secs
     );
     let _ = writeln!(
@@ -126,6 +141,9 @@ pub fn text(report: &RunReport) -> String {
         report.violations,
         report.expectations_failed
     );
+    for warning in &report.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
     let _ = writeln!(out, "result: {}", if report.passed() { "PASS" } else { "FAIL" });
     out
 }

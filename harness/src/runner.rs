@@ -132,8 +132,14 @@ pub struct RunReport {
     pub backups_ok: u64,
     /// Backups that failed.
     pub backups_failed: u64,
-    /// Faults injected.
+    /// Faults that took effect: scheduled ones whose time came, workflow faults, backup server
+    /// crashes.
     pub faults: u64,
+    /// Faults scheduled on the timeline (plan and fault steps) whose time never came: the run
+    /// ended first. Each says which fault and when it was due.
+    pub faults_never_fired: Vec<String>,
+    /// Things the run did not fail on but a reader should know (e.g. a fault that never fired).
+    pub warnings: Vec<String>,
     /// Violations in all.
     pub violations: usize,
     /// Steps whose expectation failed.
@@ -333,6 +339,21 @@ fn finish(scenario: &Scenario, seed: u64, world: &mut World, steps: Vec<StepRepo
         lanes.push((Lane::BackupServer(recovery::repository::Site::Remote), "remote backup server".to_owned()));
     }
     let stats: WorldStats = world.stats;
+    let ended = world.sim.now();
+    let faults_never_fired: Vec<String> = world
+        .scheduled_faults()
+        .filter(|(_, fired)| !fired)
+        .map(|(f, _)| {
+            format!(
+                "{} ({}) never fired: due at {}, the run ended at {}",
+                f.origin,
+                f.description,
+                crate::scenario::human(f.at - world.start),
+                crate::scenario::human(ended - world.start)
+            )
+        })
+        .collect();
+    let warnings = faults_never_fired.clone();
     RunReport {
         scenario: scenario.name.clone(),
         description: scenario.description.clone(),
@@ -348,7 +369,9 @@ fn finish(scenario: &Scenario, seed: u64, world: &mut World, steps: Vec<StepRepo
         transactions: stats.transactions,
         backups_ok: stats.backups_ok,
         backups_failed: stats.backups_failed,
-        faults: stats.faults,
+        faults: stats.faults - faults_never_fired.len() as u64,
+        faults_never_fired,
+        warnings,
         timeline: std::mem::take(&mut world.timeline),
         lanes,
     }
@@ -413,5 +436,102 @@ pub fn describe(action: &Action) -> String {
         Action::RestartBackupServer(site) => format!("restart {} backup server", site_name(*site)),
         Action::MountDatabase(db) => format!("mount database {db}"),
         Action::Expect(_) => "expect".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The review's minimal scenario (`B.toml`).
+    const B: &str = r#"[scenario]
+name = "x"
+seed = 1
+[[cpg]]
+array = "SIM-A"
+name = "C"
+[[cpg]]
+array = "SIM-B"
+name = "C"
+[exchange]
+server = "MBX"
+[[database]]
+name = "DB1"
+cpg = "C"
+[[rc_group]]
+name = "g"
+mode = "periodic"
+databases = ["DB1"]
+target_cpg = "C"
+[backup_servers]
+local = "L"
+remote = "R"
+"#;
+
+    fn run_b(extra: &str) -> Result<RunReport, SetupError> {
+        let scenario = crate::scenario::parse("b.toml", &format!("{B}{extra}")).unwrap_or_else(|e| panic!("{e}"));
+        run(&scenario, RunOptions::default())
+    }
+
+    // Goal: a planned fault whose time never comes is not counted as a fault, and the report
+    // says which one never fired (review finding 4: "1 faults", PASS, no warning). Method: a
+    // crash planned at 10h in a 1 s run, then one planned at 1 s in a 2 s run.
+    #[test]
+    fn a_fault_that_never_fired_is_reported() {
+        let report =
+            run_b("[[fault]]\nkind = \"array_crash\"\narray = \"SIM-A\"\nat = \"10h\"\n[[step]]\nadvance = \"1s\"\n")
+                .unwrap();
+        assert_eq!(report.faults, 0);
+        assert_eq!(report.faults_never_fired.len(), 1, "{:?}", report.faults_never_fired);
+        assert!(report.faults_never_fired[0].starts_with("fault[0] at 10h (SIM-A crashes) never fired"));
+        let text = crate::report::text(&report);
+        assert!(text.contains("0 faults (1 more scheduled, never fired)"), "{text}");
+        assert!(text.contains("\nwarning: fault[0] at 10h (SIM-A crashes) never fired: due at 10h"), "{text}");
+        assert!(crate::report::json(&report).contains("\"faults_never_fired\": ["));
+
+        let report = run_b(
+            "[[fault]]\nkind = \"link_down\"\nat = \"1s\"\n[[step]]\nadvance = \"2s\"\n[[step]]\nfault = { kind = \"link_up\", after = \"1h\" }\n",
+        )
+        .unwrap();
+        assert_eq!(report.faults, 1);
+        assert_eq!(report.faults_never_fired.len(), 1);
+        assert!(report.faults_never_fired[0].starts_with("fault step at 2s (links up (both ways)) never fired"));
+    }
+
+    // Goal: a step that would carry virtual time past the clock's limit fails with a clear
+    // error instead of saturating the clock (review finding 3). Method: a long advance the
+    // loader accepts, then a fault step whose `after` passes the limit (only known at run time).
+    #[test]
+    fn a_step_past_the_clock_fails() {
+        let report =
+            run_b("[[step]]\nadvance = \"2562047h\"\n[[step]]\nfault = { kind = \"link_down\", after = \"1h\" }\n")
+                .unwrap();
+        assert!(report.steps[0].ok, "{:?}", report.steps[0]);
+        let error = report.steps[1].error.as_deref().unwrap_or_default();
+        assert!(!report.steps[1].ok && error.contains("virtual time would pass"), "{error}");
+        assert!(report.faults_never_fired.is_empty());
+    }
+
+    // Goal: the text report never cuts a step's error (review finding 11: it was cut at 78
+    // characters). Method: a real run's report with a long error put into its step.
+    #[test]
+    fn a_long_error_is_printed_whole() {
+        let mut report = run_b("[[step]]\nadvance = \"1s\"\n").unwrap();
+        let long = format!("host 'nohost' does not exist {}end", "and more ".repeat(12));
+        report.steps[0].ok = false;
+        report.steps[0].error = Some(long.clone());
+        let text = crate::report::text(&report);
+        assert!(text.contains(&format!("\n{:>24}error: {long}\n", "")), "{text}");
+    }
+
+    // Goal: an error only the model finds at setup names the declaration it concerns: file,
+    // line and position (review finding 10). Method: a volume name longer than 3PAR's 31
+    // characters, which the loader does not check.
+    #[test]
+    fn a_setup_error_names_the_declaration() {
+        let volume = "[[volume]]\narray = \"SIM-A\"\nname = \"a-volume-name-longer-than-31-characters\"\ncpg = \"C\"\nsize_mib = 1024\n";
+        let error = run_b(volume).expect_err("the model refuses the name").to_string();
+        let line = B.matches('\n').count() + 1;
+        assert!(error.starts_with(&format!("setup: b.toml:{line}: [[volume]] #1 `a-volume-name")), "{error}");
     }
 }

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use recovery::exchange::workload::{Workload, WorkloadConfig};
-use recovery::exchange::{CommitOutcome, DatabaseConfig, DatabaseSpec, MailboxServer};
+use recovery::exchange::{CommitOutcome, DatabaseSpec, MailboxServer};
 use recovery::repository::{Entry, EntryKey, Site};
 use simulator::{
     AdmitSpec, ArrayConfig, ArrayId, CpgSpec, Direction, DrOptions, Fault, GroupPolicies, GroupSpec, LinkSpec, Mode,
@@ -32,7 +32,8 @@ use crate::engine::{
 };
 use crate::reference::Reference;
 use crate::scenario::{
-    Action, BackupSelector, CopySelector, ExpectArgs, FaultAction, Scenario, parse_version, workload_config,
+    Action, BackupSelector, CopySelector, ExpectArgs, FaultAction, Scenario, database_config, database_volumes,
+    parse_version, workload_config,
 };
 use crate::timeline::{Lane, TimelineEvent};
 
@@ -94,6 +95,17 @@ pub struct WorldStats {
     pub faults: u64,
 }
 
+/// A fault put on the timeline, by the plan or a fault step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledFault {
+    /// When it is due.
+    pub at: simulator::Instant,
+    /// Where it comes from: `fault[0] at 10h`, `fault step at 5s`.
+    pub origin: String,
+    /// What it does.
+    pub description: String,
+}
+
 /// What one step did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StepResult {
@@ -140,6 +152,8 @@ pub struct World {
     /// Memoised invariant verdicts (see [`crate::invariants::check_all`]).
     pub memo: crate::invariants::Memo,
     workloads: BTreeMap<String, Workload>,
+    /// Faults put on the timeline (see [`World::scheduled_faults`]).
+    scheduled_faults: Vec<ScheduledFault>,
     workload_config: WorkloadConfig,
     collect_timeline: bool,
     trace_seen: u64,
@@ -174,7 +188,7 @@ impl World {
         }
         for (i, array) in file.arrays.iter().enumerate() {
             let a = array.get_ref();
-            let id = a.system_id.unwrap_or(20_001 + i as u32);
+            let id = crate::scenario::array_system_id(i, a);
             builder.array(ArrayConfig::named(&a.name, id, &format!("16{id}")));
         }
         let mut sim = builder.build().map_err(setup("arrays"))?;
@@ -201,21 +215,23 @@ impl World {
             sim.remote_copy().create_targets(target).map_err(setup("Remote Copy targets"))?;
         }
         let by_name = |sim: &Simulation, name: &str| sim.array_by_name(name).expect("validated array name");
-        for cpg in &file.cpgs {
+        // Setup errors name the declaration (file, line, position) the model refused: what the
+        // loader cannot check (the model's own limits on names, capacity) only shows up here.
+        for (i, cpg) in file.cpgs.iter().enumerate() {
             let c = cpg.get_ref();
             let array = by_name(&sim, &c.array);
             sim.array_mut(array)
                 .create_cpg(CpgSpec { name: c.name.clone(), ..CpgSpec::default() })
-                .map_err(setup(format!("cpg {}", c.name)))?;
+                .map_err(setup(format!("{} `{}`", scenario.declaration("cpg", i, &cpg.span()), c.name)))?;
         }
-        for host in &file.hosts {
+        for (i, host) in file.hosts.iter().enumerate() {
             let h = host.get_ref();
             let array = by_name(&sim, &h.array);
             sim.array_mut(array)
                 .create_host(simulator::HostSpec { name: h.name.clone(), ..simulator::HostSpec::default() })
-                .map_err(setup(format!("host {}", h.name)))?;
+                .map_err(setup(format!("{} `{}`", scenario.declaration("host", i, &host.span()), h.name)))?;
         }
-        for volume in &file.volumes {
+        for (i, volume) in file.volumes.iter().enumerate() {
             let v = volume.get_ref();
             let array = by_name(&sim, &v.array);
             let spec = if v.provisioning.as_deref() == Some("full") {
@@ -223,7 +239,11 @@ impl World {
             } else {
                 VolumeSpec::thin(&v.name, &v.cpg, v.size_mib)
             };
-            sim.array_mut(array).create_volume(spec).map_err(setup(format!("volume {}", v.name)))?;
+            sim.array_mut(array).create_volume(spec).map_err(setup(format!(
+                "{} `{}`",
+                scenario.declaration("volume", i, &volume.span()),
+                v.name
+            )))?;
         }
         let primary = arrays[0];
         let mut databases = BTreeMap::new();
@@ -231,40 +251,34 @@ impl World {
         if let Some(exchange) = &file.exchange {
             let e = exchange.get_ref();
             let host = e.host.clone().unwrap_or_else(|| e.server.to_lowercase());
-            let mut server =
-                MailboxServer::create(&mut sim, primary, &e.server, &host, &[]).map_err(setup("mailbox server"))?;
-            for db in &file.databases {
+            let mut server = MailboxServer::create(&mut sim, primary, &e.server, &host, &[])
+                .map_err(setup(format!("[exchange] server `{}`", e.server)))?;
+            for (i, db) in file.databases.iter().enumerate() {
                 let d = db.get_ref();
-                let mut config = if d.layout.as_deref() == Some("standard") {
-                    DatabaseConfig::default()
-                } else {
-                    DatabaseConfig::small()
-                };
-                if let Some(pages) = d.page_count {
-                    config.page_count = pages;
-                }
-                let lower = d.name.to_lowercase().replace(' ', "-");
+                let (db_volume, log_volume) = database_volumes(d);
                 let spec = DatabaseSpec {
                     name: d.name.clone(),
-                    db_volume: d.db_volume.clone().unwrap_or_else(|| format!("{lower}.edb")),
-                    log_volume: d.log_volume.clone().unwrap_or_else(|| format!("{lower}.log")),
+                    db_volume,
+                    log_volume,
                     cpg: d.cpg.clone(),
-                    config,
+                    config: database_config(d),
                 };
+                let declared = format!("{} `{}`", scenario.declaration("database", i, &db.span()), d.name);
                 let info = DatabaseInfo {
                     db_volume: spec.db_volume.clone(),
                     log_volume: spec.log_volume.clone(),
                     group: None,
                 };
-                let database = server.create_database(&mut sim, spec).map_err(setup(format!("database {}", d.name)))?;
-                database.mount(&mut sim).map_err(setup(format!("mount database {}", d.name)))?;
+                let database = server.create_database(&mut sim, spec).map_err(setup(declared.clone()))?;
+                database.mount(&mut sim).map_err(setup(format!("{declared}: mount")))?;
                 databases.insert(d.name.clone(), info);
             }
             server_object = Some(server);
         }
         let mut groups = BTreeMap::new();
-        for group in &file.rc_groups {
+        for (i, group) in file.rc_groups.iter().enumerate() {
             let g = group.get_ref();
+            let declared = format!("{} `{}`", scenario.declaration("rc_group", i, &group.span()), g.name);
             let mode = if g.mode == "synchronous" { Mode::Synchronous } else { Mode::Periodic };
             let defaults = GroupPolicies::default();
             let policies = GroupPolicies {
@@ -280,7 +294,7 @@ impl World {
                 policies: Some(policies),
                 ..GroupSpec::new(&g.name, &target, mode)
             };
-            sim.remote_copy().create_group(primary, spec).map_err(setup(format!("group {}", g.name)))?;
+            sim.remote_copy().create_group(primary, spec).map_err(setup(declared.clone()))?;
             let mut volumes: Vec<String> = Vec::new();
             for db in &g.databases {
                 let info = databases.get_mut(db).expect("validated database name");
@@ -298,18 +312,18 @@ impl World {
                 };
                 sim.remote_copy()
                     .admit_volume(primary, &g.name, admit)
-                    .map_err(setup(format!("admit {volume} to {}", g.name)))?;
+                    .map_err(setup(format!("{declared}: admit {volume}")))?;
             }
             let partner =
                 sim.array(primary).remote_copy().group(&g.name).map(|x| x.partner.clone()).map_err(setup("group"))?;
             if g.start.unwrap_or(true) {
                 sim.remote_copy()
                     .start_group(primary, &g.name, &StartOptions::default())
-                    .map_err(setup(format!("start {}", g.name)))?;
+                    .map_err(setup(format!("{declared}: start")))?;
                 let deadline = sim.now() + TRANSFER_WAIT;
                 if !sim.advance_until(deadline, |s| s.rc_running_transfers().next().is_none()) {
                     return Err(SetupError {
-                        what: format!("initial sync of {}", g.name),
+                        what: format!("{declared}: initial sync"),
                         error: "did not finish".into(),
                     });
                 }
@@ -347,10 +361,14 @@ impl World {
             engine.register_mailbox_server(&mut sim, object).map_err(setup("register mailbox server"))?;
         }
         if let Some(server) = &server {
-            for policy in &file.policies {
+            for (i, policy) in file.policies.iter().enumerate() {
                 let p = policy.get_ref();
                 let spec = crate::scenario::policy_of(p);
-                engine.set_policy(server, &p.database, spec).map_err(setup(format!("policy of {}", p.database)))?;
+                engine.set_policy(server, &p.database, spec).map_err(setup(scenario.declaration(
+                    "policy",
+                    i,
+                    &policy.span(),
+                )))?;
             }
         }
         let config = file.workload.as_ref().map_or_else(WorkloadConfig::default, |w| workload_config(w.get_ref()));
@@ -372,6 +390,7 @@ impl World {
             start,
             memo: crate::invariants::Memo::default(),
             workloads,
+            scheduled_faults: Vec::new(),
             workload_config: config,
             collect_timeline: options.collect_timeline,
             trace_seen: 0,
@@ -379,7 +398,8 @@ impl World {
         };
         world.reference.start(&world.sim, &world.engine, world.server.as_deref(), &world.databases);
         for planned in &scenario.fault_plan {
-            world.schedule(start + planned.at, planned.fault);
+            let origin = format!("fault[{}] at {}", planned.index, crate::scenario::DurationText(planned.at));
+            world.schedule(start + planned.at, planned.fault, origin);
         }
         world.settle();
         Ok(world)
@@ -394,9 +414,33 @@ impl World {
         self.sim.array_ids().nth(index).expect("validated array index")
     }
 
-    fn schedule(&mut self, at: simulator::Instant, fault: FaultAction) {
+    /// Whether virtual time may pass `duration` from now: the clock saturates at the end of its
+    /// 64 bits of nanoseconds, after which instants stop ordering events (backup ids, freeze
+    /// windows), so a step that would pass [`crate::scenario::VIRTUAL_TIME_MAX`] is refused.
+    fn clock_allows(&self, duration: Duration) -> Result<(), String> {
+        let limit = crate::scenario::VIRTUAL_TIME_MAX;
+        let now = Duration::from_nanos(self.sim.now().as_nanos());
+        match now.checked_add(duration) {
+            Some(until) if until <= limit => Ok(()),
+            _ => Err(format!(
+                "virtual time would pass {}, the longest a run may reach (the clock counts nanoseconds in 64 bits); it is {} now",
+                crate::scenario::human(limit),
+                crate::scenario::human(now)
+            )),
+        }
+    }
+
+    /// The faults scheduled so far (plan and fault steps), with whether each has fired by now.
+    pub fn scheduled_faults(&self) -> impl Iterator<Item = (&ScheduledFault, bool)> {
+        let now = self.sim.now();
+        self.scheduled_faults.iter().map(move |f| (f, f.at <= now))
+    }
+
+    fn schedule(&mut self, at: simulator::Instant, fault: FaultAction, origin: String) {
         let (a, b) = (self.sim.primary(), self.array_at(1.min(self.sim.array_ids().count() - 1)));
         self.stats.faults += 1;
+        let description = describe_fault(fault, &self.sim);
+        self.scheduled_faults.push(ScheduledFault { at, origin, description });
         match fault {
             FaultAction::LinkDown(direction) => {
                 self.sim.schedule_fault(at, Fault::LinkDown { from: a, to: b, direction })
@@ -449,12 +493,22 @@ impl World {
             Action::Backup(plan) => self.backup(plan),
             Action::Sync { group, wait, full } => self.sync(group, *wait, *full),
             Action::Advance(duration) => {
+                if let Err(error) = self.clock_allows(*duration) {
+                    return StepResult::failed("advance".to_owned(), error);
+                }
                 self.sim.advance(*duration);
                 StepResult::ok(format!("advanced {}", crate::scenario::DurationText(*duration)))
             }
             Action::Fault { after, fault } => {
+                if let Err(error) = self.clock_allows(*after) {
+                    return StepResult::failed("fault".to_owned(), error);
+                }
                 let at = self.sim.now() + *after;
-                self.schedule(at, *fault);
+                self.schedule(
+                    at,
+                    *fault,
+                    format!("fault step at {}", crate::scenario::DurationText(self.sim.now() - self.start)),
+                );
                 if after.is_zero() {
                     self.sim.advance(Duration::ZERO);
                 }

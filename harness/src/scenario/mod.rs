@@ -79,11 +79,17 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// Names the setup declares (for validating generated steps).
     names: Names,
+    /// The file's name, as errors give it.
+    path: String,
+    /// Byte offset of each line's start, for naming the line of a declaration in setup errors.
+    line_starts: Vec<usize>,
 }
 
 /// A fault of the plan: `at` after the first step starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedFault {
+    /// Position in the file (`fault[index]`), for reports.
+    pub index: usize,
     /// Offset from the start of the first step.
     pub at: Duration,
     /// What happens.
@@ -270,6 +276,8 @@ struct Names {
     volumes: Vec<String>,
     databases: Vec<String>,
     groups: Vec<String>,
+    /// Hosts by name, on any array: `[[host]]` and the Exchange server's own host.
+    hosts: Vec<String>,
     remote_server: bool,
 }
 
@@ -290,10 +298,18 @@ impl Source<'_> {
     }
 
     /// An error about `key` inside the table spanning `span`: points at the key's own line when
-    /// the key is written there (its last path segment), else at the table.
+    /// the key is written there (its last path segment), else at the nearest enclosing key
+    /// written there (`mount` for a `mount.host` left to its default), else at the table.
     fn in_table(&self, span: &Range<usize>, key: &str, message: impl Into<String>) -> ScenarioError {
-        let leaf = key.rsplit('.').next().unwrap_or(key);
-        let leaf = leaf.split('[').next().unwrap_or(leaf);
+        let offset = key.rsplit('.').find_map(|segment| {
+            let leaf = segment.split('[').next().unwrap_or(segment);
+            self.key_in_table(span, leaf)
+        });
+        self.at(offset.unwrap_or(span.start), key, message)
+    }
+
+    /// Where `leaf` is written as a key (or table name) in the table spanning `span`.
+    fn key_in_table(&self, span: &Range<usize>, leaf: &str) -> Option<usize> {
         let start = span.start.min(self.text.len());
         // A table's span may cover only its header: search up to the next header.
         let header_end = self.text[start..].find('\n').map_or(self.text.len(), |n| start + n);
@@ -306,7 +322,7 @@ impl Source<'_> {
                 *i == 0 || !table.as_bytes()[i - 1].is_ascii_alphanumeric() && table.as_bytes()[i - 1] != b'_';
             before_ok && (after.starts_with('=') || after.starts_with('.') || after.starts_with(']'))
         });
-        self.at(found.map_or(start, |(i, _)| start + i), key, message)
+        found.map(|(i, _)| start + i)
     }
 }
 
@@ -349,6 +365,15 @@ fn key_of(text: &str, span: &Range<usize>, message: &str) -> String {
         return name.to_owned();
     }
     let start = span.start.min(text.len());
+    if message.starts_with("duplicate key") {
+        // The span starts at the repeated key (or table header) itself.
+        let rest = &text[start..];
+        let end = rest.find(['=', '\n']).unwrap_or(rest.len());
+        let key = rest[..end].trim().trim_matches(['[', ']']).trim();
+        if !key.is_empty() {
+            return key.to_owned();
+        }
+    }
     let line_start = text[..start].rfind('\n').map_or(0, |n| n + 1);
     let line = &text[line_start..start];
     let before_eq = line.rsplit_once('=').map(|(k, _)| k).unwrap_or(line);
@@ -373,12 +398,28 @@ fn validate(source: &Source<'_>, file: ScenarioToml) -> Result<Scenario, Scenari
             ));
         }
         let action = fault_action(source, &span, &key, fault.get_ref(), &names)?;
-        fault_plan.push(PlannedFault { at: at.0, fault: action });
+        if at.0 > VIRTUAL_TIME_MAX {
+            return Err(source.in_table(&span, &format!("{key}.at"), past_the_clock(at.0)));
+        }
+        fault_plan.push(PlannedFault { index: i, at: at.0, fault: action });
     }
     fault_plan.sort_by_key(|f| f.at);
     let mut steps = Vec::new();
+    let mut advanced = Duration::ZERO;
     for (i, step) in file.steps.iter().enumerate() {
-        steps.push(step_of(source, &step.span(), &format!("step[{i}]"), step.get_ref(), &names)?);
+        let key = format!("step[{i}]");
+        let step_ok = step_of(source, &step.span(), &key, step.get_ref(), &names)?;
+        if let Action::Advance(d) = step_ok.action {
+            advanced = advanced.saturating_add(d);
+            if advanced > VIRTUAL_TIME_MAX {
+                return Err(source.in_table(
+                    &step.span(),
+                    &format!("{key}.advance"),
+                    format!("the advance steps so far add up to {}; {}", human(advanced), past_the_clock(advanced)),
+                ));
+            }
+        }
+        steps.push(step_ok);
     }
     Ok(Scenario {
         name: file.scenario.name.clone(),
@@ -388,7 +429,37 @@ fn validate(source: &Source<'_>, file: ScenarioToml) -> Result<Scenario, Scenari
         fault_plan,
         steps,
         names,
+        path: source.file.to_owned(),
+        line_starts: std::iter::once(0).chain(source.text.match_indices('\n').map(|(i, _)| i + 1)).collect(),
     })
+}
+
+/// Largest `[links] count`: real Remote Copy targets use a few links, and the model sends each
+/// message over the best of them, so more only costs memory (and a count near `u32::MAX` an
+/// allocation that cannot succeed).
+pub const LINKS_MAX: u32 = 8;
+
+/// Largest `bandwidth_mbit_per_sec` (1 Tbit/s); the model counts bytes per second in a `u64`.
+pub const LINK_BANDWIDTH_MBIT_PER_SEC_MAX: u64 = 1_000_000;
+
+/// Largest `size_mib` of a `[[volume]]`: a 3PAR virtual volume's 16 TiB (the model's
+/// `ArrayConfig::max_volume_size_mib` default).
+pub const VOLUME_SIZE_MIB_MAX: u64 = 16 * 1024 * 1024;
+
+/// Longest virtual time a run may reach: 2^63 ns (about 292 years), half of what the clock
+/// (`simulator::Instant`, nanoseconds in a `u64`) can count before it saturates, so the setup and
+/// the steps' own waits after a long advance still fit. Planned faults' `at` and the sum of a
+/// scenario's `advance` steps are checked against it at load time, every advance and fault step
+/// again at run time.
+pub const VIRTUAL_TIME_MAX: Duration = Duration::from_nanos(u64::MAX / 2);
+
+/// Why a time beyond [`VIRTUAL_TIME_MAX`] is refused.
+fn past_the_clock(at: Duration) -> String {
+    format!(
+        "{} is past the longest virtual time a run may reach, {} (the clock counts nanoseconds in 64 bits)",
+        human(at),
+        human(VIRTUAL_TIME_MAX)
+    )
 }
 
 fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, ScenarioError> {
@@ -396,11 +467,44 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
     if file.scenario.name.trim().is_empty() {
         return Err(source.at(0, "scenario.name", "a scenario needs a name"));
     }
+    check_arrays(source, file, &mut names)?;
+    check_storage(source, file, &mut names)?;
+    check_links(source, file)?;
+    check_databases(source, file, &mut names)?;
+    check_workload(source, file)?;
+    check_groups(source, file, &mut names)?;
+    check_backup_servers(source, file, &mut names)?;
+    let mut with_policy: Vec<&str> = Vec::new();
+    for (i, policy) in file.policies.iter().enumerate() {
+        let key = format!("policy[{i}]");
+        policy_spec(source, &policy.span(), &key, policy.get_ref(), &names)?;
+        let database = policy.get_ref().database.as_str();
+        if let Some(first) = with_policy.iter().position(|d| *d == database) {
+            return Err(source.in_table(
+                &policy.span(),
+                &format!("{key}.database"),
+                format!("database `{database}` already has a policy (policy[{first}]); a database has one"),
+            ));
+        }
+        with_policy.push(database);
+    }
+    Ok(names)
+}
+
+/// A name that must not be empty (nor only blanks): the model would refuse it at setup, or
+/// worse, a default would quietly take its place.
+fn not_empty(source: &Source<'_>, span: &Range<usize>, key: &str, name: &str) -> Result<(), ScenarioError> {
+    if name.trim().is_empty() { Err(source.in_table(span, key, "must not be empty")) } else { Ok(()) }
+}
+
+fn check_arrays(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) -> Result<(), ScenarioError> {
     if file.arrays.is_empty() {
         names.arrays = vec!["SIM-A".to_owned(), "SIM-B".to_owned()];
     }
+    let mut system_ids: Vec<u32> = Vec::new();
     for (i, array) in file.arrays.iter().enumerate() {
         let a = array.get_ref();
+        not_empty(source, &array.span(), &format!("array[{i}].name"), &a.name)?;
         if names.arrays.contains(&a.name) {
             return Err(source.in_table(
                 &array.span(),
@@ -409,25 +513,81 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
             ));
         }
         names.arrays.push(a.name.clone());
+        let id = array_system_id(i, a);
+        if system_ids.contains(&id) {
+            return Err(source.in_table(
+                &array.span(),
+                &format!("array[{i}].system_id"),
+                format!("system id {id} is already another array's (ids default to 20001, 20002, … by position)"),
+            ));
+        }
+        system_ids.push(id);
     }
+    Ok(())
+}
+
+/// The system id of the `index`-th `[[array]]`: its own, or 20001, 20002, … by position.
+pub fn array_system_id(index: usize, array: &toml_format::ArrayToml) -> u32 {
+    array.system_id.unwrap_or(20_001 + index as u32)
+}
+
+fn check_storage(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) -> Result<(), ScenarioError> {
     for (i, cpg) in file.cpgs.iter().enumerate() {
         let c = cpg.get_ref();
         require(source, &cpg.span(), &format!("cpg[{i}].array"), &names.arrays, &c.array, "array")?;
-        names.cpgs.push((c.array.clone(), c.name.clone()));
+        not_empty(source, &cpg.span(), &format!("cpg[{i}].name"), &c.name)?;
+        let pair = (c.array.clone(), c.name.clone());
+        if names.cpgs.contains(&pair) {
+            return Err(source.in_table(
+                &cpg.span(),
+                &format!("cpg[{i}].name"),
+                format!("CPG `{}` declared twice on array `{}`", c.name, c.array),
+            ));
+        }
+        names.cpgs.push(pair);
     }
+    let mut hosts: Vec<(&str, &str)> = Vec::new();
     for (i, host) in file.hosts.iter().enumerate() {
-        require(source, &host.span(), &format!("host[{i}].array"), &names.arrays, &host.get_ref().array, "array")?;
+        let h = host.get_ref();
+        require(source, &host.span(), &format!("host[{i}].array"), &names.arrays, &h.array, "array")?;
+        not_empty(source, &host.span(), &format!("host[{i}].name"), &h.name)?;
+        if hosts.contains(&(h.array.as_str(), h.name.as_str())) {
+            return Err(source.in_table(
+                &host.span(),
+                &format!("host[{i}].name"),
+                format!("host `{}` declared twice on array `{}`", h.name, h.array),
+            ));
+        }
+        hosts.push((&h.array, &h.name));
+        names.hosts.push(h.name.clone());
     }
     let primary = names.arrays[0].clone();
+    let mut volumes: Vec<(&str, &str)> = Vec::new();
     for (i, volume) in file.volumes.iter().enumerate() {
         let v = volume.get_ref();
         let key = format!("volume[{i}]");
         require(source, &volume.span(), &format!("{key}.array"), &names.arrays, &v.array, "array")?;
+        not_empty(source, &volume.span(), &format!("{key}.name"), &v.name)?;
+        if volumes.contains(&(v.array.as_str(), v.name.as_str())) {
+            return Err(source.in_table(
+                &volume.span(),
+                &format!("{key}.name"),
+                format!("volume `{}` declared twice on array `{}`", v.name, v.array),
+            ));
+        }
+        volumes.push((&v.array, &v.name));
         if !names.cpgs.contains(&(v.array.clone(), v.cpg.clone())) {
             return Err(source.in_table(
                 &volume.span(),
                 &format!("{key}.cpg"),
                 format!("no CPG `{}` on array `{}`", v.cpg, v.array),
+            ));
+        }
+        if v.size_mib == 0 || v.size_mib > VOLUME_SIZE_MIB_MAX {
+            return Err(source.in_table(
+                &volume.span(),
+                &format!("{key}.size_mib"),
+                format!("{}: expected 1 .. {VOLUME_SIZE_MIB_MAX} MiB (16 TiB)", v.size_mib),
             ));
         }
         if let Some(p) = &v.provisioning
@@ -444,24 +604,70 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
             names.volumes.push(v.name.clone());
         }
     }
-    if let Some(links) = &file.links {
-        let l = links.get_ref();
-        if l.count == Some(0) {
-            return Err(source.in_table(&links.span(), "links.count", "at least one link"));
+    Ok(())
+}
+
+fn check_links(source: &Source<'_>, file: &ScenarioToml) -> Result<(), ScenarioError> {
+    let Some(links) = &file.links else { return Ok(()) };
+    let l = links.get_ref();
+    if l.count.is_some_and(|count| count == 0 || count > LINKS_MAX) {
+        return Err(source.in_table(&links.span(), "links.count", format!("expected 1 .. {LINKS_MAX} links")));
+    }
+    if l.bandwidth_mbit_per_sec.is_some_and(|b| b == 0 || b > LINK_BANDWIDTH_MBIT_PER_SEC_MAX) {
+        return Err(source.in_table(
+            &links.span(),
+            "links.bandwidth_mbit_per_sec",
+            format!("expected 1 .. {LINK_BANDWIDTH_MBIT_PER_SEC_MAX} Mbit/s"),
+        ));
+    }
+    if l.tail_per_mille.is_some_and(|t| t > 1000) {
+        return Err(source.in_table(&links.span(), "links.tail_per_mille", "at most 1000"));
+    }
+    Ok(())
+}
+
+/// The configuration of a `[[database]]`: its layout's, with `page_count` applied.
+pub fn database_config(d: &toml_format::DatabaseToml) -> recovery::exchange::DatabaseConfig {
+    let mut config = if d.layout.as_deref() == Some("standard") {
+        recovery::exchange::DatabaseConfig::default()
+    } else {
+        recovery::exchange::DatabaseConfig::small()
+    };
+    if let Some(pages) = d.page_count {
+        config.page_count = pages;
+    }
+    config
+}
+
+/// The database and log volume names of a `[[database]]`: its own, or `<name>.edb` and
+/// `<name>.log` in lower case.
+pub fn database_volumes(d: &toml_format::DatabaseToml) -> (String, String) {
+    let lower = d.name.to_lowercase().replace(' ', "-");
+    (
+        d.db_volume.clone().unwrap_or_else(|| format!("{lower}.edb")),
+        d.log_volume.clone().unwrap_or_else(|| format!("{lower}.log")),
+    )
+}
+
+fn check_databases(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) -> Result<(), ScenarioError> {
+    if let Some(exchange) = &file.exchange {
+        let e = exchange.get_ref();
+        not_empty(source, &exchange.span(), "exchange.server", &e.server)?;
+        if let Some(host) = &e.host {
+            not_empty(source, &exchange.span(), "exchange.host", host)?;
         }
-        if l.bandwidth_mbit_per_sec == Some(0) {
-            return Err(source.in_table(&links.span(), "links.bandwidth_mbit_per_sec", "bandwidth must be positive"));
-        }
-        if l.tail_per_mille.is_some_and(|t| t > 1000) {
-            return Err(source.in_table(&links.span(), "links.tail_per_mille", "at most 1000"));
-        }
+        names.hosts.push(e.host.clone().unwrap_or_else(|| e.server.to_lowercase()));
     }
     if !file.databases.is_empty() && file.exchange.is_none() {
         return Err(source.in_table(&file.databases[0].span(), "database", "databases need an [exchange] server"));
     }
+    let primary = names.arrays[0].clone();
+    // Volumes of the primary taken so far: plain ones, then each database's two.
+    let mut taken: Vec<String> = names.volumes.clone();
     for (i, db) in file.databases.iter().enumerate() {
         let d = db.get_ref();
         let key = format!("database[{i}]");
+        not_empty(source, &db.span(), &format!("{key}.name"), &d.name)?;
         if !names.cpgs.contains(&(primary.clone(), d.cpg.clone())) {
             return Err(source.in_table(
                 &db.span(),
@@ -489,20 +695,80 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
                 format!("database `{}` declared twice", d.name),
             ));
         }
+        let (db_volume, log_volume) = database_volumes(d);
+        for (leaf, volume) in [("db_volume", &db_volume), ("log_volume", &log_volume)] {
+            // An explicit name points at its key; a default one at the database's name.
+            let field = if leaf == "db_volume" { &d.db_volume } else { &d.log_volume };
+            let at = if field.is_some() { format!("{key}.{leaf}") } else { format!("{key}.name") };
+            not_empty(source, &db.span(), &at, volume)?;
+            if taken.contains(volume) {
+                return Err(source.in_table(
+                    &db.span(),
+                    &at,
+                    format!("the {leaf} `{volume}` is already a volume of the primary array `{primary}`"),
+                ));
+            }
+            taken.push(volume.clone());
+        }
         names.databases.push(d.name.clone());
     }
-    if let Some(workload) = &file.workload {
-        let config = workload_config(workload.get_ref());
-        if let Err(error) = config.validate() {
-            return Err(source.in_table(&workload.span(), "workload", error.to_string()));
-        }
+    Ok(())
+}
+
+fn check_workload(source: &Source<'_>, file: &ScenarioToml) -> Result<(), ScenarioError> {
+    let Some(workload) = &file.workload else { return Ok(()) };
+    let w = workload.get_ref();
+    let config = workload_config(w);
+    if let Err(error) = config.validate() {
+        return Err(source.in_table(&workload.span(), "workload", error.to_string()));
     }
+    // The largest transaction the generator can draw must fit one log generation of every
+    // database it writes to; otherwise commits fail at run time (and a huge `updates_max`
+    // would allocate its updates before that).
+    let needed = u64::from(config.updates_max)
+        * recovery::exchange::layout::LogRecord::encoded_len(usize::from(config.bytes_max)) as u64;
+    let smallest = file
+        .databases
+        .iter()
+        .map(|db| {
+            let config = database_config(db.get_ref());
+            let capacity = config.log_slot_bytes - recovery::exchange::layout::GENERATION_HEADER_SIZE as u32;
+            (capacity, db.get_ref().name.as_str())
+        })
+        .min();
+    if let Some((capacity, database)) = smallest
+        && needed > u64::from(capacity)
+    {
+        let key = if w.bytes_max.is_some() && w.updates_max.is_none() {
+            "workload.bytes_max"
+        } else {
+            "workload.updates_max"
+        };
+        let overhead = recovery::exchange::layout::RECORD_OVERHEAD;
+        return Err(source.in_table(
+            &workload.span(),
+            key,
+            format!(
+                "a transaction of up to {} updates of up to {} bytes needs {needed} bytes of log, but a log \
+                 generation of database `{database}` holds {capacity}: keep updates_max × (bytes_max + {overhead}) \
+                 ≤ {capacity}",
+                config.updates_max, config.bytes_max
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_groups(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) -> Result<(), ScenarioError> {
+    // Databases and plain volumes already in a group, with the group's name.
+    let mut grouped: Vec<(&str, &str)> = Vec::new();
     for (i, group) in file.rc_groups.iter().enumerate() {
         let g = group.get_ref();
         let key = format!("rc_group[{i}]");
         if names.arrays.len() < 2 {
             return Err(source.in_table(&group.span(), &key, "Remote Copy needs two arrays"));
         }
+        not_empty(source, &group.span(), &format!("{key}.name"), &g.name)?;
         if g.mode != "synchronous" && g.mode != "periodic" {
             return Err(source.in_table(
                 &group.span(),
@@ -511,7 +777,6 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
             ));
         }
         if let Some(period) = g.period {
-            let secs = period.0.as_secs();
             if g.mode == "synchronous" && !period.0.is_zero() {
                 return Err(source.in_table(
                     &group.span(),
@@ -519,7 +784,8 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
                     "a synchronous group has no period",
                 ));
             }
-            if !period.0.is_zero() && !(300..=31_622_400).contains(&secs) {
+            let allowed = Duration::from_secs(300)..=Duration::from_secs(31_622_400);
+            if !period.0.is_zero() && !allowed.contains(&period.0) {
                 return Err(source.in_table(
                     &group.span(),
                     &format!("{key}.period"),
@@ -528,10 +794,28 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
             }
         }
         for (j, db) in g.databases.iter().enumerate() {
-            require(source, &group.span(), &format!("{key}.databases[{j}]"), &names.databases, db, "database")?;
+            let at = format!("{key}.databases[{j}]");
+            require(source, &group.span(), &at, &names.databases, db, "database")?;
+            if let Some((_, other)) = grouped.iter().find(|(name, _)| *name == db.as_str()) {
+                return Err(source.in_table(
+                    &group.span(),
+                    &at,
+                    format!("`{db}` is already in group `{other}`; a volume is in one group at most"),
+                ));
+            }
+            grouped.push((db, &g.name));
         }
         for (j, volume) in g.volumes.iter().enumerate() {
-            require(source, &group.span(), &format!("{key}.volumes[{j}]"), &names.volumes, volume, "primary volume")?;
+            let at = format!("{key}.volumes[{j}]");
+            require(source, &group.span(), &at, &names.volumes, volume, "primary volume")?;
+            if let Some((_, other)) = grouped.iter().find(|(name, _)| *name == volume.as_str()) {
+                return Err(source.in_table(
+                    &group.span(),
+                    &at,
+                    format!("`{volume}` is already in group `{other}`; a volume is in one group at most"),
+                ));
+            }
+            grouped.push((volume, &g.name));
         }
         if !names.cpgs.contains(&(names.arrays[1].clone(), g.target_cpg.clone())) {
             return Err(source.in_table(
@@ -549,36 +833,46 @@ fn check_setup(source: &Source<'_>, file: &ScenarioToml) -> Result<Names, Scenar
         }
         names.groups.push(g.name.clone());
     }
-    if let Some(servers) = &file.backup_servers {
-        let s = servers.get_ref();
-        names.remote_server = s.remote.is_some();
-        if let Some(version) = &s.provider_version
-            && parse_version(version).is_none()
-        {
+    Ok(())
+}
+
+fn check_backup_servers(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) -> Result<(), ScenarioError> {
+    let Some(servers) = &file.backup_servers else {
+        if let Some(db) = file.databases.first() {
             return Err(source.in_table(
-                &servers.span(),
-                "backup_servers.provider_version",
-                format!("`{version}`: expected \"major.minor\", e.g. \"2.2\""),
+                &db.span(),
+                "backup_servers",
+                "databases need [backup_servers] (at least `local`)",
             ));
         }
-        if s.remote.is_some() && names.arrays.len() < 2 {
-            return Err(source.in_table(
-                &servers.span(),
-                "backup_servers.remote",
-                "a remote backup server needs a second array",
-            ));
+        return Ok(());
+    };
+    let s = servers.get_ref();
+    let span = servers.span();
+    not_empty(source, &span, "backup_servers.local", &s.local)?;
+    for (key, value) in [
+        ("backup_servers.remote", &s.remote),
+        ("backup_servers.local_repository", &s.local_repository),
+        ("backup_servers.remote_repository", &s.remote_repository),
+    ] {
+        if let Some(value) = value {
+            not_empty(source, &span, key, value)?;
         }
-    } else if !file.databases.is_empty() {
+    }
+    names.remote_server = s.remote.is_some();
+    if let Some(version) = &s.provider_version
+        && parse_version(version).is_none()
+    {
         return Err(source.in_table(
-            &file.databases[0].span(),
-            "backup_servers",
-            "databases need [backup_servers] (at least `local`)",
+            &span,
+            "backup_servers.provider_version",
+            format!("`{version}`: expected \"major.minor\", e.g. \"2.2\""),
         ));
     }
-    for (i, policy) in file.policies.iter().enumerate() {
-        policy_spec(source, &policy.span(), &format!("policy[{i}]"), policy.get_ref(), &names)?;
+    if s.remote.is_some() && names.arrays.len() < 2 {
+        return Err(source.in_table(&span, "backup_servers.remote", "a remote backup server needs a second array"));
     }
-    Ok(names)
+    Ok(())
 }
 
 fn require(
@@ -943,6 +1237,15 @@ fn step_of(
     names: &Names,
 ) -> Result<Step, ScenarioError> {
     let k = |name: &str| format!("{key}.{name}");
+    if let Some(label) = &s.label
+        && label.chars().any(char::is_control)
+    {
+        return Err(source.in_table(
+            span,
+            &k("label"),
+            "a label is shown on one report line: no line breaks or other control characters",
+        ));
+    }
     let mut actions: Vec<(&str, Action)> = Vec::new();
     if let Some(w) = &s.write {
         let action = match (&w.database, &w.volume) {
@@ -987,6 +1290,9 @@ fn step_of(
         ));
     }
     if let Some(d) = s.advance {
+        if d.0 > VIRTUAL_TIME_MAX {
+            return Err(source.in_table(span, &k("advance"), past_the_clock(d.0)));
+        }
         actions.push(("advance", Action::Advance(d.0)));
     }
     if let Some(f) = &s.fault {
@@ -1004,6 +1310,13 @@ fn step_of(
         require(source, span, &k(&format!("{name}.group")), &names.groups, &g.group, "Remote Copy group")?;
         if g.no_promote.is_some() && name != "failover" {
             return Err(source.in_table(span, &k(&format!("{name}.no_promote")), "no_promote belongs to failover"));
+        }
+        if g.wait.is_some() && (name == "failover" || name == "rc_stop") {
+            return Err(source.in_table(
+                span,
+                &k(&format!("{name}.wait")),
+                format!("{name} has no transfer to wait for; `wait` belongs to recover, rc_restore and rc_start"),
+            ));
         }
         Ok(())
     };
@@ -1031,8 +1344,8 @@ fn step_of(
     if let Some(m) = &s.mount {
         let copy =
             copy_selector(source, span, &k("mount"), &m.database, m.site.as_deref(), m.backup.as_deref(), names)?;
-        actions
-            .push(("mount", Action::Mount { copy, host: m.host.clone().unwrap_or_else(|| "backup-host".to_owned()) }));
+        let host = host_of(source, span, &k("mount.host"), m.host.as_deref(), "backup-host", names)?;
+        actions.push(("mount", Action::Mount { copy, host }));
     }
     if let Some(c) = &s.unmount {
         actions.push((
@@ -1056,10 +1369,12 @@ fn step_of(
                 return Err(source.in_table(span, &k("restore.host"), "a volume promote needs no host"));
             }
             "volume_promote" => RestoreKind::VolumePromote,
-            "file_copy" => RestoreKind::FileCopy { host: r.host.clone().unwrap_or_else(|| "backup-host".to_owned()) },
-            "database_from_remote" => {
-                RestoreKind::DatabaseFromRemote { host: r.host.clone().unwrap_or_else(|| "standby-host".to_owned()) }
-            }
+            "file_copy" => RestoreKind::FileCopy {
+                host: host_of(source, span, &k("restore.host"), r.host.as_deref(), "backup-host", names)?,
+            },
+            "database_from_remote" => RestoreKind::DatabaseFromRemote {
+                host: host_of(source, span, &k("restore.host"), r.host.as_deref(), "standby-host", names)?,
+            },
             other => {
                 return Err(source.in_table(
                     span,
@@ -1148,6 +1463,25 @@ fn step_of(
     Ok(Step { toml: s.clone(), action, expectation })
 }
 
+/// The host a step names, or `default` when it names none; either must be declared (`[[host]]`,
+/// or the Exchange server's own host).
+fn host_of(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    host: Option<&str>,
+    default: &str,
+    names: &Names,
+) -> Result<String, ScenarioError> {
+    let name = host.unwrap_or(default);
+    if names.hosts.iter().any(|h| h == name) {
+        return Ok(name.to_owned());
+    }
+    let list = if names.hosts.is_empty() { "none declared".to_owned() } else { names.hosts.join(", ") };
+    let default_note = if host.is_none() { " (the default; declare it in [[host]] or give `host`)" } else { "" };
+    Err(source.in_table(span, key, format!("no host `{name}`{default_note} (declared: {list})")))
+}
+
 fn check_expect(
     source: &Source<'_>,
     span: &Range<usize>,
@@ -1172,6 +1506,37 @@ fn check_expect(
         && text != "live"
     {
         site(source, span, &format!("{key}.site"), text, names)?;
+    }
+    if e.site.is_some() && e.recoverable.is_none() {
+        return Err(source.in_table(span, &format!("{key}.site"), "`site` is for `recoverable`, which is missing"));
+    }
+    let database_checks = e.local_entries.is_some()
+        || e.remote_entries.is_some()
+        || e.retained_on_primary.is_some()
+        || e.recoverable.is_some();
+    if e.database.is_some() && !database_checks {
+        return Err(source.in_table(
+            span,
+            &format!("{key}.database"),
+            "checks nothing by itself: add local_entries, remote_entries, retained_on_primary or recoverable",
+        ));
+    }
+    if e.group.is_some() && e.role.is_none() && e.group_state.is_none() {
+        return Err(source.in_table(
+            span,
+            &format!("{key}.group"),
+            "checks nothing by itself: add role or group_state",
+        ));
+    }
+    if e.array.is_some() && e.array_online.is_none() && e.role.is_none() && e.group_state.is_none() {
+        return Err(source.in_table(
+            span,
+            &format!("{key}.array"),
+            "checks nothing by itself: add array_online, or role or group_state with group",
+        ));
+    }
+    if e == &ExpectArgs::default() {
+        return Err(source.in_table(span, key, "an expect step needs at least one check (see docs/scenarios.md)"));
     }
     if let Some(group) = &e.group {
         require(source, span, &format!("{key}.group"), &names.groups, group, "Remote Copy group")?;
@@ -1205,6 +1570,13 @@ fn check_expect(
 }
 
 impl Scenario {
+    /// Where the `index`-th `[[table]]` declaration spanning `span` is: `f.toml:12 [[cpg]] #2`,
+    /// for errors the model only finds at setup.
+    pub fn declaration(&self, table: &str, index: usize, span: &Range<usize>) -> String {
+        let line = self.line_starts.partition_point(|start| *start <= span.start);
+        format!("{}:{line}: [[{table}]] #{}", self.path, index + 1)
+    }
+
     /// The scenario as a TOML file: the setup as loaded, the steps given (file form), the seed
     /// given. `run` on the result replays exactly those steps.
     pub fn to_toml(&self, seed: u64, steps: &[StepToml]) -> String {
