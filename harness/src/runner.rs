@@ -443,33 +443,14 @@ pub fn describe(action: &Action) -> String {
 mod tests {
     use super::*;
 
-    /// The review's minimal scenario (`B.toml`).
-    const B: &str = r#"[scenario]
-name = "x"
-seed = 1
-[[cpg]]
-array = "SIM-A"
-name = "C"
-[[cpg]]
-array = "SIM-B"
-name = "C"
-[exchange]
-server = "MBX"
-[[database]]
-name = "DB1"
-cpg = "C"
-[[rc_group]]
-name = "g"
-mode = "periodic"
-databases = ["DB1"]
-target_cpg = "C"
-[backup_servers]
-local = "L"
-remote = "R"
-"#;
+    /// The review's minimal scenario (`B.toml`): the scenario tests' setup with its backup
+    /// servers.
+    fn b() -> String {
+        format!("{}[backup_servers]\nlocal = \"L\"\nremote = \"R\"\n", crate::scenario::tests::B_HEAD)
+    }
 
     fn run_b(extra: &str) -> Result<RunReport, SetupError> {
-        let scenario = crate::scenario::parse("b.toml", &format!("{B}{extra}")).unwrap_or_else(|e| panic!("{e}"));
+        let scenario = crate::scenario::parse("b.toml", &format!("{}{extra}", b())).unwrap_or_else(|e| panic!("{e}"));
         run(&scenario, RunOptions::default())
     }
 
@@ -531,7 +512,7 @@ remote = "R"
     fn a_setup_error_names_the_declaration() {
         let volume = "[[volume]]\narray = \"SIM-A\"\nname = \"a-volume-name-longer-than-31-characters\"\ncpg = \"C\"\nsize_mib = 1024\n";
         let error = run_b(volume).expect_err("the model refuses the name").to_string();
-        let line = B.matches('\n').count() + 1;
+        let line = b().matches('\n').count() + 1;
         assert!(error.starts_with(&format!("setup: b.toml:{line}: [[volume]] #1 `a-volume-name")), "{error}");
     }
 }

@@ -1618,4 +1618,4 @@ pub fn step_line(step: &StepToml) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -92,7 +92,7 @@ fn written_scenarios_load_back_to_the_same_steps() {
 
 /// The setup of the review's repros (`B.toml`), without `[backup_servers]`, so that a case can
 /// give its own.
-const B_HEAD: &str = r#"[scenario]
+pub(crate) const B_HEAD: &str = r#"[scenario]
 name = "x"
 seed = 1
 [[cpg]]
