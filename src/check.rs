@@ -130,6 +130,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let next = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let found: Mutex<Option<Found>> = Mutex::new(None);
+    // The first case whose world could not be set up (shown by the bar, and in the final error,
+    // which `--quiet` does not hide).
+    let setup_failure: Mutex<Option<String>> = Mutex::new(None);
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
     std::thread::scope(|scope| {
@@ -147,7 +150,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
                     totals.transactions.fetch_add(s.transactions, Ordering::Relaxed);
                     bar.inc(outcome.steps as u64);
                     if let Some(error) = outcome.setup_error {
-                        bar.println(format!("case {case}: setup failed: {error}"));
+                        let line = format!("case {case}: setup failed: {error}");
+                        bar.println(&line);
+                        setup_failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(line);
                         stop.store(true, Ordering::Relaxed);
                         break;
                     }
@@ -178,8 +183,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         usize::from(found.is_some())
     )?;
     let Some((case, case_seed, violation)) = found else {
-        if totals.cases.load(Ordering::Relaxed) < cases.len() {
-            bail!("campaign stopped early (see above)");
+        if let Some(line) = setup_failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            bail!("campaign stopped early: {line}");
         }
         return Ok(());
     };
