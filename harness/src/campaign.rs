@@ -565,12 +565,14 @@ impl Failure {
         let mut scenario = config.scenario.clone();
         scenario.file.scenario.name =
             format!("campaign {} case {} ({})", self.campaign_seed, self.case, self.invariant);
+        let defect = self.defect.map(|d| format!(" --defect {}", d.name())).unwrap_or_default();
         scenario.file.scenario.description = format!(
-            "Minimal case found by `storeserv-sim check --seed {}`: {} of {} steps; breaks {}.",
+            "Minimal case found by `storeserv-sim check --seed {}{defect}`: {} of {} steps; breaks {}.{}",
             self.campaign_seed,
             self.steps.len(),
             self.original_steps,
-            self.invariant
+            self.invariant,
+            if defect.is_empty() { "" } else { " Replay it with the same --defect (a `defects` build)." }
         );
         scenario.to_toml(self.case_seed, &self.steps)
     }
@@ -727,5 +729,25 @@ mod tests {
             "{}",
             failure.banner("f.toml")
         );
+    }
+
+    #[test]
+    fn the_scenario_file_names_the_defect() {
+        let config = CampaignConfig::new(BTreeSet::new());
+        let mut failure = Failure {
+            campaign_seed: 1,
+            case: 0,
+            case_seed: 2,
+            invariant: "copies_inside_freeze".to_owned(),
+            violations: Vec::new(),
+            original_steps: 0,
+            steps: Vec::new(),
+            defect: None,
+        };
+        assert!(failure.scenario_toml(&config).contains("Minimal case found by `storeserv-sim check --seed 1`:"));
+        failure.defect = Some(Defect::CopyOutsideFreeze);
+        let text = failure.scenario_toml(&config);
+        assert!(text.contains("`storeserv-sim check --seed 1 --defect copy_outside_freeze`"), "{text}");
+        assert!(text.contains("Replay it with the same --defect"), "{text}");
     }
 }
