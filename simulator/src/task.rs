@@ -19,6 +19,9 @@ use crate::volume::{AllocationAlerts, Provisioning, Volume, VolumeKind, VolumePo
 /// Tasks kept in the list (oldest finished ones are dropped first).
 pub const TASKS_KEPT: usize = 2000;
 
+/// Largest task id; ids wrap around to 1 after it (spec §3.4: ids are 1–65535).
+pub const MAX_TASK_ID: u32 = 65_535;
+
 /// Steps an online copy reports.
 pub const ONLINE_COPY_STEPS: u32 = 100;
 
@@ -139,43 +142,69 @@ pub struct TuneSpec {
 impl Array {
     pub(crate) fn seed_system_tasks(&mut self) {
         let id = self.allocate_task_id();
-        self.tasks.insert(
+        self.insert_task(Task {
             id,
-            Task {
-                id,
-                kind: TaskKind::System,
-                name: "remove_expired_vvs".to_owned(),
-                status: TaskStatus::Done,
-                started_at: Instant::ZERO,
-                finishes_at: Instant::ZERO,
-                finished_at: Some(Instant::ZERO),
-                priority: None,
-                user: "3parsvc".to_owned(),
-                detail: "remove expired volumes".to_owned(),
-                online_copy: None,
-            },
-        );
+            kind: TaskKind::System,
+            name: "remove_expired_vvs".to_owned(),
+            status: TaskStatus::Done,
+            started_at: Instant::ZERO,
+            finishes_at: Instant::ZERO,
+            finished_at: Some(Instant::ZERO),
+            priority: None,
+            user: "3parsvc".to_owned(),
+            detail: "remove expired volumes".to_owned(),
+            online_copy: None,
+        });
     }
 
+    /// The next free task id. Ids run 1..=65535 (the WSAPI refuses larger ones) and wrap
+    /// around; an id still held by a kept task is skipped, so a new task never replaces an older
+    /// one and `GET /tasks/<id>` always finds it. Bounded: at most `TASKS_KEPT` ids are held
+    /// once `prune_tasks` has run, so the search ends within `TASKS_KEPT + 1` steps.
     fn allocate_task_id(&mut self) -> TaskId {
-        let id = TaskId(self.counters.next_task);
-        self.counters.next_task = if self.counters.next_task >= 65_535 { 1 } else { self.counters.next_task + 1 };
-        // Reusing an id after wrap-around replaces the ancient task that held it.
-        self.tasks.remove(&id);
-        id
-    }
-
-    fn prune_tasks(&mut self) {
-        // Bounded: removes at most the surplus, finished tasks first by id order.
-        while self.tasks.len() > TASKS_KEPT {
-            let oldest = self.tasks.iter().find(|(_, t)| t.status != TaskStatus::Active).map(|(id, _)| *id);
-            match oldest {
-                Some(id) => {
-                    self.tasks.remove(&id);
-                }
-                None => break,
+        for _ in 0..=TASKS_KEPT + 1 {
+            let id = TaskId(self.counters.next_task);
+            self.counters.next_task =
+                if self.counters.next_task >= MAX_TASK_ID { 1 } else { self.counters.next_task + 1 };
+            if !self.tasks.contains_key(&id) {
+                return id;
             }
         }
+        unreachable!("more than {TASKS_KEPT} tasks kept: every task id is in use")
+    }
+
+    /// Adds `task` to the list as its newest member, then drops the oldest finished tasks beyond
+    /// `TASKS_KEPT`.
+    fn insert_task(&mut self, task: Task) {
+        let id = task.id;
+        assert!(!self.tasks.contains_key(&id), "task id {id} allocated twice");
+        let sequence = self.counters.next_task_sequence;
+        self.counters.next_task_sequence += 1;
+        self.tasks.insert(id, task);
+        self.task_order.insert(sequence, id);
+        self.prune_tasks();
+        assert!(self.tasks.contains_key(&id), "the newest task is never pruned");
+    }
+
+    /// Drops the oldest finished tasks (by creation, not by id, which wraps) while more than
+    /// `TASKS_KEPT` are kept. Active tasks and the newest task are never dropped. Each call
+    /// removes at most the one surplus task a creation adds; the scan skips only active tasks.
+    fn prune_tasks(&mut self) {
+        while self.tasks.len() > TASKS_KEPT {
+            let newest = self.task_order.last_key_value().map(|(sequence, _)| *sequence);
+            let oldest_finished = self
+                .task_order
+                .iter()
+                .take_while(|(sequence, _)| Some(**sequence) != newest)
+                .find(|(_, id)| self.tasks.get(id).is_some_and(|t| t.status != TaskStatus::Active))
+                .map(|(sequence, id)| (*sequence, *id));
+            let Some((sequence, id)) = oldest_finished else {
+                break;
+            };
+            self.task_order.remove(&sequence);
+            self.tasks.remove(&id);
+        }
+        assert_eq!(self.tasks.len(), self.task_order.len());
     }
 
     /// Whether `id` is the destination of an active online copy.
@@ -198,23 +227,19 @@ impl ArrayMut<'_> {
     pub(crate) fn finished_task(&mut self, kind: TaskKind, name: &str, priority: Option<u8>) -> TaskId {
         let now = self.now();
         let id = self.array.allocate_task_id();
-        self.array.tasks.insert(
+        self.array.insert_task(Task {
             id,
-            Task {
-                id,
-                kind,
-                name: name.to_owned(),
-                status: TaskStatus::Done,
-                started_at: now,
-                finishes_at: now,
-                finished_at: Some(now),
-                priority,
-                user: "3paradm".to_owned(),
-                detail: String::new(),
-                online_copy: None,
-            },
-        );
-        self.array.prune_tasks();
+            kind,
+            name: name.to_owned(),
+            status: TaskStatus::Done,
+            started_at: now,
+            finishes_at: now,
+            finished_at: Some(now),
+            priority,
+            user: "3paradm".to_owned(),
+            detail: String::new(),
+            online_copy: None,
+        });
         id
     }
 
@@ -364,23 +389,19 @@ impl ArrayMut<'_> {
         self.insert_volume(destination);
         let task_id = self.array.allocate_task_id();
         let finishes_at = now + self.config.online_copy_duration;
-        self.array.tasks.insert(
-            task_id,
-            Task {
-                id: task_id,
-                kind: TaskKind::OnlineCopy,
-                name: spec.destination.clone(),
-                status: TaskStatus::Active,
-                started_at: now,
-                finishes_at,
-                finished_at: None,
-                priority: None,
-                user: "3paradm".to_owned(),
-                detail: "online physical copy".to_owned(),
-                online_copy: Some((source, dest_id)),
-            },
-        );
-        self.array.prune_tasks();
+        self.array.insert_task(Task {
+            id: task_id,
+            kind: TaskKind::OnlineCopy,
+            name: spec.destination.clone(),
+            status: TaskStatus::Active,
+            started_at: now,
+            finishes_at,
+            finished_at: None,
+            priority: None,
+            user: "3paradm".to_owned(),
+            detail: "online physical copy".to_owned(),
+            online_copy: Some((source, dest_id)),
+        });
         self.array.vol_mut(source).online_copy = Some(task_id);
         self.array.vol_mut(dest_id).online_copy = Some(task_id);
         let array = self.array.id;
@@ -561,5 +582,54 @@ mod progress_tests {
         let task = sim.array(a).task(task).unwrap();
         assert_eq!(task.status, TaskStatus::Cancelled);
         assert_eq!(task.completed_steps(sim.now()), 50);
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use crate::{CpgSpec, PhysicalCopySpec, Provisioning, Simulation, TaskStatus, TuneSpec, VolumeSpec};
+
+    use super::{MAX_TASK_ID, TASKS_KEPT};
+
+    // Goal: after the task ids wrap around past 65535, a new task is still retrievable by id,
+    // the list stays newest first, and an active task holding an old id survives. Regression:
+    // the black-box review (finding 1) saw `GET /tasks/<new id>` answer 404 after 65,540 copies,
+    // because the wrapped id replaced an old task and pruning by lowest id dropped the new one.
+    // Method: start an online copy (stays ACTIVE: no virtual time passes), then record more
+    // finished tasks than the id space holds through the model API, checking each new task.
+    #[test]
+    fn task_ids_wrap_without_losing_new_tasks() {
+        let mut sim = Simulation::new(5);
+        let a = sim.primary();
+        let mut array = sim.array_mut(a);
+        array.create_cpg(CpgSpec { name: "c".into(), ..CpgSpec::default() }).unwrap();
+        array.create_volume(VolumeSpec::thin("v", "c", 256)).unwrap();
+        array.create_volume(VolumeSpec::thin("s", "c", 256)).unwrap();
+        let copy = PhysicalCopySpec {
+            destination: "d".into(),
+            online: true,
+            destination_cpg: Some("c".into()),
+            provisioning: Provisioning::Thin,
+            compression: false,
+            snap_cpg: None,
+            priority: None,
+        };
+        let active = array.copy_volume("s", copy).unwrap();
+        let mut previous = active;
+        for _ in 0..MAX_TASK_ID as usize + 5 {
+            let id = array.tune_volume("v", TuneSpec::default()).unwrap();
+            assert_ne!(id, active, "an id held by an active task is skipped");
+            assert_ne!(id, previous);
+            assert_eq!(array.task(id).unwrap().name, "v");
+            previous = id;
+        }
+        let tasks: Vec<_> = array.tasks().collect();
+        assert_eq!(tasks.len(), TASKS_KEPT, "the oldest finished tasks pruned");
+        assert_eq!(tasks[0].id, previous, "the newest task is listed first");
+        assert_eq!(tasks.last().unwrap().id, active, "the active copy is the oldest task kept");
+        assert_eq!(tasks.last().unwrap().status, TaskStatus::Active);
+        // Ids wrapped: the newest task's id is small, yet it is listed before larger ids.
+        assert!(previous.0 < 10, "ids wrapped around: {previous}");
+        assert!(tasks[1..tasks.len() - 1].iter().all(|t| t.id != previous));
     }
 }
