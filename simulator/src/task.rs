@@ -90,6 +90,9 @@ pub struct Task {
     pub detail: String,
     /// The copy an online-copy task runs: (source, destination).
     pub online_copy: Option<(VolumeId, VolumeId)>,
+    /// The volume the task is named after (none for system tasks), so that renaming the volume
+    /// renames its tasks (spec §5.5).
+    pub volume: Option<VolumeId>,
 }
 
 impl Task {
@@ -154,6 +157,7 @@ impl Array {
             user: "3parsvc".to_owned(),
             detail: "remove expired volumes".to_owned(),
             online_copy: None,
+            volume: None,
         });
     }
 
@@ -216,6 +220,16 @@ impl Array {
             .is_some_and(|(_, dest)| dest == id)
     }
 
+    /// Renames the tasks named after `volume` from `old` to `new` (a volume rename, spec §5.5).
+    /// Bounded by `TASKS_KEPT`.
+    pub(crate) fn rename_volume_tasks(&mut self, volume: VolumeId, old: &str, new: &str) {
+        for task in self.tasks.values_mut() {
+            if task.volume == Some(volume) && task.name == old {
+                new.clone_into(&mut task.name);
+            }
+        }
+    }
+
     /// Active tasks.
     pub fn active_tasks(&self) -> impl Iterator<Item = &Task> {
         self.tasks.values().filter(|t| t.status == TaskStatus::Active)
@@ -223,14 +237,15 @@ impl Array {
 }
 
 impl ArrayMut<'_> {
-    /// Records a task that finished at once; returns its id.
-    pub(crate) fn finished_task(&mut self, kind: TaskKind, name: &str, priority: Option<u8>) -> TaskId {
+    /// Records a task on `volume` that finished at once; returns its id.
+    pub(crate) fn finished_task(&mut self, kind: TaskKind, volume: VolumeId, priority: Option<u8>) -> TaskId {
         let now = self.now();
+        let name = self.vol(volume).name.clone();
         let id = self.array.allocate_task_id();
         self.array.insert_task(Task {
             id,
             kind,
-            name: name.to_owned(),
+            name,
             status: TaskStatus::Done,
             started_at: now,
             finishes_at: now,
@@ -239,6 +254,7 @@ impl ArrayMut<'_> {
             user: "3paradm".to_owned(),
             detail: String::new(),
             online_copy: None,
+            volume: Some(volume),
         });
         id
     }
@@ -330,7 +346,7 @@ impl ArrayMut<'_> {
         self.array.vol_mut(source).physical_copies.insert(dest_id);
         let source_name = self.vol(source).name.clone();
         self.trace("copy", format_args!("offline physical copy {source_name} -> {}", spec.destination));
-        Ok(self.finished_task(TaskKind::VolumeCopy, &spec.destination, spec.priority))
+        Ok(self.finished_task(TaskKind::VolumeCopy, dest_id, spec.priority))
     }
 
     fn online_copy(&mut self, source: VolumeId, spec: PhysicalCopySpec) -> Result<TaskId> {
@@ -401,6 +417,7 @@ impl ArrayMut<'_> {
             user: "3paradm".to_owned(),
             detail: "online physical copy".to_owned(),
             online_copy: Some((source, dest_id)),
+            volume: Some(dest_id),
         });
         self.array.vol_mut(source).online_copy = Some(task_id);
         self.array.vol_mut(dest_id).online_copy = Some(task_id);
@@ -476,7 +493,7 @@ impl ArrayMut<'_> {
         let pages = self.vol(parent).pages.clone();
         self.array.vol_mut(id).pages = pages;
         self.trace("copy", format_args!("resync physical copy {name}"));
-        Ok(self.finished_task(TaskKind::PhysicalCopyResync, name, None))
+        Ok(self.finished_task(TaskKind::PhysicalCopyResync, id, None))
     }
 
     /// Moves a volume's space to other CPGs or converts its provisioning (WSAPI volume action 6).
@@ -544,7 +561,7 @@ impl ArrayMut<'_> {
             volume.compression = compression;
         }
         self.trace("volume", format_args!("tune volume {name}"));
-        Ok(self.finished_task(TaskKind::ConvertVolume, name, None))
+        Ok(self.finished_task(TaskKind::ConvertVolume, id, None))
     }
 }
 

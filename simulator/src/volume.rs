@@ -790,6 +790,7 @@ impl ArrayMut<'_> {
             && new_name != name
         {
             self.array.volumes.rename(id, name, new_name);
+            self.array.rename_volume_tasks(id, name, new_name);
         }
         let volume = self.array.vol_mut(id);
         if let Some(new_name) = changes.new_name {

@@ -285,3 +285,23 @@ async fn remote_copy_membership_is_visible() {
     assert!(sim.get("/api/v1/volumes/W").await.json.get("rcopyGroup").is_none());
     sim.stop().await;
 }
+
+// Goal: renaming a volume renames its tasks, so a client finding a copy task by the
+// destination's name still finds it (spec §5.5: rename updates task names). Regression: the
+// black-box review (finding 2) saw tasks keep the old name. Method: online copy to `dst`, rename
+// it, read the task by id and in the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rename_renames_tasks() {
+    let sim = Sim::start().await;
+    volume(&sim, "C", "src").await;
+    let online = json!({"action": "createPhysicalCopy",
+        "parameters": {"destVolume": "dst", "destCPG": "C", "online": true, "tpvv": true}});
+    let id = sim.post("/api/v1/volumes/src", online).await.json["taskid"].as_u64().unwrap();
+    sim.put("/api/v1/volumes/dst", json!({"newName": "dst2"})).await.ok(200);
+    assert_eq!(sim.get(&format!("/api/v1/tasks/{id}")).await.json["name"], "dst2");
+    let tasks = sim.get("/api/v1/tasks").await;
+    assert_eq!(tasks.json["members"][0]["name"], "dst2");
+    // The source keeps its name, and so do tasks named after other volumes.
+    assert!(tasks.json["members"].as_array().unwrap().iter().all(|t| t["name"] != "dst"));
+    sim.stop().await;
+}
