@@ -498,7 +498,8 @@ impl ArrayMut<'_> {
 
     /// Moves a volume's space to other CPGs or converts its provisioning (WSAPI volume action 6).
     ///
-    /// Errors: bad keep name; `NON_EXISTENT_VOL`; `NON_EXISTENT_CPG`; `INV_OPERATION_UNSUPPORTED_VV_TYPE`
+    /// Errors: bad keep name; `NON_EXISTENT_VOL`; `NON_EXISTENT_CPG`; `CPG_NOT_IN_SAME_DOMAIN` (a CPG
+    /// outside the volume's domain); `INV_OPERATION_UNSUPPORTED_VV_TYPE`
     /// (a virtual copy); `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS` (source or destination of an
     /// active online copy); `INV_INPUT_MISSING_REQUIRED` when converting a volume that has copies
     /// without `keep_volume` (the message names `keepVV`); `EXISTENT_VOL` (keep name taken).
@@ -529,6 +530,7 @@ impl ArrayMut<'_> {
                 format!("'{name}' has virtual copies: keepVV is required to convert it"),
             ));
         }
+        self.check_cpg_domains(id, user_cpg, snap_cpg)?;
         if let Some(keep) = &spec.keep_volume {
             if self.volumes.contains_name(keep) {
                 return Err(Error::new(ErrorCode::EXISTENT_VOL, format!("volume '{keep}' exists")));

@@ -410,6 +410,35 @@ impl Array {
         Ok(())
     }
 
+    /// Checks the domain rule for CPGs a modify or tune gives volume `id` (spec §5.3, §5.5):
+    /// both CPGs are in the volume's domain, which is its user CPG's (spec §5.1). A user CPG in
+    /// another domain is refused like a snapshot CPG in another domain: moving a volume between
+    /// domains is its own operation on real arrays (`movetodomain`), not a CPG change, and
+    /// refusing keeps `domain` equal to the user CPG's without re-checking the volume's sets,
+    /// exports and copies.
+    pub(crate) fn check_cpg_domains(
+        &self,
+        id: VolumeId,
+        user_cpg: Option<CpgId>,
+        snap_cpg: Option<CpgId>,
+    ) -> Result<()> {
+        let volume = self.vol(id);
+        for (role, cpg) in [("user", user_cpg), ("snapshot", snap_cpg)] {
+            let Some(cpg) = cpg.and_then(|c| self.cpgs.get(c)) else {
+                continue;
+            };
+            if cpg.domain != volume.domain {
+                let domain =
+                    volume.domain.as_deref().map_or_else(|| "no domain".to_owned(), |d| format!("domain '{d}'"));
+                return Err(Error::new(
+                    ErrorCode::CPG_NOT_IN_SAME_DOMAIN,
+                    format!("{role} CPG '{}' is not in {domain} of volume '{}'", cpg.name, volume.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Fully provisioned MiB allocated on the array.
     pub fn allocated_full_mib(&self) -> u64 {
         self.volumes()
@@ -723,7 +752,8 @@ impl ArrayMut<'_> {
     ///
     /// Errors: `NON_EXISTENT_VOL`; bad name/comment; `EXISTENT_VOL` (new name taken);
     /// time-limit errors; `INV_INPUT_TIME` when retention would shrink;
-    /// `INV_INPUT_RETAIN_GT_EXPIRE`; `NON_EXISTENT_CPG`; `INV_OPERATION_VV_MODIFY_USR_CPG_TPVV`.
+    /// `INV_INPUT_RETAIN_GT_EXPIRE`; `NON_EXISTENT_CPG`; `INV_OPERATION_VV_MODIFY_USR_CPG_TPVV`;
+    /// `CPG_NOT_IN_SAME_DOMAIN` (a new user or snapshot CPG outside the volume's domain).
     pub fn modify_volume(&mut self, name: &str, changes: VolumeChanges) -> Result<()> {
         self.require_online()?;
         let volume = self.volume(name)?;
@@ -784,6 +814,8 @@ impl ArrayMut<'_> {
         {
             return Err(Error::new(ErrorCode::EXISTENT_VOL, format!("volume '{new_name}' exists")));
         }
+        let changed = |new: Option<CpgId>, old: Option<CpgId>| new.filter(|_| new != old);
+        self.check_cpg_domains(id, changed(user_cpg, volume.user_cpg), changed(snap_cpg, volume.snap_cpg))?;
 
         let expiry_changed = expires_at != volume.expires_at;
         if let Some(new_name) = &changes.new_name

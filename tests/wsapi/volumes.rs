@@ -305,3 +305,41 @@ async fn rename_renames_tasks() {
     assert!(tasks.json["members"].as_array().unwrap().iter().all(|t| t["name"] != "dst"));
     sim.stop().await;
 }
+
+// Goal: modify and tune apply the domain rule of create, so a volume's CPGs stay in its
+// domain and `domain` stays the user CPG's (spec §5.1 domain "from the user CPG"; §5.5 "snap
+// CPG in other domain → 403 CPG_NOT_IN_SAME_DOMAIN"). Regression: the black-box review
+// (finding 3) got 200 for these and a stale `domain`. Method: a volume in a domain-less CPG
+// gets CPGs of UNIT_TEST_DOMAIN through PUT and tune; a volume in that domain moves within it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modify_and_tune_keep_the_domain_rule() {
+    let sim = Sim::start().await;
+    sim.post("/api/v1/cpgs", json!({"name": "N"})).await.ok(201);
+    sim.post("/api/v1/cpgs", json!({"name": "D2", "domain": "UNIT_TEST_DOMAIN"})).await.ok(201);
+    sim.post("/api/v1/volumes", json!({"name": "nd", "cpg": "N", "sizeMiB": 1024})).await.ok(201);
+    sim.post("/api/v1/volumes", json!({"name": "x", "cpg": "N", "snapCPG": "UserCPG", "sizeMiB": 1024}))
+        .await
+        .error(403, 909);
+    sim.put("/api/v1/volumes/nd", json!({"snapCPG": "UserCPG"})).await.error(403, 909);
+    sim.put("/api/v1/volumes/nd", json!({"userCPG": "UserCPG"})).await.error(403, 909);
+    for tune in [
+        json!({"action": 6, "tuneOperation": 1, "userCPG": "UserCPG"}),
+        json!({"action": 6, "tuneOperation": 2, "snapCPG": "UserCPG"}),
+    ] {
+        sim.put("/api/v1/volumes/nd", tune).await.error(403, 909);
+    }
+    let nd = sim.get("/api/v1/volumes/nd").await;
+    assert!(nd.json.get("domain").is_none());
+    assert!(nd.json.get("snapCPG").is_none());
+    assert_eq!(nd.json["userCPG"], "N");
+
+    // Within one domain both work, and `domain` is the user CPG's.
+    sim.post("/api/v1/volumes", json!({"name": "d", "cpg": "UserCPG", "sizeMiB": 1024})).await.ok(201);
+    sim.put("/api/v1/volumes/d", json!({"userCPG": "D2", "snapCPG": "UserCPG"})).await.ok(200);
+    sim.put("/api/v1/volumes/d", json!({"action": 6, "tuneOperation": 2, "snapCPG": "D2"})).await.ok(200);
+    let d = sim.get("/api/v1/volumes/d").await;
+    assert_eq!((d.json["userCPG"].as_str(), d.json["snapCPG"].as_str()), (Some("D2"), Some("D2")));
+    assert_eq!(d.json["domain"], "UNIT_TEST_DOMAIN");
+    sim.put("/api/v1/volumes/d", json!({"userCPG": "N"})).await.error(403, 909);
+    sim.stop().await;
+}
