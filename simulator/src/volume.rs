@@ -447,7 +447,15 @@ impl Array {
             .sum()
     }
 
+    /// Checks that `extra_mib` more fully provisioned MiB fit on the array and in `cpg`'s growth
+    /// limit. Both are `NO_SPACE` when creating (spec §5.3); [`ArrayMut::grow_volume`] reports the
+    /// growth limit with its own code.
     pub(crate) fn check_full_allocation(&self, cpg: CpgId, extra_mib: u64) -> Result<()> {
+        self.check_system_space(extra_mib)?;
+        self.check_cpg_growth_limit(cpg, extra_mib, ErrorCode::NO_SPACE)
+    }
+
+    fn check_system_space(&self, extra_mib: u64) -> Result<()> {
         let system_free = self.config.total_capacity_mib.saturating_sub(self.allocated_full_mib());
         if extra_mib > system_free {
             return Err(Error::new(
@@ -455,14 +463,16 @@ impl Array {
                 format!("{extra_mib} MiB requested, {system_free} MiB free on the array"),
             ));
         }
+        Ok(())
+    }
+
+    /// Refuses with `code` if `extra_mib` more MiB in `cpg` would pass its growth limit.
+    fn check_cpg_growth_limit(&self, cpg: CpgId, extra_mib: u64, code: ErrorCode) -> Result<()> {
         let cpg = self.cpgs.get(cpg).expect("validated CPG");
         if let Some(limit) = cpg.growth_limit_mib {
             let used = self.cpg_usage(cpg.id).user_used_mib;
             if used + extra_mib > limit {
-                return Err(Error::new(
-                    ErrorCode::NO_SPACE,
-                    format!("CPG '{}' growth limit {limit} MiB would be exceeded", cpg.name),
-                ));
+                return Err(Error::new(code, format!("CPG '{}' growth limit {limit} MiB would be exceeded", cpg.name)));
             }
         }
         Ok(())
@@ -707,7 +717,8 @@ impl ArrayMut<'_> {
     ///
     /// Errors: `NON_EXISTENT_VOL`; `INV_INPUT_VV_GROW_SIZE` for 0; `INV_OPERATION_UNSUPPORTED_VV_TYPE`
     /// for a virtual copy; `VV_NEW_SIZE_EXCEEDS_LIMITS`; `RCOPY_GROUP_STARTED` in a started group;
-    /// `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`; `NO_SPACE`.
+    /// `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`; `NO_SPACE` (array full);
+    /// `VV_NEW_SIZE_EXCEEDS_CPG_LIMIT` (a fully provisioned volume past its CPG's growth limit).
     pub fn grow_volume(&mut self, name: &str, add_mib: u64) -> Result<u64> {
         self.require_online()?;
         let volume = self.volume(name)?;
@@ -741,7 +752,10 @@ impl ArrayMut<'_> {
         }
         let (id, old_size) = (volume.id, volume.size_mib);
         if volume.provisioning == Provisioning::Full {
-            self.check_full_allocation(volume.user_cpg.expect("base volumes have a user CPG"), new_size - old_size)?;
+            // Spec §5.6 Grow: above a CPG growth limit → 403 (153), not the 400 NO_SPACE of create.
+            let cpg = volume.user_cpg.expect("base volumes have a user CPG");
+            self.check_system_space(new_size - old_size)?;
+            self.check_cpg_growth_limit(cpg, new_size - old_size, ErrorCode::VV_NEW_SIZE_EXCEEDS_CPG_LIMIT)?;
         }
         self.array.vol_mut(id).size_mib = new_size;
         self.trace("volume", format_args!("grow volume {name} {old_size}MiB -> {new_size}MiB"));

@@ -281,7 +281,7 @@ fn volume_delete_grow_modify_errors() {
             ("grow past 16 TiB", Grow("base", 16 * 1024 * 1024), E::VV_NEW_SIZE_EXCEEDS_LIMITS),
             ("grow by u64::MAX", Grow("base", u64::MAX), E::VV_NEW_SIZE_EXCEEDS_LIMITS),
             ("grow online-copy source", Grow("src", 256), E::INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS),
-            ("grow past the CPG limit", Grow("full", 768), E::NO_SPACE),
+            ("grow past the CPG limit", Grow("full", 768), E::VV_NEW_SIZE_EXCEEDS_CPG_LIMIT),
             ("modify unknown", Modify("nope", changes()), E::NON_EXISTENT_VOL),
             (
                 "rename illegal",

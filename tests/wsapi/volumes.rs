@@ -343,3 +343,20 @@ async fn modify_and_tune_keep_the_domain_rule() {
     sim.put("/api/v1/volumes/d", json!({"userCPG": "N"})).await.error(403, 909);
     sim.stop().await;
 }
+
+// Goal: growing a volume past its CPG's growth limit answers 403 code 153 (spec §5.6 Grow:
+// "above a CPG growth limit → 403 (153)"), while creating past it stays 400 NO_SPACE (§5.3).
+// Regression: the black-box review (finding 4) got 400/24 for the grow. Method: the review's
+// repro, then a grow within the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grow_past_cpg_growth_limit() {
+    let sim = Sim::start().await;
+    sim.post("/api/v1/cpgs", json!({"name": "LIM", "growthLimitMiB": 1536})).await.ok(201);
+    sim.post("/api/v1/volumes", json!({"name": "lv", "cpg": "LIM", "sizeMiB": 1024})).await.ok(201);
+    sim.post("/api/v1/volumes", json!({"name": "big", "cpg": "LIM", "sizeMiB": 1024})).await.error(400, 24);
+    sim.put("/api/v1/volumes/lv", json!({"action": 3, "sizeMiB": 1024})).await.error(403, 153);
+    assert_eq!(sim.get("/api/v1/volumes/lv").await.json["sizeMiB"], 1024);
+    sim.put("/api/v1/volumes/lv", json!({"action": 3, "sizeMiB": 256})).await.ok(200);
+    assert_eq!(sim.get("/api/v1/volumes/lv").await.json["sizeMiB"], 1280);
+    sim.stop().await;
+}
