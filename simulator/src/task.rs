@@ -263,9 +263,10 @@ impl ArrayMut<'_> {
     /// a new one. Returns the task.
     ///
     /// Errors, in order: bad names; `INV_INPUT_PARAM_CONFLICT` (online with priority, offline with
-    /// CPG); `INV_INPUT_MISSING_REQUIRED` (online without CPG); `NON_EXISTENT_VOL` (source, or
-    /// offline destination); `EXISTENT_VOL` (online destination); `NON_EXISTENT_CPG`;
-    /// `INV_OPERATION_VV_COPY_TO_SELF`; `INV_OPERATION_VV_EXPORTED`;
+    /// CPG); `INV_INPUT_MISSING_REQUIRED` (online without CPG); `NON_EXISTENT_VOL` (source);
+    /// `INV_OPERATION_VV_COPY_TO_SELF`; `NON_EXISTENT_CPG` (online) or `NON_EXISTENT_VOL`
+    /// (offline destination); `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS` (source);
+    /// `EXISTENT_VOL` (online destination); `INV_OPERATION_VV_EXPORTED`;
     /// `INV_OPERATION_VV_IN_REMOTE_COPY`; `INV_OPERATION_VV_BASE_VOLUME` (destination is a copy);
     /// `INV_OPERATION_VV_COPY_PARENT_TOO_BIG`; `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`;
     /// online only: `CPG_NOT_IN_SAME_DOMAIN` (snapshot CPG), `NO_SPACE` (fully provisioned
@@ -293,6 +294,16 @@ impl ArrayMut<'_> {
                 ErrorCode::INV_OPERATION_VV_COPY_TO_SELF,
                 format!("cannot copy '{source}' to itself"),
             ));
+        }
+        // Spec §1.8: referenced objects must exist (404) before any state conflict (409/403) is
+        // reported, the source's own online copy included.
+        if spec.online {
+            self.cpg(spec.destination_cpg.as_deref().expect("checked above"))?;
+            if let Some(snap_cpg) = &spec.snap_cpg {
+                self.cpg(snap_cpg)?;
+            }
+        } else {
+            self.volume(&spec.destination)?;
         }
         if self.vol(source_id).online_copy.is_some() {
             return Err(Error::new(

@@ -360,3 +360,26 @@ async fn grow_past_cpg_growth_limit() {
     assert_eq!(sim.get("/api/v1/volumes/lv").await.json["sizeMiB"], 1280);
     sim.stop().await;
 }
+
+// Goal: a physical copy reports a missing destination CPG or destination volume (404) before
+// the source's active online copy (409/151): spec §1.8 puts existence before state conflicts.
+// Regression: the black-box review (finding 5) got 409/151 first. Method: start an online copy
+// from `src`, then copy from `src` again with missing references, and with valid ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_reports_missing_objects_before_active_copy() {
+    let sim = Sim::start().await;
+    volume(&sim, "C", "src").await;
+    volume(&sim, "C", "other").await;
+    let online = |dest: &str, cpg: &str| {
+        json!({"action": "createPhysicalCopy",
+            "parameters": {"destVolume": dest, "destCPG": cpg, "online": true, "tpvv": true}})
+    };
+    sim.post("/api/v1/volumes/src", online("dst", "C")).await.ok(200);
+    sim.post("/api/v1/volumes/src", online("dst9", "NOCPG")).await.error(404, 15);
+    let offline = json!({"action": "createPhysicalCopy", "parameters": {"destVolume": "NOVOL"}});
+    sim.post("/api/v1/volumes/src", offline).await.error(404, 23);
+    sim.post("/api/v1/volumes/src", online("dst9", "C")).await.error(409, 151);
+    let offline = json!({"action": "createPhysicalCopy", "parameters": {"destVolume": "other"}});
+    sim.post("/api/v1/volumes/src", offline).await.error(409, 151);
+    sim.stop().await;
+}
