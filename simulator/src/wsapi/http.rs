@@ -425,6 +425,17 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
         return unsupported();
     }
     authenticate(ctx, session)?;
+    // One name check for every object named in the path (spec §1.8: 400 before 404).
+    let object_kind = match segs {
+        ["cpgs", ..] => Some("CPG"),
+        ["volumes", ..] => Some("volume"),
+        ["volumesets" | "hostsets", ..] => Some("set"),
+        ["hosts", ..] => Some("host"),
+        _ => None,
+    };
+    if let (Some(what), [_, object, ..]) = (object_kind, segs) {
+        super::json::path_name(what, object)?;
+    }
     let name = |i: usize| segs[i].to_owned();
     match (method, segs) {
         (M::POST, []) => flashcache::create(ctx, &req).await,
