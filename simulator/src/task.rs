@@ -267,7 +267,7 @@ impl ArrayMut<'_> {
     /// `INV_OPERATION_VV_COPY_TO_SELF`; `NON_EXISTENT_CPG` (online) or `NON_EXISTENT_VOL`
     /// (offline destination); `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS` (source);
     /// `EXISTENT_VOL` (online destination); `INV_OPERATION_VV_EXPORTED`;
-    /// `INV_OPERATION_VV_IN_REMOTE_COPY`; `INV_OPERATION_VV_BASE_VOLUME` (destination is a copy);
+    /// `INV_OPERATION_VV_IN_REMOTE_COPY`; `INV_OPERATION_VV_NOT_BASE_VOLUME` (destination is a snapshot);
     /// `INV_OPERATION_VV_COPY_PARENT_TOO_BIG`; `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`;
     /// online only: `CPG_NOT_IN_SAME_DOMAIN` (snapshot CPG), `NO_SPACE` (fully provisioned
     /// destination beyond the array's capacity or the CPG's growth limit).
@@ -331,7 +331,7 @@ impl ArrayMut<'_> {
         }
         if destination.is_virtual_copy() || destination.read_only {
             return Err(Error::new(
-                ErrorCode::INV_OPERATION_VV_BASE_VOLUME,
+                ErrorCode::INV_OPERATION_VV_NOT_BASE_VOLUME,
                 format!("'{}' is not a base volume", spec.destination),
             ));
         }
@@ -486,14 +486,14 @@ impl ArrayMut<'_> {
 
     /// Re-copies the source of a completed physical copy into it (WSAPI volume action 2).
     ///
-    /// Errors: `NON_EXISTENT_VOL`; `INV_OPERATION_UNSUPPORTED_VV_TYPE` (not a physical copy);
+    /// Errors: `NON_EXISTENT_VOL`; `INV_OPERATION_VV_NOT_PHYSICAL_COPY`;
     /// `INV_OPERATION_VV_EXPORTED`.
     pub fn resync_physical_copy(&mut self, name: &str) -> Result<TaskId> {
         self.require_online()?;
         let volume = self.volume(name)?;
         let VolumeKind::PhysicalCopy { parent } = volume.kind else {
             return Err(Error::new(
-                ErrorCode::INV_OPERATION_UNSUPPORTED_VV_TYPE,
+                ErrorCode::INV_OPERATION_VV_NOT_PHYSICAL_COPY,
                 format!("'{name}' is not a physical copy"),
             ));
         };
@@ -510,7 +510,7 @@ impl ArrayMut<'_> {
     /// Moves a volume's space to other CPGs or converts its provisioning (WSAPI volume action 6).
     ///
     /// Errors: bad keep name; `NON_EXISTENT_VOL`; `NON_EXISTENT_CPG`; `CPG_NOT_IN_SAME_DOMAIN` (a CPG
-    /// outside the volume's domain); `INV_OPERATION_UNSUPPORTED_VV_TYPE`
+    /// outside the volume's domain); `INV_OPERATION_VV_NOT_BASE_VOLUME`
     /// (a virtual copy); `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS` (source or destination of an
     /// active online copy); `INV_INPUT_MISSING_REQUIRED` when converting a volume that has copies
     /// without `keep_volume` (the message names `keepVV`); `EXISTENT_VOL` (keep name taken).
@@ -522,10 +522,7 @@ impl ArrayMut<'_> {
         let volume = self.volume(name)?;
         let id = volume.id;
         if volume.is_virtual_copy() {
-            return Err(Error::new(
-                ErrorCode::INV_OPERATION_UNSUPPORTED_VV_TYPE,
-                format!("'{name}' is a virtual copy"),
-            ));
+            return Err(Error::new(ErrorCode::INV_OPERATION_VV_NOT_BASE_VOLUME, format!("'{name}' is a virtual copy")));
         }
         if volume.online_copy.is_some() {
             return Err(Error::new(

@@ -18,7 +18,7 @@ use crate::event::Event;
 use crate::ids::{CpgId, TaskId, VolumeId};
 use crate::names::{COMMENT_MAX, NAME31, validate_comment, validate_key, validate_name};
 use crate::page::{PAGE_SIZE_U64, PageMap};
-use crate::time::{Instant, hours};
+use crate::time::{Instant, hours, human_duration};
 
 /// Volume sizes are allocated in multiples of this many MiB.
 pub const SIZE_GRANULE_MIB: u64 = 256;
@@ -540,7 +540,10 @@ impl Array {
         if volume.is_retained(now) {
             return Some(Error::new(
                 ErrorCode::RETAINED,
-                format!("volume '{name}' is retained until {}", volume.retained_until.unwrap_or_default()),
+                format!(
+                    "volume '{name}' is retained for another {}",
+                    human_duration(volume.retained_until.unwrap_or_default() - now)
+                ),
             ));
         }
         if volume.online_copy.is_some() {
@@ -785,7 +788,7 @@ impl ArrayMut<'_> {
             (Some(new), Some(old)) if new < old => {
                 return Err(Error::new(
                     ErrorCode::INV_INPUT_TIME,
-                    format!("retention of '{name}' can only be extended (now until {old})"),
+                    format!("retention of '{name}' can only be extended (it has {} left)", human_duration(old - now)),
                 ));
             }
             (Some(new), _) => Some(new),

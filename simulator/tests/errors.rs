@@ -969,7 +969,11 @@ fn task_and_physical_copy_errors() {
             ),
             ("offline: unknown destination", Copy("small", offline_spec("nope")), E::NON_EXISTENT_VOL),
             ("offline: exported destination", Copy("small", offline_spec("exported")), E::INV_OPERATION_VV_EXPORTED),
-            ("offline: destination is a copy", Copy("small", offline_spec("base.rw")), E::INV_OPERATION_VV_BASE_VOLUME),
+            (
+                "offline: destination is a copy",
+                Copy("small", offline_spec("base.rw")),
+                E::INV_OPERATION_VV_NOT_BASE_VOLUME,
+            ),
             (
                 "offline: destination smaller",
                 Copy("base", offline_spec("pcopy")),
@@ -1007,9 +1011,9 @@ fn task_and_physical_copy_errors() {
             ("cancel unknown task", Cancel(TaskId(60_000)), E::NON_EXISTENT_TASK),
             ("cancel a finished task", Cancel(TaskId(1)), E::NON_ACTIVE_TASK),
             ("resync unknown", Resync("nope"), E::NON_EXISTENT_VOL),
-            ("resync a base volume", Resync("base"), E::INV_OPERATION_UNSUPPORTED_VV_TYPE),
+            ("resync a base volume", Resync("base"), E::INV_OPERATION_VV_NOT_PHYSICAL_COPY),
             ("tune unknown", Tune("nope", tune()), E::NON_EXISTENT_VOL),
-            ("tune a copy", Tune("base.ro", tune()), E::INV_OPERATION_UNSUPPORTED_VV_TYPE),
+            ("tune a copy", Tune("base.ro", tune()), E::INV_OPERATION_VV_NOT_BASE_VOLUME),
             (
                 "tune to an unknown CPG",
                 Tune("base", TuneSpec { user_cpg: Some("nope".into()), ..tune() }),

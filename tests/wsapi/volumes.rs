@@ -383,3 +383,36 @@ async fn copy_reports_missing_objects_before_active_copy() {
     sim.post("/api/v1/volumes/src", offline).await.error(409, 151);
     sim.stop().await;
 }
+
+// Goal: an error's desc is the 3PAR text of its code and its debug1 reads as a sentence with
+// names, never Rust Debug output (clients show desc, Cinder matches substrings of it).
+// Regression: the black-box review (finding 8) saw "volume is a base volume" for a snapshot
+// destination, "cannot grow this type of volume" for resyncs, "no QoS rule on
+// VolumeSet(SetId(4))" and "retained until 3658.809194761s". Method: provoke each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_texts_match_their_codes() {
+    let sim = Sim::start().await;
+    volume(&sim, "C", "v1").await;
+    sim.post("/api/v1/volumes/v1", json!({"action": "createSnapshot", "parameters": {"name": "snap1"}})).await.ok(201);
+    let copy = json!({"action": "createPhysicalCopy", "parameters": {"destVolume": "snap1"}});
+    let refused = sim.post("/api/v1/volumes/v1", copy).await;
+    refused.error(409, 987);
+    assert_eq!(refused.json["desc"], "volume is not a base volume");
+    let refused = sim.put("/api/v1/volumes/snap1", json!({"action": 6, "tuneOperation": 1, "userCPG": "C"})).await;
+    refused.error(409, 987);
+    let refused = sim.put("/api/v1/volumes/v1", json!({"action": 2})).await;
+    refused.error(403, 988);
+    assert_eq!(refused.json["desc"], "volume is not a physical copy");
+    sim.post("/api/v1/volumesets", json!({"name": "vs", "setmembers": ["v1"]})).await.ok(201);
+    sim.put("/api/v1/volumesets/vs", json!({"action": 3})).await.error(403, 988);
+    let no_rule = sim.put("/api/v1/qos/vvset:vs", json!({"priority": 2})).await;
+    no_rule.error(404, 100);
+    assert!(no_rule.json["debug1"].as_str().unwrap().contains("vvset:vs"), "{}", no_rule.json);
+    sim.post("/api/v1/volumes", json!({"name": "r", "cpg": "C", "sizeMiB": 256, "tpvv": true, "retentionHours": 1}))
+        .await
+        .ok(201);
+    let retained = sim.delete("/api/v1/volumes/r").await;
+    retained.error(409, 900);
+    assert_eq!(retained.json["debug1"], "volume 'r' is retained for another 1 h 0 min 0 s");
+    sim.stop().await;
+}

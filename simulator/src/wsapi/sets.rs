@@ -222,7 +222,7 @@ fn resync_set(sim: &mut crate::Simulation, id: crate::ArrayId, name: &str) -> cr
         .collect();
     if copies.is_empty() {
         return Err(crate::Error::new(
-            ErrorCode::INV_OPERATION_UNSUPPORTED_VV_TYPE,
+            ErrorCode::INV_OPERATION_VV_NOT_PHYSICAL_COPY,
             format!("no member of '{name}' is a physical copy"),
         ));
     }
