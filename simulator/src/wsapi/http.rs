@@ -104,6 +104,17 @@ pub(crate) struct Req {
 }
 
 impl Req {
+    /// A boolean query parameter (`true`/`false`, any case); absent is false; anything else is
+    /// 400 `INV_INPUT_WRONG_TYPE` (39), the answer for a non-boolean body member.
+    pub(crate) fn query_flag(&self, name: &str) -> ApiResult<bool> {
+        match self.query_param(name) {
+            None => Ok(false),
+            Some(value) if value.eq_ignore_ascii_case("true") => Ok(true),
+            Some(value) if value.eq_ignore_ascii_case("false") => Ok(false),
+            Some(_) => Err(super::json::wrong_type(name, "true or false")),
+        }
+    }
+
     /// The value of query parameter `name`, percent-decoded (`+` is a space).
     pub(crate) fn query_param(&self, name: &str) -> Option<String> {
         let query = self.query.as_deref()?;
@@ -479,7 +490,7 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
         (_, ["hosts", _]) => hosts::delete(ctx, name(1)).await,
         (M::GET, ["vluns"]) => vluns::list(ctx, &req).await,
         (_, ["vluns"]) => vluns::create(ctx, &req).await,
-        (_, ["vluns", _]) => vluns::delete(ctx, name(1)).await,
+        (_, ["vluns", _]) => vluns::delete(ctx, name(1), &req).await,
         (_, ["ports"]) => ports::list(ctx).await,
         (_, ["ports", _, _]) => ports::iscsi_vlans(ctx, name(1)).await,
         (M::GET, ["qos"]) => qos::list(ctx).await,

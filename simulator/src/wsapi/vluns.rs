@@ -220,7 +220,10 @@ pub(crate) async fn create(ctx: &Ctx, req: &Req) -> ApiResult<Reply> {
 }
 
 /// `DELETE /vluns/<vol>,<lun>,<host>[,<n:s:p>]`.
-pub(crate) async fn delete(ctx: &Ctx, id: String) -> ApiResult<Reply> {
+pub(crate) async fn delete(ctx: &Ctx, id: String, req: &Req) -> ApiResult<Reply> {
+    // `?noVcn=true|false` (spec §8.5): checked like any boolean; the model sends no VLUN
+    // change notifications, so its value changes nothing.
+    req.query_flag("noVcn")?;
     let fields: Vec<&str> = id.split(',').collect();
     if fields.len() < 3 || fields.len() > 4 {
         return Err(ApiError::member(
