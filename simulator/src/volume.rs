@@ -77,11 +77,25 @@ pub struct VolumePolicies {
     pub system: bool,
     /// Caching enabled.
     pub caching: bool,
+    /// File-services volume (WSAPI `fsvc`); stored and reported, no behaviour.
+    pub fsvc: bool,
+    /// Host DIF (T10 data integrity) mode, WSAPI `hostDIF`: 1 3PAR host DIF, 2 standard host
+    /// DIF, 3 no host DIF; `None` when never set (the WSAPI then omits it). Stored and
+    /// reported, no behaviour.
+    pub host_dif: Option<u8>,
 }
 
 impl Default for VolumePolicies {
     fn default() -> Self {
-        VolumePolicies { stale_ss: true, one_host: false, zero_detect: false, system: false, caching: true }
+        VolumePolicies {
+            stale_ss: true,
+            one_host: false,
+            zero_detect: false,
+            system: false,
+            caching: true,
+            fsvc: false,
+            host_dif: None,
+        }
     }
 }
 

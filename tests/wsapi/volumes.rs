@@ -416,3 +416,27 @@ async fn error_texts_match_their_codes() {
     assert_eq!(retained.json["debug1"], "volume 'r' is retained for another 1 h 0 min 0 s");
     sim.stop().await;
 }
+
+// Goal: the optional policies fsvc and hostDIF (spec §5.1: policies "+ fsvc, hostDIF
+// optional") are stored and returned, on create and modify, and hostDIF takes only its enum
+// values 1–3. Regression: the black-box review (finding 10) saw both accepted and dropped.
+// Method: create with both, read, modify one, read; send bad values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_keep_fsvc_and_host_dif() {
+    let sim = Sim::start().await;
+    sim.post("/api/v1/cpgs", json!({"name": "C"})).await.ok(201);
+    let body = json!({"name": "p", "cpg": "C", "sizeMiB": 256, "tpvv": true, "policies": {"fsvc": true, "hostDIF": 3}});
+    sim.post("/api/v1/volumes", body).await.ok(201);
+    let p = sim.get("/api/v1/volumes/p").await;
+    assert_eq!((p.json["policies"]["fsvc"].as_bool(), p.json["policies"]["hostDIF"].as_i64()), (Some(true), Some(3)));
+    sim.put("/api/v1/volumes/p", json!({"policies": {"hostDIF": 2}})).await.ok(200);
+    let p = sim.get("/api/v1/volumes/p").await;
+    assert_eq!((p.json["policies"]["fsvc"].as_bool(), p.json["policies"]["hostDIF"].as_i64()), (Some(true), Some(2)));
+    sim.put("/api/v1/volumes/p", json!({"policies": {"hostDIF": 4}})).await.error(400, 46);
+    sim.put("/api/v1/volumes/p", json!({"policies": {"fsvc": "yes"}})).await.error(400, 39);
+    sim.post("/api/v1/volumes", json!({"name": "q", "cpg": "C", "sizeMiB": 256})).await.ok(201);
+    let q = sim.get("/api/v1/volumes/q").await;
+    assert_eq!(q.json["policies"]["fsvc"], false);
+    assert!(q.json["policies"].get("hostDIF").is_none(), "hostDIF omitted when never set");
+    sim.stop().await;
+}
