@@ -40,6 +40,10 @@ const MAX_API_BODY: usize = 1 << 20;
 /// Largest request body on `/sim` paths (volume data writes).
 const MAX_CONTROL_BODY: usize = 64 << 20;
 
+/// How far past its limit a request body is still read and discarded before answering 413
+/// (see `read_body`).
+const MAX_DRAINED_EXCESS: usize = 16 << 20;
+
 /// Most path segments after `/api/v1` of any resource (`remotecopygroups/<g>/volumes/<v>`).
 const MAX_SEGMENTS: usize = 4;
 
@@ -291,6 +295,38 @@ fn build(reply: Reply) -> Response<Full<Bytes>> {
     response
 }
 
+/// Reads a request body of at most `limit` bytes. A longer body is still read to its end, up
+/// to `limit` + [`MAX_DRAINED_EXCESS`] bytes, and discarded before the 413 `INPUT_TOO_LONG` answer: a client
+/// that writes its whole body before reading (Python's `http.client`) then gets the JSON error
+/// on a live connection instead of a broken pipe. Bodies announced or found longer than that
+/// are answered at once and the connection closes.
+async fn read_body(body: Incoming, limit: usize) -> ApiResult<Bytes> {
+    let too_long = || ApiError::new(ErrorCode::INPUT_TOO_LONG);
+    let drained = limit.saturating_add(MAX_DRAINED_EXCESS);
+    if hyper::body::Body::size_hint(&body).lower() > drained as u64 {
+        return Err(too_long());
+    }
+    let mut body = Limited::new(body, drained);
+    let mut kept = Vec::new();
+    let mut read = 0usize;
+    // Bounded: `Limited` ends the loop with an error past `drained` bytes.
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(if read > limit { too_long() } else { ApiError::new(ErrorCode::INPUT_EOF) });
+        };
+        if let Ok(data) = frame.into_data() {
+            read += data.len();
+            if read <= limit {
+                kept.extend_from_slice(&data);
+            }
+        }
+    }
+    if read > limit {
+        return Err(too_long());
+    }
+    Ok(Bytes::from(kept))
+}
+
 async fn respond(ctx: &Ctx, request: hyper::Request<Incoming>) -> ApiResult<Reply> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
@@ -299,13 +335,7 @@ async fn respond(ctx: &Ctx, request: hyper::Request<Incoming>) -> ApiResult<Repl
         control::apply_http_faults(ctx, &parts.method, path).await?;
     }
     let limit = if matches!(target, Some(Target::Control(_))) { MAX_CONTROL_BODY } else { MAX_API_BODY };
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            return Err(ApiError::new(ErrorCode::INPUT_TOO_LONG));
-        }
-        Err(_) => return Err(ApiError::new(ErrorCode::INPUT_EOF)),
-    };
+    let body = read_body(body, limit).await?;
     let session = parts.headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok());
     let req =
         |segments| Req { method: parts.method.clone(), segments, query: parts.uri.query().map(str::to_owned), body };
