@@ -153,7 +153,11 @@ pub struct Array {
     pub(crate) vluns: std::collections::BTreeMap<u64, Vlun>,
     /// What `vluns` and `volume_sets` say about each volume, indexed.
     pub(crate) exports: crate::vlun::ExportIndex,
+    /// Tasks by id, for `GET /tasks/<id>`.
     pub(crate) tasks: std::collections::BTreeMap<TaskId, Task>,
+    /// Task ids by creation sequence: the list order (newest last). Ids wrap around after
+    /// 65535, so only this order says which task is newer.
+    pub(crate) task_order: std::collections::BTreeMap<u64, TaskId>,
     pub(crate) remote_copy: ArrayRemoteCopy,
     pub(crate) counters: Counters,
     /// QoS rules (configuration only).
@@ -171,6 +175,8 @@ pub(crate) struct Counters {
     pub(crate) next_set: u32,
     pub(crate) next_vlun: u64,
     pub(crate) next_task: u32,
+    /// Creation sequence of the next task (never wraps, unlike `next_task`).
+    pub(crate) next_task_sequence: u64,
     pub(crate) next_uuid: u64,
 }
 
@@ -188,6 +194,7 @@ impl Array {
             vluns: Default::default(),
             exports: Default::default(),
             tasks: Default::default(),
+            task_order: Default::default(),
             remote_copy: ArrayRemoteCopy::default(),
             counters: Counters {
                 next_volume: 1,
@@ -322,9 +329,10 @@ impl Array {
         &self.config.ports
     }
 
-    /// Tasks, newest first (the order the WSAPI lists them in).
+    /// Tasks, newest first (the order the WSAPI lists them in): by creation, which is descending
+    /// id until the ids wrap around after 65535.
     pub fn tasks(&self) -> impl Iterator<Item = &Task> {
-        self.tasks.values().rev()
+        self.task_order.values().rev().map(|id| self.tasks.get(id).expect("task_order indexes tasks"))
     }
 
     /// The task with `id`.

@@ -239,6 +239,10 @@ error_codes! {
     RCOPY_GROUP_WRITE_FAILED = 984, 409, "write failed: remote copy secondary is unreachable (fail_wrt_on_err)";
     RCOPY_VOLUME_IS_SECONDARY = 985, 403, "volume is a remote copy secondary and not host-writable";
     NON_EXISTENT_RCOPY_LINK = 986, 404, "remote copy link does not exist";
+    /// The volume must be a base volume (a copy's destination, a tune); 923 says the opposite.
+    INV_OPERATION_VV_NOT_BASE_VOLUME = 987, 409, "volume is not a base volume";
+    /// Resync needs a physical copy; 150's text is about growing.
+    INV_OPERATION_VV_NOT_PHYSICAL_COPY = 988, 403, "volume is not a physical copy";
 }
 
 impl fmt::Display for ErrorCode {

@@ -110,6 +110,42 @@ pub fn normalize_wwn(wwn: &str) -> Result<String> {
     Ok(digits)
 }
 
+/// Longest iSCSI name (RFC 3720 §3.2.6.1: 223 bytes).
+pub const ISCSI_NAME_MAX: usize = 223;
+
+/// Checks an iSCSI name: 1..=[`ISCSI_NAME_MAX`] printable ASCII characters without spaces
+/// (spec §1.7 codes: empty 45, too long 57, illegal character 69). The `iqn.`/`eui.`/`naa.`
+/// forms are not enforced: the spec does not require them and clients send names as given.
+pub fn validate_iscsi_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::new(ErrorCode::INV_INPUT_EMPTY_STR, "iSCSI name is empty"));
+    }
+    if name.len() > ISCSI_NAME_MAX {
+        return Err(Error::new(
+            ErrorCode::INV_INPUT_EXCEEDS_LENGTH,
+            format!("iSCSI name is longer than {ISCSI_NAME_MAX} characters"),
+        ));
+    }
+    if let Some(bad) = name.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(Error::new(
+            ErrorCode::INV_INPUT_ILLEGAL_CHAR,
+            format!("iSCSI name {name:?} contains the illegal character {bad:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the paths of a create or modify before any lookup (spec §1.8): WWNs well formed
+/// (39), iSCSI names well formed, no path listed twice (`INV_INPUT_DUP_PATH`, spec §15.1).
+fn validate_paths(fc_wwns: &[String], iscsi_names: &[String]) -> Result<()> {
+    let fc: Vec<String> = fc_wwns.iter().map(|w| normalize_wwn(w)).collect::<Result<_>>()?;
+    for name in iscsi_names {
+        validate_iscsi_name(name)?;
+    }
+    check_unique(&fc).map_err(|e| Error::new(ErrorCode::INV_INPUT_DUP_PATH, e.message))?;
+    check_unique(iscsi_names).map_err(|e| Error::new(ErrorCode::INV_INPUT_DUP_PATH, e.message))
+}
+
 fn validate_persona(persona: u8) -> Result<()> {
     if (1..=13).contains(&persona) {
         Ok(())
@@ -139,7 +175,8 @@ impl ArrayMut<'_> {
     /// Creates a host.
     ///
     /// Errors, in order: bad name/domain (45/57/69); `INV_INPUT_PARAM_CONFLICT` (FC and iSCSI);
-    /// `INV_INPUT_WRONG_TYPE` (bad WWN); too many paths; `INV_INPUT_DUP_PATH`;
+    /// `INV_INPUT_WRONG_TYPE` (bad WWN); bad iSCSI name (45/57/69); too many paths;
+    /// `INV_INPUT_DUP_PATH`;
     /// `INV_INPUT_BAD_ENUM_VALUE` (persona); `NON_EXISTENT_DOMAIN`; `EXISTENT_PATH`;
     /// `EXISTENT_HOST`.
     pub fn create_host(&mut self, spec: HostSpec) -> Result<HostId> {
@@ -155,11 +192,13 @@ impl ArrayMut<'_> {
             ));
         }
         let fc: Vec<String> = spec.fc_wwns.iter().map(|w| normalize_wwn(w)).collect::<Result<_>>()?;
+        for name in &spec.iscsi_names {
+            validate_iscsi_name(name)?;
+        }
         if fc.len() + spec.iscsi_names.len() > MAX_HOST_PATHS {
             return Err(Error::new(ErrorCode::INV_INPUT_EXCEEDS_RANGE, format!("more than {MAX_HOST_PATHS} paths")));
         }
-        check_unique(&fc).map_err(|e| Error::new(ErrorCode::INV_INPUT_DUP_PATH, e.message))?;
-        check_unique(&spec.iscsi_names).map_err(|e| Error::new(ErrorCode::INV_INPUT_DUP_PATH, e.message))?;
+        validate_paths(&fc, &spec.iscsi_names)?;
         let persona = spec.persona.unwrap_or(2);
         validate_persona(persona)?;
         self.require_domain(spec.domain.as_deref())?;
@@ -190,7 +229,7 @@ impl ArrayMut<'_> {
     /// Renames a host, changes its paths, persona, descriptors or CHAP.
     ///
     /// Errors: bad new name; `INV_INPUT_BAD_ENUM_VALUE`; `INV_INPUT_BAD_LENGTH` (CHAP secret);
-    /// `NON_EXISTENT_HOST`; `EXISTENT_HOST`; `EXISTENT_PATH`; `NON_EXISTENT_PATH`;
+    /// bad WWN or iSCSI name; `INV_INPUT_DUP_PATH` (a path listed twice); `NON_EXISTENT_HOST`; `EXISTENT_HOST`; `EXISTENT_PATH`; `NON_EXISTENT_PATH`;
     /// `EXPORTED_VLUN` (path removal or persona change while exported, without force);
     /// `NO_INITIATOR_CHAP`; `NON_EXISTENT_CHAP`.
     pub fn modify_host(&mut self, name: &str, changes: HostChanges) -> Result<()> {
@@ -203,6 +242,11 @@ impl ArrayMut<'_> {
         }
         for chap in [&changes.set_initiator_chap, &changes.set_target_chap].into_iter().flatten() {
             validate_chap(chap)?;
+        }
+        match &changes.paths {
+            Some(PathChange::AddFc(wwns) | PathChange::RemoveFc(wwns, _)) => validate_paths(wwns, &[])?,
+            Some(PathChange::AddIscsi(names) | PathChange::RemoveIscsi(names, _)) => validate_paths(&[], names)?,
+            None => {}
         }
         let host = self.host(name)?.clone();
         let exported = self.is_host_exported(host.id);

@@ -142,10 +142,20 @@ impl Array {
     ///
     /// Errors: `NON_EXISTENT_QOS_RULE`.
     pub fn qos_rule(&self, target: QosTarget) -> Result<&QosRule> {
-        self.qos
-            .rules
-            .get(&target)
-            .ok_or_else(|| Error::new(ErrorCode::NON_EXISTENT_QOS_RULE, format!("no QoS rule on {target:?}")))
+        self.qos.rules.get(&target).ok_or_else(|| {
+            Error::new(ErrorCode::NON_EXISTENT_QOS_RULE, format!("no QoS rule on {}", self.qos_target_text(target)))
+        })
+    }
+
+    /// `target` as the WSAPI names it (`vvset:<name>`, `sys:all_others`), for messages.
+    pub(crate) fn qos_target_text(&self, target: QosTarget) -> String {
+        match target {
+            QosTarget::VolumeSet(set) => match self.volume_sets.get(set) {
+                Some(set) => format!("vvset:{}", set.name),
+                None => format!("a deleted volume set (id {})", set.0),
+            },
+            QosTarget::AllOthers => "sys:all_others".to_owned(),
+        }
     }
 }
 
@@ -159,7 +169,8 @@ impl ArrayMut<'_> {
         check_limits(&limits)?;
         let target = self.qos_target(target)?;
         if self.qos.rules.contains_key(&target) {
-            return Err(Error::new(ErrorCode::EXISTENT_QOS_RULE, format!("a QoS rule exists on {target:?}")));
+            let text = self.qos_target_text(target);
+            return Err(Error::new(ErrorCode::EXISTENT_QOS_RULE, format!("a QoS rule exists on {text}")));
         }
         self.array.qos.next_id += 1;
         let id = self.array.qos.next_id;

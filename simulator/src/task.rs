@@ -19,6 +19,9 @@ use crate::volume::{AllocationAlerts, Provisioning, Volume, VolumeKind, VolumePo
 /// Tasks kept in the list (oldest finished ones are dropped first).
 pub const TASKS_KEPT: usize = 2000;
 
+/// Largest task id; ids wrap around to 1 after it (spec §3.4: ids are 1–65535).
+pub const MAX_TASK_ID: u32 = 65_535;
+
 /// Steps an online copy reports.
 pub const ONLINE_COPY_STEPS: u32 = 100;
 
@@ -87,6 +90,9 @@ pub struct Task {
     pub detail: String,
     /// The copy an online-copy task runs: (source, destination).
     pub online_copy: Option<(VolumeId, VolumeId)>,
+    /// The volume the task is named after (none for system tasks), so that renaming the volume
+    /// renames its tasks (spec §5.5).
+    pub volume: Option<VolumeId>,
 }
 
 impl Task {
@@ -139,43 +145,70 @@ pub struct TuneSpec {
 impl Array {
     pub(crate) fn seed_system_tasks(&mut self) {
         let id = self.allocate_task_id();
-        self.tasks.insert(
+        self.insert_task(Task {
             id,
-            Task {
-                id,
-                kind: TaskKind::System,
-                name: "remove_expired_vvs".to_owned(),
-                status: TaskStatus::Done,
-                started_at: Instant::ZERO,
-                finishes_at: Instant::ZERO,
-                finished_at: Some(Instant::ZERO),
-                priority: None,
-                user: "3parsvc".to_owned(),
-                detail: "remove expired volumes".to_owned(),
-                online_copy: None,
-            },
-        );
+            kind: TaskKind::System,
+            name: "remove_expired_vvs".to_owned(),
+            status: TaskStatus::Done,
+            started_at: Instant::ZERO,
+            finishes_at: Instant::ZERO,
+            finished_at: Some(Instant::ZERO),
+            priority: None,
+            user: "3parsvc".to_owned(),
+            detail: "remove expired volumes".to_owned(),
+            online_copy: None,
+            volume: None,
+        });
     }
 
+    /// The next free task id. Ids run 1..=65535 (the WSAPI refuses larger ones) and wrap
+    /// around; an id still held by a kept task is skipped, so a new task never replaces an older
+    /// one and `GET /tasks/<id>` always finds it. Bounded: at most `TASKS_KEPT` ids are held
+    /// once `prune_tasks` has run, so the search ends within `TASKS_KEPT + 1` steps.
     fn allocate_task_id(&mut self) -> TaskId {
-        let id = TaskId(self.counters.next_task);
-        self.counters.next_task = if self.counters.next_task >= 65_535 { 1 } else { self.counters.next_task + 1 };
-        // Reusing an id after wrap-around replaces the ancient task that held it.
-        self.tasks.remove(&id);
-        id
-    }
-
-    fn prune_tasks(&mut self) {
-        // Bounded: removes at most the surplus, finished tasks first by id order.
-        while self.tasks.len() > TASKS_KEPT {
-            let oldest = self.tasks.iter().find(|(_, t)| t.status != TaskStatus::Active).map(|(id, _)| *id);
-            match oldest {
-                Some(id) => {
-                    self.tasks.remove(&id);
-                }
-                None => break,
+        for _ in 0..=TASKS_KEPT + 1 {
+            let id = TaskId(self.counters.next_task);
+            self.counters.next_task =
+                if self.counters.next_task >= MAX_TASK_ID { 1 } else { self.counters.next_task + 1 };
+            if !self.tasks.contains_key(&id) {
+                return id;
             }
         }
+        unreachable!("more than {TASKS_KEPT} tasks kept: every task id is in use")
+    }
+
+    /// Adds `task` to the list as its newest member, then drops the oldest finished tasks beyond
+    /// `TASKS_KEPT`.
+    fn insert_task(&mut self, task: Task) {
+        let id = task.id;
+        assert!(!self.tasks.contains_key(&id), "task id {id} allocated twice");
+        let sequence = self.counters.next_task_sequence;
+        self.counters.next_task_sequence += 1;
+        self.tasks.insert(id, task);
+        self.task_order.insert(sequence, id);
+        self.prune_tasks();
+        assert!(self.tasks.contains_key(&id), "the newest task is never pruned");
+    }
+
+    /// Drops the oldest finished tasks (by creation, not by id, which wraps) while more than
+    /// `TASKS_KEPT` are kept. Active tasks and the newest task are never dropped. Each call
+    /// removes at most the one surplus task a creation adds; the scan skips only active tasks.
+    fn prune_tasks(&mut self) {
+        while self.tasks.len() > TASKS_KEPT {
+            let newest = self.task_order.last_key_value().map(|(sequence, _)| *sequence);
+            let oldest_finished = self
+                .task_order
+                .iter()
+                .take_while(|(sequence, _)| Some(**sequence) != newest)
+                .find(|(_, id)| self.tasks.get(id).is_some_and(|t| t.status != TaskStatus::Active))
+                .map(|(sequence, id)| (*sequence, *id));
+            let Some((sequence, id)) = oldest_finished else {
+                break;
+            };
+            self.task_order.remove(&sequence);
+            self.tasks.remove(&id);
+        }
+        assert_eq!(self.tasks.len(), self.task_order.len());
     }
 
     /// Whether `id` is the destination of an active online copy.
@@ -187,6 +220,16 @@ impl Array {
             .is_some_and(|(_, dest)| dest == id)
     }
 
+    /// Renames the tasks named after `volume` from `old` to `new` (a volume rename, spec §5.5).
+    /// Bounded by `TASKS_KEPT`.
+    pub(crate) fn rename_volume_tasks(&mut self, volume: VolumeId, old: &str, new: &str) {
+        for task in self.tasks.values_mut() {
+            if task.volume == Some(volume) && task.name == old {
+                new.clone_into(&mut task.name);
+            }
+        }
+    }
+
     /// Active tasks.
     pub fn active_tasks(&self) -> impl Iterator<Item = &Task> {
         self.tasks.values().filter(|t| t.status == TaskStatus::Active)
@@ -194,27 +237,25 @@ impl Array {
 }
 
 impl ArrayMut<'_> {
-    /// Records a task that finished at once; returns its id.
-    pub(crate) fn finished_task(&mut self, kind: TaskKind, name: &str, priority: Option<u8>) -> TaskId {
+    /// Records a task on `volume` that finished at once; returns its id.
+    pub(crate) fn finished_task(&mut self, kind: TaskKind, volume: VolumeId, priority: Option<u8>) -> TaskId {
         let now = self.now();
+        let name = self.vol(volume).name.clone();
         let id = self.array.allocate_task_id();
-        self.array.tasks.insert(
+        self.array.insert_task(Task {
             id,
-            Task {
-                id,
-                kind,
-                name: name.to_owned(),
-                status: TaskStatus::Done,
-                started_at: now,
-                finishes_at: now,
-                finished_at: Some(now),
-                priority,
-                user: "3paradm".to_owned(),
-                detail: String::new(),
-                online_copy: None,
-            },
-        );
-        self.array.prune_tasks();
+            kind,
+            name,
+            status: TaskStatus::Done,
+            started_at: now,
+            finishes_at: now,
+            finished_at: Some(now),
+            priority,
+            user: "3paradm".to_owned(),
+            detail: String::new(),
+            online_copy: None,
+            volume: Some(volume),
+        });
         id
     }
 
@@ -222,10 +263,11 @@ impl ArrayMut<'_> {
     /// a new one. Returns the task.
     ///
     /// Errors, in order: bad names; `INV_INPUT_PARAM_CONFLICT` (online with priority, offline with
-    /// CPG); `INV_INPUT_MISSING_REQUIRED` (online without CPG); `NON_EXISTENT_VOL` (source, or
-    /// offline destination); `EXISTENT_VOL` (online destination); `NON_EXISTENT_CPG`;
-    /// `INV_OPERATION_VV_COPY_TO_SELF`; `INV_OPERATION_VV_EXPORTED`;
-    /// `INV_OPERATION_VV_IN_REMOTE_COPY`; `INV_OPERATION_VV_BASE_VOLUME` (destination is a copy);
+    /// CPG); `INV_INPUT_MISSING_REQUIRED` (online without CPG); `NON_EXISTENT_VOL` (source);
+    /// `INV_OPERATION_VV_COPY_TO_SELF`; `NON_EXISTENT_CPG` (online) or `NON_EXISTENT_VOL`
+    /// (offline destination); `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS` (source);
+    /// `EXISTENT_VOL` (online destination); `INV_OPERATION_VV_EXPORTED`;
+    /// `INV_OPERATION_VV_IN_REMOTE_COPY`; `INV_OPERATION_VV_NOT_BASE_VOLUME` (destination is a snapshot);
     /// `INV_OPERATION_VV_COPY_PARENT_TOO_BIG`; `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`;
     /// online only: `CPG_NOT_IN_SAME_DOMAIN` (snapshot CPG), `NO_SPACE` (fully provisioned
     /// destination beyond the array's capacity or the CPG's growth limit).
@@ -253,6 +295,16 @@ impl ArrayMut<'_> {
                 format!("cannot copy '{source}' to itself"),
             ));
         }
+        // Spec §1.8: referenced objects must exist (404) before any state conflict (409/403) is
+        // reported, the source's own online copy included.
+        if spec.online {
+            self.cpg(spec.destination_cpg.as_deref().expect("checked above"))?;
+            if let Some(snap_cpg) = &spec.snap_cpg {
+                self.cpg(snap_cpg)?;
+            }
+        } else {
+            self.volume(&spec.destination)?;
+        }
         if self.vol(source_id).online_copy.is_some() {
             return Err(Error::new(
                 ErrorCode::INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS,
@@ -279,7 +331,7 @@ impl ArrayMut<'_> {
         }
         if destination.is_virtual_copy() || destination.read_only {
             return Err(Error::new(
-                ErrorCode::INV_OPERATION_VV_BASE_VOLUME,
+                ErrorCode::INV_OPERATION_VV_NOT_BASE_VOLUME,
                 format!("'{}' is not a base volume", spec.destination),
             ));
         }
@@ -305,7 +357,7 @@ impl ArrayMut<'_> {
         self.array.vol_mut(source).physical_copies.insert(dest_id);
         let source_name = self.vol(source).name.clone();
         self.trace("copy", format_args!("offline physical copy {source_name} -> {}", spec.destination));
-        Ok(self.finished_task(TaskKind::VolumeCopy, &spec.destination, spec.priority))
+        Ok(self.finished_task(TaskKind::VolumeCopy, dest_id, spec.priority))
     }
 
     fn online_copy(&mut self, source: VolumeId, spec: PhysicalCopySpec) -> Result<TaskId> {
@@ -364,23 +416,20 @@ impl ArrayMut<'_> {
         self.insert_volume(destination);
         let task_id = self.array.allocate_task_id();
         let finishes_at = now + self.config.online_copy_duration;
-        self.array.tasks.insert(
-            task_id,
-            Task {
-                id: task_id,
-                kind: TaskKind::OnlineCopy,
-                name: spec.destination.clone(),
-                status: TaskStatus::Active,
-                started_at: now,
-                finishes_at,
-                finished_at: None,
-                priority: None,
-                user: "3paradm".to_owned(),
-                detail: "online physical copy".to_owned(),
-                online_copy: Some((source, dest_id)),
-            },
-        );
-        self.array.prune_tasks();
+        self.array.insert_task(Task {
+            id: task_id,
+            kind: TaskKind::OnlineCopy,
+            name: spec.destination.clone(),
+            status: TaskStatus::Active,
+            started_at: now,
+            finishes_at,
+            finished_at: None,
+            priority: None,
+            user: "3paradm".to_owned(),
+            detail: "online physical copy".to_owned(),
+            online_copy: Some((source, dest_id)),
+            volume: Some(dest_id),
+        });
         self.array.vol_mut(source).online_copy = Some(task_id);
         self.array.vol_mut(dest_id).online_copy = Some(task_id);
         let array = self.array.id;
@@ -437,14 +486,14 @@ impl ArrayMut<'_> {
 
     /// Re-copies the source of a completed physical copy into it (WSAPI volume action 2).
     ///
-    /// Errors: `NON_EXISTENT_VOL`; `INV_OPERATION_UNSUPPORTED_VV_TYPE` (not a physical copy);
+    /// Errors: `NON_EXISTENT_VOL`; `INV_OPERATION_VV_NOT_PHYSICAL_COPY`;
     /// `INV_OPERATION_VV_EXPORTED`.
     pub fn resync_physical_copy(&mut self, name: &str) -> Result<TaskId> {
         self.require_online()?;
         let volume = self.volume(name)?;
         let VolumeKind::PhysicalCopy { parent } = volume.kind else {
             return Err(Error::new(
-                ErrorCode::INV_OPERATION_UNSUPPORTED_VV_TYPE,
+                ErrorCode::INV_OPERATION_VV_NOT_PHYSICAL_COPY,
                 format!("'{name}' is not a physical copy"),
             ));
         };
@@ -455,12 +504,13 @@ impl ArrayMut<'_> {
         let pages = self.vol(parent).pages.clone();
         self.array.vol_mut(id).pages = pages;
         self.trace("copy", format_args!("resync physical copy {name}"));
-        Ok(self.finished_task(TaskKind::PhysicalCopyResync, name, None))
+        Ok(self.finished_task(TaskKind::PhysicalCopyResync, id, None))
     }
 
     /// Moves a volume's space to other CPGs or converts its provisioning (WSAPI volume action 6).
     ///
-    /// Errors: bad keep name; `NON_EXISTENT_VOL`; `NON_EXISTENT_CPG`; `INV_OPERATION_UNSUPPORTED_VV_TYPE`
+    /// Errors: bad keep name; `NON_EXISTENT_VOL`; `NON_EXISTENT_CPG`; `CPG_NOT_IN_SAME_DOMAIN` (a CPG
+    /// outside the volume's domain); `INV_OPERATION_VV_NOT_BASE_VOLUME`
     /// (a virtual copy); `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS` (source or destination of an
     /// active online copy); `INV_INPUT_MISSING_REQUIRED` when converting a volume that has copies
     /// without `keep_volume` (the message names `keepVV`); `EXISTENT_VOL` (keep name taken).
@@ -472,10 +522,7 @@ impl ArrayMut<'_> {
         let volume = self.volume(name)?;
         let id = volume.id;
         if volume.is_virtual_copy() {
-            return Err(Error::new(
-                ErrorCode::INV_OPERATION_UNSUPPORTED_VV_TYPE,
-                format!("'{name}' is a virtual copy"),
-            ));
+            return Err(Error::new(ErrorCode::INV_OPERATION_VV_NOT_BASE_VOLUME, format!("'{name}' is a virtual copy")));
         }
         if volume.online_copy.is_some() {
             return Err(Error::new(
@@ -491,6 +538,7 @@ impl ArrayMut<'_> {
                 format!("'{name}' has virtual copies: keepVV is required to convert it"),
             ));
         }
+        self.check_cpg_domains(id, user_cpg, snap_cpg)?;
         if let Some(keep) = &spec.keep_volume {
             if self.volumes.contains_name(keep) {
                 return Err(Error::new(ErrorCode::EXISTENT_VOL, format!("volume '{keep}' exists")));
@@ -523,7 +571,7 @@ impl ArrayMut<'_> {
             volume.compression = compression;
         }
         self.trace("volume", format_args!("tune volume {name}"));
-        Ok(self.finished_task(TaskKind::ConvertVolume, name, None))
+        Ok(self.finished_task(TaskKind::ConvertVolume, id, None))
     }
 }
 
@@ -561,5 +609,54 @@ mod progress_tests {
         let task = sim.array(a).task(task).unwrap();
         assert_eq!(task.status, TaskStatus::Cancelled);
         assert_eq!(task.completed_steps(sim.now()), 50);
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use crate::{CpgSpec, PhysicalCopySpec, Provisioning, Simulation, TaskStatus, TuneSpec, VolumeSpec};
+
+    use super::{MAX_TASK_ID, TASKS_KEPT};
+
+    // Goal: after the task ids wrap around past 65535, a new task is still retrievable by id,
+    // the list stays newest first, and an active task holding an old id survives. Regression:
+    // the black-box review (finding 1) saw `GET /tasks/<new id>` answer 404 after 65,540 copies,
+    // because the wrapped id replaced an old task and pruning by lowest id dropped the new one.
+    // Method: start an online copy (stays ACTIVE: no virtual time passes), then record more
+    // finished tasks than the id space holds through the model API, checking each new task.
+    #[test]
+    fn task_ids_wrap_without_losing_new_tasks() {
+        let mut sim = Simulation::new(5);
+        let a = sim.primary();
+        let mut array = sim.array_mut(a);
+        array.create_cpg(CpgSpec { name: "c".into(), ..CpgSpec::default() }).unwrap();
+        array.create_volume(VolumeSpec::thin("v", "c", 256)).unwrap();
+        array.create_volume(VolumeSpec::thin("s", "c", 256)).unwrap();
+        let copy = PhysicalCopySpec {
+            destination: "d".into(),
+            online: true,
+            destination_cpg: Some("c".into()),
+            provisioning: Provisioning::Thin,
+            compression: false,
+            snap_cpg: None,
+            priority: None,
+        };
+        let active = array.copy_volume("s", copy).unwrap();
+        let mut previous = active;
+        for _ in 0..MAX_TASK_ID as usize + 5 {
+            let id = array.tune_volume("v", TuneSpec::default()).unwrap();
+            assert_ne!(id, active, "an id held by an active task is skipped");
+            assert_ne!(id, previous);
+            assert_eq!(array.task(id).unwrap().name, "v");
+            previous = id;
+        }
+        let tasks: Vec<_> = array.tasks().collect();
+        assert_eq!(tasks.len(), TASKS_KEPT, "the oldest finished tasks pruned");
+        assert_eq!(tasks[0].id, previous, "the newest task is listed first");
+        assert_eq!(tasks.last().unwrap().id, active, "the active copy is the oldest task kept");
+        assert_eq!(tasks.last().unwrap().status, TaskStatus::Active);
+        // Ids wrapped: the newest task's id is small, yet it is listed before larger ids.
+        assert!(previous.0 < 10, "ids wrapped around: {previous}");
+        assert!(tasks[1..tasks.len() - 1].iter().all(|t| t.id != previous));
     }
 }

@@ -281,7 +281,7 @@ impl ArrayMut<'_> {
         let pages = self.vol(copy_id).pages.clone();
         self.array.vol_mut(target).pages = pages;
         self.trace("copy", format_args!("promote {snapshot} onto {target_name}"));
-        let task = self.finished_task(TaskKind::PromoteVirtualCopy, snapshot, options.priority);
+        let task = self.finished_task(TaskKind::PromoteVirtualCopy, copy_id, options.priority);
         Ok(task)
     }
 

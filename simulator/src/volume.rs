@@ -18,7 +18,7 @@ use crate::event::Event;
 use crate::ids::{CpgId, TaskId, VolumeId};
 use crate::names::{COMMENT_MAX, NAME31, validate_comment, validate_key, validate_name};
 use crate::page::{PAGE_SIZE_U64, PageMap};
-use crate::time::{Instant, hours};
+use crate::time::{Instant, hours, human_duration};
 
 /// Volume sizes are allocated in multiples of this many MiB.
 pub const SIZE_GRANULE_MIB: u64 = 256;
@@ -77,11 +77,25 @@ pub struct VolumePolicies {
     pub system: bool,
     /// Caching enabled.
     pub caching: bool,
+    /// File-services volume (WSAPI `fsvc`); stored and reported, no behaviour.
+    pub fsvc: bool,
+    /// Host DIF (T10 data integrity) mode, WSAPI `hostDIF`: 1 3PAR host DIF, 2 standard host
+    /// DIF, 3 no host DIF; `None` when never set (the WSAPI then omits it). Stored and
+    /// reported, no behaviour.
+    pub host_dif: Option<u8>,
 }
 
 impl Default for VolumePolicies {
     fn default() -> Self {
-        VolumePolicies { stale_ss: true, one_host: false, zero_detect: false, system: false, caching: true }
+        VolumePolicies {
+            stale_ss: true,
+            one_host: false,
+            zero_detect: false,
+            system: false,
+            caching: true,
+            fsvc: false,
+            host_dif: None,
+        }
     }
 }
 
@@ -410,6 +424,35 @@ impl Array {
         Ok(())
     }
 
+    /// Checks the domain rule for CPGs a modify or tune gives volume `id` (spec §5.3, §5.5):
+    /// both CPGs are in the volume's domain, which is its user CPG's (spec §5.1). A user CPG in
+    /// another domain is refused like a snapshot CPG in another domain: moving a volume between
+    /// domains is its own operation on real arrays (`movetodomain`), not a CPG change, and
+    /// refusing keeps `domain` equal to the user CPG's without re-checking the volume's sets,
+    /// exports and copies.
+    pub(crate) fn check_cpg_domains(
+        &self,
+        id: VolumeId,
+        user_cpg: Option<CpgId>,
+        snap_cpg: Option<CpgId>,
+    ) -> Result<()> {
+        let volume = self.vol(id);
+        for (role, cpg) in [("user", user_cpg), ("snapshot", snap_cpg)] {
+            let Some(cpg) = cpg.and_then(|c| self.cpgs.get(c)) else {
+                continue;
+            };
+            if cpg.domain != volume.domain {
+                let domain =
+                    volume.domain.as_deref().map_or_else(|| "no domain".to_owned(), |d| format!("domain '{d}'"));
+                return Err(Error::new(
+                    ErrorCode::CPG_NOT_IN_SAME_DOMAIN,
+                    format!("{role} CPG '{}' is not in {domain} of volume '{}'", cpg.name, volume.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Fully provisioned MiB allocated on the array.
     pub fn allocated_full_mib(&self) -> u64 {
         self.volumes()
@@ -418,7 +461,15 @@ impl Array {
             .sum()
     }
 
+    /// Checks that `extra_mib` more fully provisioned MiB fit on the array and in `cpg`'s growth
+    /// limit. Both are `NO_SPACE` when creating (spec §5.3); [`ArrayMut::grow_volume`] reports the
+    /// growth limit with its own code.
     pub(crate) fn check_full_allocation(&self, cpg: CpgId, extra_mib: u64) -> Result<()> {
+        self.check_system_space(extra_mib)?;
+        self.check_cpg_growth_limit(cpg, extra_mib, ErrorCode::NO_SPACE)
+    }
+
+    fn check_system_space(&self, extra_mib: u64) -> Result<()> {
         let system_free = self.config.total_capacity_mib.saturating_sub(self.allocated_full_mib());
         if extra_mib > system_free {
             return Err(Error::new(
@@ -426,14 +477,16 @@ impl Array {
                 format!("{extra_mib} MiB requested, {system_free} MiB free on the array"),
             ));
         }
+        Ok(())
+    }
+
+    /// Refuses with `code` if `extra_mib` more MiB in `cpg` would pass its growth limit.
+    fn check_cpg_growth_limit(&self, cpg: CpgId, extra_mib: u64, code: ErrorCode) -> Result<()> {
         let cpg = self.cpgs.get(cpg).expect("validated CPG");
         if let Some(limit) = cpg.growth_limit_mib {
             let used = self.cpg_usage(cpg.id).user_used_mib;
             if used + extra_mib > limit {
-                return Err(Error::new(
-                    ErrorCode::NO_SPACE,
-                    format!("CPG '{}' growth limit {limit} MiB would be exceeded", cpg.name),
-                ));
+                return Err(Error::new(code, format!("CPG '{}' growth limit {limit} MiB would be exceeded", cpg.name)));
             }
         }
         Ok(())
@@ -501,7 +554,10 @@ impl Array {
         if volume.is_retained(now) {
             return Some(Error::new(
                 ErrorCode::RETAINED,
-                format!("volume '{name}' is retained until {}", volume.retained_until.unwrap_or_default()),
+                format!(
+                    "volume '{name}' is retained for another {}",
+                    human_duration(volume.retained_until.unwrap_or_default() - now)
+                ),
             ));
         }
         if volume.online_copy.is_some() {
@@ -678,7 +734,8 @@ impl ArrayMut<'_> {
     ///
     /// Errors: `NON_EXISTENT_VOL`; `INV_INPUT_VV_GROW_SIZE` for 0; `INV_OPERATION_UNSUPPORTED_VV_TYPE`
     /// for a virtual copy; `VV_NEW_SIZE_EXCEEDS_LIMITS`; `RCOPY_GROUP_STARTED` in a started group;
-    /// `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`; `NO_SPACE`.
+    /// `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`; `NO_SPACE` (array full);
+    /// `VV_NEW_SIZE_EXCEEDS_CPG_LIMIT` (a fully provisioned volume past its CPG's growth limit).
     pub fn grow_volume(&mut self, name: &str, add_mib: u64) -> Result<u64> {
         self.require_online()?;
         let volume = self.volume(name)?;
@@ -712,7 +769,10 @@ impl ArrayMut<'_> {
         }
         let (id, old_size) = (volume.id, volume.size_mib);
         if volume.provisioning == Provisioning::Full {
-            self.check_full_allocation(volume.user_cpg.expect("base volumes have a user CPG"), new_size - old_size)?;
+            // Spec §5.6 Grow: above a CPG growth limit → 403 (153), not the 400 NO_SPACE of create.
+            let cpg = volume.user_cpg.expect("base volumes have a user CPG");
+            self.check_system_space(new_size - old_size)?;
+            self.check_cpg_growth_limit(cpg, new_size - old_size, ErrorCode::VV_NEW_SIZE_EXCEEDS_CPG_LIMIT)?;
         }
         self.array.vol_mut(id).size_mib = new_size;
         self.trace("volume", format_args!("grow volume {name} {old_size}MiB -> {new_size}MiB"));
@@ -723,7 +783,8 @@ impl ArrayMut<'_> {
     ///
     /// Errors: `NON_EXISTENT_VOL`; bad name/comment; `EXISTENT_VOL` (new name taken);
     /// time-limit errors; `INV_INPUT_TIME` when retention would shrink;
-    /// `INV_INPUT_RETAIN_GT_EXPIRE`; `NON_EXISTENT_CPG`; `INV_OPERATION_VV_MODIFY_USR_CPG_TPVV`.
+    /// `INV_INPUT_RETAIN_GT_EXPIRE`; `NON_EXISTENT_CPG`; `INV_OPERATION_VV_MODIFY_USR_CPG_TPVV`;
+    /// `CPG_NOT_IN_SAME_DOMAIN` (a new user or snapshot CPG outside the volume's domain).
     pub fn modify_volume(&mut self, name: &str, changes: VolumeChanges) -> Result<()> {
         self.require_online()?;
         let volume = self.volume(name)?;
@@ -741,7 +802,7 @@ impl ArrayMut<'_> {
             (Some(new), Some(old)) if new < old => {
                 return Err(Error::new(
                     ErrorCode::INV_INPUT_TIME,
-                    format!("retention of '{name}' can only be extended (now until {old})"),
+                    format!("retention of '{name}' can only be extended (it has {} left)", human_duration(old - now)),
                 ));
             }
             (Some(new), _) => Some(new),
@@ -784,12 +845,15 @@ impl ArrayMut<'_> {
         {
             return Err(Error::new(ErrorCode::EXISTENT_VOL, format!("volume '{new_name}' exists")));
         }
+        let changed = |new: Option<CpgId>, old: Option<CpgId>| new.filter(|_| new != old);
+        self.check_cpg_domains(id, changed(user_cpg, volume.user_cpg), changed(snap_cpg, volume.snap_cpg))?;
 
         let expiry_changed = expires_at != volume.expires_at;
         if let Some(new_name) = &changes.new_name
             && new_name != name
         {
             self.array.volumes.rename(id, name, new_name);
+            self.array.rename_volume_tasks(id, name, new_name);
         }
         let volume = self.array.vol_mut(id);
         if let Some(new_name) = changes.new_name {

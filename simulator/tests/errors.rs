@@ -281,7 +281,7 @@ fn volume_delete_grow_modify_errors() {
             ("grow past 16 TiB", Grow("base", 16 * 1024 * 1024), E::VV_NEW_SIZE_EXCEEDS_LIMITS),
             ("grow by u64::MAX", Grow("base", u64::MAX), E::VV_NEW_SIZE_EXCEEDS_LIMITS),
             ("grow online-copy source", Grow("src", 256), E::INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS),
-            ("grow past the CPG limit", Grow("full", 768), E::NO_SPACE),
+            ("grow past the CPG limit", Grow("full", 768), E::VV_NEW_SIZE_EXCEEDS_CPG_LIMIT),
             ("modify unknown", Modify("nope", changes()), E::NON_EXISTENT_VOL),
             (
                 "rename illegal",
@@ -969,7 +969,11 @@ fn task_and_physical_copy_errors() {
             ),
             ("offline: unknown destination", Copy("small", offline_spec("nope")), E::NON_EXISTENT_VOL),
             ("offline: exported destination", Copy("small", offline_spec("exported")), E::INV_OPERATION_VV_EXPORTED),
-            ("offline: destination is a copy", Copy("small", offline_spec("base.rw")), E::INV_OPERATION_VV_BASE_VOLUME),
+            (
+                "offline: destination is a copy",
+                Copy("small", offline_spec("base.rw")),
+                E::INV_OPERATION_VV_NOT_BASE_VOLUME,
+            ),
             (
                 "offline: destination smaller",
                 Copy("base", offline_spec("pcopy")),
@@ -1007,9 +1011,9 @@ fn task_and_physical_copy_errors() {
             ("cancel unknown task", Cancel(TaskId(60_000)), E::NON_EXISTENT_TASK),
             ("cancel a finished task", Cancel(TaskId(1)), E::NON_ACTIVE_TASK),
             ("resync unknown", Resync("nope"), E::NON_EXISTENT_VOL),
-            ("resync a base volume", Resync("base"), E::INV_OPERATION_UNSUPPORTED_VV_TYPE),
+            ("resync a base volume", Resync("base"), E::INV_OPERATION_VV_NOT_PHYSICAL_COPY),
             ("tune unknown", Tune("nope", tune()), E::NON_EXISTENT_VOL),
-            ("tune a copy", Tune("base.ro", tune()), E::INV_OPERATION_UNSUPPORTED_VV_TYPE),
+            ("tune a copy", Tune("base.ro", tune()), E::INV_OPERATION_VV_NOT_BASE_VOLUME),
             (
                 "tune to an unknown CPG",
                 Tune("base", TuneSpec { user_cpg: Some("nope".into()), ..tune() }),

@@ -74,3 +74,30 @@ async fn host_lifecycle_and_errors() {
     assert_eq!(sim.model(|s| s.array(s.primary()).hosts().count()).await, 2);
     sim.stop().await;
 }
+
+// Goal: host paths are checked the same way on create and modify, before the host is looked
+// up: a path listed twice is 400 INV_INPUT_DUP_PATH (98, spec §15.1), an iSCSI name must be
+// non-empty (45), at most 223 characters (57) and printable without spaces (69, spec §1.7).
+// Regression: the black-box review (findings 6 and 7) saw PUT de-duplicate silently and
+// POST accept "", NUL, space and 300-character iSCSI names. Method: both verbs, bad paths.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_input_is_validated_on_create_and_modify() {
+    let sim = Sim::start().await;
+    sim.post("/api/v1/hosts", json!({"name": "h2"})).await.ok(201);
+    let dup = "10:00:00:00:00:00:00:07";
+    sim.post("/api/v1/hosts", json!({"name": "x", "FCWWNs": [dup, dup]})).await.error(400, 98);
+    sim.put("/api/v1/hosts/h2", json!({"pathOperation": 1, "FCWWNs": [dup, dup]})).await.error(400, 98);
+    sim.put("/api/v1/hosts/h2", json!({"pathOperation": 1, "iSCSINames": ["iqn.a", "iqn.a"]})).await.error(400, 98);
+    sim.put("/api/v1/hosts/NOHOST", json!({"pathOperation": 1, "FCWWNs": [dup, dup]})).await.error(400, 98);
+    assert_eq!(sim.get("/api/v1/hosts/h2").await.json["FCPaths"], json!([]));
+    let long = format!("iqn.{}", "a".repeat(296));
+    for (iqn, code) in [("", 45), ("iqn.a\u{0}b", 69), ("iqn.a b", 69), (long.as_str(), 57)] {
+        sim.post("/api/v1/hosts", json!({"name": "x", "iSCSINames": [iqn]})).await.error(400, code);
+        sim.put("/api/v1/hosts/h2", json!({"pathOperation": 1, "iSCSINames": [iqn]})).await.error(400, code);
+    }
+    sim.put("/api/v1/hosts/h2", json!({"pathOperation": 1, "iSCSINames": ["iqn.2026-12.org.example:h2"]}))
+        .await
+        .ok(200);
+    assert_eq!(sim.get("/api/v1/hosts/h2").await.json["iSCSIPaths"][0]["name"], "iqn.2026-12.org.example:h2");
+    sim.stop().await;
+}

@@ -70,3 +70,40 @@ async fn qos_and_flash_cache() {
     sim.delete("/api/v1/flashcache").await.ok(200);
     sim.stop().await;
 }
+
+// Goal: every object name in a path or body gets the same check before any lookup (spec §1.7:
+// illegal character 400/69, too long 400/57, empty 400/45; §1.8: 400 before 404). Regression:
+// the black-box review (finding 6) got 404 for these on DELETE/POST /volumes/<n>, GET
+// /cpgs/<n>, POST /vluns and POST /volumesets, where GET /volumes/<n> gave 400/69. Method:
+// the review's requests, on objects that do not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_names_are_checked_before_lookup() {
+    use hyper::Method;
+    let sim = Sim::start().await;
+    sim.post("/api/v1/hosts", json!({"name": "h"})).await.ok(201);
+    let snapshot = json!({"action": "createSnapshot", "parameters": {"name": "s"}});
+    for (method, path, body) in [
+        (Method::GET, "/api/v1/volumes/a&b", None),
+        (Method::DELETE, "/api/v1/volumes/a&b", None),
+        (Method::POST, "/api/v1/volumes/a&b", Some(snapshot)),
+        (Method::PUT, "/api/v1/volumes/a&b", Some(json!({"comment": "x"}))),
+        (Method::GET, "/api/v1/cpgs/a&b", None),
+        (Method::DELETE, "/api/v1/cpgs/a&b", None),
+        (Method::GET, "/api/v1/volumesets/a&b", None),
+        (Method::DELETE, "/api/v1/hosts/a&b", None),
+    ] {
+        sim.call(method.clone(), path, body).await.error(400, 69);
+    }
+    for (name, code) in [("a&b", 69), ("", 45), (&*"v".repeat(40), 57), ("set:a&b", 69)] {
+        let vlun = json!({"volumeName": name, "lun": 1, "hostname": "h"});
+        sim.post("/api/v1/vluns", vlun).await.error(400, code);
+    }
+    sim.post("/api/v1/vluns", json!({"volumeName": "nope", "lun": 1, "hostname": "h&"})).await.error(400, 69);
+    sim.post("/api/v1/vluns", json!({"volumeName": "nope", "lun": 1, "hostname": "h"})).await.error(404, 23);
+    sim.post("/api/v1/volumesets", json!({"name": "vs", "setmembers": ["a&b"]})).await.error(400, 69);
+    sim.post("/api/v1/hostsets", json!({"name": "hs", "setmembers": [""]})).await.error(400, 45);
+    sim.post("/api/v1/volumesets", json!({"name": "vs", "setmembers": ["nope"]})).await.error(404, 23);
+    // Too-long set names in paths stay 404 (spec §1.8's documented exception).
+    sim.get(&format!("/api/v1/volumesets/{}", "s".repeat(40))).await.error(404, 102);
+    sim.stop().await;
+}

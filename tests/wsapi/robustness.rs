@@ -269,3 +269,56 @@ fn hostile_requests_are_refused_cleanly() {
     });
     runtime.block_on(sim.stop());
 }
+
+// Goal: a body over the 1 MiB limit gets its JSON 413 (INPUT_TOO_LONG, code 4) on a live
+// connection, the way Python's http.client sends it: the whole body first, then the answer is
+// read. Regression: the black-box review (finding 11) saw the 413 sent before the body was
+// read and the connection closed, so the client hit BrokenPipe while still writing. Method: a
+// blocking socket writes a 2 MiB body, reads the answer, then sends GET /api on the same
+// connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_body_is_read_before_413() {
+    use std::io::{Read, Write};
+    let sim = Sim::start().await;
+    let address = sim.server.local_addr(0);
+    let exchange = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+        stream.set_write_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+        let body = vec![b'a'; 2 << 20];
+        let head = format!(
+            "POST /api/v1/volumes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&body).expect("the server reads the whole body");
+        let first = read_response(&mut stream);
+        stream.write_all(b"GET /api HTTP/1.1\r\nHost: x\r\n\r\n").expect("the connection stays open");
+        let second = read_response(&mut stream);
+        (first, second)
+    });
+    let ((first_status, first_body), (second_status, _)) = exchange.await.unwrap();
+    assert_eq!(first_status, 413);
+    assert_eq!(serde_json::from_slice::<Value>(&first_body).unwrap()["code"], 4);
+    assert_eq!(second_status, 200);
+    sim.stop().await;
+
+    /// One HTTP/1.1 response with a Content-Length: (status, body).
+    fn read_response(stream: &mut std::net::TcpStream) -> (u16, Vec<u8>) {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).expect("a response");
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let status = head[9..12].parse().unwrap();
+        let length = head
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        stream.read_exact(&mut body).unwrap();
+        (status, body)
+    }
+}

@@ -79,3 +79,19 @@ async fn exports() {
     assert_eq!(sim.model(|s| s.array(s.primary()).vluns().count()).await, 1);
     sim.stop().await;
 }
+
+// Goal: `?noVcn=` on DELETE /vluns takes only true or false (spec §8.5), refused otherwise with
+// 400/39 like every other boolean, before anything is deleted. Regression: the black-box
+// review (finding 9) got 200 for `?noVcn=maybe`. Method: delete one template with a bad,
+// then a good value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_checks_no_vcn() {
+    let sim = Sim::start().await;
+    volume(&sim, "C", "V1").await;
+    sim.post("/api/v1/hosts", json!({"name": "H1"})).await.ok(201);
+    sim.post("/api/v1/vluns", json!({"volumeName": "V1", "lun": 0, "hostname": "H1"})).await.ok(201);
+    sim.delete("/api/v1/vluns/V1,0,H1?noVcn=maybe").await.error(400, 39);
+    sim.delete("/api/v1/vluns/V1,0,H1?noVcn=true").await.ok(200);
+    sim.delete("/api/v1/vluns/V1,0,H1?noVcn=false").await.error(404, 19);
+    sim.stop().await;
+}

@@ -285,3 +285,158 @@ async fn remote_copy_membership_is_visible() {
     assert!(sim.get("/api/v1/volumes/W").await.json.get("rcopyGroup").is_none());
     sim.stop().await;
 }
+
+// Goal: renaming a volume renames its tasks, so a client finding a copy task by the
+// destination's name still finds it (spec §5.5: rename updates task names). Regression: the
+// black-box review (finding 2) saw tasks keep the old name. Method: online copy to `dst`, rename
+// it, read the task by id and in the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rename_renames_tasks() {
+    let sim = Sim::start().await;
+    volume(&sim, "C", "src").await;
+    let online = json!({"action": "createPhysicalCopy",
+        "parameters": {"destVolume": "dst", "destCPG": "C", "online": true, "tpvv": true}});
+    let id = sim.post("/api/v1/volumes/src", online).await.json["taskid"].as_u64().unwrap();
+    sim.put("/api/v1/volumes/dst", json!({"newName": "dst2"})).await.ok(200);
+    assert_eq!(sim.get(&format!("/api/v1/tasks/{id}")).await.json["name"], "dst2");
+    let tasks = sim.get("/api/v1/tasks").await;
+    assert_eq!(tasks.json["members"][0]["name"], "dst2");
+    // The source keeps its name, and so do tasks named after other volumes.
+    assert!(tasks.json["members"].as_array().unwrap().iter().all(|t| t["name"] != "dst"));
+    sim.stop().await;
+}
+
+// Goal: modify and tune apply the domain rule of create, so a volume's CPGs stay in its
+// domain and `domain` stays the user CPG's (spec §5.1 domain "from the user CPG"; §5.5 "snap
+// CPG in other domain → 403 CPG_NOT_IN_SAME_DOMAIN"). Regression: the black-box review
+// (finding 3) got 200 for these and a stale `domain`. Method: a volume in a domain-less CPG
+// gets CPGs of UNIT_TEST_DOMAIN through PUT and tune; a volume in that domain moves within it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modify_and_tune_keep_the_domain_rule() {
+    let sim = Sim::start().await;
+    sim.post("/api/v1/cpgs", json!({"name": "N"})).await.ok(201);
+    sim.post("/api/v1/cpgs", json!({"name": "D2", "domain": "UNIT_TEST_DOMAIN"})).await.ok(201);
+    sim.post("/api/v1/volumes", json!({"name": "nd", "cpg": "N", "sizeMiB": 1024})).await.ok(201);
+    sim.post("/api/v1/volumes", json!({"name": "x", "cpg": "N", "snapCPG": "UserCPG", "sizeMiB": 1024}))
+        .await
+        .error(403, 909);
+    sim.put("/api/v1/volumes/nd", json!({"snapCPG": "UserCPG"})).await.error(403, 909);
+    sim.put("/api/v1/volumes/nd", json!({"userCPG": "UserCPG"})).await.error(403, 909);
+    for tune in [
+        json!({"action": 6, "tuneOperation": 1, "userCPG": "UserCPG"}),
+        json!({"action": 6, "tuneOperation": 2, "snapCPG": "UserCPG"}),
+    ] {
+        sim.put("/api/v1/volumes/nd", tune).await.error(403, 909);
+    }
+    let nd = sim.get("/api/v1/volumes/nd").await;
+    assert!(nd.json.get("domain").is_none());
+    assert!(nd.json.get("snapCPG").is_none());
+    assert_eq!(nd.json["userCPG"], "N");
+
+    // Within one domain both work, and `domain` is the user CPG's.
+    sim.post("/api/v1/volumes", json!({"name": "d", "cpg": "UserCPG", "sizeMiB": 1024})).await.ok(201);
+    sim.put("/api/v1/volumes/d", json!({"userCPG": "D2", "snapCPG": "UserCPG"})).await.ok(200);
+    sim.put("/api/v1/volumes/d", json!({"action": 6, "tuneOperation": 2, "snapCPG": "D2"})).await.ok(200);
+    let d = sim.get("/api/v1/volumes/d").await;
+    assert_eq!((d.json["userCPG"].as_str(), d.json["snapCPG"].as_str()), (Some("D2"), Some("D2")));
+    assert_eq!(d.json["domain"], "UNIT_TEST_DOMAIN");
+    sim.put("/api/v1/volumes/d", json!({"userCPG": "N"})).await.error(403, 909);
+    sim.stop().await;
+}
+
+// Goal: growing a volume past its CPG's growth limit answers 403 code 153 (spec §5.6 Grow:
+// "above a CPG growth limit → 403 (153)"), while creating past it stays 400 NO_SPACE (§5.3).
+// Regression: the black-box review (finding 4) got 400/24 for the grow. Method: the review's
+// repro, then a grow within the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grow_past_cpg_growth_limit() {
+    let sim = Sim::start().await;
+    sim.post("/api/v1/cpgs", json!({"name": "LIM", "growthLimitMiB": 1536})).await.ok(201);
+    sim.post("/api/v1/volumes", json!({"name": "lv", "cpg": "LIM", "sizeMiB": 1024})).await.ok(201);
+    sim.post("/api/v1/volumes", json!({"name": "big", "cpg": "LIM", "sizeMiB": 1024})).await.error(400, 24);
+    sim.put("/api/v1/volumes/lv", json!({"action": 3, "sizeMiB": 1024})).await.error(403, 153);
+    assert_eq!(sim.get("/api/v1/volumes/lv").await.json["sizeMiB"], 1024);
+    sim.put("/api/v1/volumes/lv", json!({"action": 3, "sizeMiB": 256})).await.ok(200);
+    assert_eq!(sim.get("/api/v1/volumes/lv").await.json["sizeMiB"], 1280);
+    sim.stop().await;
+}
+
+// Goal: a physical copy reports a missing destination CPG or destination volume (404) before
+// the source's active online copy (409/151): spec §1.8 puts existence before state conflicts.
+// Regression: the black-box review (finding 5) got 409/151 first. Method: start an online copy
+// from `src`, then copy from `src` again with missing references, and with valid ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_reports_missing_objects_before_active_copy() {
+    let sim = Sim::start().await;
+    volume(&sim, "C", "src").await;
+    volume(&sim, "C", "other").await;
+    let online = |dest: &str, cpg: &str| {
+        json!({"action": "createPhysicalCopy",
+            "parameters": {"destVolume": dest, "destCPG": cpg, "online": true, "tpvv": true}})
+    };
+    sim.post("/api/v1/volumes/src", online("dst", "C")).await.ok(200);
+    sim.post("/api/v1/volumes/src", online("dst9", "NOCPG")).await.error(404, 15);
+    let offline = json!({"action": "createPhysicalCopy", "parameters": {"destVolume": "NOVOL"}});
+    sim.post("/api/v1/volumes/src", offline).await.error(404, 23);
+    sim.post("/api/v1/volumes/src", online("dst9", "C")).await.error(409, 151);
+    let offline = json!({"action": "createPhysicalCopy", "parameters": {"destVolume": "other"}});
+    sim.post("/api/v1/volumes/src", offline).await.error(409, 151);
+    sim.stop().await;
+}
+
+// Goal: an error's desc is the 3PAR text of its code and its debug1 reads as a sentence with
+// names, never Rust Debug output (clients show desc, Cinder matches substrings of it).
+// Regression: the black-box review (finding 8) saw "volume is a base volume" for a snapshot
+// destination, "cannot grow this type of volume" for resyncs, "no QoS rule on
+// VolumeSet(SetId(4))" and "retained until 3658.809194761s". Method: provoke each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_texts_match_their_codes() {
+    let sim = Sim::start().await;
+    volume(&sim, "C", "v1").await;
+    sim.post("/api/v1/volumes/v1", json!({"action": "createSnapshot", "parameters": {"name": "snap1"}})).await.ok(201);
+    let copy = json!({"action": "createPhysicalCopy", "parameters": {"destVolume": "snap1"}});
+    let refused = sim.post("/api/v1/volumes/v1", copy).await;
+    refused.error(409, 987);
+    assert_eq!(refused.json["desc"], "volume is not a base volume");
+    let refused = sim.put("/api/v1/volumes/snap1", json!({"action": 6, "tuneOperation": 1, "userCPG": "C"})).await;
+    refused.error(409, 987);
+    let refused = sim.put("/api/v1/volumes/v1", json!({"action": 2})).await;
+    refused.error(403, 988);
+    assert_eq!(refused.json["desc"], "volume is not a physical copy");
+    sim.post("/api/v1/volumesets", json!({"name": "vs", "setmembers": ["v1"]})).await.ok(201);
+    sim.put("/api/v1/volumesets/vs", json!({"action": 3})).await.error(403, 988);
+    let no_rule = sim.put("/api/v1/qos/vvset:vs", json!({"priority": 2})).await;
+    no_rule.error(404, 100);
+    assert!(no_rule.json["debug1"].as_str().unwrap().contains("vvset:vs"), "{}", no_rule.json);
+    sim.post("/api/v1/volumes", json!({"name": "r", "cpg": "C", "sizeMiB": 256, "tpvv": true, "retentionHours": 1}))
+        .await
+        .ok(201);
+    let retained = sim.delete("/api/v1/volumes/r").await;
+    retained.error(409, 900);
+    assert_eq!(retained.json["debug1"], "volume 'r' is retained for another 1 h 0 min 0 s");
+    sim.stop().await;
+}
+
+// Goal: the optional policies fsvc and hostDIF (spec §5.1: policies "+ fsvc, hostDIF
+// optional") are stored and returned, on create and modify, and hostDIF takes only its enum
+// values 1–3. Regression: the black-box review (finding 10) saw both accepted and dropped.
+// Method: create with both, read, modify one, read; send bad values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_keep_fsvc_and_host_dif() {
+    let sim = Sim::start().await;
+    sim.post("/api/v1/cpgs", json!({"name": "C"})).await.ok(201);
+    let body = json!({"name": "p", "cpg": "C", "sizeMiB": 256, "tpvv": true, "policies": {"fsvc": true, "hostDIF": 3}});
+    sim.post("/api/v1/volumes", body).await.ok(201);
+    let p = sim.get("/api/v1/volumes/p").await;
+    assert_eq!((p.json["policies"]["fsvc"].as_bool(), p.json["policies"]["hostDIF"].as_i64()), (Some(true), Some(3)));
+    sim.put("/api/v1/volumes/p", json!({"policies": {"hostDIF": 2}})).await.ok(200);
+    let p = sim.get("/api/v1/volumes/p").await;
+    assert_eq!((p.json["policies"]["fsvc"].as_bool(), p.json["policies"]["hostDIF"].as_i64()), (Some(true), Some(2)));
+    sim.put("/api/v1/volumes/p", json!({"policies": {"hostDIF": 4}})).await.error(400, 46);
+    sim.put("/api/v1/volumes/p", json!({"policies": {"fsvc": "yes"}})).await.error(400, 39);
+    sim.post("/api/v1/volumes", json!({"name": "q", "cpg": "C", "sizeMiB": 256})).await.ok(201);
+    let q = sim.get("/api/v1/volumes/q").await;
+    assert_eq!(q.json["policies"]["fsvc"], false);
+    assert!(q.json["policies"].get("hostDIF").is_none(), "hostDIF omitted when never set");
+    sim.stop().await;
+}

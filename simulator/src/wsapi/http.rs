@@ -40,6 +40,10 @@ const MAX_API_BODY: usize = 1 << 20;
 /// Largest request body on `/sim` paths (volume data writes).
 const MAX_CONTROL_BODY: usize = 64 << 20;
 
+/// How far past its limit a request body is still read and discarded before answering 413
+/// (see `read_body`).
+const MAX_DRAINED_EXCESS: usize = 16 << 20;
+
 /// Most path segments after `/api/v1` of any resource (`remotecopygroups/<g>/volumes/<v>`).
 const MAX_SEGMENTS: usize = 4;
 
@@ -104,6 +108,17 @@ pub(crate) struct Req {
 }
 
 impl Req {
+    /// A boolean query parameter (`true`/`false`, any case); absent is false; anything else is
+    /// 400 `INV_INPUT_WRONG_TYPE` (39), the answer for a non-boolean body member.
+    pub(crate) fn query_flag(&self, name: &str) -> ApiResult<bool> {
+        match self.query_param(name) {
+            None => Ok(false),
+            Some(value) if value.eq_ignore_ascii_case("true") => Ok(true),
+            Some(value) if value.eq_ignore_ascii_case("false") => Ok(false),
+            Some(_) => Err(super::json::wrong_type(name, "true or false")),
+        }
+    }
+
     /// The value of query parameter `name`, percent-decoded (`+` is a space).
     pub(crate) fn query_param(&self, name: &str) -> Option<String> {
         let query = self.query.as_deref()?;
@@ -280,6 +295,38 @@ fn build(reply: Reply) -> Response<Full<Bytes>> {
     response
 }
 
+/// Reads a request body of at most `limit` bytes. A longer body is still read to its end, up
+/// to `limit` + [`MAX_DRAINED_EXCESS`] bytes, and discarded before the 413 `INPUT_TOO_LONG` answer: a client
+/// that writes its whole body before reading (Python's `http.client`) then gets the JSON error
+/// on a live connection instead of a broken pipe. Bodies announced or found longer than that
+/// are answered at once and the connection closes.
+async fn read_body(body: Incoming, limit: usize) -> ApiResult<Bytes> {
+    let too_long = || ApiError::new(ErrorCode::INPUT_TOO_LONG);
+    let drained = limit.saturating_add(MAX_DRAINED_EXCESS);
+    if hyper::body::Body::size_hint(&body).lower() > drained as u64 {
+        return Err(too_long());
+    }
+    let mut body = Limited::new(body, drained);
+    let mut kept = Vec::new();
+    let mut read = 0usize;
+    // Bounded: `Limited` ends the loop with an error past `drained` bytes.
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(if read > limit { too_long() } else { ApiError::new(ErrorCode::INPUT_EOF) });
+        };
+        if let Ok(data) = frame.into_data() {
+            read += data.len();
+            if read <= limit {
+                kept.extend_from_slice(&data);
+            }
+        }
+    }
+    if read > limit {
+        return Err(too_long());
+    }
+    Ok(Bytes::from(kept))
+}
+
 async fn respond(ctx: &Ctx, request: hyper::Request<Incoming>) -> ApiResult<Reply> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
@@ -288,13 +335,7 @@ async fn respond(ctx: &Ctx, request: hyper::Request<Incoming>) -> ApiResult<Repl
         control::apply_http_faults(ctx, &parts.method, path).await?;
     }
     let limit = if matches!(target, Some(Target::Control(_))) { MAX_CONTROL_BODY } else { MAX_API_BODY };
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            return Err(ApiError::new(ErrorCode::INPUT_TOO_LONG));
-        }
-        Err(_) => return Err(ApiError::new(ErrorCode::INPUT_EOF)),
-    };
+    let body = read_body(body, limit).await?;
     let session = parts.headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok());
     let req =
         |segments| Req { method: parts.method.clone(), segments, query: parts.uri.query().map(str::to_owned), body };
@@ -425,6 +466,17 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
         return unsupported();
     }
     authenticate(ctx, session)?;
+    // One name check for every object named in the path (spec §1.8: 400 before 404).
+    let object_kind = match segs {
+        ["cpgs", ..] => Some("CPG"),
+        ["volumes", ..] => Some("volume"),
+        ["volumesets" | "hostsets", ..] => Some("set"),
+        ["hosts", ..] => Some("host"),
+        _ => None,
+    };
+    if let (Some(what), [_, object, ..]) = (object_kind, segs) {
+        super::json::path_name(what, object)?;
+    }
     let name = |i: usize| segs[i].to_owned();
     match (method, segs) {
         (M::POST, []) => flashcache::create(ctx, &req).await,
@@ -468,7 +520,7 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
         (_, ["hosts", _]) => hosts::delete(ctx, name(1)).await,
         (M::GET, ["vluns"]) => vluns::list(ctx, &req).await,
         (_, ["vluns"]) => vluns::create(ctx, &req).await,
-        (_, ["vluns", _]) => vluns::delete(ctx, name(1)).await,
+        (_, ["vluns", _]) => vluns::delete(ctx, name(1), &req).await,
         (_, ["ports"]) => ports::list(ctx).await,
         (_, ["ports", _, _]) => ports::iscsi_vlans(ctx, name(1)).await,
         (M::GET, ["qos"]) => qos::list(ctx).await,

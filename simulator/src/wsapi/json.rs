@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ApiError, ApiResult};
 use crate::ErrorCode;
-use crate::names::validate_name;
+use crate::names::{NAME27, validate_name};
 
 /// The shape of a member, for the unknown-member check.
 #[derive(Debug, Clone, Copy)]
@@ -108,6 +108,27 @@ impl<'a> Obj<'a> {
     /// A required string.
     pub(crate) fn req_str(&self, key: &str) -> ApiResult<&'a str> {
         self.str(key)?.ok_or_else(|| missing(key))
+    }
+
+    /// An optional list of names of objects of kind `what`, each checked like [`Self::name`]
+    /// (spec §1.7, §1.8: 400 before any lookup).
+    pub(crate) fn name_list(&self, key: &str, what: &str, max: usize) -> ApiResult<Option<Vec<String>>> {
+        let names = self.str_list(key)?;
+        for name in names.iter().flatten() {
+            validate_name(what, name, max).map_err(|e| ApiError::from(e).with_ref(key))?;
+        }
+        Ok(names)
+    }
+
+    /// A required reference to a `what` (max length `max`) or, as `set:<name>`, to a set.
+    pub(crate) fn req_reference(&self, key: &str, what: &str, max: usize) -> ApiResult<String> {
+        let name = self.req_str(key)?;
+        let (what, bare, max) = match name.strip_prefix("set:") {
+            Some(set) => ("set", set, NAME27),
+            None => (what, name, max),
+        };
+        validate_name(what, bare, max).map_err(|e| ApiError::from(e).with_ref(key))?;
+        Ok(name.to_owned())
     }
 
     /// An optional object name checked against the 3PAR name rules (max length `max`).
@@ -256,4 +277,11 @@ fn int_value(value: &Value) -> Option<i128> {
     } else {
         f as i128
     })
+}
+
+/// Checks an object name taken from a request path (spec §1.7, §1.8): empty or an illegal
+/// character is 400 before any lookup. Length is left to the lookup (404): a name too long to
+/// exist cannot be found, and spec §1.8 asks 404 for too-long set names.
+pub(crate) fn path_name(what: &str, name: &str) -> ApiResult<()> {
+    validate_name(what, name, usize::MAX).map_err(ApiError::from)
 }

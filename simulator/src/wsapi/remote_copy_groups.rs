@@ -650,20 +650,10 @@ pub(crate) async fn post_action(ctx: &Ctx, name: String, req: &Req) -> ApiResult
     Ok(Reply::ok())
 }
 
-/// A boolean query parameter (`true`/`false`, any case); absent is false.
-fn query_flag(req: &Req, name: &str) -> ApiResult<bool> {
-    match req.query_param(name) {
-        None => Ok(false),
-        Some(value) if value.eq_ignore_ascii_case("true") => Ok(true),
-        Some(value) if value.eq_ignore_ascii_case("false") => Ok(false),
-        Some(_) => Err(json::wrong_type(name, "true or false")),
-    }
-}
-
 /// `DELETE /remotecopygroups/<name>[?keepSnap=true|false]`.
 pub(crate) async fn delete(ctx: &Ctx, name: String, req: &Req) -> ApiResult<Reply> {
     path_name(&name)?;
-    let keep = query_flag(req, "keepSnap")?;
+    let keep = req.query_flag("keepSnap")?;
     ctx.run(move |sim, id| sim.remote_copy().remove_group(id, &name, keep)).await?;
     Ok(Reply::ok())
 }
@@ -712,8 +702,8 @@ pub(crate) async fn add_volume(ctx: &Ctx, name: String, req: &Req) -> ApiResult<
 pub(crate) async fn remove_volume(ctx: &Ctx, name: String, volume: String, req: &Req) -> ApiResult<Reply> {
     path_name(&name)?;
     validate_name("volume", &volume, usize::MAX).map_err(ApiError::from)?;
-    let keep = query_flag(req, "keepSnap")?;
-    let remove_secondary = query_flag(req, "removeSecondaryVolume")?;
+    let keep = req.query_flag("keepSnap")?;
+    let remove_secondary = req.query_flag("removeSecondaryVolume")?;
     if keep && remove_secondary {
         return Err(ApiError::member(
             ErrorCode::INV_INPUT_PARAM_CONFLICT,

@@ -25,6 +25,14 @@ impl Kind {
         if segment == "hostsets" { Kind::Host } else { Kind::Volume }
     }
 
+    /// What the members are, for name errors.
+    fn member(self) -> &'static str {
+        match self {
+            Kind::Volume => "volume",
+            Kind::Host => "host",
+        }
+    }
+
     fn path(self) -> &'static str {
         match self {
             Kind::Volume => "volumesets",
@@ -125,7 +133,7 @@ pub(crate) async fn create(ctx: &Ctx, kind: Kind, req: &Req) -> ApiResult<Reply>
         name: name.clone(),
         domain: body.name("domain", "domain", NAME31)?,
         comment: body.str("comment")?.map(str::to_owned),
-        members: body.str_list("setmembers")?.unwrap_or_default(),
+        members: body.name_list("setmembers", kind.member(), NAME31)?.unwrap_or_default(),
     };
     ctx.run(move |sim, id| {
         let mut array = sim.array_mut(id);
@@ -158,7 +166,7 @@ pub(crate) async fn modify(ctx: &Ctx, kind: Kind, name: String, req: &Req) -> Ap
         return Err(ApiError::new(ErrorCode::INV_INPUT_PARAM_CONFLICT));
     }
     let action = body.enumeration("action", &[1, 2, 3, 4])?;
-    let members = body.str_list("setmembers")?;
+    let members = body.name_list("setmembers", kind.member(), NAME31)?;
     match (action, &members) {
         (Some(1 | 2), None) => return Err(json::missing("setmembers")),
         (None, Some(_)) => return Err(json::missing("action")),
@@ -214,7 +222,7 @@ fn resync_set(sim: &mut crate::Simulation, id: crate::ArrayId, name: &str) -> cr
         .collect();
     if copies.is_empty() {
         return Err(crate::Error::new(
-            ErrorCode::INV_OPERATION_UNSUPPORTED_VV_TYPE,
+            ErrorCode::INV_OPERATION_VV_NOT_PHYSICAL_COPY,
             format!("no member of '{name}' is a physical copy"),
         ));
     }

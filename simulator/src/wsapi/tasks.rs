@@ -10,11 +10,8 @@ use super::error::{ApiError, ApiResult};
 use super::http::{Ctx, Reply, Req};
 use super::json::{self, Shape};
 use super::render::{Collection, task_time};
-use crate::task::ONLINE_COPY_STEPS;
+use crate::task::{MAX_TASK_ID, ONLINE_COPY_STEPS};
 use crate::{ErrorCode, Simulation, Task, TaskId, TaskStatus};
-
-/// Largest task id the WSAPI accepts.
-const MAX_TASK_ID: i64 = 65_535;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

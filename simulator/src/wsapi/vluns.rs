@@ -13,6 +13,7 @@ use super::http::{Ctx, Reply, Req};
 use super::json::{self, Field, Shape};
 use super::query;
 use super::render::PortPosJson;
+use crate::names::NAME31;
 use crate::vlun::MAX_LUN;
 use crate::{Array, ErrorCode, HostId, PortPos, PortProtocol, Vlun, VlunSpec, VlunTarget, VlunVolume, VolumeId};
 
@@ -190,8 +191,8 @@ fn port_pos(body: &json::Obj<'_>) -> ApiResult<Option<PortPos>> {
 pub(crate) async fn create(ctx: &Ctx, req: &Req) -> ApiResult<Reply> {
     let body = json::parse(&req.body)?;
     let body = json::object(&body, CREATE)?;
-    let volume = body.req_str("volumeName")?.to_owned();
-    let host = body.str("hostname")?.map(str::to_owned);
+    let volume = body.req_reference("volumeName", "volume", NAME31)?;
+    let host = if body.has("hostname") { Some(body.req_reference("hostname", "host", NAME31)?) } else { None };
     let auto_lun = body.flag("autoLun")?;
     let lun = body.int_in("lun", 0, i64::from(MAX_LUN), ErrorCode::TOO_LARGE)?;
     let max_auto_lun = body.int("maxAutoLun", 0, i64::from(MAX_LUN))?.unwrap_or(0) as u32;
@@ -219,7 +220,10 @@ pub(crate) async fn create(ctx: &Ctx, req: &Req) -> ApiResult<Reply> {
 }
 
 /// `DELETE /vluns/<vol>,<lun>,<host>[,<n:s:p>]`.
-pub(crate) async fn delete(ctx: &Ctx, id: String) -> ApiResult<Reply> {
+pub(crate) async fn delete(ctx: &Ctx, id: String, req: &Req) -> ApiResult<Reply> {
+    // `?noVcn=true|false` (spec §8.5): checked like any boolean; the model sends no VLUN
+    // change notifications, so its value changes nothing.
+    req.query_flag("noVcn")?;
     let fields: Vec<&str> = id.split(',').collect();
     if fields.len() < 3 || fields.len() > 4 {
         return Err(ApiError::member(

@@ -43,6 +43,9 @@ struct Policies {
     zero_detect: bool,
     system: bool,
     caching: bool,
+    fsvc: bool,
+    #[serde(rename = "hostDIF", skip_serializing_if = "Option::is_none")]
+    host_dif: Option<u8>,
 }
 
 /// A volume as the WSAPI shows it.
@@ -192,6 +195,8 @@ pub(crate) fn render<'a>(sim: &Simulation, array: &'a Array, volume: &'a Volume)
             zero_detect: volume.policies.zero_detect,
             system: volume.policies.system,
             caching: volume.policies.caching,
+            fsvc: volume.policies.fsvc,
+            host_dif: volume.policies.host_dif,
         },
         compression_state: if volume.compression { 1 } else { 2 },
         deduplication_state: if dedup { 1 } else { 2 },
@@ -279,9 +284,10 @@ fn policies(body: &Obj<'_>, base: VolumePolicies) -> ApiResult<Option<VolumePoli
     let Some(p) = body.obj("policies")? else {
         return Ok(None);
     };
-    p.bool("fsvc")?;
-    p.int("hostDIF", 1, 3)?;
     Ok(Some(VolumePolicies {
+        fsvc: p.bool("fsvc")?.unwrap_or(base.fsvc),
+        // 1 3PAR host DIF, 2 standard host DIF, 3 no host DIF (the WSAPI's hostDIF enum).
+        host_dif: p.enumeration("hostDIF", &[1, 2, 3])?.or(base.host_dif),
         stale_ss: p.bool("staleSS")?.unwrap_or(base.stale_ss),
         one_host: p.bool("oneHost")?.unwrap_or(base.one_host),
         zero_detect: p.bool("zeroDetect")?.unwrap_or(base.zero_detect),
