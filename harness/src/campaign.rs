@@ -708,9 +708,9 @@ mod tests {
 
     // Goal (review finding 8): the banner's replay command of a defect run names the defect (and
     // the feature that builds it), so it reproduces the violation; without one it is unchanged.
-    #[test]
-    fn the_replay_command_names_the_defect() {
-        let mut failure = Failure {
+    /// A shrunk failure of campaign seed 1, case seed 2, with no steps.
+    fn failure_without_steps() -> Failure {
+        Failure {
             campaign_seed: 1,
             case: 0,
             case_seed: 2,
@@ -719,7 +719,12 @@ mod tests {
             original_steps: 0,
             steps: Vec::new(),
             defect: None,
-        };
+        }
+    }
+
+    #[test]
+    fn the_replay_command_names_the_defect() {
+        let mut failure = failure_without_steps();
         assert!(failure.banner("f.toml").contains("\nreplay:  cargo run --release -- run f.toml\n"));
         failure.defect = Some(Defect::CopyOutsideFreeze);
         assert!(
@@ -734,16 +739,7 @@ mod tests {
     #[test]
     fn the_scenario_file_names_the_defect() {
         let config = CampaignConfig::new(BTreeSet::new());
-        let mut failure = Failure {
-            campaign_seed: 1,
-            case: 0,
-            case_seed: 2,
-            invariant: "copies_inside_freeze".to_owned(),
-            violations: Vec::new(),
-            original_steps: 0,
-            steps: Vec::new(),
-            defect: None,
-        };
+        let mut failure = failure_without_steps();
         assert!(failure.scenario_toml(&config).contains("Minimal case found by `storeserv-sim check --seed 1`:"));
         failure.defect = Some(Defect::CopyOutsideFreeze);
         let text = failure.scenario_toml(&config);

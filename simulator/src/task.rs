@@ -575,24 +575,25 @@ impl ArrayMut<'_> {
     }
 }
 
+/// The world of the task tests: thin 256 MiB volumes in CPG `c` on the primary array.
 #[cfg(test)]
-mod progress_tests {
-    use std::time::Duration;
+mod test_world {
+    use crate::{ArrayId, CpgSpec, PhysicalCopySpec, Provisioning, Simulation, VolumeSpec};
 
-    use crate::{CpgSpec, PhysicalCopySpec, Provisioning, Simulation, TaskStatus, VolumeSpec};
-
-    // Goal: a cancelled online copy reports the progress it had made, not 100 %. Regression:
-    // found while serving tasks over the WSAPI (completedSteps of a cancelled copy read 100).
-    // Method: cancel halfway through the copy's virtual duration and read the task at once and
-    // much later.
-    #[test]
-    fn cancelled_copy_keeps_its_progress() {
-        let mut sim = Simulation::new(3);
+    pub(super) fn with_volumes(seed: u64, volumes: &[&str]) -> (Simulation, ArrayId) {
+        let mut sim = Simulation::new(seed);
         let a = sim.primary();
         let mut array = sim.array_mut(a);
         array.create_cpg(CpgSpec { name: "c".into(), ..CpgSpec::default() }).unwrap();
-        array.create_volume(VolumeSpec::thin("v", "c", 256)).unwrap();
-        let spec = PhysicalCopySpec {
+        for volume in volumes {
+            array.create_volume(VolumeSpec::thin(volume, "c", 256)).unwrap();
+        }
+        (sim, a)
+    }
+
+    /// An online copy to a new thin volume `d` in CPG `c`.
+    pub(super) fn online_copy() -> PhysicalCopySpec {
+        PhysicalCopySpec {
             destination: "d".into(),
             online: true,
             destination_cpg: Some("c".into()),
@@ -600,8 +601,25 @@ mod progress_tests {
             compression: false,
             snap_cpg: None,
             priority: None,
-        };
-        let task = array.copy_volume("v", spec).unwrap();
+        }
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use std::time::Duration;
+
+    use super::test_world::{online_copy, with_volumes};
+    use crate::TaskStatus;
+
+    // Goal: a cancelled online copy reports the progress it had made, not 100 %. Regression:
+    // found while serving tasks over the WSAPI (completedSteps of a cancelled copy read 100).
+    // Method: cancel halfway through the copy's virtual duration and read the task at once and
+    // much later.
+    #[test]
+    fn cancelled_copy_keeps_its_progress() {
+        let (mut sim, a) = with_volumes(3, &["v"]);
+        let task = sim.array_mut(a).copy_volume("v", online_copy()).unwrap();
         let half = sim.array(a).config().online_copy_duration / 2;
         sim.advance(half);
         sim.array_mut(a).cancel_task(task).unwrap();
@@ -614,7 +632,8 @@ mod progress_tests {
 
 #[cfg(test)]
 mod id_tests {
-    use crate::{CpgSpec, PhysicalCopySpec, Provisioning, Simulation, TaskStatus, TuneSpec, VolumeSpec};
+    use super::test_world::{online_copy, with_volumes};
+    use crate::{TaskStatus, TuneSpec};
 
     use super::{MAX_TASK_ID, TASKS_KEPT};
 
@@ -626,22 +645,9 @@ mod id_tests {
     // finished tasks than the id space holds through the model API, checking each new task.
     #[test]
     fn task_ids_wrap_without_losing_new_tasks() {
-        let mut sim = Simulation::new(5);
-        let a = sim.primary();
+        let (mut sim, a) = with_volumes(5, &["v", "s"]);
         let mut array = sim.array_mut(a);
-        array.create_cpg(CpgSpec { name: "c".into(), ..CpgSpec::default() }).unwrap();
-        array.create_volume(VolumeSpec::thin("v", "c", 256)).unwrap();
-        array.create_volume(VolumeSpec::thin("s", "c", 256)).unwrap();
-        let copy = PhysicalCopySpec {
-            destination: "d".into(),
-            online: true,
-            destination_cpg: Some("c".into()),
-            provisioning: Provisioning::Thin,
-            compression: false,
-            snap_cpg: None,
-            priority: None,
-        };
-        let active = array.copy_volume("s", copy).unwrap();
+        let active = array.copy_volume("s", online_copy()).unwrap();
         let mut previous = active;
         for _ in 0..MAX_TASK_ID as usize + 5 {
             let id = array.tune_volume("v", TuneSpec::default()).unwrap();
