@@ -91,6 +91,10 @@ async fn object_names_are_checked_before_lookup() {
         (Method::DELETE, "/api/v1/cpgs/a&b", None),
         (Method::GET, "/api/v1/volumesets/a&b", None),
         (Method::DELETE, "/api/v1/hosts/a&b", None),
+        (Method::DELETE, "/api/v1/vluns/a&b,1,h", None),
+        (Method::DELETE, "/api/v1/vluns/set:a&b,1,h", None),
+        (Method::DELETE, "/api/v1/vluns/nope,1,h&", None),
+        (Method::DELETE, "/api/v1/vluns/nope,1,set:h&", None),
     ] {
         sim.call(method.clone(), path, body).await.error(400, 69);
     }
@@ -100,6 +104,7 @@ async fn object_names_are_checked_before_lookup() {
     }
     sim.post("/api/v1/vluns", json!({"volumeName": "nope", "lun": 1, "hostname": "h&"})).await.error(400, 69);
     sim.post("/api/v1/vluns", json!({"volumeName": "nope", "lun": 1, "hostname": "h"})).await.error(404, 23);
+    sim.delete("/api/v1/vluns/nope,1,h").await.error(404, 19);
     sim.post("/api/v1/volumesets", json!({"name": "vs", "setmembers": ["a&b"]})).await.error(400, 69);
     sim.post("/api/v1/hostsets", json!({"name": "hs", "setmembers": [""]})).await.error(400, 45);
     sim.post("/api/v1/volumesets", json!({"name": "vs", "setmembers": ["nope"]})).await.error(404, 23);
