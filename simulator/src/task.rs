@@ -163,10 +163,13 @@ impl Array {
 
     /// The next free task id. Ids run 1..=65535 (the WSAPI refuses larger ones) and wrap
     /// around; an id still held by a kept task is skipped, so a new task never replaces an older
-    /// one and `GET /tasks/<id>` always finds it. Bounded: at most `TASKS_KEPT` ids are held
-    /// once `prune_tasks` has run, so the search ends within `TASKS_KEPT + 1` steps.
+    /// one and `GET /tasks/<id>` always finds it. Usually the search ends within a few steps
+    /// (`prune_tasks` keeps `TASKS_KEPT` tasks), but active tasks are never pruned, so with
+    /// thousands of online copies running it may walk the whole id space. Only if every id is
+    /// held (about 65,534 online copies at once, each with its own destination volume) does the
+    /// oldest finished task give up its id.
     fn allocate_task_id(&mut self) -> TaskId {
-        for _ in 0..=TASKS_KEPT + 1 {
+        for _ in 0..MAX_TASK_ID {
             let id = TaskId(self.counters.next_task);
             self.counters.next_task =
                 if self.counters.next_task >= MAX_TASK_ID { 1 } else { self.counters.next_task + 1 };
@@ -174,7 +177,15 @@ impl Array {
                 return id;
             }
         }
-        unreachable!("more than {TASKS_KEPT} tasks kept: every task id is in use")
+        let oldest_finished = self
+            .task_order
+            .iter()
+            .find(|(_, id)| self.tasks.get(id).is_some_and(|t| t.status != TaskStatus::Active))
+            .map(|(sequence, id)| (*sequence, *id))
+            .expect("an active task's online copy has its own destination volume: fewer than 65,535 are active");
+        self.task_order.remove(&oldest_finished.0);
+        self.tasks.remove(&oldest_finished.1);
+        oldest_finished.1
     }
 
     /// Adds `task` to the list as its newest member, then drops the oldest finished tasks beyond
@@ -633,9 +644,8 @@ mod progress_tests {
 #[cfg(test)]
 mod id_tests {
     use super::test_world::{online_copy, with_volumes};
-    use crate::{TaskStatus, TuneSpec};
-
     use super::{MAX_TASK_ID, TASKS_KEPT};
+    use crate::{PhysicalCopySpec, TaskStatus, TuneSpec};
 
     // Goal: after the task ids wrap around past 65535, a new task is still retrievable by id,
     // the list stays newest first, and an active task holding an old id survives. Regression:
@@ -664,5 +674,31 @@ mod id_tests {
         // Ids wrapped: the newest task's id is small, yet it is listed before larger ids.
         assert!(previous.0 < 10, "ids wrapped around: {previous}");
         assert!(tasks[1..tasks.len() - 1].iter().all(|t| t.id != previous));
+    }
+
+    // Goal: more active tasks than `TASKS_KEPT` (never pruned) make a long run of held ids; a
+    // new task still gets a free id after the wrap, never an active task's and never a panic.
+    // Regression: the allocation searched `TASKS_KEPT + 2` ids and then hit `unreachable!`
+    // (found in review: reachable over the WSAPI with a manual clock).
+    #[test]
+    fn ids_wrap_past_more_active_tasks_than_are_kept() {
+        let active_count = TASKS_KEPT + 5;
+        let sources: Vec<String> = (0..active_count).map(|i| format!("s{i}")).collect();
+        let mut names: Vec<&str> = sources.iter().map(String::as_str).collect();
+        names.push("v");
+        let (mut sim, a) = with_volumes(6, &names);
+        let mut array = sim.array_mut(a);
+        let mut active = std::collections::BTreeSet::new();
+        for (i, source) in sources.iter().enumerate() {
+            let copy = PhysicalCopySpec { destination: format!("d{i}"), ..online_copy() };
+            active.insert(array.copy_volume(source, copy).unwrap());
+        }
+        for _ in 0..MAX_TASK_ID as usize + 5 {
+            let id = array.tune_volume("v", TuneSpec::default()).unwrap();
+            assert!(!active.contains(&id), "{id} is an active task's");
+            assert_eq!(array.task(id).unwrap().name, "v");
+        }
+        let kept_active = array.tasks().filter(|t| t.status == TaskStatus::Active).count();
+        assert_eq!(kept_active, active_count, "no active task was dropped");
     }
 }
