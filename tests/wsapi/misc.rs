@@ -98,6 +98,8 @@ async fn object_names_are_checked_before_lookup() {
     ] {
         sim.call(method.clone(), path, body).await.error(400, 69);
     }
+    sim.delete(&format!("/api/v1/vluns/{},1,h", "v".repeat(40))).await.error(400, 57);
+    sim.delete("/api/v1/vluns/,1,h").await.error(400, 45);
     for (name, code) in [("a&b", 69), ("", 45), (&*"v".repeat(40), 57), ("set:a&b", 69)] {
         let vlun = json!({"volumeName": name, "lun": 1, "hostname": "h"});
         sim.post("/api/v1/vluns", vlun).await.error(400, code);

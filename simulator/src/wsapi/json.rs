@@ -123,11 +123,7 @@ impl<'a> Obj<'a> {
     /// A required reference to a `what` (max length `max`) or, as `set:<name>`, to a set.
     pub(crate) fn req_reference(&self, key: &str, what: &str, max: usize) -> ApiResult<String> {
         let name = self.req_str(key)?;
-        let (what, bare, max) = match name.strip_prefix("set:") {
-            Some(set) => ("set", set, NAME27),
-            None => (what, name, max),
-        };
-        validate_name(what, bare, max).map_err(|e| ApiError::from(e).with_ref(key))?;
+        reference(what, name, max).map_err(|e| e.with_ref(key))?;
         Ok(name.to_owned())
     }
 
@@ -282,6 +278,16 @@ fn int_value(value: &Value) -> Option<i128> {
 /// Checks an object name taken from a request path (spec §1.7, §1.8): empty or an illegal
 /// character is 400 before any lookup. Length is left to the lookup (404): a name too long to
 /// exist cannot be found, and spec §1.8 asks 404 for too-long set names.
+/// Checks a reference to a `what` (max length `max`) or, as `set:<name>`, to a set, against the
+/// 3PAR name rules.
+pub(crate) fn reference(what: &str, name: &str, max: usize) -> ApiResult<()> {
+    let (what, bare, max) = match name.strip_prefix("set:") {
+        Some(set) => ("set", set, NAME27),
+        None => (what, name, max),
+    };
+    validate_name(what, bare, max).map_err(ApiError::from)
+}
+
 pub(crate) fn path_name(what: &str, name: &str) -> ApiResult<()> {
     validate_name(what, name, usize::MAX).map_err(ApiError::from)
 }

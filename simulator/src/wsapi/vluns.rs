@@ -235,10 +235,9 @@ pub(crate) async fn delete(ctx: &Ctx, id: String, req: &Req) -> ApiResult<Reply>
     // Names before existence (spec §1.7, §1.8), as `create` checks its body: the volume (or
     // `set:<volume set>`) and, unless the template is to a port alone, the host (or `set:<host
     // set>`).
-    let reference = |what: &str, text: &str| json::path_name(what, text.strip_prefix("set:").unwrap_or(text));
-    reference("volume", fields[0])?;
+    json::reference("volume", fields[0], NAME31)?;
     if !fields[2].is_empty() {
-        reference("host", fields[2])?;
+        json::reference("host", fields[2], NAME31)?;
     }
     let volume = fields[0].to_owned();
     let lun: i64 = fields[1].parse().map_err(|_| json::wrong_type("lun", "an integer"))?;
