@@ -171,7 +171,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     let steps = totals.steps.load(Ordering::Relaxed);
     let found = found.into_inner().unwrap_or_else(|e| e.into_inner());
-    writeln!(
+    let summary = writeln!(
         out,
         "summary: {steps} steps, {} cases, {} workflows, {} transactions, {} faults injected, {:.0} steps/s ({:.1} s), {} violation(s)",
         totals.cases.load(Ordering::Relaxed),
@@ -181,8 +181,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         steps as f64 / elapsed,
         elapsed,
         usize::from(found.is_some())
-    )?;
+    );
     let Some((case, case_seed, violation)) = found else {
+        summary?;
         if let Some(line) = setup_failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
             bail!("campaign stopped early: {line}");
         }
@@ -190,9 +191,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     };
     // The case's steps up to the violation, generated again (the same steps: a step depends only
     // on the case seed and its index); the case ran without keeping them.
+    // From here on a failed write to standard output (a reader gone, a full disk) does not stop
+    // the verb: the violation is shrunk and written to its file all the same, and the verb ends
+    // with the violation's error, which names the seed and case.
+    let _ = summary;
     let steps = campaign::generate_case(case_seed, violation.step + 1, &config.faults);
     let invariant = violation.violations[0].invariant.to_owned();
-    writeln!(out, "shrinking {} steps (invariant {invariant}) ...", steps.len())?;
+    let _ = writeln!(out, "shrinking {} steps (invariant {invariant}) ...", steps.len());
     let minimal = campaign::shrink(&config, case_seed, &steps, &invariant, 2_000);
     let last = campaign::run_case(&config, case_seed, &minimal).violation.map(|v| v.violations).unwrap_or_default();
     let failure = Failure {
@@ -209,20 +214,24 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let path = args.out.join(format!("check-{seed}-case{case}.toml"));
     // The banner before the file: if the write fails after all (--out was checked before the
     // campaign, but the file system may have changed since), the violation is still shown.
-    write!(out, "{}", failure.banner(&path.display().to_string()))?;
+    let _ = write!(out, "{}", failure.banner(&path.display().to_string()));
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
     // Replaying the written text (what `run` will read) catches a scenario file that does not
     // reproduce the case; it runs after the banner, which it does not change.
     match campaign::replays(&config, &text, &invariant) {
         Ok(true) => {}
-        Ok(false) => writeln!(
-            out,
-            "warning: the written scenario did not reproduce the violation (a harness bug; please report)"
-        )?,
-        Err(error) => writeln!(out, "warning: the written scenario does not load: {error}")?,
+        Ok(false) => {
+            let _ = writeln!(
+                out,
+                "warning: the written scenario did not reproduce the violation (a harness bug; please report)"
+            );
+        }
+        Err(error) => {
+            let _ = writeln!(out, "warning: the written scenario does not load: {error}");
+        }
     }
-    bail!("invariant {invariant} broken (seed {seed}, case {case})")
+    bail!("invariant {invariant} broken (seed {seed}, case {case}); minimal case written to {}", path.display())
 }
 
 /// The first violating case: its index, its seed, its violation.

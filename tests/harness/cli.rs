@@ -301,6 +301,39 @@ fn check_prints_the_banner_when_the_failure_file_cannot_be_written() {
     assert!(line.contains("writing") && line.contains(taken.to_str().unwrap()), "{line}");
 }
 
+// Goal: a violation is shrunk and written to its file even when standard output is full or its
+// reader has gone (the banner cannot be shown), and the error line names the file. Method: the
+// review's defect campaign with standard output on /dev/full.
+#[cfg(feature = "defects")]
+#[test]
+fn check_writes_the_failure_file_when_stdout_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let args = ["check", "--defect", "copy_outside_freeze", "--steps", "2000", "--seed", "1", "--quiet", "--out", out];
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    // The first line (the campaign's header) already fails: nothing runs, one error line.
+    let output = storeserv_sim_to(&args, full.into());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(one_error_line(&String::from_utf8_lossy(&output.stderr)).contains("writing to standard output"));
+    // A reader that goes after the header: the campaign runs, finds the violation and writes it.
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let output = std::thread::scope(|scope| {
+        let child = scope.spawn(move || storeserv_sim_to(&args, writer.into()));
+        let mut header = [0u8; 6];
+        std::io::Read::read_exact(&mut reader, &mut header).unwrap();
+        assert_eq!(&header, b"check:");
+        drop(reader);
+        child.join().unwrap()
+    });
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let line = one_error_line(&stderr);
+    let file = dir.path().join("check-1-case0.toml");
+    assert!(line.contains("copies_inside_freeze") && line.contains(file.to_str().unwrap()), "{line}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("--defect copy_outside_freeze"), "{text}");
+}
+
 // Goal (review finding 8): a defect campaign's replay command names the defect, and so
 // reproduces the violation; without `--defect` the same file passes. Method: run the review's
 // defect campaign, then the banner's command with and without its `--defect`.
