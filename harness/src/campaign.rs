@@ -706,8 +706,6 @@ mod tests {
         }
     }
 
-    // Goal (review finding 8): the banner's replay command of a defect run names the defect (and
-    // the feature that builds it), so it reproduces the violation; without one it is unchanged.
     /// A shrunk failure of campaign seed 1, case seed 2, with no steps.
     fn failure_without_steps() -> Failure {
         Failure {
@@ -722,6 +720,8 @@ mod tests {
         }
     }
 
+    // Goal (review finding 8): the banner's replay command of a defect run names the defect (and
+    // the feature that builds it), so it reproduces the violation; without one it is unchanged.
     #[test]
     fn the_replay_command_names_the_defect() {
         let mut failure = failure_without_steps();

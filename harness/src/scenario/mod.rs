@@ -1570,7 +1570,7 @@ fn check_expect(
 }
 
 impl Scenario {
-    /// Where the `index`-th `[[table]]` declaration spanning `span` is: `f.toml:12 [[cpg]] #2`,
+    /// Where the `index`-th `[[table]]` declaration spanning `span` is: `f.toml:12: [[cpg]] #2`,
     /// for errors the model only finds at setup.
     pub fn declaration(&self, table: &str, index: usize, span: &Range<usize>) -> String {
         let line = self.line_starts.partition_point(|start| *start <= span.start);

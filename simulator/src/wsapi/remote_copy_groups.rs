@@ -163,7 +163,7 @@ fn location(name: &str) -> String {
 
 /// A group name from a path: illegal characters → 400 (69); any length (an unknown name → 404).
 fn path_name(name: &str) -> ApiResult<()> {
-    validate_name("remote copy group", name, usize::MAX).map_err(ApiError::from)
+    super::json::path_name("remote copy group", name)
 }
 
 /// The group `name` on `array`, or `NON_EXISTENT_RCOPY_GROUP` (187).
