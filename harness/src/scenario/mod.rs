@@ -531,34 +531,39 @@ pub fn array_system_id(index: usize, array: &toml_format::ArrayToml) -> u32 {
     array.system_id.unwrap_or(20_001 + index as u32)
 }
 
+/// Records that `key` declares the `what` named `name` on `array`, refusing a second declaration
+/// of the same name on the same array.
+fn declared_once<'f>(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    seen: &mut Vec<(&'f str, &'f str)>,
+    what: &str,
+    array: &'f str,
+    name: &'f str,
+) -> Result<(), ScenarioError> {
+    if seen.contains(&(array, name)) {
+        return Err(source.in_table(span, key, format!("{what} `{name}` declared twice on array `{array}`")));
+    }
+    seen.push((array, name));
+    Ok(())
+}
+
 fn check_storage(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) -> Result<(), ScenarioError> {
+    let mut cpgs: Vec<(&str, &str)> = Vec::new();
     for (i, cpg) in file.cpgs.iter().enumerate() {
         let c = cpg.get_ref();
         require(source, &cpg.span(), &format!("cpg[{i}].array"), &names.arrays, &c.array, "array")?;
         not_empty(source, &cpg.span(), &format!("cpg[{i}].name"), &c.name)?;
-        let pair = (c.array.clone(), c.name.clone());
-        if names.cpgs.contains(&pair) {
-            return Err(source.in_table(
-                &cpg.span(),
-                &format!("cpg[{i}].name"),
-                format!("CPG `{}` declared twice on array `{}`", c.name, c.array),
-            ));
-        }
-        names.cpgs.push(pair);
+        declared_once(source, &cpg.span(), &format!("cpg[{i}].name"), &mut cpgs, "CPG", &c.array, &c.name)?;
+        names.cpgs.push((c.array.clone(), c.name.clone()));
     }
     let mut hosts: Vec<(&str, &str)> = Vec::new();
     for (i, host) in file.hosts.iter().enumerate() {
         let h = host.get_ref();
         require(source, &host.span(), &format!("host[{i}].array"), &names.arrays, &h.array, "array")?;
         not_empty(source, &host.span(), &format!("host[{i}].name"), &h.name)?;
-        if hosts.contains(&(h.array.as_str(), h.name.as_str())) {
-            return Err(source.in_table(
-                &host.span(),
-                &format!("host[{i}].name"),
-                format!("host `{}` declared twice on array `{}`", h.name, h.array),
-            ));
-        }
-        hosts.push((&h.array, &h.name));
+        declared_once(source, &host.span(), &format!("host[{i}].name"), &mut hosts, "host", &h.array, &h.name)?;
         names.hosts.push(h.name.clone());
     }
     let primary = names.arrays[0].clone();
@@ -568,14 +573,7 @@ fn check_storage(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) ->
         let key = format!("volume[{i}]");
         require(source, &volume.span(), &format!("{key}.array"), &names.arrays, &v.array, "array")?;
         not_empty(source, &volume.span(), &format!("{key}.name"), &v.name)?;
-        if volumes.contains(&(v.array.as_str(), v.name.as_str())) {
-            return Err(source.in_table(
-                &volume.span(),
-                &format!("{key}.name"),
-                format!("volume `{}` declared twice on array `{}`", v.name, v.array),
-            ));
-        }
-        volumes.push((&v.array, &v.name));
+        declared_once(source, &volume.span(), &format!("{key}.name"), &mut volumes, "volume", &v.array, &v.name)?;
         if !names.cpgs.contains(&(v.array.clone(), v.cpg.clone())) {
             return Err(source.in_table(
                 &volume.span(),
