@@ -138,8 +138,6 @@ pub struct RunReport {
     /// Faults scheduled on the timeline (plan and fault steps) whose time never came: the run
     /// ended first. Each says which fault and when it was due.
     pub faults_never_fired: Vec<String>,
-    /// Things the run did not fail on but a reader should know (e.g. a fault that never fired).
-    pub warnings: Vec<String>,
     /// Violations in all.
     pub violations: usize,
     /// Steps whose expectation failed.
@@ -353,7 +351,6 @@ fn finish(scenario: &Scenario, seed: u64, world: &mut World, steps: Vec<StepRepo
             )
         })
         .collect();
-    let warnings = faults_never_fired.clone();
     RunReport {
         scenario: scenario.name.clone(),
         description: scenario.description.clone(),
@@ -371,7 +368,6 @@ fn finish(scenario: &Scenario, seed: u64, world: &mut World, steps: Vec<StepRepo
         backups_failed: stats.backups_failed,
         faults: stats.faults - faults_never_fired.len() as u64,
         faults_never_fired,
-        warnings,
         timeline: std::mem::take(&mut world.timeline),
         lanes,
     }
