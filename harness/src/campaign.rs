@@ -492,7 +492,7 @@ fn run_steps<S: std::borrow::Borrow<StepToml>>(
             break;
         }
     }
-    outcome.stats = world.stats;
+    outcome.stats = world.stats();
     outcome
 }
 

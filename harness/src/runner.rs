@@ -336,7 +336,7 @@ fn finish(scenario: &Scenario, seed: u64, world: &mut World, steps: Vec<StepRepo
     if world.has_remote() {
         lanes.push((Lane::BackupServer(recovery::repository::Site::Remote), "remote backup server".to_owned()));
     }
-    let stats: WorldStats = world.stats;
+    let stats: WorldStats = world.stats();
     let ended = world.sim.now();
     let faults_never_fired: Vec<String> = world
         .scheduled_faults()
@@ -345,7 +345,7 @@ fn finish(scenario: &Scenario, seed: u64, world: &mut World, steps: Vec<StepRepo
             format!(
                 "{} ({}) never fired: due at {}, the run ended at {}",
                 f.origin,
-                f.description,
+                world.describe_fault(f.fault),
                 crate::scenario::human(f.at - world.start),
                 crate::scenario::human(ended - world.start)
             )
@@ -366,7 +366,7 @@ fn finish(scenario: &Scenario, seed: u64, world: &mut World, steps: Vec<StepRepo
         transactions: stats.transactions,
         backups_ok: stats.backups_ok,
         backups_failed: stats.backups_failed,
-        faults: stats.faults - faults_never_fired.len() as u64,
+        faults: stats.faults,
         faults_never_fired,
         timeline: std::mem::take(&mut world.timeline),
         lanes,

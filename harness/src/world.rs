@@ -91,19 +91,39 @@ pub struct WorldStats {
     pub backups_failed: u64,
     /// Other engine workflows run (mount, unmount, restore, verify, remove).
     pub workflows: u64,
-    /// Faults injected or scheduled (plan and steps; workflow faults included).
+    /// Faults that took effect: scheduled ones (plan and steps) whose time has come, and
+    /// workflow and server faults.
     pub faults: u64,
 }
 
-/// A fault put on the timeline, by the plan or a fault step.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A fault put on the timeline, by the plan or a fault step. Kept as data: its texts are only
+/// built for a report ([`World::describe_fault`], the origin's `Display`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScheduledFault {
     /// When it is due.
     pub at: simulator::Instant,
-    /// Where it comes from: `fault[0] at 10h`, `fault step at 5s`.
-    pub origin: String,
+    /// Where it comes from.
+    pub origin: FaultOrigin,
     /// What it does.
-    pub description: String,
+    pub fault: FaultAction,
+}
+
+/// Where a scheduled fault comes from, displayed as `fault[0] at 10h` or `fault step at 5s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultOrigin {
+    /// The `index`-th `[[fault]]` of the plan, due `at` after the start.
+    Plan { index: usize, at: Duration },
+    /// A fault step taken `at` after the start.
+    Step { at: Duration },
+}
+
+impl std::fmt::Display for FaultOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            FaultOrigin::Plan { index, at } => write!(f, "fault[{index}] at {}", crate::scenario::DurationText(at)),
+            FaultOrigin::Step { at } => write!(f, "fault step at {}", crate::scenario::DurationText(at)),
+        }
+    }
 }
 
 /// What one step did.
@@ -144,7 +164,7 @@ pub struct World {
     /// The reference model (history invariants).
     pub reference: Reference,
     /// Counters.
-    pub stats: WorldStats,
+    stats: WorldStats,
     /// Timeline events collected so far (when enabled).
     pub timeline: Vec<TimelineEvent>,
     /// Virtual time when the first step started.
@@ -398,7 +418,7 @@ impl World {
         };
         world.reference.start(&world.sim, &world.engine, world.server.as_deref(), &world.databases);
         for planned in &scenario.fault_plan {
-            let origin = format!("fault[{}] at {}", planned.index, crate::scenario::DurationText(planned.at));
+            let origin = FaultOrigin::Plan { index: planned.index, at: planned.at };
             world.schedule(start + planned.at, planned.fault, origin);
         }
         world.settle();
@@ -436,11 +456,21 @@ impl World {
         self.scheduled_faults.iter().map(move |f| (f, f.at <= now))
     }
 
-    fn schedule(&mut self, at: simulator::Instant, fault: FaultAction, origin: String) {
+    /// The counters so far, with the scheduled faults whose time has come counted as faults.
+    pub fn stats(&self) -> WorldStats {
+        let now = self.sim.now();
+        let fired = self.scheduled_faults.iter().filter(|f| f.at <= now).count() as u64;
+        WorldStats { faults: self.stats.faults + fired, ..self.stats }
+    }
+
+    /// What `fault` does, naming the arrays (for reports).
+    pub fn describe_fault(&self, fault: FaultAction) -> String {
+        describe_fault(fault, &self.sim)
+    }
+
+    fn schedule(&mut self, at: simulator::Instant, fault: FaultAction, origin: FaultOrigin) {
         let (a, b) = (self.sim.primary(), self.array_at(1.min(self.sim.array_ids().count() - 1)));
-        self.stats.faults += 1;
-        let description = describe_fault(fault, &self.sim);
-        self.scheduled_faults.push(ScheduledFault { at, origin, description });
+        self.scheduled_faults.push(ScheduledFault { at, origin, fault });
         match fault {
             FaultAction::LinkDown(direction) => {
                 self.sim.schedule_fault(at, Fault::LinkDown { from: a, to: b, direction })
@@ -504,11 +534,7 @@ impl World {
                     return StepResult::failed("fault".to_owned(), error);
                 }
                 let at = self.sim.now() + *after;
-                self.schedule(
-                    at,
-                    *fault,
-                    format!("fault step at {}", crate::scenario::DurationText(self.sim.now() - self.start)),
-                );
+                self.schedule(at, *fault, FaultOrigin::Step { at: self.sim.now() - self.start });
                 if after.is_zero() {
                     self.sim.advance(Duration::ZERO);
                 }
