@@ -275,9 +275,6 @@ fn int_value(value: &Value) -> Option<i128> {
     })
 }
 
-/// Checks an object name taken from a request path (spec §1.7, §1.8): empty or an illegal
-/// character is 400 before any lookup. Length is left to the lookup (404): a name too long to
-/// exist cannot be found, and spec §1.8 asks 404 for too-long set names.
 /// Checks a reference to a `what` (max length `max`) or, as `set:<name>`, to a set, against the
 /// 3PAR name rules.
 pub(crate) fn reference(what: &str, name: &str, max: usize) -> ApiResult<()> {
@@ -288,6 +285,9 @@ pub(crate) fn reference(what: &str, name: &str, max: usize) -> ApiResult<()> {
     validate_name(what, bare, max).map_err(ApiError::from)
 }
 
+/// Checks an object name taken from a request path (spec §1.7, §1.8): empty or an illegal
+/// character is 400 before any lookup. Length is left to the lookup (404): a name too long to
+/// exist cannot be found, and spec §1.8 asks 404 for too-long set names.
 pub(crate) fn path_name(what: &str, name: &str) -> ApiResult<()> {
     validate_name(what, name, usize::MAX).map_err(ApiError::from)
 }

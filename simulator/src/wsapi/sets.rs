@@ -109,9 +109,9 @@ fn not_found(kind: Kind, name: &str) -> ApiError {
     error
 }
 
-/// `GET /<kind>/<name>`: illegal characters → 400 (69); unknown or too long → 404 (102).
+/// `GET /<kind>/<name>`: illegal characters → 400 (69, the router's path check); unknown or too
+/// long → 404 (102).
 pub(crate) async fn get(ctx: &Ctx, kind: Kind, name: String) -> ApiResult<Reply> {
-    crate::names::validate_name("set", &name, usize::MAX).map_err(ApiError::from)?;
     let lookup = name.clone();
     let set = ctx
         .model(move |sim, id| render_all(sim.array(id), kind).into_iter().find(|s| s.name == lookup))

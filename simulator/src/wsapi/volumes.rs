@@ -225,9 +225,8 @@ pub(crate) async fn list(ctx: &Ctx, req: &Req) -> ApiResult<Reply> {
     Ok(Reply::json(200, &json!({"total": members.len(), "members": members})))
 }
 
-/// `GET /volumes/<name>`.
+/// `GET /volumes/<name>` (the router has checked the name's characters).
 pub(crate) async fn get(ctx: &Ctx, name: String) -> ApiResult<Reply> {
-    crate::names::validate_name("volume", &name, usize::MAX).map_err(ApiError::from)?;
     // Serialised in the engine, from borrowed names: no copy of the volume's strings.
     let volume = ctx
         .run(move |sim, id| {
