@@ -189,12 +189,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     };
+    // From here on a failed write to standard output (the summary's included: a reader gone, a
+    // full disk) does not stop the verb: the violation is shrunk and written to its file all the
+    // same, and the verb ends with the violation's error, which names the file.
+    //
     // The case's steps up to the violation, generated again (the same steps: a step depends only
     // on the case seed and its index); the case ran without keeping them.
-    // From here on a failed write to standard output (a reader gone, a full disk) does not stop
-    // the verb: the violation is shrunk and written to its file all the same, and the verb ends
-    // with the violation's error, which names the seed and case.
-    let _ = summary;
     let steps = campaign::generate_case(case_seed, violation.step + 1, &config.faults);
     let invariant = violation.violations[0].invariant.to_owned();
     let _ = writeln!(out, "shrinking {} steps (invariant {invariant}) ...", steps.len());

@@ -610,7 +610,9 @@ fn prepare(
     // Placement (spec §3.2): expiration and retention on the primary copies unless periodic; on
     // the backup array's copies in both Remote Copy modes. Each array that will carry them must
     // accept them (its retention maximum, Virtual Lock): refused here, before any copy is taken
-    // or any old set removed, not at the Retention step after BackupComplete.
+    // or any old set removed, not at the Retention step after BackupComplete. The Retention step
+    // itself is placed per mode (`apply_retention`'s callers in backup_none/_sync/_periodic.rs);
+    // a change of placement must change both.
     let periodic = mode.kind() == RemoteCopyMode::Periodic;
     let primary_expiration = if periodic { None } else { fields.expiration_hours };
     let primary_retention = if periodic { None } else { fields.retention_hours };
@@ -1007,7 +1009,8 @@ pub(super) fn backup_complete(sim: &mut Simulation, s: &mut Session<'_>) -> Resu
 }
 
 /// Retention (Virtual Lock) on `copies`, after BackupComplete (a retained copy of an aborted set
-/// could not be deleted). The expiration is set again with it, so retention ≤ expiration holds
+/// could not be deleted). `prepare` has checked that each array carrying `copies` accepts the
+/// times, with the same placement per mode. The expiration is set again with it, so retention ≤ expiration holds
 /// from this instant.
 pub(super) fn apply_retention<'c>(
     sim: &mut Simulation,
