@@ -135,14 +135,19 @@ pub fn validate_iscsi_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks the paths of a create or modify before any lookup (spec §1.8): WWNs well formed
-/// (39), iSCSI names well formed, no path listed twice (`INV_INPUT_DUP_PATH`, spec §15.1).
-fn validate_paths(fc_wwns: &[String], iscsi_names: &[String]) -> Result<()> {
+/// The paths of a create or modify, checked before any lookup (spec §1.8): WWNs well formed
+/// (39), iSCSI names well formed. Returns the WWNs in their standard form.
+fn well_formed_paths(fc_wwns: &[String], iscsi_names: &[String]) -> Result<Vec<String>> {
     let fc: Vec<String> = fc_wwns.iter().map(|w| normalize_wwn(w)).collect::<Result<_>>()?;
     for name in iscsi_names {
         validate_iscsi_name(name)?;
     }
-    check_unique(&fc).map_err(|e| Error::new(ErrorCode::INV_INPUT_DUP_PATH, e.message))?;
+    Ok(fc)
+}
+
+/// No path listed twice (`INV_INPUT_DUP_PATH`, spec §15.1); `fc` in standard form.
+fn unique_paths(fc: &[String], iscsi_names: &[String]) -> Result<()> {
+    check_unique(fc).map_err(|e| Error::new(ErrorCode::INV_INPUT_DUP_PATH, e.message))?;
     check_unique(iscsi_names).map_err(|e| Error::new(ErrorCode::INV_INPUT_DUP_PATH, e.message))
 }
 
@@ -191,14 +196,11 @@ impl ArrayMut<'_> {
                 "a host takes FC WWNs or iSCSI names, not both",
             ));
         }
-        let fc: Vec<String> = spec.fc_wwns.iter().map(|w| normalize_wwn(w)).collect::<Result<_>>()?;
-        for name in &spec.iscsi_names {
-            validate_iscsi_name(name)?;
-        }
+        let fc = well_formed_paths(&spec.fc_wwns, &spec.iscsi_names)?;
         if fc.len() + spec.iscsi_names.len() > MAX_HOST_PATHS {
             return Err(Error::new(ErrorCode::INV_INPUT_EXCEEDS_RANGE, format!("more than {MAX_HOST_PATHS} paths")));
         }
-        validate_paths(&fc, &spec.iscsi_names)?;
+        unique_paths(&fc, &spec.iscsi_names)?;
         let persona = spec.persona.unwrap_or(2);
         validate_persona(persona)?;
         self.require_domain(spec.domain.as_deref())?;
@@ -243,17 +245,25 @@ impl ArrayMut<'_> {
         for chap in [&changes.set_initiator_chap, &changes.set_target_chap].into_iter().flatten() {
             validate_chap(chap)?;
         }
-        match &changes.paths {
-            Some(PathChange::AddFc(wwns) | PathChange::RemoveFc(wwns, _)) => validate_paths(wwns, &[])?,
-            Some(PathChange::AddIscsi(names) | PathChange::RemoveIscsi(names, _)) => validate_paths(&[], names)?,
-            None => {}
-        }
+        // The WWNs of an FC change in standard form (empty for other changes).
+        let wwns = match &changes.paths {
+            Some(PathChange::AddFc(wwns) | PathChange::RemoveFc(wwns, _)) => {
+                let wwns = well_formed_paths(wwns, &[])?;
+                unique_paths(&wwns, &[])?;
+                wwns
+            }
+            Some(PathChange::AddIscsi(names) | PathChange::RemoveIscsi(names, _)) => {
+                well_formed_paths(&[], names)?;
+                unique_paths(&[], names)?;
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
         let host = self.host(name)?.clone();
         let exported = self.is_host_exported(host.id);
         let mut updated = host.clone();
         match &changes.paths {
-            Some(PathChange::AddFc(wwns)) => {
-                let wwns: Vec<String> = wwns.iter().map(|w| normalize_wwn(w)).collect::<Result<_>>()?;
+            Some(PathChange::AddFc(_)) => {
                 if let Some((path, owner)) = self.path_owner(&wwns, &[], Some(host.id)) {
                     return Err(Error::new(
                         ErrorCode::EXISTENT_PATH,
@@ -279,8 +289,7 @@ impl ArrayMut<'_> {
                     }
                 }
             }
-            Some(PathChange::RemoveFc(wwns, force)) => {
-                let wwns: Vec<String> = wwns.iter().map(|w| normalize_wwn(w)).collect::<Result<_>>()?;
+            Some(PathChange::RemoveFc(_, force)) => {
                 remove_paths(&mut updated.fc_wwns, &wwns, name)?;
                 if exported && !force {
                     return Err(Error::new(ErrorCode::EXPORTED_VLUN, format!("host '{name}' has exported VLUNs")));
