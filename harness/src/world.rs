@@ -190,9 +190,9 @@ pub struct SetupError {
     pub error: String,
 }
 
-fn setup<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> SetupError {
-    let what = what.into();
-    move |error| SetupError { what, error: error.to_string() }
+/// The `map_err` of a setup step: `what` (built only on an error) names the declaration.
+fn setup<E: std::fmt::Display, S: Into<String>>(what: impl FnOnce() -> S) -> impl FnOnce(E) -> SetupError {
+    move |error| SetupError { what: what().into(), error: error.to_string() }
 }
 
 impl World {
@@ -211,7 +211,7 @@ impl World {
             let id = crate::scenario::array_system_id(i, a);
             builder.array(ArrayConfig::named(&a.name, id, &format!("16{id}")));
         }
-        let mut sim = builder.build().map_err(setup("arrays"))?;
+        let mut sim = builder.build().map_err(setup(|| "arrays"))?;
         let arrays: Vec<ArrayId> = sim.array_ids().collect();
         if arrays.len() >= 2 {
             let links = file.links.as_ref().map(|l| l.get_ref().clone()).unwrap_or_default();
@@ -232,7 +232,7 @@ impl World {
                 name_on_b: sim.array(a).name().to_owned(),
                 links: vec![spec; links.count.unwrap_or(2) as usize],
             };
-            sim.remote_copy().create_targets(target).map_err(setup("Remote Copy targets"))?;
+            sim.remote_copy().create_targets(target).map_err(setup(|| "Remote Copy targets"))?;
         }
         let by_name = |sim: &Simulation, name: &str| sim.array_by_name(name).expect("validated array name");
         // Setup errors name the declaration (file, line, position) the model refused: what the
@@ -242,14 +242,14 @@ impl World {
             let array = by_name(&sim, &c.array);
             sim.array_mut(array)
                 .create_cpg(CpgSpec { name: c.name.clone(), ..CpgSpec::default() })
-                .map_err(setup(format!("{} `{}`", scenario.declaration("cpg", i, &cpg.span()), c.name)))?;
+                .map_err(setup(|| format!("{} `{}`", scenario.declaration("cpg", i, &cpg.span()), c.name)))?;
         }
         for (i, host) in file.hosts.iter().enumerate() {
             let h = host.get_ref();
             let array = by_name(&sim, &h.array);
             sim.array_mut(array)
                 .create_host(simulator::HostSpec { name: h.name.clone(), ..simulator::HostSpec::default() })
-                .map_err(setup(format!("{} `{}`", scenario.declaration("host", i, &host.span()), h.name)))?;
+                .map_err(setup(|| format!("{} `{}`", scenario.declaration("host", i, &host.span()), h.name)))?;
         }
         for (i, volume) in file.volumes.iter().enumerate() {
             let v = volume.get_ref();
@@ -259,11 +259,9 @@ impl World {
             } else {
                 VolumeSpec::thin(&v.name, &v.cpg, v.size_mib)
             };
-            sim.array_mut(array).create_volume(spec).map_err(setup(format!(
-                "{} `{}`",
-                scenario.declaration("volume", i, &volume.span()),
-                v.name
-            )))?;
+            sim.array_mut(array)
+                .create_volume(spec)
+                .map_err(setup(|| format!("{} `{}`", scenario.declaration("volume", i, &volume.span()), v.name)))?;
         }
         let primary = arrays[0];
         let mut databases = BTreeMap::new();
@@ -272,7 +270,7 @@ impl World {
             let e = exchange.get_ref();
             let host = e.host.clone().unwrap_or_else(|| e.server.to_lowercase());
             let mut server = MailboxServer::create(&mut sim, primary, &e.server, &host, &[])
-                .map_err(setup(format!("[exchange] server `{}`", e.server)))?;
+                .map_err(setup(|| format!("[exchange] server `{}`", e.server)))?;
             for (i, db) in file.databases.iter().enumerate() {
                 let d = db.get_ref();
                 let (db_volume, log_volume) = database_volumes(d);
@@ -289,8 +287,8 @@ impl World {
                     log_volume: spec.log_volume.clone(),
                     group: None,
                 };
-                let database = server.create_database(&mut sim, spec).map_err(setup(declared.clone()))?;
-                database.mount(&mut sim).map_err(setup(format!("{declared}: mount")))?;
+                let database = server.create_database(&mut sim, spec).map_err(setup(|| declared.clone()))?;
+                database.mount(&mut sim).map_err(setup(|| format!("{declared}: mount")))?;
                 databases.insert(d.name.clone(), info);
             }
             server_object = Some(server);
@@ -314,7 +312,7 @@ impl World {
                 policies: Some(policies),
                 ..GroupSpec::new(&g.name, &target, mode)
             };
-            sim.remote_copy().create_group(primary, spec).map_err(setup(declared.clone()))?;
+            sim.remote_copy().create_group(primary, spec).map_err(setup(|| declared.clone()))?;
             let mut volumes: Vec<String> = Vec::new();
             for db in &g.databases {
                 let info = databases.get_mut(db).expect("validated database name");
@@ -332,14 +330,18 @@ impl World {
                 };
                 sim.remote_copy()
                     .admit_volume(primary, &g.name, admit)
-                    .map_err(setup(format!("{declared}: admit {volume}")))?;
+                    .map_err(setup(|| format!("{declared}: admit {volume}")))?;
             }
-            let partner =
-                sim.array(primary).remote_copy().group(&g.name).map(|x| x.partner.clone()).map_err(setup("group"))?;
+            let partner = sim
+                .array(primary)
+                .remote_copy()
+                .group(&g.name)
+                .map(|x| x.partner.clone())
+                .map_err(setup(|| "group"))?;
             if g.start.unwrap_or(true) {
                 sim.remote_copy()
                     .start_group(primary, &g.name, &StartOptions::default())
-                    .map_err(setup(format!("{declared}: start")))?;
+                    .map_err(setup(|| format!("{declared}: start")))?;
                 let deadline = sim.now() + TRANSFER_WAIT;
                 if !sim.advance_until(deadline, |s| s.rc_running_transfers().next().is_none()) {
                     return Err(SetupError {
@@ -375,20 +377,18 @@ impl World {
         config.vss = vss;
         config.defect = options.defect;
         let has_remote = config.remote.is_some();
-        let mut engine = Engine::new(config).map_err(setup("recovery engine"))?;
+        let mut engine = Engine::new(config).map_err(setup(|| "recovery engine"))?;
         let server = server_object.as_ref().map(|s| s.name().to_owned());
         if let Some(object) = server_object {
-            engine.register_mailbox_server(&mut sim, object).map_err(setup("register mailbox server"))?;
+            engine.register_mailbox_server(&mut sim, object).map_err(setup(|| "register mailbox server"))?;
         }
         if let Some(server) = &server {
             for (i, policy) in file.policies.iter().enumerate() {
                 let p = policy.get_ref();
                 let spec = crate::scenario::policy_of(p);
-                engine.set_policy(server, &p.database, spec).map_err(setup(scenario.declaration(
-                    "policy",
-                    i,
-                    &policy.span(),
-                )))?;
+                engine
+                    .set_policy(server, &p.database, spec)
+                    .map_err(setup(|| scenario.declaration("policy", i, &policy.span())))?;
             }
         }
         let config = file.workload.as_ref().map_or_else(WorkloadConfig::default, |w| workload_config(w.get_ref()));
