@@ -791,29 +791,23 @@ fn check_groups(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) -> 
                 ));
             }
         }
-        for (j, db) in g.databases.iter().enumerate() {
-            let at = format!("{key}.databases[{j}]");
-            require(source, &group.span(), &at, &names.databases, db, "database")?;
-            if let Some((_, other)) = grouped.iter().find(|(name, _)| *name == db.as_str()) {
-                return Err(source.in_table(
-                    &group.span(),
-                    &at,
-                    format!("`{db}` is already in group `{other}`; a volume is in one group at most"),
-                ));
+        let members = [
+            ("databases", &g.databases, &names.databases, "database"),
+            ("volumes", &g.volumes, &names.volumes, "primary volume"),
+        ];
+        for (list, members, declared, what) in members {
+            for (j, member) in members.iter().enumerate() {
+                let at = format!("{key}.{list}[{j}]");
+                require(source, &group.span(), &at, declared, member, what)?;
+                if let Some((_, other)) = grouped.iter().find(|(name, _)| *name == member.as_str()) {
+                    return Err(source.in_table(
+                        &group.span(),
+                        &at,
+                        format!("`{member}` is already in group `{other}`; a volume is in one group at most"),
+                    ));
+                }
+                grouped.push((member, &g.name));
             }
-            grouped.push((db, &g.name));
-        }
-        for (j, volume) in g.volumes.iter().enumerate() {
-            let at = format!("{key}.volumes[{j}]");
-            require(source, &group.span(), &at, &names.volumes, volume, "primary volume")?;
-            if let Some((_, other)) = grouped.iter().find(|(name, _)| *name == volume.as_str()) {
-                return Err(source.in_table(
-                    &group.span(),
-                    &at,
-                    format!("`{volume}` is already in group `{other}`; a volume is in one group at most"),
-                ));
-            }
-            grouped.push((volume, &g.name));
         }
         if !names.cpgs.contains(&(names.arrays[1].clone(), g.target_cpg.clone())) {
             return Err(source.in_table(
