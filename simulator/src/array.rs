@@ -175,8 +175,6 @@ pub(crate) struct Counters {
     pub(crate) next_set: u32,
     pub(crate) next_vlun: u64,
     pub(crate) next_task: u32,
-    /// Creation sequence of the next task (never wraps, unlike `next_task`).
-    pub(crate) next_task_sequence: u64,
     pub(crate) next_uuid: u64,
 }
 

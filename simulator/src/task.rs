@@ -193,8 +193,8 @@ impl Array {
     fn insert_task(&mut self, task: Task) {
         let id = task.id;
         assert!(!self.tasks.contains_key(&id), "task id {id} allocated twice");
-        let sequence = self.counters.next_task_sequence;
-        self.counters.next_task_sequence += 1;
+        // After the newest kept task (the newest is never pruned, so sequences only grow).
+        let sequence = self.task_order.last_key_value().map_or(0, |(sequence, _)| sequence + 1);
         self.tasks.insert(id, task);
         self.task_order.insert(sequence, id);
         self.prune_tasks();
