@@ -535,14 +535,15 @@ impl ArrayMut<'_> {
         if volume.is_virtual_copy() {
             return Err(Error::new(ErrorCode::INV_OPERATION_VV_NOT_BASE_VOLUME, format!("'{name}' is a virtual copy")));
         }
+        // Missing objects (404) before the volume's state (409), as for physical copies.
+        let user_cpg = spec.user_cpg.as_deref().map(|c| self.cpg(c).map(|c| c.id)).transpose()?;
+        let snap_cpg = spec.snap_cpg.as_deref().map(|c| self.cpg(c).map(|c| c.id)).transpose()?;
         if volume.online_copy.is_some() {
             return Err(Error::new(
                 ErrorCode::INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS,
                 format!("'{name}' is in an online copy"),
             ));
         }
-        let user_cpg = spec.user_cpg.as_deref().map(|c| self.cpg(c).map(|c| c.id)).transpose()?;
-        let snap_cpg = spec.snap_cpg.as_deref().map(|c| self.cpg(c).map(|c| c.id)).transpose()?;
         if spec.conversion.is_some() && !volume.children.is_empty() && spec.keep_volume.is_none() {
             return Err(Error::new(
                 ErrorCode::INV_INPUT_MISSING_REQUIRED,

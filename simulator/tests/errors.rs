@@ -1036,6 +1036,11 @@ fn task_and_physical_copy_errors() {
             ),
             ("tune an online-copy source", Tune("src", tune()), E::INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS),
             (
+                "tune an online-copy source to an unknown CPG: 404 before 409",
+                Tune("src", TuneSpec { user_cpg: Some("nope".into()), ..tune() }),
+                E::NON_EXISTENT_CPG,
+            ),
+            (
                 "keep an online-copy destination",
                 Tune("dst", TuneSpec { keep_volume: Some("kept".into()), ..tune() }),
                 E::INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS,
