@@ -14,7 +14,7 @@ use crate::event::Event;
 use crate::ids::{TaskId, VolumeId};
 use crate::names::{NAME31, validate_name};
 use crate::time::Instant;
-use crate::volume::{AllocationAlerts, Provisioning, Volume, VolumeKind, VolumePolicies};
+use crate::volume::{AllocationAlerts, CpgRole, Provisioning, Volume, VolumeKind, VolumePolicies, check_cpg_domain};
 
 /// Tasks kept in the list (oldest finished ones are dropped first).
 pub const TASKS_KEPT: usize = 2000;
@@ -454,17 +454,13 @@ impl ArrayMut<'_> {
         let cpg = self.cpg(spec.destination_cpg.as_deref().expect("checked by copy_volume"))?;
         let (cpg_id, domain) = (cpg.id, cpg.domain.clone());
         let snap_cpg = match &spec.snap_cpg {
-            Some(name) => Some(self.cpg(name)?.id),
+            Some(name) => Some(self.cpg(name)?),
             None => None,
         };
-        if let (Some(snap), Some(name)) = (snap_cpg, &spec.snap_cpg)
-            && self.cpg_by_id(snap).expect("resolved above").domain != domain
-        {
-            return Err(Error::new(
-                ErrorCode::CPG_NOT_IN_SAME_DOMAIN,
-                format!("snapshot CPG '{name}' is in another domain"),
-            ));
+        if let Some(snap) = snap_cpg {
+            check_cpg_domain(CpgRole::Snapshot, snap, domain.as_deref())?;
         }
+        let snap_cpg = snap_cpg.map(|c| c.id);
         let dest_id = self.allocate_volume_id(None)?;
         let now = self.now();
         let source_volume = self.vol(source);
