@@ -396,7 +396,7 @@ impl ShardCases {
     /// The case indices, in order.
     pub fn iter(&self) -> impl Iterator<Item = u64> + use<> {
         let cases = *self;
-        (0..cases.len()).map(move |slot| cases.first + slot * cases.stride)
+        (0..cases.len()).map_while(move |slot| cases.get(slot))
     }
 }
 
