@@ -44,8 +44,8 @@ pub struct CheckArgs {
     /// Steps per case (one simulation each), 1 to 100000.
     #[arg(long, default_value_t = campaign::DEFAULT_STEPS_PER_CASE, allow_negative_numbers = true)]
     pub steps_per_case: usize,
-    /// Directory for the minimal failing scenario (created if missing, and checked writable
-    /// before the campaign runs).
+    /// Directory for the minimal failing scenario (created if missing when a scenario is
+    /// written; checked writable before the campaign runs, without leaving a directory behind).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
     /// No progress bar (CI logs).

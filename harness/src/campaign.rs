@@ -396,7 +396,7 @@ impl ShardCases {
     /// The case indices, in order.
     pub fn iter(&self) -> impl Iterator<Item = u64> + use<> {
         let cases = *self;
-        (0..cases.len()).map(move |slot| cases.first + slot * cases.stride)
+        (0..cases.len()).map_while(move |slot| cases.get(slot))
     }
 }
 
@@ -448,22 +448,9 @@ pub fn model_panic(payload: &(dyn std::any::Any + Send)) -> Violation {
 }
 
 /// Runs `steps` from a fresh world seeded `seed`, checking every invariant after every step;
-/// stops at the first step with a violation.
-pub fn run_case(config: &CampaignConfig, seed: u64, steps: &[StepToml]) -> CaseOutcome {
-    run_steps(config, seed, steps)
-}
-
-/// Runs the `config.steps_per_case` generated steps of the case seeded `case_seed` as
-/// [`run_case`] runs `generate_case(case_seed, config.steps_per_case, ..)`, but generates each
-/// step when it runs and keeps none: memory does not grow with the case's length. A violating
-/// case's steps are generated again, up to the violation, with [`generate_case`].
-pub fn run_generated_case(config: &CampaignConfig, case_seed: u64) -> CaseOutcome {
-    let steps = (0..config.steps_per_case as u64).map(|i| generate_step(step_entropy(case_seed, i), &config.faults));
-    run_steps(config, case_seed, steps)
-}
-
-/// The loop of [`run_case`] and [`run_generated_case`], over borrowed or generated steps.
-fn run_steps<S: std::borrow::Borrow<StepToml>>(
+/// stops at the first step with a violation. The steps may be borrowed (`&[StepToml]`, a
+/// replay or a shrinking candidate) or generated as they run ([`run_generated_case`]).
+pub fn run_case<S: std::borrow::Borrow<StepToml>>(
     config: &CampaignConfig,
     seed: u64,
     steps: impl IntoIterator<Item = S>,
@@ -494,6 +481,15 @@ fn run_steps<S: std::borrow::Borrow<StepToml>>(
     }
     outcome.stats = world.stats();
     outcome
+}
+
+/// Runs the `config.steps_per_case` generated steps of the case seeded `case_seed` as
+/// [`run_case`] runs `generate_case(case_seed, config.steps_per_case, ..)`, but generates each
+/// step when it runs and keeps none: memory does not grow with the case's length. A violating
+/// case's steps are generated again, up to the violation, with [`generate_case`].
+pub fn run_generated_case(config: &CampaignConfig, case_seed: u64) -> CaseOutcome {
+    let steps = (0..config.steps_per_case as u64).map(|i| generate_step(step_entropy(case_seed, i), &config.faults));
+    run_case(config, case_seed, steps)
 }
 
 /// Shrinks `steps` (which break `invariant`) to a smaller list that still breaks it: drops the
@@ -697,7 +693,7 @@ mod tests {
             config.steps_per_case = 60;
             for seed in 1..=4 {
                 let generated = run_generated_case(&config, seed);
-                let listed = run_case(&config, seed, &generate_case(seed, 60, &config.faults));
+                let listed = run_case(&config, seed, generate_case(seed, 60, &config.faults));
                 assert_eq!(generated.steps, listed.steps, "{faults} {seed}");
                 assert_eq!(generated.stats, listed.stats, "{faults} {seed}");
                 assert_eq!(generated.violation, listed.violation, "{faults} {seed}");

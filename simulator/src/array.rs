@@ -153,11 +153,8 @@ pub struct Array {
     pub(crate) vluns: std::collections::BTreeMap<u64, Vlun>,
     /// What `vluns` and `volume_sets` say about each volume, indexed.
     pub(crate) exports: crate::vlun::ExportIndex,
-    /// Tasks by id, for `GET /tasks/<id>`.
-    pub(crate) tasks: std::collections::BTreeMap<TaskId, Task>,
-    /// Task ids by creation sequence: the list order (newest last). Ids wrap around after
-    /// 65535, so only this order says which task is newer.
-    pub(crate) task_order: std::collections::BTreeMap<u64, TaskId>,
+    /// Tasks by id, in the list order, and the finished ones in pruning order.
+    pub(crate) tasks: crate::task::TaskList,
     pub(crate) remote_copy: ArrayRemoteCopy,
     pub(crate) counters: Counters,
     /// QoS rules (configuration only).
@@ -192,7 +189,6 @@ impl Array {
             vluns: Default::default(),
             exports: Default::default(),
             tasks: Default::default(),
-            task_order: Default::default(),
             remote_copy: ArrayRemoteCopy::default(),
             counters: Counters {
                 next_volume: 1,
@@ -330,12 +326,12 @@ impl Array {
     /// Tasks, newest first (the order the WSAPI lists them in): by creation, which is descending
     /// id until the ids wrap around after 65535.
     pub fn tasks(&self) -> impl Iterator<Item = &Task> {
-        self.task_order.values().rev().map(|id| self.tasks.get(id).expect("task_order indexes tasks"))
+        self.tasks.newest_first()
     }
 
     /// The task with `id`.
     pub fn task(&self, id: TaskId) -> Result<&Task> {
-        self.tasks.get(&id).ok_or_else(|| Error::new(ErrorCode::NON_EXISTENT_TASK, format!("task {id} does not exist")))
+        self.tasks.get(id).ok_or_else(|| Error::new(ErrorCode::NON_EXISTENT_TASK, format!("task {id} does not exist")))
     }
 
     /// This array's Remote Copy targets and its view of its groups.

@@ -372,12 +372,11 @@ impl ArrayMut<'_> {
 
     /// Creates a host set.
     ///
-    /// Errors: bad name/comment; `INV_INPUT_DUP_NAME`; `NON_EXISTENT_DOMAIN`; `EXISTENT_SET`;
+    /// Errors: bad name, comment or member name; `INV_INPUT_DUP_NAME`; `NON_EXISTENT_DOMAIN`; `EXISTENT_SET`;
     /// `NON_EXISTENT_HOST`; `MEMBER_NOT_IN_SAME_DOMAIN`.
     pub fn create_host_set(&mut self, spec: SetSpec) -> Result<SetId> {
         self.require_online()?;
-        validate_set_input(&spec.name, spec.domain.as_deref(), spec.comment.as_deref())?;
-        check_unique(&spec.members)?;
+        validate_set_input(&spec, "host")?;
         self.require_domain(spec.domain.as_deref())?;
         if self.host_sets.contains_name(&spec.name) {
             return Err(Error::new(ErrorCode::EXISTENT_SET, format!("host set '{}' exists", spec.name)));
@@ -424,7 +423,7 @@ impl ArrayMut<'_> {
     /// would see two volumes there).
     pub fn modify_host_set(&mut self, name: &str, changes: SetChanges) -> Result<()> {
         self.require_online()?;
-        validate_set_changes(&changes)?;
+        validate_set_changes(&changes, "host")?;
         let set = self.host_set(name)?;
         let set_id = set.id;
         let members =

@@ -52,6 +52,7 @@ pub const ALL: &[(&str, Check)] = &[
     ("rc_periodic_images", rc_periodic_images),
     ("rc_resync_guard", rc_resync_guard),
     ("one_volume_per_host_lun", one_volume_per_host_lun),
+    ("volume_domain_is_user_cpg_domain", volume_domain_is_user_cpg_domain),
 ];
 
 /// Runs every check.
@@ -187,6 +188,34 @@ pub fn one_volume_per_host_lun(sim: &Simulation) -> Vec<Violation> {
                 }
                 reached = Some(reached.map_or(last, |end| end.max(last)));
             }
+        }
+    }
+    found
+}
+
+/// WSAPI §5.1 (not a §7 item): a volume's domain is its user CPG's, and every volume has a user
+/// CPG that exists. Creating a volume takes the user CPG's domain, a virtual copy its parent's
+/// user CPG and domain, and a modify or tune refuses a CPG in another domain with
+/// `CPG_NOT_IN_SAME_DOMAIN`; set membership and exports are checked against `domain` alone,
+/// so a volume whose domain drifted from its CPG's would pass checks it should fail.
+pub fn volume_domain_is_user_cpg_domain(sim: &Simulation) -> Vec<Violation> {
+    let mut found = Vec::new();
+    for array in sim.arrays() {
+        for volume in array.volumes() {
+            let cpg = volume.user_cpg.and_then(|id| array.cpg_by_id(id));
+            let detail = match cpg {
+                None => format!("{}: volume {} has no user CPG", array.name(), volume.name),
+                Some(cpg) if cpg.domain != volume.domain => format!(
+                    "{}: volume {} is in {}, its user CPG {} in {}",
+                    array.name(),
+                    volume.name,
+                    volume.domain.as_deref().unwrap_or("no domain"),
+                    cpg.name,
+                    cpg.domain.as_deref().unwrap_or("no domain")
+                ),
+                Some(_) => continue,
+            };
+            found.push(violation("volume_domain_is_user_cpg_domain", "wsapi 5.1", detail));
         }
     }
     found
@@ -440,9 +469,41 @@ pub fn rc_resync_guard(sim: &Simulation) -> Vec<Violation> {
 
 #[cfg(test)]
 mod tests {
-    use super::one_volume_per_host_lun;
+    use super::{one_volume_per_host_lun, volume_domain_is_user_cpg_domain};
+    use crate::ids::CpgId;
     use crate::vlun::{Vlun, VlunTarget, VlunVolume};
-    use crate::{CpgSpec, HostSpec, SetSpec, Simulation, VlunSpec, VolumeSpec};
+    use crate::{CpgSpec, HostSpec, SetSpec, Simulation, SnapshotSpec, VlunSpec, VolumeSpec};
+
+    /// The public API keeps every volume in its user CPG's domain (it refuses a CPG change
+    /// across domains), so the broken states are made behind the checks: a volume moved to
+    /// another domain, and one whose user CPG is gone. The invariant must name each volume;
+    /// before that, volumes and a virtual copy in a domain and outside one must pass.
+    #[test]
+    fn a_volume_outside_its_user_cpgs_domain_is_reported() {
+        let mut sim = Simulation::builder().build().unwrap();
+        let a = sim.primary();
+        let mut array = sim.array_mut(a);
+        array.create_cpg(CpgSpec { name: "plain".into(), ..CpgSpec::default() }).unwrap();
+        let in_domain = CpgSpec { name: "dom".into(), domain: Some("UNIT_TEST_DOMAIN".into()), ..CpgSpec::default() };
+        array.create_cpg(in_domain).unwrap();
+        for (name, cpg) in [("v", "plain"), ("d", "dom"), ("gone", "plain")] {
+            array.create_volume(VolumeSpec { snap_cpg: Some(cpg.into()), ..VolumeSpec::thin(name, cpg, 16) }).unwrap();
+        }
+        array.create_snapshot("d", SnapshotSpec::read_only("d.ro")).unwrap();
+        assert_eq!(volume_domain_is_user_cpg_domain(&sim), []);
+        let array = sim.array_mut(a);
+        let (v, gone) = (array.volume("v").unwrap().id, array.volume("gone").unwrap().id);
+        array.array.vol_mut(v).domain = Some("UNIT_TEST_DOMAIN".into());
+        array.array.vol_mut(gone).user_cpg = Some(CpgId(u32::MAX));
+        let found: Vec<String> = volume_domain_is_user_cpg_domain(&sim).into_iter().map(|v| v.detail).collect();
+        assert_eq!(
+            found,
+            [
+                "SIM-A: volume v is in UNIT_TEST_DOMAIN, its user CPG plain in no domain",
+                "SIM-A: volume gone has no user CPG",
+            ],
+        );
+    }
 
     /// The public API refuses every way to a LUN seen twice, so the broken state is made by
     /// adding a template behind the checks: the invariant must name the host and the LUN.

@@ -14,7 +14,7 @@ use crate::event::Event;
 use crate::ids::{TaskId, VolumeId};
 use crate::names::{NAME31, validate_name};
 use crate::time::Instant;
-use crate::volume::{AllocationAlerts, Provisioning, Volume, VolumeKind, VolumePolicies};
+use crate::volume::{AllocationAlerts, CpgRole, Provisioning, Volume, VolumeKind, VolumePolicies, check_cpg_domain};
 
 /// Tasks kept in the list (oldest finished ones are dropped first).
 pub const TASKS_KEPT: usize = 2000;
@@ -142,6 +142,93 @@ pub struct TuneSpec {
     pub keep_volume: Option<String>,
 }
 
+/// The array's kept tasks, indexed three ways: by id (`GET /tasks/<id>`), by creation (the
+/// list order), and the finished ones by creation (the pruning order).
+///
+/// Design choice: pruning drops the oldest finished task, and active tasks (running online
+/// copies) are never dropped, so with many copies running the oldest finished task may sit
+/// behind thousands of active ones. Keeping the finished tasks in their own creation order
+/// finds it in O(log n) however many are active, where a walk of the creation order cost
+/// O(active tasks) per new task. The cost: a task's status changes only through
+/// [`TaskList::finish`], which moves it into that order, and each task records its sequence.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TaskList {
+    /// Each task by id, with its creation sequence (to find its place in the orders below).
+    by_id: BTreeMap<TaskId, (u64, Task)>,
+    /// Every task's id by creation sequence: the list order (newest last). Ids wrap around
+    /// after 65535, so only this order says which task is newer.
+    by_creation: BTreeMap<u64, TaskId>,
+    /// The ids of the tasks that are not active, by creation sequence: the oldest is pruned
+    /// first.
+    finished_by_creation: BTreeMap<u64, TaskId>,
+}
+
+impl TaskList {
+    /// The task with `id`.
+    pub(crate) fn get(&self, id: TaskId) -> Option<&Task> {
+        self.by_id.get(&id).map(|(_, task)| task)
+    }
+
+    /// Tasks, newest first.
+    pub(crate) fn newest_first(&self) -> impl Iterator<Item = &Task> {
+        self.by_creation.values().rev().map(|id| self.get(*id).expect("by_creation indexes by_id"))
+    }
+
+    fn contains(&self, id: TaskId) -> bool {
+        self.by_id.contains_key(&id)
+    }
+
+    fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// The newest task's creation sequence.
+    fn newest_sequence(&self) -> Option<u64> {
+        self.by_creation.last_key_value().map(|(sequence, _)| *sequence)
+    }
+
+    /// The oldest task that is not active: its sequence and id.
+    fn oldest_finished(&self) -> Option<(u64, TaskId)> {
+        self.finished_by_creation.first_key_value().map(|(sequence, id)| (*sequence, *id))
+    }
+
+    /// Adds `task` as the newest (after the newest kept task: the newest is never pruned, so
+    /// sequences only grow).
+    fn insert(&mut self, task: Task) {
+        let id = task.id;
+        assert!(!self.contains(id), "task id {id} allocated twice");
+        let sequence = self.newest_sequence().map_or(0, |newest| newest + 1);
+        if task.status != TaskStatus::Active {
+            self.finished_by_creation.insert(sequence, id);
+        }
+        self.by_creation.insert(sequence, id);
+        self.by_id.insert(id, (sequence, task));
+        assert_eq!(self.by_id.len(), self.by_creation.len());
+    }
+
+    /// Drops the task with `id`, created at `sequence`.
+    fn remove(&mut self, sequence: u64, id: TaskId) {
+        let removed = self.by_id.remove(&id);
+        assert_eq!(removed.map(|(created, _)| created), Some(sequence));
+        self.by_creation.remove(&sequence);
+        self.finished_by_creation.remove(&sequence);
+    }
+
+    /// Ends active task `id` with `status` (not `Active`) at `now`; returns it, or `None` if
+    /// there is no such task or it is not active.
+    fn finish(&mut self, id: TaskId, status: TaskStatus, now: Instant) -> Option<&Task> {
+        assert_ne!(status, TaskStatus::Active);
+        let (sequence, task) = self.by_id.get_mut(&id)?;
+        if task.status != TaskStatus::Active {
+            return None;
+        }
+        task.status = status;
+        task.finished_at = Some(now);
+        self.finished_by_creation.insert(*sequence, id);
+        Some(task)
+    }
+}
+
 impl Array {
     pub(crate) fn seed_system_tasks(&mut self) {
         let id = self.allocate_task_id();
@@ -173,60 +260,49 @@ impl Array {
             let id = TaskId(self.counters.next_task);
             self.counters.next_task =
                 if self.counters.next_task >= MAX_TASK_ID { 1 } else { self.counters.next_task + 1 };
-            if !self.tasks.contains_key(&id) {
+            if !self.tasks.contains(id) {
                 return id;
             }
         }
-        let oldest_finished = self
-            .task_order
-            .iter()
-            .find(|(_, id)| self.tasks.get(id).is_some_and(|t| t.status != TaskStatus::Active))
-            .map(|(sequence, id)| (*sequence, *id))
+        let (sequence, id) = self
+            .tasks
+            .oldest_finished()
             .expect("an active task's online copy has its own destination volume: fewer than 65,535 are active");
-        self.task_order.remove(&oldest_finished.0);
-        self.tasks.remove(&oldest_finished.1);
-        oldest_finished.1
+        self.tasks.remove(sequence, id);
+        id
     }
 
     /// Adds `task` to the list as its newest member, then drops the oldest finished tasks beyond
     /// `TASKS_KEPT`.
     fn insert_task(&mut self, task: Task) {
         let id = task.id;
-        assert!(!self.tasks.contains_key(&id), "task id {id} allocated twice");
-        // After the newest kept task (the newest is never pruned, so sequences only grow).
-        let sequence = self.task_order.last_key_value().map_or(0, |(sequence, _)| sequence + 1);
-        self.tasks.insert(id, task);
-        self.task_order.insert(sequence, id);
+        self.tasks.insert(task);
         self.prune_tasks();
-        assert!(self.tasks.contains_key(&id), "the newest task is never pruned");
+        assert!(self.tasks.contains(id), "the newest task is never pruned");
     }
 
     /// Drops the oldest finished tasks (by creation, not by id, which wraps) while more than
     /// `TASKS_KEPT` are kept. Active tasks and the newest task are never dropped. Each call
-    /// removes at most the one surplus task a creation adds; the scan skips only active tasks.
+    /// removes at most the one surplus task a creation adds, found in O(log n)
+    /// ([`TaskList`]).
     fn prune_tasks(&mut self) {
         while self.tasks.len() > TASKS_KEPT {
-            let newest = self.task_order.last_key_value().map(|(sequence, _)| *sequence);
-            let oldest_finished = self
-                .task_order
-                .iter()
-                .take_while(|(sequence, _)| Some(**sequence) != newest)
-                .find(|(_, id)| self.tasks.get(id).is_some_and(|t| t.status != TaskStatus::Active))
-                .map(|(sequence, id)| (*sequence, *id));
-            let Some((sequence, id)) = oldest_finished else {
+            let Some((sequence, id)) = self.tasks.oldest_finished() else {
                 break;
             };
-            self.task_order.remove(&sequence);
-            self.tasks.remove(&id);
+            // The oldest finished task is the newest task only when every older one is active.
+            if Some(sequence) == self.tasks.newest_sequence() {
+                break;
+            }
+            self.tasks.remove(sequence, id);
         }
-        assert_eq!(self.tasks.len(), self.task_order.len());
     }
 
     /// Whether `id` is the destination of an active online copy.
     pub fn is_online_copy_destination(&self, id: VolumeId) -> bool {
         self.vol(id)
             .online_copy
-            .and_then(|task| self.tasks.get(&task))
+            .and_then(|task| self.tasks.get(task))
             .and_then(|task| task.online_copy)
             .is_some_and(|(_, dest)| dest == id)
     }
@@ -234,7 +310,7 @@ impl Array {
     /// Renames the tasks named after `volume` from `old` to `new` (a volume rename, spec §5.5).
     /// Bounded by `TASKS_KEPT`.
     pub(crate) fn rename_volume_tasks(&mut self, volume: VolumeId, old: &str, new: &str) {
-        for task in self.tasks.values_mut() {
+        for (_, task) in self.tasks.by_id.values_mut() {
             if task.volume == Some(volume) && task.name == old {
                 new.clone_into(&mut task.name);
             }
@@ -243,7 +319,7 @@ impl Array {
 
     /// Active tasks.
     pub fn active_tasks(&self) -> impl Iterator<Item = &Task> {
-        self.tasks.values().filter(|t| t.status == TaskStatus::Active)
+        self.tasks.by_id.values().map(|(_, task)| task).filter(|t| t.status == TaskStatus::Active)
     }
 }
 
@@ -378,17 +454,13 @@ impl ArrayMut<'_> {
         let cpg = self.cpg(spec.destination_cpg.as_deref().expect("checked by copy_volume"))?;
         let (cpg_id, domain) = (cpg.id, cpg.domain.clone());
         let snap_cpg = match &spec.snap_cpg {
-            Some(name) => Some(self.cpg(name)?.id),
+            Some(name) => Some(self.cpg(name)?),
             None => None,
         };
-        if let (Some(snap), Some(name)) = (snap_cpg, &spec.snap_cpg)
-            && self.cpg_by_id(snap).expect("resolved above").domain != domain
-        {
-            return Err(Error::new(
-                ErrorCode::CPG_NOT_IN_SAME_DOMAIN,
-                format!("snapshot CPG '{name}' is in another domain"),
-            ));
+        if let Some(snap) = snap_cpg {
+            check_cpg_domain(CpgRole::Snapshot, snap, domain.as_deref())?;
         }
+        let snap_cpg = snap_cpg.map(|c| c.id);
         let dest_id = self.allocate_volume_id(None)?;
         let now = self.now();
         let source_volume = self.vol(source);
@@ -473,14 +545,9 @@ impl ArrayMut<'_> {
     /// (`Done`) and by cancellation.
     pub(crate) fn end_task(&mut self, id: TaskId, status: TaskStatus) {
         let now = self.now();
-        let Some(task) = self.array.tasks.get_mut(&id) else {
+        let Some(task) = self.array.tasks.finish(id, status, now) else {
             return;
         };
-        if task.status != TaskStatus::Active {
-            return;
-        }
-        task.status = status;
-        task.finished_at = Some(now);
         let copy = task.online_copy;
         let name = task.name.clone();
         if let Some((source, destination)) = copy {
@@ -701,5 +768,28 @@ mod id_tests {
         }
         let kept_active = array.tasks().filter(|t| t.status == TaskStatus::Active).count();
         assert_eq!(kept_active, active_count, "no active task was dropped");
+    }
+
+    // Goal: a task that finishes after it was created (a cancelled or completed online copy) is
+    // pruned in its creation order like a task that finished at once, while a copy still active
+    // is kept. Guards the finished-task order of `TaskList`, which a task joins when it ends.
+    // Method: two online copies, one cancelled; then exactly enough finished tasks to push both
+    // copies out of the newest `TASKS_KEPT`.
+    #[test]
+    fn tasks_that_end_later_are_pruned_in_creation_order() {
+        let (mut sim, a) = with_volumes(7, &["v", "s0", "s1"]);
+        let mut array = sim.array_mut(a);
+        let cancelled = array.copy_volume("s0", online_copy()).unwrap();
+        let running = array.copy_volume("s1", PhysicalCopySpec { destination: "d1".into(), ..online_copy() }).unwrap();
+        array.cancel_task(cancelled).unwrap();
+        let tunes: Vec<_> = (0..TASKS_KEPT).map(|_| array.tune_volume("v", TuneSpec::default()).unwrap()).collect();
+        let listed: Vec<_> = array.tasks().map(|t| t.id).collect();
+        // The newest TASKS_KEPT - 1 tunes and the running copy; the oldest tune, the cancelled
+        // copy and the system task are gone.
+        assert_eq!(listed.len(), TASKS_KEPT);
+        let newest_tunes: Vec<_> = tunes[1..].iter().rev().copied().collect();
+        assert_eq!(listed[..TASKS_KEPT - 1], newest_tunes[..]);
+        assert_eq!(listed[TASKS_KEPT - 1], running);
+        assert!(array.task(cancelled).is_err(), "the cancelled copy was pruned");
     }
 }

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::array::{Array, ArrayMut};
+use crate::cpg::Cpg;
 use crate::error::{Error, ErrorCode, Result};
 use crate::event::Event;
 use crate::ids::{CpgId, TaskId, VolumeId};
@@ -240,6 +241,40 @@ impl Volume {
     }
 }
 
+/// What a CPG holds for a volume, for the domain rule's errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CpgRole {
+    /// The volume's user space.
+    User,
+    /// The volume's snapshot space.
+    Snapshot,
+}
+
+/// The domain rule for one CPG of a volume (spec §5.1, §5.3, §5.5): `cpg`, in `role`, must be
+/// in `domain`, the volume's (its user CPG's). The one check behind creating a volume, an
+/// online copy's destination, and a modify or tune ([`Array::check_cpg_domains`]).
+///
+/// Errors: `CPG_NOT_IN_SAME_DOMAIN`.
+pub(crate) fn check_cpg_domain(role: CpgRole, cpg: &Cpg, domain: Option<&str>) -> Result<()> {
+    if cpg.domain.as_deref() == domain {
+        return Ok(());
+    }
+    let describe = |domain: Option<&str>| domain.map_or_else(|| "no domain".to_owned(), |d| format!("domain '{d}'"));
+    let role = match role {
+        CpgRole::User => "user",
+        CpgRole::Snapshot => "snapshot",
+    };
+    Err(Error::new(
+        ErrorCode::CPG_NOT_IN_SAME_DOMAIN,
+        format!(
+            "{role} CPG '{}' is in {}, the volume in {}",
+            cpg.name,
+            describe(cpg.domain.as_deref()),
+            describe(domain)
+        ),
+    ))
+}
+
 pub(crate) fn check_range(volume: &Volume, offset: u64, len: u64) -> Result<()> {
     let end = offset.checked_add(len);
     if end.is_none_or(|end| end > volume.size_bytes()) {
@@ -437,17 +472,9 @@ impl Array {
         snap_cpg: Option<CpgId>,
     ) -> Result<()> {
         let volume = self.vol(id);
-        for (role, cpg) in [("user", user_cpg), ("snapshot", snap_cpg)] {
-            let Some(cpg) = cpg.and_then(|c| self.cpgs.get(c)) else {
-                continue;
-            };
-            if cpg.domain != volume.domain {
-                let domain =
-                    volume.domain.as_deref().map_or_else(|| "no domain".to_owned(), |d| format!("domain '{d}'"));
-                return Err(Error::new(
-                    ErrorCode::CPG_NOT_IN_SAME_DOMAIN,
-                    format!("{role} CPG '{}' is not in {domain} of volume '{}'", cpg.name, volume.name),
-                ));
+        for (role, cpg) in [(CpgRole::User, user_cpg), (CpgRole::Snapshot, snap_cpg)] {
+            if let Some(cpg) = cpg.and_then(|c| self.cpgs.get(c)) {
+                check_cpg_domain(role, cpg, volume.domain.as_deref())?;
             }
         }
         Ok(())
@@ -645,13 +672,8 @@ impl ArrayMut<'_> {
             return Err(Error::new(ErrorCode::EXISTENT_VOL, format!("volume '{}' exists", spec.name)));
         }
         let id = self.allocate_volume_id(spec.id)?;
-        if let Some(snap) = snap_cpg
-            && snap.domain != domain
-        {
-            return Err(Error::new(
-                ErrorCode::CPG_NOT_IN_SAME_DOMAIN,
-                format!("snapshot CPG '{}' is in another domain", snap.name),
-            ));
+        if let Some(snap) = snap_cpg {
+            check_cpg_domain(CpgRole::Snapshot, snap, domain.as_deref())?;
         }
         let snap_cpg_id = snap_cpg.map(|c| c.id);
         if spec.provisioning == Provisioning::Full {

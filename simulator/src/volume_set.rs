@@ -92,27 +92,41 @@ pub(crate) fn check_unique(members: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Validates a set name, comment and domain name (the input checks common to both set kinds).
-pub(crate) fn validate_set_input(name: &str, domain: Option<&str>, comment: Option<&str>) -> Result<()> {
-    validate_name("set", name, NAME27)?;
-    if let Some(domain) = domain {
-        validate_name("domain", domain, NAME31)?;
-    }
-    if let Some(comment) = comment {
-        validate_comment(comment, SET_COMMENT_MAX)?;
-    }
-    Ok(())
+/// Checks the names of set members of kind `member` (`"volume"` or `"host"`, both Name31)
+/// against the name rules: empty (45), too long (57), illegal character (69), before any
+/// lookup (spec §1.7, §1.8). The WSAPI calls it too, on `setmembers`, before the rest of the
+/// request.
+pub(crate) fn validate_member_names(member: &str, names: &[String]) -> Result<()> {
+    names.iter().try_for_each(|name| validate_name(member, name, NAME31))
 }
 
-/// Validates the input part of a set change: new name, comment, duplicate member names and the
-/// flash-cache policy (checked before any lookup, as the WSAPI's validation order requires).
-pub(crate) fn validate_set_changes(changes: &SetChanges) -> Result<()> {
+/// Validates a set's name, domain name, comment and member names, and refuses a member listed
+/// twice (the input checks common to both set kinds; `member` as for
+/// [`validate_member_names`]).
+pub(crate) fn validate_set_input(spec: &SetSpec, member: &str) -> Result<()> {
+    validate_name("set", &spec.name, NAME27)?;
+    if let Some(domain) = &spec.domain {
+        validate_name("domain", domain, NAME31)?;
+    }
+    if let Some(comment) = &spec.comment {
+        validate_comment(comment, SET_COMMENT_MAX)?;
+    }
+    validate_member_names(member, &spec.members)?;
+    check_unique(&spec.members)
+}
+
+/// Validates the input part of a set change: new name, comment, member names (`member` as for
+/// [`validate_member_names`]), duplicate member names and the flash-cache policy (checked
+/// before any lookup, as the WSAPI's validation order requires).
+pub(crate) fn validate_set_changes(changes: &SetChanges, member: &str) -> Result<()> {
     if let Some(new_name) = &changes.new_name {
         validate_name("set", new_name, NAME27)?;
     }
     if let Some(comment) = &changes.comment {
         validate_comment(comment, SET_COMMENT_MAX)?;
     }
+    validate_member_names(member, &changes.add)?;
+    validate_member_names(member, &changes.remove)?;
     check_unique(&changes.add)?;
     check_unique(&changes.remove)?;
     if let Some(policy) = changes.flash_cache_policy
@@ -248,12 +262,12 @@ impl ArrayMut<'_> {
 
     /// Creates a volume set.
     ///
-    /// Errors: bad name (57/69/45) or comment; `INV_INPUT_DUP_NAME`; `NON_EXISTENT_DOMAIN`;
-    /// `EXISTENT_SET`; `NON_EXISTENT_VOL` (member); `MEMBER_NOT_IN_SAME_DOMAIN`.
+    /// Errors: bad name (57/69/45), comment or member name (45/57/69); `INV_INPUT_DUP_NAME`;
+    /// `NON_EXISTENT_DOMAIN`; `EXISTENT_SET`; `NON_EXISTENT_VOL` (member);
+    /// `MEMBER_NOT_IN_SAME_DOMAIN`.
     pub fn create_volume_set(&mut self, spec: SetSpec) -> Result<SetId> {
         self.require_online()?;
-        validate_set_input(&spec.name, spec.domain.as_deref(), spec.comment.as_deref())?;
-        check_unique(&spec.members)?;
+        validate_set_input(&spec, "volume")?;
         self.require_domain(spec.domain.as_deref())?;
         if self.volume_sets.contains_name(&spec.name) {
             return Err(Error::new(ErrorCode::EXISTENT_SET, format!("volume set '{}' exists", spec.name)));
@@ -285,7 +299,7 @@ impl ArrayMut<'_> {
     /// exported and a new member's LUN is taken or beyond the last LUN); `EXISTENT_SET` (new name).
     pub fn modify_volume_set(&mut self, name: &str, changes: SetChanges) -> Result<()> {
         self.require_online()?;
-        validate_set_changes(&changes)?;
+        validate_set_changes(&changes, "volume")?;
         let set = self.volume_set(name)?;
         let set_id = set.id;
         let members = set.planned_members(&changes, |n| self.volume_id(n), |d, m| self.check_volume_domains(d, m))?;

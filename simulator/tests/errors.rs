@@ -587,6 +587,17 @@ fn volume_set_errors() {
             ("28-character name", Create(set(&"s".repeat(28), &[])), E::INV_INPUT_EXCEEDS_LENGTH),
             ("illegal name", Create(set("HostSet-!nval!d", &[])), E::INV_INPUT_ILLEGAL_CHAR),
             ("member listed twice", Create(set("s", &["base", "base"])), E::INV_INPUT_DUP_NAME),
+            // Member names follow the name rules in the model too, not only over the WSAPI.
+            ("member name with an illegal character", Create(set("s", &["b&d"])), E::INV_INPUT_ILLEGAL_CHAR),
+            ("empty member name", Create(set("s", &[""])), E::INV_INPUT_EMPTY_STR),
+            ("32-character member name", Create(set("s", &[&"m".repeat(32)])), E::INV_INPUT_EXCEEDS_LENGTH),
+            ("illegal name listed twice", Create(set("s", &["b&d", "b&d"])), E::INV_INPUT_ILLEGAL_CHAR),
+            ("add an illegal member name", Modify("vvset", adding(&["b&d"])), E::INV_INPUT_ILLEGAL_CHAR),
+            (
+                "remove an empty member name",
+                Modify("vvset", SetChanges { remove: vec![String::new()], ..SetChanges::default() }),
+                E::INV_INPUT_EMPTY_STR,
+            ),
             (
                 "unknown domain",
                 Create(SetSpec { domain: Some("NO_DOMAIN".into()), ..set("s", &[]) }),
@@ -818,6 +829,12 @@ fn host_errors() {
             ("delete set member", Delete("h2"), E::HOST_IN_SET),
             ("set name exists", CreateSet(set("hset", &[])), E::EXISTENT_SET),
             ("set with unknown host", CreateSet(set("s", &["nope"])), E::NON_EXISTENT_HOST),
+            ("set member name with an illegal character", CreateSet(set("s", &["b&d"])), E::INV_INPUT_ILLEGAL_CHAR),
+            (
+                "add a 32-character host name",
+                ModifySet("hset", adding(&[&"h".repeat(32)])),
+                E::INV_INPUT_EXCEEDS_LENGTH,
+            ),
             ("set name too long", CreateSet(set(&"s".repeat(28), &[])), E::INV_INPUT_EXCEEDS_LENGTH),
             (
                 "set member in another domain",

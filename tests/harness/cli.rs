@@ -129,6 +129,36 @@ fn check_refuses_an_unusable_out_before_the_campaign() {
     }
 }
 
+// Goal: a `check` that finds no violation writes nothing, so the writability check of `--out`
+// before the campaign leaves no directory behind, while an unusable `--out` below a missing
+// directory still fails before the campaign (and leaves nothing either). Regression: the check
+// created `--out` (and its missing parents) for good, so every clean run left them behind.
+// Method: a clean campaign with `--out` two levels below an empty directory; then one with
+// `--out` below a regular file.
+#[test]
+fn check_without_a_violation_leaves_no_out_directory() {
+    let check = |out: &std::path::Path| {
+        let clean = ["check", "--steps", "200", "--seed", "5", "--faults", "none", "--quiet", "--out"];
+        storeserv_sim(&[&clean[..], &[out.to_str().unwrap()]].concat())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, stdout, stderr) = check(&dir.path().join("new").join("out"));
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("0 violation(s)"), "{stdout}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let (ok, stdout, stderr) = check(&file.join("out"));
+    assert!(!ok, "{stdout}");
+    assert!(!stdout.contains("summary:"), "the campaign ran: {stdout}");
+    let line = one_error_line(&stderr);
+    assert!(line.contains("--out"), "{line}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["a-file"], "left behind: {left:?}");
+}
+
 // Goal (review finding 2): a `--steps-per-case` too large to run is one error line naming the
 // bound, never a panic ("capacity overflow") or an abort (a failed allocation).
 // Method: u64::MAX, 10^11 (the two values of the review) and one past the bound.

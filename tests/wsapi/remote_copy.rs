@@ -148,6 +148,7 @@ async fn group_refusals_change_nothing() {
     };
     let create = |name: &str, targets: serde_json::Value| json!({"name": name, "targets": targets});
     let partner_path = format!("/api/v1/remotecopygroups/{}", partner("g"));
+    let too_long_group = format!("/api/v1/remotecopygroups/{}", "g".repeat(40));
     let cases: Vec<(&str, &str, serde_json::Value, u16, i64)> = vec![
         ("POST", "/api/v1/remotecopygroups", create("n", json!([target(json!({"roleReversed": true}))])), 400, 12),
         ("POST", "/api/v1/remotecopygroups", create("n", json!([target(json!({"groupLastSyncTime": "x"}))])), 400, 12),
@@ -289,6 +290,21 @@ async fn group_refusals_change_nothing() {
         ("GET", "/api/v1/remotecopygroups/g/volumes/NOPE", json!(null), 404, 23),
         ("GET", "/api/v1/remotecopygroups/NOPE/volumes", json!(null), 404, 187),
         ("GET", "/api/v1/remotecopygroups/b&d", json!(null), 400, 69),
+        // Names in paths: the router's one check (400 for an empty or illegal name, before any
+        // lookup; a name too long to exist is simply not found).
+        ("PUT", "/api/v1/remotecopygroups/b&d", json!({"action": 3}), 400, 69),
+        ("POST", "/api/v1/remotecopygroups/b&d", json!({"action": 8}), 400, 69),
+        ("DELETE", "/api/v1/remotecopygroups/b&d", json!(null), 400, 69),
+        ("GET", "/api/v1/remotecopygroups/b&d/volumes", json!(null), 400, 69),
+        ("POST", "/api/v1/remotecopygroups/b&d/volumes", json!({"volumeName": "W"}), 400, 69),
+        ("GET", "/api/v1/remotecopygroups/b&d/volumes/V", json!(null), 400, 69),
+        ("GET", "/api/v1/remotecopygroups/g/volumes/b&d", json!(null), 400, 69),
+        ("DELETE", "/api/v1/remotecopygroups/g/volumes/b&d", json!(null), 400, 69),
+        ("GET", &too_long_group, json!(null), 404, 187),
+        ("PUT", &too_long_group, json!({"action": 3}), 404, 187),
+        ("GET", "/api/v1/remotecopytargets/b&d", json!(null), 400, 69),
+        ("PUT", "/api/v1/remotecopytargets/b&d", json!({"policies": {"mirrorConfig": true}}), 400, 69),
+        ("GET", "/api/v1/remotecopylinks/b&d", json!(null), 400, 69),
         ("PATCH", "/api/v1/remotecopygroups/g", json!(null), 501, 9),
         ("PUT", "/api/v1/remotecopygroups/g/volumes", json!({}), 501, 9),
     ];

@@ -281,6 +281,20 @@ struct Names {
     remote_server: bool,
 }
 
+/// The byte offsets at which the lines of `text` start: 0, then just after each newline.
+fn line_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1))
+}
+
+/// The line and column (both from 1) of byte `offset` in a text whose lines start at
+/// `line_starts` (from [`line_starts`]): one rule for setup errors ([`Source::at`]) and for the
+/// declarations the model's errors name ([`Scenario::declaration`]).
+fn line_and_column(line_starts: &[usize], offset: usize) -> (usize, usize) {
+    let line = line_starts.partition_point(|start| *start <= offset);
+    let column = offset - line_starts[line - 1] + 1;
+    (line, column)
+}
+
 /// Where problems are reported: the file name and its text (for line numbers).
 struct Source<'a> {
     file: &'a str,
@@ -291,9 +305,8 @@ impl Source<'_> {
     /// An error at byte `offset`.
     fn at(&self, offset: usize, key: &str, message: impl Into<String>) -> ScenarioError {
         let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rfind('\n').map_or(offset, |n| offset - n - 1) + 1;
+        let line_starts: Vec<usize> = line_starts(self.text).collect();
+        let (line, column) = line_and_column(&line_starts, offset);
         ScenarioError { file: self.file.to_owned(), line, column, key: key.to_owned(), message: message.into() }
     }
 
@@ -430,7 +443,7 @@ fn validate(source: &Source<'_>, file: ScenarioToml) -> Result<Scenario, Scenari
         steps,
         names,
         path: source.file.to_owned(),
-        line_starts: std::iter::once(0).chain(source.text.match_indices('\n').map(|(i, _)| i + 1)).collect(),
+        line_starts: line_starts(source.text).collect(),
     })
 }
 
@@ -1565,7 +1578,7 @@ impl Scenario {
     /// Where the `index`-th `[[table]]` declaration spanning `span` is: `f.toml:12: [[cpg]] #2`,
     /// for errors the model only finds at setup.
     pub fn declaration(&self, table: &str, index: usize, span: &Range<usize>) -> String {
-        let line = self.line_starts.partition_point(|start| *start <= span.start);
+        let (line, _) = line_and_column(&self.line_starts, span.start);
         format!("{}:{line}: [[{table}]] #{}", self.path, index + 1)
     }
 

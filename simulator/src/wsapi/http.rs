@@ -466,16 +466,23 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
         return unsupported();
     }
     authenticate(ctx, session)?;
-    // One name check for every object named in the path (spec §1.8: 400 before 404).
-    let object_kind = match segs {
-        ["cpgs", ..] => Some("CPG"),
-        ["volumes", ..] => Some("volume"),
-        ["volumesets" | "hostsets", ..] => Some("set"),
-        ["hosts", ..] => Some("host"),
-        _ => None,
+    // One name check for every object named in the path (spec §1.8: 400 before 404), by the
+    // segment's position: a group's volume is named after the group.
+    let named_objects: &[(usize, &str)] = match segs {
+        ["cpgs", ..] => &[(1, "CPG")],
+        ["volumes", ..] => &[(1, "volume")],
+        ["volumesets" | "hostsets", ..] => &[(1, "set")],
+        ["hosts", ..] => &[(1, "host")],
+        ["remotecopygroups", _, "volumes", _] => &[(1, "remote copy group"), (3, "volume")],
+        ["remotecopygroups", ..] => &[(1, "remote copy group")],
+        ["remotecopytargets", ..] => &[(1, "target")],
+        ["remotecopylinks", ..] => &[(1, "link")],
+        _ => &[],
     };
-    if let (Some(what), [_, object, ..]) = (object_kind, segs) {
-        super::json::path_name(what, object)?;
+    for (position, what) in named_objects {
+        if let Some(object) = segs.get(*position) {
+            super::json::path_name(what, object)?;
+        }
     }
     let name = |i: usize| segs[i].to_owned();
     match (method, segs) {

@@ -110,16 +110,6 @@ impl<'a> Obj<'a> {
         self.str(key)?.ok_or_else(|| missing(key))
     }
 
-    /// An optional list of names of objects of kind `what`, each checked like [`Self::name`]
-    /// (spec §1.7, §1.8: 400 before any lookup).
-    pub(crate) fn name_list(&self, key: &str, what: &str, max: usize) -> ApiResult<Option<Vec<String>>> {
-        let names = self.str_list(key)?;
-        for name in names.iter().flatten() {
-            validate_name(what, name, max).map_err(|e| ApiError::from(e).with_ref(key))?;
-        }
-        Ok(names)
-    }
-
     /// A required reference to a `what` (max length `max`) or, as `set:<name>`, to a set.
     pub(crate) fn req_reference(&self, key: &str, what: &str, max: usize) -> ApiResult<String> {
         let name = self.req_str(key)?;

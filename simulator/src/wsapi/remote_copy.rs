@@ -15,11 +15,10 @@
 
 use serde::Serialize;
 
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::http::{Ctx, Reply, Req};
 use super::json::{self, Field, Shape};
 use super::render::{Collection, PortPosJson};
-use crate::names::validate_name;
 use crate::remote_copy::{RcTarget, TargetState};
 use crate::{Error, ErrorCode, Simulation};
 
@@ -72,7 +71,6 @@ pub(crate) async fn list_targets(ctx: &Ctx) -> ApiResult<Reply> {
 
 /// `GET /remotecopytargets/<name>`.
 pub(crate) async fn get_target(ctx: &Ctx, name: String) -> ApiResult<Reply> {
-    validate_name("target", &name, usize::MAX).map_err(ApiError::from)?;
     let target = ctx
         .run(move |sim, id| {
             sim.array(id).remote_copy().target(&name).map(render_target).ok_or_else(|| no_target(&name))
@@ -86,7 +84,6 @@ const MODIFY_TARGET: &[Field] = &[("policies", Shape::Object(TARGET_POLICIES))];
 
 /// `PUT /remotecopytargets/<name>` `{"policies": {"mirrorConfig": bool}}`.
 pub(crate) async fn modify_target(ctx: &Ctx, name: String, req: &Req) -> ApiResult<Reply> {
-    validate_name("target", &name, usize::MAX).map_err(ApiError::from)?;
     let value = json::parse(&req.body)?;
     let body = json::object(&value, MODIFY_TARGET)?;
     let policies = body.obj("policies")?.ok_or_else(|| json::missing("policies"))?;
@@ -141,7 +138,6 @@ pub(crate) async fn list_links(ctx: &Ctx) -> ApiResult<Reply> {
 
 /// `GET /remotecopylinks/<name>`.
 pub(crate) async fn get_link(ctx: &Ctx, name: String) -> ApiResult<Reply> {
-    validate_name("link", &name, usize::MAX).map_err(ApiError::from)?;
     let link = ctx
         .run(move |sim, id| {
             links(sim, id).into_iter().find(|l| l.name == name).ok_or_else(|| {

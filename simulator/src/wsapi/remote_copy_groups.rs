@@ -26,7 +26,7 @@ use super::error::{ApiError, ApiResult};
 use super::http::{Ctx, Reply, Req};
 use super::json::{self, Field, Obj, Shape};
 use super::render::{Collection, iso8601};
-use crate::names::{NAME31, validate_name};
+use crate::names::NAME31;
 use crate::{
     AdmitSpec, Array, DrOptions, Error, ErrorCode, GroupChanges, GroupPolicies, GroupSpec, Mode, RcGroup, Simulation,
     StartOptions, StopOptions, SyncOptions, VolumeKind,
@@ -161,11 +161,6 @@ fn location(name: &str) -> String {
     format!("/api/v1/remotecopygroups/{name}")
 }
 
-/// A group name from a path: illegal characters → 400 (69); any length (an unknown name → 404).
-fn path_name(name: &str) -> ApiResult<()> {
-    super::json::path_name("remote copy group", name)
-}
-
 /// The group `name` on `array`, or `NON_EXISTENT_RCOPY_GROUP` (187).
 fn group<'a>(sim: &'a Simulation, array: crate::ArrayId, name: &str) -> crate::Result<&'a RcGroup> {
     sim.array(array).remote_copy().group(name)
@@ -223,7 +218,6 @@ pub(crate) async fn list(ctx: &Ctx) -> ApiResult<Reply> {
 
 /// `GET /remotecopygroups/<name>`.
 pub(crate) async fn get(ctx: &Ctx, name: String) -> ApiResult<Reply> {
-    path_name(&name)?;
     let group = ctx.run(move |sim, id| group(sim, id, &name).map(|g| render(sim, sim.array(id), g))).await?;
     Ok(Reply::json(200, &group))
 }
@@ -425,7 +419,6 @@ const SYNC: &[Field] =
 /// `PUT /remotecopygroups/<name>`: a modification, or action 1 (admit), 2 (dismiss), 3 (start),
 /// 4 (stop), 5 (synchronize).
 pub(crate) async fn put(ctx: &Ctx, name: String, req: &Req) -> ApiResult<Reply> {
-    path_name(&name)?;
     let value = json::parse(&req.body)?;
     let action = match &value {
         serde_json::Value::Object(map) if map.get("action").is_some_and(|a| !a.is_null()) => {
@@ -598,7 +591,6 @@ fn dr_members(action: u8) -> &'static [&'static str] {
 
 /// `POST /remotecopygroups/<name>`: disaster-recovery actions 6–11.
 pub(crate) async fn post_action(ctx: &Ctx, name: String, req: &Req) -> ApiResult<Reply> {
-    path_name(&name)?;
     let value = json::parse(&req.body)?;
     let body = json::object(&value, DR)?;
     let action = body.enumeration("action", &[6, 7, 8, 9, 10, 11])?.ok_or_else(|| json::missing("action"))?;
@@ -652,7 +644,6 @@ pub(crate) async fn post_action(ctx: &Ctx, name: String, req: &Req) -> ApiResult
 
 /// `DELETE /remotecopygroups/<name>[?keepSnap=true|false]`.
 pub(crate) async fn delete(ctx: &Ctx, name: String, req: &Req) -> ApiResult<Reply> {
-    path_name(&name)?;
     let keep = req.query_flag("keepSnap")?;
     ctx.run(move |sim, id| sim.remote_copy().remove_group(id, &name, keep)).await?;
     Ok(Reply::ok())
@@ -660,7 +651,6 @@ pub(crate) async fn delete(ctx: &Ctx, name: String, req: &Req) -> ApiResult<Repl
 
 /// `GET /remotecopygroups/<name>/volumes`.
 pub(crate) async fn list_volumes(ctx: &Ctx, name: String) -> ApiResult<Reply> {
-    path_name(&name)?;
     let volumes = ctx
         .run(move |sim, id| {
             let group = group(sim, id, &name)?;
@@ -673,8 +663,6 @@ pub(crate) async fn list_volumes(ctx: &Ctx, name: String) -> ApiResult<Reply> {
 /// `GET /remotecopygroups/<name>/volumes/<volume>`: 404 (23) for an unknown volume, 404
 /// `RCOPY_GROUP_VOL_NOT_IN_GROUP` for one outside the group.
 pub(crate) async fn get_volume(ctx: &Ctx, name: String, volume: String) -> ApiResult<Reply> {
-    path_name(&name)?;
-    validate_name("volume", &volume, usize::MAX).map_err(ApiError::from)?;
     let element = ctx
         .run(move |sim, id| {
             let group = group(sim, id, &name)?;
@@ -691,7 +679,6 @@ pub(crate) async fn get_volume(ctx: &Ctx, name: String, volume: String) -> ApiRe
 
 /// `POST /remotecopygroups/<name>/volumes`: admission as action 1, without `action`.
 pub(crate) async fn add_volume(ctx: &Ctx, name: String, req: &Req) -> ApiResult<Reply> {
-    path_name(&name)?;
     let value = json::parse(&req.body)?;
     let body = json::object(&value, &ADMIT[1..])?;
     let volume = admit(ctx, name.clone(), body).await?;
@@ -700,8 +687,6 @@ pub(crate) async fn add_volume(ctx: &Ctx, name: String, req: &Req) -> ApiResult<
 
 /// `DELETE /remotecopygroups/<name>/volumes/<volume>[?keepSnap=true | ?removeSecondaryVolume=true]`.
 pub(crate) async fn remove_volume(ctx: &Ctx, name: String, volume: String, req: &Req) -> ApiResult<Reply> {
-    path_name(&name)?;
-    validate_name("volume", &volume, usize::MAX).map_err(ApiError::from)?;
     let keep = req.query_flag("keepSnap")?;
     let remove_secondary = req.query_flag("removeSecondaryVolume")?;
     if keep && remove_secondary {

@@ -5,10 +5,11 @@ use serde::Serialize;
 
 use super::error::{ApiError, ApiResult};
 use super::http::{Ctx, Reply, Req};
-use super::json::{self, Field, Shape};
+use super::json::{self, Field, Obj, Shape};
 use super::render::Collection;
 use super::volumes::{post_action_name, snapshot_spec};
 use crate::names::{NAME27, NAME31};
+use crate::volume_set::validate_member_names;
 use crate::{Array, ErrorCode, SetChanges, SetSnapshotSpec, SetSpec};
 
 /// Which kind of set a path names.
@@ -120,6 +121,17 @@ pub(crate) async fn get(ctx: &Ctx, kind: Kind, name: String) -> ApiResult<Reply>
     Ok(Reply::json(200, &set))
 }
 
+/// The `setmembers` list, its names checked by the model's rule ([`validate_member_names`])
+/// before the rest of the request (spec §1.7, §1.8: 400 before any lookup), the error naming
+/// the member.
+fn set_members(body: &Obj<'_>, kind: Kind) -> ApiResult<Option<Vec<String>>> {
+    let members = body.str_list("setmembers")?;
+    if let Some(names) = &members {
+        validate_member_names(kind.member(), names).map_err(|e| ApiError::from(e).with_ref("setmembers"))?;
+    }
+    Ok(members)
+}
+
 const CREATE: &[Field] =
     &[("name", Shape::Any), ("domain", Shape::Any), ("comment", Shape::Any), ("setmembers", Shape::Any)];
 
@@ -133,7 +145,7 @@ pub(crate) async fn create(ctx: &Ctx, kind: Kind, req: &Req) -> ApiResult<Reply>
         name: name.clone(),
         domain: body.name("domain", "domain", NAME31)?,
         comment: body.str("comment")?.map(str::to_owned),
-        members: body.name_list("setmembers", kind.member(), NAME31)?.unwrap_or_default(),
+        members: set_members(&body, kind)?.unwrap_or_default(),
     };
     ctx.run(move |sim, id| {
         let mut array = sim.array_mut(id);
@@ -166,7 +178,7 @@ pub(crate) async fn modify(ctx: &Ctx, kind: Kind, name: String, req: &Req) -> Ap
         return Err(ApiError::new(ErrorCode::INV_INPUT_PARAM_CONFLICT));
     }
     let action = body.enumeration("action", &[1, 2, 3, 4])?;
-    let members = body.name_list("setmembers", kind.member(), NAME31)?;
+    let members = set_members(&body, kind)?;
     match (action, &members) {
         (Some(1 | 2), None) => return Err(json::missing("setmembers")),
         (None, Some(_)) => return Err(json::missing("action")),
