@@ -428,7 +428,7 @@ impl Simulation {
 
     /// Writes on the array itself, without Remote Copy (used by the replication model).
     pub(crate) fn local_write(&mut self, array: ArrayId, volume: VolumeId, offset: u64, data: &[u8]) -> Result<()> {
-        self.arrays[array.0 as usize].write_volume(volume, offset, data)
+        self.array_mut(array).write_volume(volume, offset, data)
     }
 
     /// Reads `len` bytes at `offset` of volume `volume` on `array`.

@@ -322,6 +322,7 @@ impl ArrayMut<'_> {
                 format!("'{source}' is in an online copy"),
             ));
         }
+        self.vol(source_id).check_not_stale("copy")?;
         if spec.online { self.online_copy(source_id, spec) } else { self.offline_copy(source_id, spec) }
     }
 
@@ -362,6 +363,7 @@ impl ArrayMut<'_> {
         let dest = self.array.vol_mut(dest_id);
         dest.pages = pages;
         let previous = std::mem::replace(&mut dest.kind, VolumeKind::PhysicalCopy { parent: source });
+        self.array.forget_snapshot_space(dest_id);
         if let VolumeKind::PhysicalCopy { parent } = previous {
             self.array.vol_mut(parent).physical_copies.remove(&dest_id);
         }
@@ -423,6 +425,8 @@ impl ArrayMut<'_> {
             children: BTreeSet::new(),
             family_copies: 0,
             physical_copies: BTreeSet::new(),
+            stale: false,
+            snapshot_pages: crate::snapshot_space::SnapshotPagesCount::default(),
         };
         self.insert_volume(destination);
         let task_id = self.array.allocate_task_id();
@@ -514,6 +518,7 @@ impl ArrayMut<'_> {
         }
         let pages = self.vol(parent).pages.clone();
         self.array.vol_mut(id).pages = pages;
+        self.array.forget_snapshot_space(id);
         self.trace("copy", format_args!("resync physical copy {name}"));
         Ok(self.finished_task(TaskKind::PhysicalCopyResync, id, None))
     }

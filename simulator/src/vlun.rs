@@ -344,6 +344,7 @@ impl ArrayMut<'_> {
             }
             None => {
                 let volume = self.volume(&spec.volume)?;
+                volume.check_not_stale("export")?;
                 (VlunVolume::Volume(volume.id), volume.domain.clone())
             }
         };
