@@ -277,7 +277,7 @@ impl ArrayMut<'_> {
     /// CPG); `INV_INPUT_MISSING_REQUIRED` (online without CPG); `NON_EXISTENT_VOL` (source);
     /// `INV_OPERATION_VV_COPY_TO_SELF`; `NON_EXISTENT_CPG` (online) or `NON_EXISTENT_VOL`
     /// (offline destination); `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS` (source);
-    /// `EXISTENT_VOL` (online destination); `INV_OPERATION_VV_EXPORTED`;
+    /// `INV_OPERATION_VV_SNAPSHOT_STALE` (a stale source); `EXISTENT_VOL` (online destination); `INV_OPERATION_VV_EXPORTED`;
     /// `INV_OPERATION_VV_IN_REMOTE_COPY`; `INV_OPERATION_VV_NOT_BASE_VOLUME` (destination is a snapshot);
     /// `INV_OPERATION_VV_COPY_PARENT_TOO_BIG`; `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`;
     /// online only: `CPG_NOT_IN_SAME_DOMAIN` (snapshot CPG), `NO_SPACE` (fully provisioned

@@ -165,8 +165,8 @@ impl ArrayMut<'_> {
     /// Takes a virtual copy of volume `source`.
     ///
     /// Errors, in order: bad name/comment; time-limit errors; `NON_EXISTENT_VOL` (source);
-    /// `EXISTENT_VOL`; `EXISTENT_ID`; `NO_SNAP_CPG`; `INV_OPERATION_VV_READONLY_TO_READONLY_SNAP`;
-    /// `SNAPSHOT_LIMIT_REACHED`.
+    /// `EXISTENT_VOL`; `EXISTENT_ID`; `INV_OPERATION_VV_SNAPSHOT_STALE` (a stale source);
+    /// `NO_SNAP_CPG`; `INV_OPERATION_VV_READONLY_TO_READONLY_SNAP`; `SNAPSHOT_LIMIT_REACHED`.
     ///
     /// Cost: O(log n) in the number of volumes, O(1) in volume size and data written.
     pub fn create_snapshot(&mut self, source: &str, spec: SnapshotSpec) -> Result<VolumeId> {
@@ -218,7 +218,8 @@ impl ArrayMut<'_> {
     ///
     /// Errors: `NON_EXISTENT_VOL`; `INV_OPERATION_VV_BASE_VOLUME` (not a copy);
     /// `INV_OPERATION_PARAM_CONFLICT` (online with priority); `INV_INPUT_BAD_ENUM_VALUE` (priority
-    /// not 1..=3); `INV_OPERATION_VV_EXPORTED` (copy
+    /// not 1..=3); `INV_OPERATION_VV_SNAPSHOT_STALE` (the copy, or the target, is stale);
+    /// `INV_OPERATION_VV_EXPORTED` (copy
     /// exported); `INV_OPERATION_PARENT_VV_EXPORTED` (target exported, not online);
     /// `RCOPY_GROUP_STARTED`; `INV_OPERATION_VV_IN_REMOTE_COPY` (stopped group without
     /// `allow_remote_copy_parent`); `INV_OPERATION_PARENT_SIZE_HAS_INCREASED`.
@@ -297,7 +298,9 @@ impl ArrayMut<'_> {
     /// its own parent first (`updatevv -ro`).
     ///
     /// Errors: `NON_EXISTENT_VOL`; `INV_OPERATION_VV_BASE_VOLUME` (not a copy); `HAS_CHILD`;
-    /// `RETAINED`; `INV_OPERATION_RO_PARENT_HAS_RW_CHILDREN` (with `-ro`, parent shared).
+    /// `RETAINED`; `INV_OPERATION_VV_SNAPSHOT_STALE` (the volume the content comes from is stale);
+    /// `INV_OPERATION_RO_PARENT_HAS_RW_CHILDREN` (with `-ro`, parent shared). A stale copy is
+    /// valid again after a refresh.
     pub fn refresh_snapshot(&mut self, snapshot: &str, refresh_read_only_parent: bool) -> Result<()> {
         self.require_online()?;
         let copy = self.volume(snapshot)?;
