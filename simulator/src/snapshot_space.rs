@@ -30,9 +30,11 @@
 //! Main design choice: the count is kept per tree, on the base volume, and only for trees a
 //! limit applies to. It is made by a scan of the tree (each valid copy diffed against the base:
 //! O(snapshot pages × depth)) the first time a checked write needs it, then kept by each
-//! checked write: per page written, a look-up of that page in each valid copy of the tree
-//! (O(pages × copies × depth)). Anything else that changes a tree's pages (promote, refresh,
-//! deleting a copy, Remote Copy, physical copies, fills) forgets the count. A write into a tree
+//! checked write: per page written, a look-up of that page in the valid copies of the tree,
+//! newest first, until one holds it (O(pages × copies × depth) at worst, usually one copy per
+//! page). Anything else that changes a tree's pages (promote, refresh,
+//! Remote Copy, physical copies, fills) forgets the count; deleting a copy keeps it (per page
+//! where the copy differs from the base, a look-up in the other copies). A write into a tree
 //! no limit applies to (the default) costs what it did before: a check of the base's copy count,
 //! its alert and its snapshot CPG's growth limit. A write checked against a CPG growth limit also
 //! passes over the array's volumes (no page visited, except to count a tree whose count was
@@ -45,7 +47,7 @@ use std::fmt;
 use crate::array::{Array, ArrayMut};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{CpgId, VolumeId};
-use crate::page::{PAGE_SIZE_U64, PageIndex, PageMap};
+use crate::page::{PAGE_SIZE_U64, PageIndex, PageMap, PageRef};
 use crate::volume::{Provisioning, Volume, VolumeKind};
 
 /// Pages in one MiB.
@@ -164,18 +166,13 @@ impl Array {
     /// New snapshot pages a write of `len` bytes at `offset` into volume `id` needs (see the
     /// module doc): per page written, whether the old page becomes held by copies only (a base
     /// write) or whether the written copy's page is a new one (a copy write).
-    fn snapshot_pages_needed(&self, id: VolumeId, base: VolumeId, copies: &[VolumeId], offset: u64, len: u64) -> u64 {
+    fn snapshot_pages_needed(&self, id: VolumeId, base: VolumeId, offset: u64, len: u64) -> u64 {
         if len == 0 {
             return 0;
         }
         let (first, last) = (offset / PAGE_SIZE_U64, (offset + len - 1) / PAGE_SIZE_U64);
         let base_pages = &self.vol(base).pages;
-        let held_by_copy = |index: PageIndex, except: VolumeId, page| {
-            copies
-                .iter()
-                .filter(|c| **c != except)
-                .any(|c| self.vol(*c).pages.page(index).is_some_and(|held| held.same_as(page)))
-        };
+        let held_by_copy = |index: PageIndex, except: VolumeId, page| self.held_by_copy(base, index, except, page);
         let mut needed = 0;
         for index in (first..=last).map(PageIndex) {
             if id == base {
@@ -195,6 +192,42 @@ impl Array {
             }
         }
         needed
+    }
+
+    /// Whether a valid copy below `parent` other than `except` holds `page` at `index`.
+    /// Depth first, newest child first, stopping at the first holder: the newest copies are the
+    /// likeliest to still share the base's page, so a write into a tree of many copies usually
+    /// looks at one (recursion bounded by the tree's depth).
+    fn held_by_copy(&self, parent: VolumeId, index: PageIndex, except: VolumeId, page: PageRef<'_>) -> bool {
+        self.vol(parent).children.iter().rev().any(|child| {
+            let copy = self.vol(*child);
+            let holds = *child != except && !copy.stale && copy.pages.page(index).is_some_and(|p| p.same_as(page));
+            holds || self.held_by_copy(*child, index, except, page)
+        })
+    }
+
+    /// Keeps the count of the tree of virtual copy `copy`, which is about to be removed: the
+    /// pages it alone held stop being snapshot space (per page where it differs from the base,
+    /// a look-up in each other valid copy), instead of forgetting the count and scanning the
+    /// tree at the next checked write.
+    pub(crate) fn release_snapshot_space(&mut self, copy: VolumeId) {
+        let volume = self.vol(copy);
+        let VolumeKind::VirtualCopy { base, .. } = volume.kind else { return };
+        let Some(count) = self.vol(base).snapshot_pages.0 else { return };
+        if volume.stale {
+            return;
+        }
+        let mut freed = 0;
+        let everything = PageIndex(0)..PageIndex(u64::MAX);
+        volume.pages.for_each_change_in(&self.vol(base).pages, everything, |index, _, page| {
+            if let Some(page) = page
+                && !self.held_by_copy(base, index, copy, page)
+            {
+                freed += 1;
+            }
+        });
+        assert!(freed <= count, "a copy frees at most its tree's count");
+        self.vol_mut(base).snapshot_pages = SnapshotPagesCount(Some(count - freed));
     }
 
     /// User space in `cpg` (fully provisioned sizes and written thin pages of its base volumes)
@@ -236,9 +269,8 @@ impl ArrayMut<'_> {
             }
             return Ok(());
         };
-        let copies = self.valid_tree_copies(base);
-        let used = self.counted_snapshot_pages(base, &copies);
-        let needed = self.snapshot_pages_needed(id, base, &copies, offset, len);
+        let used = self.counted_snapshot_pages(base);
+        let needed = self.snapshot_pages_needed(id, base, offset, len);
         if needed == 0 {
             return Ok(());
         }
@@ -278,11 +310,11 @@ impl ArrayMut<'_> {
     }
 
     /// The kept count of the tree of `base`, counted now (and kept) if it was forgotten.
-    fn counted_snapshot_pages(&mut self, base: VolumeId, copies: &[VolumeId]) -> u64 {
+    fn counted_snapshot_pages(&mut self, base: VolumeId) -> u64 {
         if let Some(count) = self.vol(base).snapshot_pages.0 {
             return count;
         }
-        let count = self.count_snapshot_pages(base, copies);
+        let count = self.snapshot_space_pages(base);
         self.array.vol_mut(base).snapshot_pages = SnapshotPagesCount(Some(count));
         count
     }
@@ -297,8 +329,7 @@ impl ArrayMut<'_> {
             .map(|v| v.id)
             .collect();
         for base in forgotten {
-            let copies = self.valid_tree_copies(base);
-            self.counted_snapshot_pages(base, &copies);
+            self.counted_snapshot_pages(base);
         }
         self.cpg_pages_used(cpg, |base| base.snapshot_pages.0.expect("counted above"))
     }

@@ -580,13 +580,13 @@ impl Array {
 
     /// Removes `id` (preconditions checked by `delete_blocker`) and unlinks it from its family.
     pub(crate) fn remove_volume(&mut self, id: VolumeId) -> Volume {
+        self.release_snapshot_space(id);
         let name = self.vol(id).name.clone();
         let volume = self.volumes.remove(id, &name);
         if let VolumeKind::VirtualCopy { parent, base } = volume.kind {
             self.vol_mut(parent).children.remove(&id);
             let base = self.vol_mut(base);
             base.family_copies -= 1;
-            self.forget_snapshot_space(parent);
         }
         if let VolumeKind::PhysicalCopy { parent } = volume.kind {
             self.vol_mut(parent).physical_copies.remove(&id);
