@@ -8,6 +8,11 @@
 //!   every timed write lands on a page the newest copy still shares, so it is a copy-on-write that
 //!   keeps the old page alive: between rounds of [`ROUND`] writes the newest copy is deleted and
 //!   retaken (untimed), which keeps the copy count constant and memory bounded.
+//! - `write_16k_limited/<copies>`: the writes of `write_16k/<copies>` (1, 100 or 1000 copies)
+//!   into a base whose `ssSpcAllocLimitPct` is 100 (never reached), so every write is checked
+//!   against its tree's snapshot space: per page, a look-up in the copies, newest first; the
+//!   untimed delete of the newest copy between rounds keeps the count (see
+//!   `simulator::snapshot_space`). Compare with `write_16k/<copies>`, which no limit applies to.
 //! - `write_16k/floor`: allocating and filling a fresh 16 KiB buffer, the least a write can cost.
 //!   The buffer replaces the oldest of 4,096 live ones (the writes' 64 MiB working set), so it is
 //!   filled in memory as cold as a real write's; a hot loop that frees and reallocates one
@@ -41,7 +46,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use simulator::{
-    ArrayConfig, ArrayId, CpgSpec, HostSpec, PAGE_SIZE, SetSpec, Simulation, SnapshotSpec, VlunSpec, VolumeSpec,
+    AllocationAlerts, ArrayConfig, ArrayId, CpgSpec, HostSpec, PAGE_SIZE, SetSpec, Simulation, SnapshotSpec, VlunSpec,
+    VolumeChanges, VolumeSpec,
 };
 
 const MIB: u64 = 1 << 20;
@@ -188,34 +194,8 @@ fn lun_read(c: &mut Criterion) {
 fn write_16k(c: &mut Criterion) {
     let mut group = c.benchmark_group("write_16k");
     for copies in [0u32, 100, 1000] {
-        let (mut sim, a) = volume_with_copies(1024, copies);
-        let page = vec![0x5Au8; PAGE_SIZE];
-        let mut cursor = 0u64;
-        group.bench_function(BenchmarkId::from_parameter(copies), |b| {
-            b.iter_custom(|iters| {
-                let mut timed = Duration::ZERO;
-                let mut done = 0;
-                while done < iters {
-                    if copies > 0 {
-                        // Retake the newest copy so it shares every page the next round writes.
-                        let newest = format!("c{}", copies - 1);
-                        sim.array_mut(a).delete_volume(&newest).unwrap();
-                        sim.array_mut(a).create_snapshot("base", SnapshotSpec::read_only(&newest)).unwrap();
-                    }
-                    let round = ROUND.min(iters - done);
-                    let start = Instant::now();
-                    for _ in 0..round {
-                        // A stride coprime with the page count visits every written page.
-                        let index = (cursor * 61) % WRITTEN_PAGES;
-                        cursor += 1;
-                        black_box(sim.write(a, "base", index * PAGE_SIZE as u64, &page).unwrap());
-                    }
-                    timed += start.elapsed();
-                    done += round;
-                }
-                timed
-            });
-        });
+        let (sim, a) = volume_with_copies(1024, copies);
+        bench_writes(&mut group, sim, a, copies);
     }
     // The floor works in the same 64 MiB of live pages as the writes above: each fresh page
     // replaces the oldest of 4,096, so it lands in memory as cold as a real write's.
@@ -233,9 +213,60 @@ fn write_16k(c: &mut Criterion) {
     group.finish();
 }
 
+/// `write_16k_limited/<copies>`: the writes of `write_16k` into a tree with a snapshot-space
+/// limit (100 %, never reached), so each copy-on-write is counted.
+fn write_16k_limited(c: &mut Criterion) {
+    let mut group = c.benchmark_group("write_16k_limited");
+    for copies in [1u32, 100, 1000] {
+        let (mut sim, a) = volume_with_copies(1024, copies);
+        let alerts = AllocationAlerts { snapshot_limit_pct: 100, ..AllocationAlerts::default() };
+        let changes = VolumeChanges { alerts: Some(alerts), ..VolumeChanges::default() };
+        sim.array_mut(a).modify_volume("base", changes).unwrap();
+        bench_writes(&mut group, sim, a, copies);
+    }
+    group.finish();
+}
+
+/// Times page writes of `base` with `copies` copies present, the newest retaken every [`ROUND`]
+/// writes (see the module doc, `write_16k`).
+fn bench_writes(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    mut sim: Simulation,
+    a: ArrayId,
+    copies: u32,
+) {
+    let page = vec![0x5Au8; PAGE_SIZE];
+    let mut cursor = 0u64;
+    group.bench_function(BenchmarkId::from_parameter(copies), |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                if copies > 0 {
+                    // Retake the newest copy so it shares every page the next round writes.
+                    let newest = format!("c{}", copies - 1);
+                    sim.array_mut(a).delete_volume(&newest).unwrap();
+                    sim.array_mut(a).create_snapshot("base", SnapshotSpec::read_only(&newest)).unwrap();
+                }
+                let round = ROUND.min(iters - done);
+                let start = Instant::now();
+                for _ in 0..round {
+                    // A stride coprime with the page count visits every written page.
+                    let index = (cursor * 61) % WRITTEN_PAGES;
+                    cursor += 1;
+                    black_box(sim.write(a, "base", index * PAGE_SIZE as u64, &page).unwrap());
+                }
+                timed += start.elapsed();
+                done += round;
+            }
+            timed
+        });
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(2));
-    targets = vc_create, vc_delete, host_delete, vlun_create, lun_read, write_16k
+    targets = vc_create, vc_delete, host_delete, vlun_create, lun_read, write_16k, write_16k_limited
 }
 criterion_main!(benches);

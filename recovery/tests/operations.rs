@@ -402,3 +402,44 @@ fn restore_onto_secondaries_is_refused(kind: RestoreKind) {
     assert!(error.to_string().contains("takes no host writes"), "{error}");
     assert_eq!(world.sim.digest(), before, "a refused restore changes nothing");
 }
+
+#[test]
+fn a_stale_copy_makes_verify_mount_and_restore_fail_with_its_code() {
+    // Goal: spec §7.1/8 seen from Recovery Manager. A backup whose database copy went stale (a
+    // snapshot-space failure under stale_ss) is not treated as valid: verify, mount and both
+    // restores answer the array's INV_OPERATION_VV_SNAPSHOT_STALE (942), nothing panics, and the
+    // backup can still be removed.
+    // Method: give the database volume, past its database file, one page more than a 1 %
+    // snapshot-space limit allows, back up, set the limit and overwrite those pages.
+    const PAGE: usize = simulator::PAGE_SIZE;
+    const FAR: u64 = 128 << 20;
+    let mut world = World::new(47, Replication::None);
+    world.work(20);
+    let a = world.a;
+    let size = world.sim.array(a).volume(DB_VOLUME).unwrap().size_bytes();
+    let pages = (size / 100 / PAGE as u64) as usize + 1;
+    world.sim.write(a, DB_VOLUME, FAR, &vec![1; pages * PAGE]).unwrap();
+    let key = world.backup().key;
+    let alerts = simulator::AllocationAlerts { snapshot_limit_pct: 1, ..simulator::AllocationAlerts::default() };
+    let changes = simulator::VolumeChanges { alerts: Some(alerts), ..simulator::VolumeChanges::default() };
+    world.sim.array_mut(a).modify_volume(DB_VOLUME, changes).unwrap();
+    world.sim.write(a, DB_VOLUME, FAR, &vec![2; pages * PAGE]).unwrap();
+    let db_copy = world.entry(Site::Local, &key).unwrap().copies[0].copy_volume.clone();
+    assert!(world.sim.array(a).volume(&db_copy).unwrap().is_stale(), "{db_copy} is stale");
+    let stale_code = |error: &recovery::Error| match error {
+        recovery::Error::Array(e) => Some(e.code),
+        _ => None,
+    };
+    let expected = Some(ErrorCode::INV_OPERATION_VV_SNAPSHOT_STALE);
+    let error = world.engine.verify(&world.sim, Site::Local, &key).unwrap_err();
+    assert_eq!(stale_code(&error), expected, "verify: {error}");
+    let error = world.engine.mount(&mut world.sim, Site::Local, &key, LOCAL_HOST).unwrap_err();
+    assert_eq!(stale_code(&error), expected, "mount: {error}");
+    assert!(world.entry(Site::Local, &key).unwrap().mounted.is_none());
+    let error = world.engine.restore(&mut world.sim, Site::Local, &key, RestoreKind::VolumePromote).unwrap_err();
+    assert_eq!(stale_code(&error), expected, "volume promote: {error}");
+    let file_copy = RestoreKind::FileCopy { host: LOCAL_HOST.into() };
+    let error = world.engine.restore(&mut world.sim, Site::Local, &key, file_copy).unwrap_err();
+    assert_eq!(stale_code(&error), expected, "file copy: {error}");
+    world.engine.remove(&mut world.sim, Site::Local, &key).unwrap();
+}

@@ -38,7 +38,9 @@ pub struct CpgSpec {
     pub domain: Option<String>,
     /// Growth increment, MiB.
     pub growth_increment_mib: Option<u64>,
-    /// Growth limit, MiB: fully provisioned allocations beyond it fail with `NO_SPACE`.
+    /// Growth limit, MiB: fully provisioned allocations beyond it fail with `NO_SPACE`, and so
+    /// does snapshot space beyond it for the trees whose base draws snapshot space from this CPG
+    /// (see `snapshot_space`).
     pub growth_limit_mib: Option<u64>,
     /// Growth warning, MiB.
     pub growth_warning_mib: Option<u64>,

@@ -45,6 +45,7 @@ pub type Check = fn(&Simulation) -> Vec<Violation>;
 pub const ALL: &[(&str, Check)] = &[
     ("copy_tree_shape", copy_tree_shape),
     ("retention_within_expiration", retention_within_expiration),
+    ("snapshot_space_accounting", snapshot_space_accounting),
     ("rc_membership", rc_membership),
     ("rc_single_writer", rc_single_writer),
     ("rc_concurrent_syncs", rc_concurrent_syncs),
@@ -159,6 +160,51 @@ pub fn retention_within_expiration(sim: &Simulation) -> Vec<Violation> {
                     "7.1/3",
                     format!("{}: {} retained past its expiration", array.name(), volume.name),
                 ));
+            }
+        }
+    }
+    found
+}
+
+/// §7.1/8, the part the state shows: a stale volume is a virtual copy whose data was discarded
+/// (it holds no page, so nothing can read its old bytes), and every tree's kept snapshot-space
+/// count (kept while a limit applies, see `snapshot_space`) equals a count made now by a scan;
+/// a kept count that drifted would let a write past a limit or refuse one within it. That a
+/// failure made the copies stale (`stale_ss`) or failed the write and changed nothing
+/// (`no_stale_ss`) needs history: `snapshot_space::snapshot_space_failures_follow_the_policy`
+/// checks it against a reference model.
+pub fn snapshot_space_accounting(sim: &Simulation) -> Vec<Violation> {
+    let mut found = Vec::new();
+    for array in sim.arrays() {
+        for volume in array.volumes() {
+            if volume.is_stale() && (!volume.is_virtual_copy() || volume.pages().page_count() != 0) {
+                found.push(violation(
+                    "snapshot_space_accounting",
+                    "7.1/8",
+                    format!(
+                        "{}: stale volume {} is not a virtual copy without data ({} pages)",
+                        array.name(),
+                        volume.name,
+                        volume.pages().page_count()
+                    ),
+                ));
+            }
+            if volume.is_virtual_copy() {
+                continue;
+            }
+            if let Some(kept) = array.kept_snapshot_pages(volume.id) {
+                let counted = array.snapshot_space_pages(volume.id);
+                if kept != counted {
+                    found.push(violation(
+                        "snapshot_space_accounting",
+                        "7.1/8",
+                        format!(
+                            "{}: the tree of {} keeps {kept} snapshot pages, a scan counts {counted}",
+                            array.name(),
+                            volume.name
+                        ),
+                    ));
+                }
             }
         }
     }

@@ -47,6 +47,7 @@ pub mod qos;
 mod registry;
 pub mod remote_copy;
 pub mod simulation;
+pub mod snapshot_space;
 mod streaming;
 pub mod task;
 pub mod time;

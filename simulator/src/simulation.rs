@@ -409,7 +409,10 @@ impl Simulation {
     /// its acknowledgement: the data was applied and survives the crash, but the caller must treat
     /// its outcome as indeterminate); `NON_EXISTENT_VOL`; `INV_OPERATION_VV_READ_ONLY`;
     /// `INV_INPUT_EXCEEDS_RANGE`; `RCOPY_VOLUME_IS_SECONDARY`; `RCOPY_GROUP_WRITE_FAILED`
-    /// (synchronous group with `fail_wrt_on_err` and the secondary unreachable).
+    /// (synchronous group with `fail_wrt_on_err` and the secondary unreachable);
+    /// `INV_OPERATION_VV_SNAPSHOT_STALE` (a stale copy); `NO_SPACE` (past the tree's snapshot
+    /// space: a base with `no_stale_ss`, or a read-write copy; see `snapshot_space`, which also
+    /// says how a base with `stale_ss` makes its copies stale instead).
     pub fn write(&mut self, array: ArrayId, volume: &str, offset: u64, data: &[u8]) -> Result<WriteAck> {
         let id = {
             let a = self.array(array);
@@ -428,12 +431,13 @@ impl Simulation {
 
     /// Writes on the array itself, without Remote Copy (used by the replication model).
     pub(crate) fn local_write(&mut self, array: ArrayId, volume: VolumeId, offset: u64, data: &[u8]) -> Result<()> {
-        self.arrays[array.0 as usize].write_volume(volume, offset, data)
+        self.array_mut(array).write_volume(volume, offset, data)
     }
 
     /// Reads `len` bytes at `offset` of volume `volume` on `array`.
     ///
-    /// Errors: `ARRAY_OFFLINE`; `NON_EXISTENT_VOL`; `INV_INPUT_EXCEEDS_RANGE`.
+    /// Errors: `ARRAY_OFFLINE`; `NON_EXISTENT_VOL`; `INV_INPUT_EXCEEDS_RANGE`;
+    /// `INV_OPERATION_VV_SNAPSHOT_STALE` (a stale copy).
     pub fn read(&self, array: ArrayId, volume: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; len];
         self.read_into(array, volume, offset, &mut buf)?;

@@ -353,7 +353,7 @@ impl ArrayMut<'_> {
     /// CPG); `INV_INPUT_MISSING_REQUIRED` (online without CPG); `NON_EXISTENT_VOL` (source);
     /// `INV_OPERATION_VV_COPY_TO_SELF`; `NON_EXISTENT_CPG` (online) or `NON_EXISTENT_VOL`
     /// (offline destination); `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS` (source);
-    /// `EXISTENT_VOL` (online destination); `INV_OPERATION_VV_EXPORTED`;
+    /// `INV_OPERATION_VV_SNAPSHOT_STALE` (a stale source); `EXISTENT_VOL` (online destination); `INV_OPERATION_VV_EXPORTED`;
     /// `INV_OPERATION_VV_IN_REMOTE_COPY`; `INV_OPERATION_VV_NOT_BASE_VOLUME` (destination is a snapshot);
     /// `INV_OPERATION_VV_COPY_PARENT_TOO_BIG`; `INV_OPERATION_VV_ONLINE_COPY_IN_PROGRESS`;
     /// online only: `CPG_NOT_IN_SAME_DOMAIN` (snapshot CPG), `NO_SPACE` (fully provisioned
@@ -398,6 +398,7 @@ impl ArrayMut<'_> {
                 format!("'{source}' is in an online copy"),
             ));
         }
+        self.vol(source_id).check_not_stale("copy")?;
         if spec.online { self.online_copy(source_id, spec) } else { self.offline_copy(source_id, spec) }
     }
 
@@ -438,6 +439,7 @@ impl ArrayMut<'_> {
         let dest = self.array.vol_mut(dest_id);
         dest.pages = pages;
         let previous = std::mem::replace(&mut dest.kind, VolumeKind::PhysicalCopy { parent: source });
+        self.array.forget_snapshot_space(dest_id);
         if let VolumeKind::PhysicalCopy { parent } = previous {
             self.array.vol_mut(parent).physical_copies.remove(&dest_id);
         }
@@ -495,6 +497,8 @@ impl ArrayMut<'_> {
             children: BTreeSet::new(),
             family_copies: 0,
             physical_copies: BTreeSet::new(),
+            stale: false,
+            snapshot_pages: crate::snapshot_space::SnapshotPagesCount::default(),
         };
         self.insert_volume(destination);
         let task_id = self.array.allocate_task_id();
@@ -581,6 +585,7 @@ impl ArrayMut<'_> {
         }
         let pages = self.vol(parent).pages.clone();
         self.array.vol_mut(id).pages = pages;
+        self.array.forget_snapshot_space(id);
         self.trace("copy", format_args!("resync physical copy {name}"));
         Ok(self.finished_task(TaskKind::PhysicalCopyResync, id, None))
     }

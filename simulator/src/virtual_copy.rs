@@ -20,6 +20,7 @@ use crate::array::{Array, ArrayMut};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{TaskId, VolumeId};
 use crate::names::{COMMENT_MAX, NAME31, validate_comment, validate_name};
+use crate::snapshot_space::SnapshotPagesCount;
 use crate::task::TaskKind;
 use crate::volume::{AllocationAlerts, Volume, VolumeKind};
 
@@ -75,6 +76,7 @@ impl Array {
         planned: &BTreeMap<VolumeId, u32>,
     ) -> Result<()> {
         let volume = self.vol(source);
+        volume.check_not_stale("take a virtual copy of")?;
         if volume.snap_cpg.is_none() {
             return Err(Error::new(ErrorCode::NO_SNAP_CPG, format!("volume '{}' has no snapshot CPG", volume.name)));
         }
@@ -153,6 +155,8 @@ impl Array {
             children: BTreeSet::new(),
             family_copies: 0,
             physical_copies: BTreeSet::new(),
+            stale: false,
+            snapshot_pages: SnapshotPagesCount::default(),
         }
     }
 }
@@ -161,8 +165,8 @@ impl ArrayMut<'_> {
     /// Takes a virtual copy of volume `source`.
     ///
     /// Errors, in order: bad name/comment; time-limit errors; `NON_EXISTENT_VOL` (source);
-    /// `EXISTENT_VOL`; `EXISTENT_ID`; `NO_SNAP_CPG`; `INV_OPERATION_VV_READONLY_TO_READONLY_SNAP`;
-    /// `SNAPSHOT_LIMIT_REACHED`.
+    /// `EXISTENT_VOL`; `EXISTENT_ID`; `INV_OPERATION_VV_SNAPSHOT_STALE` (a stale source);
+    /// `NO_SNAP_CPG`; `INV_OPERATION_VV_READONLY_TO_READONLY_SNAP`; `SNAPSHOT_LIMIT_REACHED`.
     ///
     /// Cost: O(log n) in the number of volumes, O(1) in volume size and data written.
     pub fn create_snapshot(&mut self, source: &str, spec: SnapshotSpec) -> Result<VolumeId> {
@@ -214,7 +218,8 @@ impl ArrayMut<'_> {
     ///
     /// Errors: `NON_EXISTENT_VOL`; `INV_OPERATION_VV_BASE_VOLUME` (not a copy);
     /// `INV_OPERATION_PARAM_CONFLICT` (online with priority); `INV_INPUT_BAD_ENUM_VALUE` (priority
-    /// not 1..=3); `INV_OPERATION_VV_EXPORTED` (copy
+    /// not 1..=3); `INV_OPERATION_VV_SNAPSHOT_STALE` (the copy, or the target, is stale);
+    /// `INV_OPERATION_VV_EXPORTED` (copy
     /// exported); `INV_OPERATION_PARENT_VV_EXPORTED` (target exported, not online);
     /// `RCOPY_GROUP_STARTED`; `INV_OPERATION_VV_IN_REMOTE_COPY` (stopped group without
     /// `allow_remote_copy_parent`); `INV_OPERATION_PARENT_SIZE_HAS_INCREASED`.
@@ -236,6 +241,7 @@ impl ArrayMut<'_> {
             return Err(Error::new(ErrorCode::INV_INPUT_BAD_ENUM_VALUE, "priority must be 1..=3"));
         }
         let copy_id = copy.id;
+        copy.check_not_stale("promote")?;
         let target = match &options.target {
             None => base,
             Some(name) => {
@@ -253,6 +259,7 @@ impl ArrayMut<'_> {
             return Err(Error::new(ErrorCode::INV_OPERATION_VV_EXPORTED, format!("'{snapshot}' is exported")));
         }
         let target_volume = self.vol(target);
+        target_volume.check_not_stale("promote onto")?;
         let target_name = target_volume.name.clone();
         if !options.online && self.is_exported(target) {
             return Err(Error::new(
@@ -280,6 +287,7 @@ impl ArrayMut<'_> {
         }
         let pages = self.vol(copy_id).pages.clone();
         self.array.vol_mut(target).pages = pages;
+        self.array.forget_snapshot_space(target);
         self.trace("copy", format_args!("promote {snapshot} onto {target_name}"));
         let task = self.finished_task(TaskKind::PromoteVirtualCopy, copy_id, options.priority);
         Ok(task)
@@ -290,7 +298,9 @@ impl ArrayMut<'_> {
     /// its own parent first (`updatevv -ro`).
     ///
     /// Errors: `NON_EXISTENT_VOL`; `INV_OPERATION_VV_BASE_VOLUME` (not a copy); `HAS_CHILD`;
-    /// `RETAINED`; `INV_OPERATION_RO_PARENT_HAS_RW_CHILDREN` (with `-ro`, parent shared).
+    /// `RETAINED`; `INV_OPERATION_VV_SNAPSHOT_STALE` (the volume the content comes from is stale);
+    /// `INV_OPERATION_RO_PARENT_HAS_RW_CHILDREN` (with `-ro`, parent shared). A stale copy is
+    /// valid again after a refresh.
     pub fn refresh_snapshot(&mut self, snapshot: &str, refresh_read_only_parent: bool) -> Result<()> {
         self.require_online()?;
         let copy = self.volume(snapshot)?;
@@ -310,6 +320,11 @@ impl ArrayMut<'_> {
         }
         let parent_volume = self.vol(parent);
         let also_parent = refresh_read_only_parent && !copy.read_only && parent_volume.read_only;
+        // A stale copy is made valid again by a refresh (its content is taken anew), but not
+        // from a stale parent, which has no content to give.
+        if !also_parent {
+            parent_volume.check_not_stale("refresh a virtual copy from")?;
+        }
         if also_parent {
             if !parent_volume.is_virtual_copy() {
                 return Err(Error::new(
@@ -327,10 +342,12 @@ impl ArrayMut<'_> {
                 return Err(Error::new(ErrorCode::RETAINED, format!("'{}' is retained", parent_volume.name)));
             }
             let grandparent = parent_volume.copy_of().expect("virtual copies have a parent");
+            self.vol(grandparent).check_not_stale("refresh a virtual copy from")?;
             // The read-only parent is recreated from its own parent: content and size of now.
             let (pages, size) = (self.vol(grandparent).pages.clone(), self.vol(grandparent).size_mib);
             let parent_mut = self.array.vol_mut(parent);
             parent_mut.pages = pages;
+            parent_mut.stale = false;
             parent_mut.size_mib = size;
             parent_mut.created_at = now;
         }
@@ -340,6 +357,8 @@ impl ArrayMut<'_> {
         copy_mut.pages = pages;
         copy_mut.size_mib = size;
         copy_mut.created_at = now;
+        copy_mut.stale = false;
+        self.array.forget_snapshot_space(copy_id);
         self.trace(
             "copy",
             format_args!(

@@ -325,7 +325,8 @@ impl ArrayMut<'_> {
     ///
     /// Errors, in order: `MISSING_VLUN_EXPORT_INFO` (neither host nor port); `TOO_LARGE` (LUN, or a
     /// volume-set export whose last member would sit beyond the last LUN, checked once the set is known);
-    /// `NON_EXISTENT_VOL` / `NON_EXISTENT_SET`; `NON_EXISTENT_HOST` / `NON_EXISTENT_SET`;
+    /// `NON_EXISTENT_VOL` / `NON_EXISTENT_SET`; `INV_OPERATION_VV_SNAPSHOT_STALE` (a stale copy);
+    /// `NON_EXISTENT_HOST` / `NON_EXISTENT_SET`;
     /// `NON_EXISTENT_PORT`; `BAD_PORT_TYPE`; `INV_OPERATION_VLUN_PCOPY_TARGET_VV`;
     /// `INV_INPUT` (different domains: "must be in the same domain"); `EXISTENT_LUN`;
     /// `AUTO_LUN_ID_UNAVAILABLE`.
@@ -344,6 +345,7 @@ impl ArrayMut<'_> {
             }
             None => {
                 let volume = self.volume(&spec.volume)?;
+                volume.check_not_stale("export")?;
                 (VlunVolume::Volume(volume.id), volume.domain.clone())
             }
         };

@@ -19,6 +19,7 @@ use crate::event::Event;
 use crate::ids::{CpgId, TaskId, VolumeId};
 use crate::names::{COMMENT_MAX, NAME31, validate_comment, validate_key, validate_name};
 use crate::page::{PAGE_SIZE_U64, PageMap};
+use crate::snapshot_space::SnapshotPagesCount;
 use crate::time::{Instant, hours, human_duration};
 
 /// Volume sizes are allocated in multiples of this many MiB.
@@ -174,6 +175,12 @@ pub struct Volume {
     /// `PhysicalCopy { parent: this }`), so deleting it re-bases them without scanning every
     /// volume.
     pub(crate) physical_copies: BTreeSet<VolumeId>,
+    /// On a virtual copy: stale, its data discarded after a snapshot-space failure under
+    /// `stale_ss` (then `pages` is empty); see `snapshot_space`.
+    pub(crate) stale: bool,
+    /// On a base volume: its tree's snapshot space in pages, kept while a limit applies (a
+    /// cache; see `snapshot_space`).
+    pub(crate) snapshot_pages: SnapshotPagesCount,
 }
 
 impl Volume {
@@ -233,9 +240,11 @@ impl Volume {
 
     /// Copies `buf.len()` bytes at `offset` into `buf`.
     ///
-    /// Errors: `INV_INPUT_EXCEEDS_RANGE` when the range ends beyond the volume.
+    /// Errors: `INV_INPUT_EXCEEDS_RANGE` when the range ends beyond the volume;
+    /// `INV_OPERATION_VV_SNAPSHOT_STALE` for a stale virtual copy.
     pub fn read_into(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         check_range(self, offset, buf.len() as u64)?;
+        self.check_not_stale("read")?;
         self.pages.read(offset, buf);
         Ok(())
     }
@@ -598,6 +607,7 @@ impl Array {
 
     /// Removes `id` (preconditions checked by `delete_blocker`) and unlinks it from its family.
     pub(crate) fn remove_volume(&mut self, id: VolumeId) -> Volume {
+        self.release_snapshot_space(id);
         let name = self.vol(id).name.clone();
         let volume = self.volumes.remove(id, &name);
         if let VolumeKind::VirtualCopy { parent, base } = volume.kind {
@@ -616,8 +626,16 @@ impl Array {
         }
         volume
     }
+}
 
-    /// Writes host data to `id`, after the checks a host write must pass.
+impl ArrayMut<'_> {
+    /// Writes host data to `id`, after the checks a host write must pass, including its
+    /// snapshot space (see `snapshot_space`: on a snapshot-space failure of a base with
+    /// `stale_ss` the write succeeds and the tree's copies become stale).
+    ///
+    /// Errors: `ARRAY_OFFLINE`; `INV_OPERATION_VV_READ_ONLY`; `INV_INPUT_EXCEEDS_RANGE`;
+    /// `INV_OPERATION_VV_SNAPSHOT_STALE` (a stale read-write copy); Remote Copy's refusals;
+    /// `NO_SPACE` (snapshot space, a base with `no_stale_ss` or a read-write copy).
     pub(crate) fn write_volume(&mut self, id: VolumeId, offset: u64, data: &[u8]) -> Result<()> {
         self.require_online()?;
         let volume = self.vol(id);
@@ -629,12 +647,17 @@ impl Array {
         }
         check_range(volume, offset, data.len() as u64)?;
         self.remote_copy.check_host_writable(id, &volume.name)?;
-        self.vol_mut(id).pages.write(offset, data);
+        // Copy-on-write needs a copy in the tree: a base without any costs one load here.
+        if volume.is_virtual_copy() {
+            volume.check_not_stale("write")?;
+            self.charge_snapshot_space(id, offset, data.len() as u64)?;
+        } else if volume.family_copies != 0 {
+            self.charge_snapshot_space(id, offset, data.len() as u64)?;
+        }
+        self.array.vol_mut(id).pages.write(offset, data);
         Ok(())
     }
-}
 
-impl ArrayMut<'_> {
     /// Creates a base volume.
     ///
     /// Errors, in validation order: bad name (45/57/69) or comment; `INV_INPUT_BELOW_RANGE` /
@@ -707,6 +730,8 @@ impl ArrayMut<'_> {
             children: BTreeSet::new(),
             family_copies: 0,
             physical_copies: BTreeSet::new(),
+            stale: false,
+            snapshot_pages: SnapshotPagesCount::default(),
         };
         self.insert_volume(volume);
         self.trace(
@@ -961,6 +986,7 @@ impl ArrayMut<'_> {
         let id = volume.id;
         let page = crate::page::Page::from_bytes(content);
         self.array.vol_mut(id).pages.fill_shared(first, count, &page);
+        self.array.forget_snapshot_space(id);
         self.trace("volume", format_args!("fill volume {name}: {count} pages from page {}", first.0));
         Ok(())
     }

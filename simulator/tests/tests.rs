@@ -7,5 +7,6 @@ mod exports;
 mod model;
 mod remote_copy;
 mod set_snapshot;
+mod snapshot_space;
 mod support;
 mod tree;

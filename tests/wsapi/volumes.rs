@@ -440,3 +440,47 @@ async fn policies_keep_fsvc_and_host_dif() {
     assert!(q.json["policies"].get("hostDIF").is_none(), "hostDIF omitted when never set");
     sim.stop().await;
 }
+
+// Goal: spec §7.1/8 through the WSAPI. Under staleSS a base write past ssSpcAllocLimitPct is
+// acknowledged and the copy reports state 3 FAILED with the detailed state 8 STALE; reading,
+// exporting and promoting it answer 409 code 942; it can be deleted. Under no staleSS the write
+// answers 400 code 24 (NO_SPACE) with the 3PAR body and the model's digest is unchanged.
+// Method: 1 % of 256 MiB is 163 pages of 16 KiB; write 200 pages, copy, overwrite them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_space_failure_follows_the_stale_ss_policy() {
+    let sim = Sim::start().await;
+    sim.post("/api/v1/cpgs", json!({"name": "C"})).await.ok(201);
+    sim.post("/api/v1/hosts", json!({"name": "H", "FCWWNs": ["1000000000000001"]})).await.ok(201);
+    let pages = |seed: u8| b64(&vec![seed; 200 * 16384]);
+    for (name, stale_ss) in [("s", true), ("n", false)] {
+        let body = json!({"name": name, "cpg": "C", "snapCPG": "C", "sizeMiB": 256, "tpvv": true,
+            "ssSpcAllocLimitPct": 1, "policies": {"staleSS": stale_ss}});
+        sim.post("/api/v1/volumes", body).await.ok(201);
+        sim.put(&format!("/sim/v1/volumes/{name}/data"), json!({"offset": 0, "data": pages(1)})).await.ok(200);
+        let snap = json!({"action": "createSnapshot", "parameters": {"name": format!("{name}.ro"), "readOnly": true}});
+        sim.post(&format!("/api/v1/volumes/{name}"), snap).await.ok(201);
+    }
+
+    sim.put("/sim/v1/volumes/s/data", json!({"offset": 0, "data": pages(2)})).await.ok(200);
+    let base = sim.get("/sim/v1/volumes/s/data?offset=0&length=16384").await;
+    assert_eq!(base.ok(200).json["data"], b64(&[2; 16384]));
+    let copy = sim.get("/api/v1/volumes/s.ro").await;
+    assert_eq!((copy.json["state"].as_i64(), copy.json["failedStates"].clone()), (Some(3), json!([8])));
+    assert_eq!(sim.get("/api/v1/volumes/s").await.json["state"], 1, "the base stays normal");
+    sim.get("/sim/v1/volumes/s.ro/data?offset=0&length=1").await.error(409, 942);
+    let export = json!({"volumeName": "s.ro", "lun": 1, "hostname": "H"});
+    sim.post("/api/v1/vluns", export).await.error(409, 942);
+    sim.put("/api/v1/volumes/s.ro", json!({"action": 4})).await.error(409, 942);
+    sim.delete("/api/v1/volumes/s.ro").await.ok(200);
+
+    let before = sim.digest().await;
+    sim.put("/sim/v1/volumes/n/data", json!({"offset": 0, "data": pages(2)})).await.error(400, 24);
+    assert_eq!(sim.digest().await, before, "a refused write changes nothing");
+    let copy = sim.get("/api/v1/volumes/n.ro").await;
+    assert_eq!((copy.json["state"].as_i64(), copy.json["failedStates"].clone()), (Some(1), json!([])));
+    let read = sim.get("/sim/v1/volumes/n.ro/data?offset=0&length=16384").await;
+    assert_eq!(read.ok(200).json["data"], b64(&[1; 16384]));
+    let read = sim.get("/sim/v1/volumes/n/data?offset=0&length=16384").await;
+    assert_eq!(read.ok(200).json["data"], b64(&[1; 16384]));
+    sim.stop().await;
+}

@@ -65,9 +65,13 @@ pub struct ArrayVolume<'a> {
 impl<'a> ArrayVolume<'a> {
     /// The volume `volume` on `array`.
     ///
-    /// Errors: `ARRAY_OFFLINE`; `NON_EXISTENT_VOL`.
+    /// Errors: `ARRAY_OFFLINE`; `NON_EXISTENT_VOL`; `INV_OPERATION_VV_SNAPSHOT_STALE` (a stale
+    /// copy has no image to read: refused here, before any scan, so a memoised verification
+    /// never judges it from what it held before).
     pub fn new(sim: &'a Simulation, array: ArrayId, volume: &'a str) -> Result<ArrayVolume<'a>, simulator::Error> {
-        Ok(ArrayVolume::of(sim, array, sim.array(array).volume(volume)?))
+        let found = sim.array(array).volume(volume)?;
+        found.check_not_stale("read")?;
+        Ok(ArrayVolume::of(sim, array, found))
     }
 
     /// `volume`, already looked up on `array`.

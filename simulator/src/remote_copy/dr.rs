@@ -136,6 +136,7 @@ impl RemoteCopyMut<'_> {
                 if !options.skip_promote {
                     let image = sim.array(array).vol(snapshot).pages().clone();
                     sim.arrays[array.0 as usize].vol_mut(entry.local).pages = image;
+                    sim.arrays[array.0 as usize].forget_snapshot_space(entry.local);
                     if let Some(e) = sim.group_mut(at).volume_mut(entry.local) {
                         e.status = SyncStatus::Stale;
                     }

@@ -199,6 +199,8 @@ pub(crate) fn deliver(sim: &mut Simulation, id: u64) {
             Payload::Pages { source, first, count } => volume.pages.copy_range(source, *first, *count),
             Payload::Bytes(bytes) => volume.pages.write(offset, bytes),
         }
+        // Not a checked write: the secondary's snapshot space is counted again when needed.
+        sim.arrays[dest_array.0 as usize].forget_snapshot_space(dest_volume);
     }
     write.delivered = true;
     let (source, volume, len) = (write.source, write.volume, write.len);
@@ -278,6 +280,7 @@ pub(crate) fn resolve_pair_down(sim: &mut Simulation, pair: usize) {
                 (sim.arrays[write.source.array.0 as usize].volumes.get_mut(write.volume), &write.before)
             {
                 volume.pages.restore_range(before, write.offset, write.len);
+                sim.arrays[write.source.array.0 as usize].forget_snapshot_space(write.volume);
             }
             Err(Error::new(
                 ErrorCode::RCOPY_GROUP_WRITE_FAILED,

@@ -288,6 +288,7 @@ pub(crate) fn step(sim: &mut Simulation, id: u64, epoch: u64) {
             let dest_volume = vt.dest_volume;
             if let Some(volume) = sim.arrays[dst.0 as usize].volumes.get_mut(dest_volume) {
                 volume.pages.apply(&change);
+                sim.arrays[dst.0 as usize].forget_snapshot_space(dest_volume);
             }
             let vt = &mut sim.rc.transfers.get_mut(&id).expect("exists").volumes[index];
             vt.next += 1;
@@ -416,6 +417,7 @@ pub(crate) fn fail(sim: &mut Simulation, id: u64) {
                     (image, sim.arrays[dest.array.0 as usize].volumes.get_mut(vt.dest_volume))
                 {
                     base.pages = image;
+                    sim.arrays[dest.array.0 as usize].forget_snapshot_space(vt.dest_volume);
                 }
                 sync_cycle::drop_internal_snapshot(sim, dest.array, snapshot);
                 SyncStatus::Stale

@@ -113,6 +113,15 @@ pub(crate) struct VolumeJson<'a> {
     reduce: bool,
 }
 
+/// Volume `state` (spec §14.2): normal.
+const VOLUME_STATE_NORMAL: u8 = 1;
+/// Volume `state` (spec §14.2): failed.
+const VOLUME_STATE_FAILED: u8 = 3;
+/// The volume detailed state STALE (8) of the WSAPI's `VolumeDetailedState` enumeration, as
+/// the HPE 3PAR SDKs define it (1 LDS_NOT_STARTED … 6 SNAPDATA_INVALID, 7 PRESERVED, 8 STALE);
+/// the spec lists `failedStates` without its values.
+const DETAILED_STATE_STALE: u32 = 8;
+
 /// Children examined for `roChildId` / `rwChildId`.
 const CHILD_SCAN: usize = 32;
 
@@ -167,8 +176,9 @@ pub(crate) fn render<'a>(sim: &Simulation, array: &'a Array, volume: &'a Volume)
             _ => None,
         },
         read_only: volume.read_only,
-        state: 1,
-        failed_states: Vec::new(),
+        // A stale copy cannot be read: FAILED, with the detailed state STALE.
+        state: if volume.is_stale() { VOLUME_STATE_FAILED } else { VOLUME_STATE_NORMAL },
+        failed_states: if volume.is_stale() { vec![DETAILED_STATE_STALE] } else { Vec::new() },
         degraded_states: Vec::new(),
         additional_states: Vec::new(),
         size_mib: volume.size_mib,

@@ -1,0 +1,368 @@
+//! Snapshot space: what copy-on-write keeps for a volume's virtual copies, the limits on it, and
+//! what a write does when it would pass them (spec §3 "Snapshot space failure policy", §7.1
+//! invariant 8, `stale_ss` / `no_stale_ss`).
+//!
+//! Unit: the model's page (16 KiB). A tree's snapshot space is the number of distinct
+//! (page index, page) pairs that a valid virtual copy of the tree holds and its base volume does
+//! not hold at that index: the old versions of the base's pages that only copies keep, plus what
+//! read-write copies wrote themselves. A write needs new snapshot space where it replaces a page
+//! a copy shares (the old page becomes held by copies only) or writes into a copy.
+//!
+//! Limits, both optional: the base volume's `ssSpcAllocLimitPct` (`alerts.snapshot_limit_pct`,
+//! percent of the base's size, 0 = none) bounds the tree's snapshot space; the growth limit of
+//! the base's snapshot CPG (`growthLimitMiB`) bounds the CPG's user space (as
+//! `grow_volume` counts it: fully provisioned sizes and written thin pages) plus the snapshot
+//! space of every tree whose base draws its snapshot space from it.
+//! A write that would need snapshot space beyond a limit is a snapshot-space failure:
+//! - on a base with `stale_ss` (the default) the write succeeds and every virtual copy of the
+//!   tree becomes stale (3PAR invalidates a volume's snapshots, which share one snapshot data
+//!   area; a copy that did not share the written page may still depend on one that did): its
+//!   data is discarded, reads, exports, copies and promotes of it are refused with
+//!   `INV_OPERATION_VV_SNAPSHOT_STALE`, it can still be deleted or refreshed;
+//! - on a base with `no_stale_ss` the write fails with `NO_SPACE` and changes nothing;
+//! - a write into a read-write virtual copy fails with `NO_SPACE` whatever the policy: the
+//!   policy is about base writes, and making the written copy stale would lose the write.
+//!
+//! Remote Copy's applies on a secondary (synchronous mirroring, periodic transfers, restores of
+//! a failed write) are not checked: replication is never refused for the secondary's snapshot
+//! space; the secondary's count is forgotten and made again at its next checked write.
+//!
+//! Main design choice: the count is kept per tree, on the base volume, and only for trees a
+//! limit applies to. It is made by a scan of the tree (each valid copy diffed against the base:
+//! O(snapshot pages × depth)) the first time a checked write needs it, then kept by each
+//! checked write: per page written, a look-up of that page in the valid copies of the tree,
+//! newest first, until one holds it (O(pages × copies × depth) at worst, usually one copy per
+//! page). Anything else that changes a tree's pages (promote, refresh,
+//! Remote Copy, physical copies, fills) forgets the count; deleting a copy keeps it (per page
+//! where the copy differs from the base, a look-up in the other copies). A write into a tree
+//! no limit applies to (the default) costs what it did before: a check of the base's copy count,
+//! its alert and its snapshot CPG's growth limit. A write checked against a CPG growth limit also
+//! passes over the array's volumes (no page visited, except to count a tree whose count was
+//! forgotten). The count is a cache: it is not shown in `Debug` (so not in the digest), and
+//! `invariants::snapshot_space_accounting` holds every kept count to a scan.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::array::{Array, ArrayMut};
+use crate::error::{Error, ErrorCode, Result};
+use crate::ids::{CpgId, VolumeId};
+use crate::page::{PAGE_SIZE_U64, PageIndex, PageMap, PageRef};
+use crate::volume::{Provisioning, Volume, VolumeKind};
+
+/// Pages in one MiB.
+const PAGES_PER_MIB: u64 = (1 << 20) / PAGE_SIZE_U64;
+
+/// A tree's snapshot space in pages, as last counted, kept on its base volume; `None` when not
+/// counted since the tree last changed other than by a checked write.
+///
+/// A cache of what [`Array::snapshot_space_pages`] computes: `Debug` prints no value, so two
+/// states that differ only in what was counted have the same digest.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SnapshotPagesCount(pub(crate) Option<u64>);
+
+impl fmt::Debug for SnapshotPagesCount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SnapshotPagesCount")
+    }
+}
+
+/// The limits that apply to one tree's snapshot space, in pages.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// From the base's `ssSpcAllocLimitPct`.
+    volume_pages: Option<u64>,
+    /// The base's snapshot CPG and its growth limit.
+    cpg: Option<(CpgId, u64)>,
+}
+
+/// The error a read, export, copy or promote of a stale copy gets.
+pub(crate) fn stale_error(volume: &Volume, what: &str) -> Error {
+    Error::new(
+        ErrorCode::INV_OPERATION_VV_SNAPSHOT_STALE,
+        format!("cannot {what} '{}': the virtual copy is stale (its snapshot space ran out)", volume.name),
+    )
+}
+
+impl Volume {
+    /// Whether this virtual copy is stale: a snapshot-space failure under `stale_ss` discarded
+    /// its data (it then holds no pages). Always false for a base volume.
+    pub fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    /// Refuses `what` on a stale copy with `INV_OPERATION_VV_SNAPSHOT_STALE`.
+    pub fn check_not_stale(&self, what: &str) -> Result<()> {
+        if self.stale {
+            return Err(stale_error(self, what));
+        }
+        Ok(())
+    }
+}
+
+impl Array {
+    /// The snapshot space of the tree of base volume `base`, in pages (see the module doc),
+    /// counted now by a scan of the tree: each valid copy diffed against the base.
+    ///
+    /// Panics if `base` is not a volume of this array.
+    pub fn snapshot_space_pages(&self, base: VolumeId) -> u64 {
+        let copies = self.valid_tree_copies(base);
+        self.count_snapshot_pages(base, &copies)
+    }
+
+    /// The valid (not stale) virtual copies in the tree of `base`, in tree order.
+    fn valid_tree_copies(&self, base: VolumeId) -> Vec<VolumeId> {
+        let mut copies = self.tree_copies(base);
+        copies.retain(|id| !self.vol(*id).stale);
+        copies
+    }
+
+    /// Every virtual copy in the tree of `base`, parents before their children.
+    pub(crate) fn tree_copies(&self, base: VolumeId) -> Vec<VolumeId> {
+        let mut copies: Vec<VolumeId> = self.vol(base).children.iter().copied().collect();
+        let mut next = 0;
+        // Bounded: each copy is listed once, and a tree has at most `family_copies` of them.
+        while next < copies.len() {
+            let id = copies[next];
+            copies.extend(self.vol(id).children.iter().copied());
+            next += 1;
+        }
+        assert_eq!(copies.len() as u64, u64::from(self.vol(base).family_copies), "tree bookkeeping");
+        copies
+    }
+
+    /// The scan behind [`Array::snapshot_space_pages`]: distinct (index, page) pairs the copies
+    /// hold where the base does not hold that page.
+    fn count_snapshot_pages(&self, base: VolumeId, copies: &[VolumeId]) -> u64 {
+        let base_pages = &self.vol(base).pages;
+        // Page addresses only tell pages apart (all are alive during the scan); the set's order
+        // reaches nothing but its size.
+        let mut held = BTreeSet::new();
+        for copy in copies {
+            self.vol(*copy).pages.for_each_change_in(
+                base_pages,
+                PageIndex(0)..PageIndex(u64::MAX),
+                |index, _, page| {
+                    if let Some(page) = page {
+                        held.insert((index.0, page.addr()));
+                    }
+                },
+            );
+        }
+        held.len() as u64
+    }
+
+    /// The limits that apply to the tree of `base`, or `None` when none does.
+    fn snapshot_space_limits(&self, base: &Volume) -> Option<Limits> {
+        let pct = u64::from(base.alerts.snapshot_limit_pct);
+        let volume_pages = (pct != 0).then(|| base.size_bytes() * pct / 100 / PAGE_SIZE_U64);
+        let cpg = base
+            .snap_cpg
+            .and_then(|id| self.cpgs.get(id))
+            .and_then(|cpg| cpg.growth_limit_mib.map(|limit| (cpg.id, limit.saturating_mul(PAGES_PER_MIB))));
+        (volume_pages.is_some() || cpg.is_some()).then_some(Limits { volume_pages, cpg })
+    }
+
+    /// New snapshot pages a write of `len` bytes at `offset` into volume `id` needs (see the
+    /// module doc): per page written, whether the old page becomes held by copies only (a base
+    /// write) or whether the written copy's page is a new one (a copy write).
+    fn snapshot_pages_needed(&self, id: VolumeId, base: VolumeId, offset: u64, len: u64) -> u64 {
+        if len == 0 {
+            return 0;
+        }
+        let (first, last) = (offset / PAGE_SIZE_U64, (offset + len - 1) / PAGE_SIZE_U64);
+        let base_pages = &self.vol(base).pages;
+        let held_by_copy = |index: PageIndex, except: VolumeId, page| self.held_by_copy(base, index, except, page);
+        let mut needed = 0;
+        for index in (first..=last).map(PageIndex) {
+            if id == base {
+                if base_pages.page(index).is_some_and(|old| held_by_copy(index, base, old)) {
+                    needed += 1;
+                }
+            } else {
+                // The copy's new page is snapshot space; its old one stops being so when nothing
+                // else of the tree holds it (net 0 for a page the copy alone held).
+                let old = self.vol(id).pages.page(index);
+                let freed = old.is_some_and(|old| {
+                    !base_pages.page(index).is_some_and(|b| b.same_as(old)) && !held_by_copy(index, id, old)
+                });
+                if !freed {
+                    needed += 1;
+                }
+            }
+        }
+        needed
+    }
+
+    /// Whether a valid copy below `parent` other than `except` holds `page` at `index`.
+    /// Depth first, newest child first, stopping at the first holder: the newest copies are the
+    /// likeliest to still share the base's page, so a write into a tree of many copies usually
+    /// looks at one (recursion bounded by the tree's depth).
+    fn held_by_copy(&self, parent: VolumeId, index: PageIndex, except: VolumeId, page: PageRef<'_>) -> bool {
+        self.vol(parent).children.iter().rev().any(|child| {
+            let copy = self.vol(*child);
+            let holds = *child != except && !copy.stale && copy.pages.page(index).is_some_and(|p| p.same_as(page));
+            holds || self.held_by_copy(*child, index, except, page)
+        })
+    }
+
+    /// Keeps the count of the tree of virtual copy `copy`, which is about to be removed: the
+    /// pages it alone held stop being snapshot space (per page where it differs from the base,
+    /// a look-up in each other valid copy), instead of forgetting the count and scanning the
+    /// tree at the next checked write.
+    pub(crate) fn release_snapshot_space(&mut self, copy: VolumeId) {
+        let volume = self.vol(copy);
+        let VolumeKind::VirtualCopy { base, .. } = volume.kind else { return };
+        let Some(count) = self.vol(base).snapshot_pages.0 else { return };
+        if volume.stale {
+            return;
+        }
+        let mut freed = 0;
+        let everything = PageIndex(0)..PageIndex(u64::MAX);
+        volume.pages.for_each_change_in(&self.vol(base).pages, everything, |index, _, page| {
+            if let Some(page) = page
+                && !self.held_by_copy(base, index, copy, page)
+            {
+                freed += 1;
+            }
+        });
+        assert!(freed <= count, "a copy frees at most its tree's count");
+        self.vol_mut(base).snapshot_pages = SnapshotPagesCount(Some(count - freed));
+    }
+
+    /// User space in `cpg` (fully provisioned sizes and written thin pages of its base volumes)
+    /// plus the snapshot space of the trees whose base draws snapshot space from it, in pages;
+    /// `counts` gives each such tree's count.
+    fn cpg_pages_used(&self, cpg: CpgId, mut count: impl FnMut(&Volume) -> u64) -> u64 {
+        let mut used = 0;
+        for volume in self.volumes() {
+            if matches!(volume.kind, VolumeKind::VirtualCopy { .. }) {
+                continue;
+            }
+            if volume.user_cpg == Some(cpg) {
+                used += match volume.provisioning {
+                    Provisioning::Full => volume.size_mib * PAGES_PER_MIB,
+                    Provisioning::Thin | Provisioning::Dedup => volume.pages.page_count(),
+                };
+            }
+            if volume.snap_cpg == Some(cpg) && volume.family_copies != 0 {
+                used += count(volume);
+            }
+        }
+        used
+    }
+}
+
+impl ArrayMut<'_> {
+    /// Checks that a write of `len` bytes at `offset` into volume `id` has the snapshot space it
+    /// needs, and keeps the tree's count (see the module doc). On a snapshot-space failure of a
+    /// base with `stale_ss`, makes the tree's copies stale and lets the write go on.
+    ///
+    /// Errors: `NO_SPACE` (a base with `no_stale_ss`, or a read-write copy, past a limit); the
+    /// model is then unchanged.
+    pub(crate) fn charge_snapshot_space(&mut self, id: VolumeId, offset: u64, len: u64) -> Result<()> {
+        let base = self.vol(id).base_id();
+        let Some(limits) = self.snapshot_space_limits(self.vol(base)) else {
+            // Unchecked writes do not keep the count: forget it, so a limit set later recounts.
+            if self.vol(base).snapshot_pages.0.is_some() {
+                self.array.vol_mut(base).snapshot_pages = SnapshotPagesCount(None);
+            }
+            return Ok(());
+        };
+        let used = self.counted_snapshot_pages(base);
+        let needed = self.snapshot_pages_needed(id, base, offset, len);
+        if needed == 0 {
+            return Ok(());
+        }
+        let over_volume = limits.volume_pages.filter(|limit| used + needed > *limit);
+        let over_cpg = match limits.cpg {
+            Some((cpg, limit)) => {
+                let in_use = self.cpg_pages_counted(cpg);
+                (in_use + needed > limit).then_some((cpg, limit))
+            }
+            None => None,
+        };
+        if over_volume.is_none() && over_cpg.is_none() {
+            self.array.vol_mut(base).snapshot_pages = SnapshotPagesCount(Some(used + needed));
+            return Ok(());
+        }
+        let why = match (over_volume, over_cpg) {
+            (Some(limit), _) => format!(
+                "its tree's snapshot space limit ({}% = {limit} pages, {used} used)",
+                self.vol(base).alerts.snapshot_limit_pct
+            ),
+            (None, Some((cpg, limit))) => {
+                format!("the growth limit of snapshot CPG '{}' ({limit} pages)", self.cpg_name(cpg))
+            }
+            (None, None) => unreachable!("one limit is passed"),
+        };
+        let (name, base_volume) = (&self.vol(id).name, self.vol(base));
+        if id != base || !base_volume.policies.stale_ss {
+            let policy = if id == base { "no_stale_ss: the base write fails" } else { "a virtual copy's own write" };
+            return Err(Error::new(
+                ErrorCode::NO_SPACE,
+                format!("write to '{name}' needs {needed} new snapshot pages beyond {why}; {policy}"),
+            ));
+        }
+        let detail = format!("write to '{name}' needs {needed} new snapshot pages beyond {why}");
+        self.make_tree_stale(base, &detail);
+        Ok(())
+    }
+
+    /// The kept count of the tree of `base`, counted now (and kept) if it was forgotten.
+    fn counted_snapshot_pages(&mut self, base: VolumeId) -> u64 {
+        if let Some(count) = self.vol(base).snapshot_pages.0 {
+            return count;
+        }
+        let count = self.snapshot_space_pages(base);
+        self.array.vol_mut(base).snapshot_pages = SnapshotPagesCount(Some(count));
+        count
+    }
+
+    /// [`Array::cpg_pages_used`] with each tree's kept count, counting (and keeping) forgotten
+    /// ones.
+    fn cpg_pages_counted(&mut self, cpg: CpgId) -> u64 {
+        let forgotten: Vec<VolumeId> = self
+            .volumes()
+            .filter(|v| v.snap_cpg == Some(cpg) && v.family_copies != 0 && v.snapshot_pages.0.is_none())
+            .filter(|v| !v.is_virtual_copy())
+            .map(|v| v.id)
+            .collect();
+        for base in forgotten {
+            self.counted_snapshot_pages(base);
+        }
+        self.cpg_pages_used(cpg, |base| base.snapshot_pages.0.expect("counted above"))
+    }
+
+    fn cpg_name(&self, cpg: CpgId) -> String {
+        self.cpgs.get(cpg).map_or_else(|| format!("#{}", cpg.0), |c| c.name.clone())
+    }
+
+    /// Makes every virtual copy of the tree of `base` stale: its data is discarded.
+    fn make_tree_stale(&mut self, base: VolumeId, detail: &str) {
+        for copy in self.tree_copies(base) {
+            let volume = self.array.vol_mut(copy);
+            volume.stale = true;
+            volume.pages = PageMap::new();
+        }
+        self.array.vol_mut(base).snapshot_pages = SnapshotPagesCount(Some(0));
+        let base_name = self.vol(base).name.clone();
+        self.trace("copy", format_args!("virtual copies of {base_name} are stale (stale_ss): {detail}"));
+    }
+}
+
+impl Array {
+    /// Forgets the kept snapshot-space count of the tree `volume` belongs to (its pages changed
+    /// other than by a checked write). Nothing to do for a volume not in the array any more.
+    pub(crate) fn forget_snapshot_space(&mut self, volume: VolumeId) {
+        let Some(base) = self.volume_by_id(volume).map(Volume::base_id) else { return };
+        if let Some(base) = self.volumes.get_mut(base) {
+            base.snapshot_pages = SnapshotPagesCount(None);
+        }
+    }
+
+    /// The kept count of the tree of `base`, if any (for the accounting invariant).
+    pub(crate) fn kept_snapshot_pages(&self, base: VolumeId) -> Option<u64> {
+        self.vol(base).snapshot_pages.0
+    }
+}
