@@ -19,6 +19,7 @@
 //! Scheduling: a started periodic group with a period syncs when started and then at
 //! `max(previous start + period, previous end)` (spec invariant 24).
 
+use crate::array::Array;
 use crate::error::Result;
 use crate::event::Event;
 use crate::ids::{ArrayId, VolumeId};
@@ -26,6 +27,7 @@ use crate::remote_copy::transfer::{self, TransferKind, VolumeTransfer, changed_i
 use crate::remote_copy::{GroupRef, GroupState, Mode, RcEvent, StopReason, SyncStatus};
 use crate::simulation::Simulation;
 use crate::virtual_copy::SnapshotSpec;
+use crate::volume::Volume;
 
 /// Takes an internal read-only snapshot of `volume` on `array` (named like the array's own:
 /// `rcpy.<group id>.<volume id>.<n>`).
@@ -158,6 +160,12 @@ fn pages_to_send(
     pages
 }
 
+/// A resync reference snapshot, unless a snapshot-space failure made it stale (spec 7.1/8): a
+/// stale copy holds no image, so a sync without a usable reference sends every page.
+fn reference_snapshot(array: &Array, snapshot: Option<VolumeId>) -> Option<&Volume> {
+    snapshot.and_then(|s| array.volume_by_id(s)).filter(|v| !v.is_stale())
+}
+
 /// Launches a periodic-style transfer (frozen content) from the group at `at` to its partner.
 pub(crate) fn launch_periodic(
     sim: &mut Simulation,
@@ -211,15 +219,11 @@ pub(crate) fn launch_periodic(
     for (entry, snapshot) in entries.iter().zip(&new_snapshots) {
         let source = sim.array(at.array);
         let frozen = source.vol(*snapshot).pages().clone();
-        let previous =
-            entry.resync_snapshot.filter(|_| entry.sync_point.is_some()).and_then(|s| source.volume_by_id(s));
+        let previous = reference_snapshot(source, entry.resync_snapshot.filter(|_| entry.sync_point.is_some()));
         let dest_array = sim.array(partner.array);
         let dest_base = dest_array.volume_by_id(entry.remote).map(|v| v.pages().clone()).unwrap_or_default();
-        let dest_reference = sim
-            .group(partner)
-            .volume(entry.remote)
-            .and_then(|d| d.resync_snapshot)
-            .and_then(|s| dest_array.volume_by_id(s));
+        let dest_reference =
+            reference_snapshot(dest_array, sim.group(partner).volume(entry.remote).and_then(|d| d.resync_snapshot));
         let pages = pages_to_send(
             &frozen,
             previous.map(|v| v.pages()),
@@ -269,9 +273,8 @@ pub(crate) fn launch_live(
         let live = source.vol(entry.local).pages().clone();
         let dest_array = sim.array(partner.array);
         let dest_base = dest_array.vol(entry.remote).pages().clone();
-        let reference =
-            entry.resync_snapshot.filter(|_| entry.sync_point.is_some()).and_then(|s| source.volume_by_id(s));
-        let dest_reference = dest.resync_snapshot.and_then(|s| dest_array.volume_by_id(s));
+        let reference = reference_snapshot(source, entry.resync_snapshot.filter(|_| entry.sync_point.is_some()));
+        let dest_reference = reference_snapshot(dest_array, dest.resync_snapshot);
         // After a failover the destination may hold writes of its own that were in doubt when
         // the links failed (applied there, never acknowledged by this side): its reference
         // snapshot already contains them, so only its in-doubt ranges name them.

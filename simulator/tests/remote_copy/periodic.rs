@@ -215,3 +215,38 @@ fn a_sync_due_while_the_link_is_broken_is_skipped_not_spun() {
     assert_eq!(group.next_sync_due, Some(start + Duration::from_secs(600)));
     assert_eq!(group.stats.syncs_completed, 1, "only the start's sync ran");
 }
+
+// Goal (spec 7.1/8 with 7.4/21): a resync snapshot that a snapshot-space failure made stale is
+// no reference. The next sync sends every page either side holds, so a page the primary no
+// longer holds (a promote took it away) reads as zeros on the secondary too, instead of
+// keeping the data of the last sync point.
+#[test]
+fn a_stale_resync_snapshot_makes_the_next_sync_send_everything() {
+    let mut w = started(None);
+    let page = |p: usize| (p * PAGE_SIZE) as u64;
+    // Pages 100..300 in snapshot `db.mid`; pages 0..100 written after it, then synced.
+    w.sim.write(w.a, "db", page(100), &pattern(1, 200 * PAGE_SIZE)).unwrap();
+    w.sim.array_mut(w.a).create_snapshot("db", simulator::SnapshotSpec::read_only("db.mid")).unwrap();
+    w.sim.write(w.a, "db", 0, &pattern(2, 100 * PAGE_SIZE)).unwrap();
+    w.sim.remote_copy().sync_group(w.a, GROUP, &SyncOptions::default()).unwrap();
+    w.settle(Duration::from_secs(600));
+    assert!(w.same_on_both("db"));
+    // Stopped, the base goes back to `db.mid`: pages 0..100 are gone from the primary.
+    w.sim.remote_copy().stop_group(w.a, GROUP, &simulator::StopOptions::default()).unwrap();
+    let promote = simulator::PromoteOptions { allow_remote_copy_parent: true, ..Default::default() };
+    w.sim.array_mut(w.a).promote_snapshot("db.mid", promote).unwrap();
+    // A 1 % snapshot-space limit (163 pages); rewriting the 200 pages the copies share passes it,
+    // so under `stale_ss` every copy of the tree, the resync snapshot too, goes stale.
+    let alerts = simulator::AllocationAlerts { snapshot_limit_pct: 1, ..Default::default() };
+    let changes = simulator::VolumeChanges { alerts: Some(alerts), ..Default::default() };
+    w.sim.array_mut(w.a).modify_volume("db", changes).unwrap();
+    w.sim.write(w.a, "db", page(100), &pattern(3, 200 * PAGE_SIZE)).unwrap();
+    let resync = w.sim.array(w.a).remote_copy().group(GROUP).unwrap().volumes[0].resync_snapshot.unwrap();
+    assert!(w.sim.array(w.a).volume_by_id(resync).unwrap().is_stale(), "the write passed the limit");
+    w.start();
+    w.settle(Duration::from_secs(600));
+    assert_eq!(w.statuses(w.a, GROUP), vec![SyncStatus::Synced; 2]);
+    assert_eq!(w.read(w.b, "db", 0, 100 * PAGE_SIZE), vec![0; 100 * PAGE_SIZE], "pages the primary no longer holds");
+    assert_eq!(w.read(w.b, "db", page(100), 200 * PAGE_SIZE), pattern(3, 200 * PAGE_SIZE));
+    assert!(w.same_on_both("db"));
+}
