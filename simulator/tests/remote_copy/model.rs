@@ -25,11 +25,12 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use simulator::{
-    ArrayId, Direction, DrOptions, ErrorCode, Fault, GroupPolicies, GroupState, Instant, Mode, PAGE_SIZE, Role,
-    Simulation, StartOptions, StopOptions, SyncOptions, SyncStatus, invariants,
+    ArrayId, CpgSpec, Direction, DrOptions, ErrorCode, Fault, GroupPolicies, GroupState, Instant, Mode, PAGE_SIZE,
+    Role, Simulation, StartOptions, StopOptions, SyncOptions, SyncStatus, VolumeChanges, VolumePolicies, VolumeSpec,
+    invariants,
 };
 
-use super::support::{GROUP, VOLUMES, World};
+use super::support::{self, GROUP, VOLUMES, World};
 
 /// Hosts write within the first 64 pages of each volume, which the oracle mirrors byte for byte.
 const REF_PAGES: usize = 64;
@@ -223,6 +224,41 @@ impl Sut {
     }
 }
 
+/// Two cases in three put the primary's volumes under a snapshot-space limit of 1 to 8 pages
+/// for both trees (their snapshot CPG's 1 MiB growth limit, mostly used by a thin volume of its
+/// own), and fill the oracle's pages before the group starts, so the first sync's resync
+/// snapshot shares every page and a host write needs snapshot space until the next sync (spec
+/// 7.1/8): with `stale_ss` the writes go through and the internal snapshots go stale (a stale
+/// resync snapshot is no reference: the next sync sends everything); with `no_stale_ss` such
+/// writes are refused and change nothing. Drawn from the seed, so the operations a seed
+/// generates stay the same. Returns what the oracle's pages of each volume hold.
+fn limit_snapshot_space(w: &mut World, seed: u64) -> Vec<Expected> {
+    let stale_ss = match seed % 3 {
+        0 => return vec![Expected::zeros(); VOLUMES.len()],
+        1 => true,
+        _ => false,
+    };
+    let cpg = CpgSpec { name: "SNAP".into(), growth_limit_mib: Some(1), ..CpgSpec::default() };
+    w.sim.array_mut(w.a).create_cpg(cpg).unwrap();
+    w.sim.array_mut(w.a).create_volume(VolumeSpec::thin("filler", "SNAP", 256)).unwrap();
+    let filler = 56 + (seed / 3 % 8) as usize;
+    w.sim.write(w.a, "filler", 0, &vec![0xf1; filler * PAGE_SIZE]).unwrap();
+    let mut expected = Vec::new();
+    for (i, name) in VOLUMES.into_iter().enumerate() {
+        let changes = VolumeChanges {
+            snap_cpg: Some("SNAP".into()),
+            policies: Some(VolumePolicies { stale_ss, ..VolumePolicies::default() }),
+            ..VolumeChanges::default()
+        };
+        w.sim.array_mut(w.a).modify_volume(name, changes).unwrap();
+        let mut filled = Expected::zeros();
+        filled.write(0, &support::pattern(0xa0 + i as u8, REF_BYTES));
+        w.sim.write(w.a, name, 0, &filled.bytes).unwrap();
+        expected.push(filled);
+    }
+    expected
+}
+
 fn management(sut: &mut Sut, name: &str, operation: impl FnOnce(&mut Simulation) -> simulator::Result<()>) -> bool {
     let before = sut.w.sim.digest();
     match operation(&mut sut.w.sim) {
@@ -246,16 +282,17 @@ impl StateMachineTest for Sut {
 
     fn init_test(setup: &Setup) -> Sut {
         let mut w = World::new(setup.seed, setup.mode, setup.policies, setup.period);
+        let initial = limit_snapshot_space(&mut w, setup.seed);
         w.start();
         w.settle(Duration::from_secs(60));
         let a = w.a;
         Sut {
             w,
-            source: vec![Expected::zeros(); VOLUMES.len()],
+            source: initial.clone(),
             source_array: a,
-            committed: vec![Expected::zeros(); VOLUMES.len()],
+            committed: initial.clone(),
             pending: None,
-            mirror: vec![Expected::zeros(); VOLUMES.len()],
+            mirror: initial,
             completed_seen: 1,
             log: vec![format!("setup {setup:?}")],
         }
