@@ -48,7 +48,7 @@ use crate::array::{Array, ArrayMut};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{CpgId, VolumeId};
 use crate::page::{PAGE_SIZE_U64, PageIndex, PageMap, PageRef};
-use crate::volume::{Provisioning, Volume, VolumeKind};
+use crate::volume::{Volume, VolumeKind};
 
 /// Pages in one MiB.
 const PAGES_PER_MIB: u64 = (1 << 20) / PAGE_SIZE_U64;
@@ -240,10 +240,7 @@ impl Array {
                 continue;
             }
             if volume.user_cpg == Some(cpg) {
-                used += match volume.provisioning {
-                    Provisioning::Full => volume.size_mib * PAGES_PER_MIB,
-                    Provisioning::Thin | Provisioning::Dedup => volume.pages.page_count(),
-                };
+                used += volume.user_space_pages();
             }
             if volume.snap_cpg == Some(cpg) && volume.family_copies != 0 {
                 used += count(volume);

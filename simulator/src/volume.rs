@@ -232,9 +232,14 @@ impl Volume {
 
     /// User space used, MiB: the whole size when fully provisioned, written pages otherwise.
     pub fn user_space_used_mib(&self) -> u64 {
+        (self.user_space_pages() * PAGE_SIZE_U64).div_ceil(1 << 20)
+    }
+
+    /// User space in pages: the whole size when fully provisioned, the written pages when thin.
+    pub(crate) fn user_space_pages(&self) -> u64 {
         match self.provisioning {
-            Provisioning::Full => self.size_mib,
-            Provisioning::Thin | Provisioning::Dedup => (self.pages.page_count() * PAGE_SIZE_U64).div_ceil(1 << 20),
+            Provisioning::Full => self.size_mib * ((1 << 20) / PAGE_SIZE_U64),
+            Provisioning::Thin | Provisioning::Dedup => self.pages.page_count(),
         }
     }
 
@@ -647,11 +652,9 @@ impl ArrayMut<'_> {
         }
         check_range(volume, offset, data.len() as u64)?;
         self.remote_copy.check_host_writable(id, &volume.name)?;
+        volume.check_not_stale("write")?;
         // Copy-on-write needs a copy in the tree: a base without any costs one load here.
-        if volume.is_virtual_copy() {
-            volume.check_not_stale("write")?;
-            self.charge_snapshot_space(id, offset, data.len() as u64)?;
-        } else if volume.family_copies != 0 {
+        if volume.is_virtual_copy() || volume.family_copies != 0 {
             self.charge_snapshot_space(id, offset, data.len() as u64)?;
         }
         self.array.vol_mut(id).pages.write(offset, data);
