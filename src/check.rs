@@ -45,7 +45,7 @@ pub struct CheckArgs {
     #[arg(long, default_value_t = campaign::DEFAULT_STEPS_PER_CASE, allow_negative_numbers = true)]
     pub steps_per_case: usize,
     /// Directory for the minimal failing scenario (created if missing when a scenario is
-    /// written; checked writable before the campaign runs, without leaving a directory behind).
+    /// written; checked writable before the campaign runs, without creating anything).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
     /// No progress bar (CI logs).

@@ -80,33 +80,23 @@ pub fn check_writable_file(flag: &str, path: &Path) -> anyhow::Result<()> {
 }
 
 /// Checks, before a verb's long work, that files can be written into the directory `dir`
-/// (given as `flag`): creates it if missing, creates and removes a probe file in it, then
-/// removes the directories it created, so that a verb that writes nothing (a `check` with no
-/// violation) leaves nothing behind. The verb creates the directory again when it writes.
+/// (given as `flag`) without creating anything: a probe file is created and removed in `dir`,
+/// or, when `dir` does not exist yet, in its deepest existing ancestor (where creating it
+/// needs the same permission). So a verb that writes nothing (a `check` with no violation)
+/// leaves nothing behind; the verb creates the directory when it writes.
 ///
 /// Errors: one line naming the flag, the path and the cause.
 pub fn check_writable_dir(flag: &str, dir: &Path) -> anyhow::Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        bail!("{flag} {}: not a directory", dir.display());
+    // `ancestors` ends with "" for a relative path: the current directory.
+    let existing = dir.ancestors().find(|d| d.as_os_str().is_empty() || d.exists()).unwrap_or(dir);
+    let existing = if existing.as_os_str().is_empty() { Path::new(".") } else { existing };
+    if !existing.is_dir() {
+        bail!("{flag} {}: {} is not a directory", dir.display(), existing.display());
     }
-    // The missing directories, deepest first: what `create_dir_all` is about to create.
-    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.as_os_str().is_empty() && !d.exists()).collect();
-    let created =
-        std::fs::create_dir_all(dir).with_context(|| format!("{flag} {}: cannot create the directory", dir.display()));
-    let probed = created.and_then(|()| {
-        let probe = dir.join(format!(".storeserv-sim-probe-{}", std::process::id()));
-        let cannot = || format!("{flag} {}: cannot write into the directory", dir.display());
-        OpenOptions::new().write(true).create_new(true).open(&probe).with_context(cannot)?;
-        std::fs::remove_file(&probe).with_context(cannot)
-    });
-    // Also after a failure: a directory made before the probe failed is not left behind.
-    // `remove_dir` removes only empty directories, so nothing written meanwhile is lost.
-    let removed = missing.into_iter().filter(|d| d.exists()).try_for_each(|created| {
-        std::fs::remove_dir(created)
-            .with_context(|| format!("{flag} {}: cannot remove the directory made to check it", created.display()))
-    });
-    // The probe's error first: it is the reason the verb cannot run.
-    probed.and(removed)
+    let probe = existing.join(format!(".storeserv-sim-probe-{}", std::process::id()));
+    let cannot = || format!("{flag} {}: cannot write into {}", dir.display(), existing.display());
+    OpenOptions::new().write(true).create_new(true).open(&probe).with_context(cannot)?;
+    std::fs::remove_file(&probe).with_context(cannot)
 }
 
 /// `path` in a form two spellings of one file share: canonical (absolute, no `.`, `..` or

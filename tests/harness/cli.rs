@@ -133,8 +133,8 @@ fn check_refuses_an_unusable_out_before_the_campaign() {
 // before the campaign leaves no directory behind, while an unusable `--out` below a missing
 // directory still fails before the campaign (and leaves nothing either). Regression: the check
 // created `--out` (and its missing parents) for good, so every clean run left them behind.
-// Method: a clean campaign with `--out` two levels below an empty directory; then one with
-// `--out` below a regular file.
+// Method: clean campaigns with `--out` two levels below an empty directory, directly and through
+// `..`; then one with `--out` below a regular file.
 #[test]
 fn check_without_a_violation_leaves_no_out_directory() {
     let check = |out: &std::path::Path| {
@@ -142,11 +142,15 @@ fn check_without_a_violation_leaves_no_out_directory() {
         storeserv_sim(&[&clean[..], &[out.to_str().unwrap()]].concat())
     };
     let dir = tempfile::tempdir().unwrap();
-    let (ok, stdout, stderr) = check(&dir.path().join("new").join("out"));
-    assert!(ok, "{stdout}{stderr}");
-    assert!(stdout.contains("0 violation(s)"), "{stdout}");
-    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    // Also through a `..` below a missing directory (regression: removing the directories the
+    // check had made failed on `new/..`, so that run stopped before the campaign).
+    for out in [dir.path().join("new").join("out"), dir.path().join("new").join("..").join("out")] {
+        let (ok, stdout, stderr) = check(&out);
+        assert!(ok, "{}: {stdout}{stderr}", out.display());
+        assert!(stdout.contains("0 violation(s)"), "{stdout}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
 
     let file = dir.path().join("a-file");
     std::fs::write(&file, "").unwrap();
