@@ -19,7 +19,7 @@ use crate::ids::{ArrayId, VolumeId};
 use crate::remote_copy::link::{HEARTBEAT_TIMEOUT_PERIODIC, HEARTBEAT_TIMEOUT_SYNC};
 use crate::remote_copy::{GroupRef, GroupState, Mode, RcGroup, SyncStatus};
 use crate::simulation::Simulation;
-use crate::volume::VolumeKind;
+use crate::volume::{CpgRole, VolumeKind, check_cpg_domain};
 
 /// One broken invariant, with the objects involved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,17 +249,10 @@ pub fn volume_domain_is_user_cpg_domain(sim: &Simulation) -> Vec<Violation> {
     for array in sim.arrays() {
         for volume in array.volumes() {
             let cpg = volume.user_cpg.and_then(|id| array.cpg_by_id(id));
-            let detail = match cpg {
+            let detail = match cpg.map(|cpg| check_cpg_domain(CpgRole::User, cpg, volume.domain.as_deref())) {
                 None => format!("{}: volume {} has no user CPG", array.name(), volume.name),
-                Some(cpg) if cpg.domain != volume.domain => format!(
-                    "{}: volume {} is in {}, its user CPG {} in {}",
-                    array.name(),
-                    volume.name,
-                    volume.domain.as_deref().unwrap_or("no domain"),
-                    cpg.name,
-                    cpg.domain.as_deref().unwrap_or("no domain")
-                ),
-                Some(_) => continue,
+                Some(Err(error)) => format!("{}: volume {}: {}", array.name(), volume.name, error.message),
+                Some(Ok(())) => continue,
             };
             found.push(violation("volume_domain_is_user_cpg_domain", "wsapi 5.1", detail));
         }
@@ -552,7 +545,7 @@ mod tests {
         assert_eq!(
             found,
             [
-                "SIM-A: volume v is in UNIT_TEST_DOMAIN, its user CPG plain in no domain",
+                "SIM-A: volume v: user CPG 'plain' is in no domain, the volume in domain 'UNIT_TEST_DOMAIN'",
                 "SIM-A: volume gone has no user CPG",
             ],
         );

@@ -266,7 +266,8 @@ pub(crate) enum CpgRole {
 
 /// The domain rule for one CPG of a volume (spec §5.1, §5.3, §5.5): `cpg`, in `role`, must be
 /// in `domain`, the volume's (its user CPG's). The one check behind creating a volume, an
-/// online copy's destination, and a modify or tune ([`Array::check_cpg_domains`]).
+/// online copy's destination, a modify or tune ([`Array::check_cpg_domains`]), and the invariant
+/// `volume_domain_is_user_cpg_domain`.
 ///
 /// Errors: `CPG_NOT_IN_SAME_DOMAIN`.
 pub(crate) fn check_cpg_domain(role: CpgRole, cpg: &Cpg, domain: Option<&str>) -> Result<()> {
