@@ -214,6 +214,16 @@ impl TaskList {
         self.finished_by_creation.remove(&sequence);
     }
 
+    /// Renames the tasks of `volume` named `old` to `new`; a name is the only field changed
+    /// outside [`TaskList::finish`].
+    fn rename_volume(&mut self, volume: VolumeId, old: &str, new: &str) {
+        for (_, task) in self.by_id.values_mut() {
+            if task.volume == Some(volume) && task.name == old {
+                new.clone_into(&mut task.name);
+            }
+        }
+    }
+
     /// Ends active task `id` with `status` (not `Active`) at `now`; returns it, or `None` if
     /// there is no such task or it is not active.
     fn finish(&mut self, id: TaskId, status: TaskStatus, now: Instant) -> Option<&Task> {
@@ -282,9 +292,9 @@ impl Array {
     }
 
     /// Drops the oldest finished tasks (by creation, not by id, which wraps) while more than
-    /// `TASKS_KEPT` are kept. Active tasks and the newest task are never dropped. Each call
-    /// removes at most the one surplus task a creation adds, found in O(log n)
-    /// ([`TaskList`]).
+    /// `TASKS_KEPT` are kept. Active tasks and the newest task are never dropped. Each task
+    /// dropped is found in O(log n) ([`TaskList`]); a call drops more than one when online
+    /// copies finished since the last creation.
     fn prune_tasks(&mut self) {
         while self.tasks.len() > TASKS_KEPT {
             let Some((sequence, id)) = self.tasks.oldest_finished() else {
@@ -308,18 +318,14 @@ impl Array {
     }
 
     /// Renames the tasks named after `volume` from `old` to `new` (a volume rename, spec §5.5).
-    /// Bounded by `TASKS_KEPT`.
+    /// O(kept tasks): `TASKS_KEPT` finished ones plus the active ones.
     pub(crate) fn rename_volume_tasks(&mut self, volume: VolumeId, old: &str, new: &str) {
-        for (_, task) in self.tasks.by_id.values_mut() {
-            if task.volume == Some(volume) && task.name == old {
-                new.clone_into(&mut task.name);
-            }
-        }
+        self.tasks.rename_volume(volume, old, new);
     }
 
-    /// Active tasks.
+    /// Active tasks, newest first.
     pub fn active_tasks(&self) -> impl Iterator<Item = &Task> {
-        self.tasks.by_id.values().map(|(_, task)| task).filter(|t| t.status == TaskStatus::Active)
+        self.tasks.newest_first().filter(|t| t.status == TaskStatus::Active)
     }
 }
 
