@@ -158,6 +158,22 @@ impl ArrayMut<'_> {
         Ok(id)
     }
 
+    /// Sets or removes (`None`) the growth limit of CPG `name`, MiB (`setcpg -sdgl`). A limit
+    /// below what the CPG already uses is accepted, as on the array: it refuses further growth
+    /// (see [`CpgSpec::growth_limit_mib`]) and takes nothing away.
+    ///
+    /// Errors: `ARRAY_OFFLINE`; `NON_EXISTENT_CPG`.
+    pub fn set_cpg_growth_limit(&mut self, name: &str, limit_mib: Option<u64>) -> Result<()> {
+        self.require_online()?;
+        let id = self.cpg(name)?.id;
+        self.array.cpgs.get_mut(id).expect("found above").growth_limit_mib = limit_mib;
+        match limit_mib {
+            Some(limit) => self.trace("cpg", format_args!("cpg {name}: growth limit {limit} MiB")),
+            None => self.trace("cpg", format_args!("cpg {name}: no growth limit")),
+        }
+        Ok(())
+    }
+
     /// Deletes a CPG.
     ///
     /// Errors: `NON_EXISTENT_CPG`; `IN_USE` while any volume or RC group uses it.

@@ -110,6 +110,13 @@ impl Array {
         self.count_snapshot_pages(base, &copies)
     }
 
+    /// What the growth limit of `cpg` is checked against (see the module doc), in pages,
+    /// counted now: the user space of the base volumes in it plus the snapshot space of every
+    /// tree whose base draws snapshot space from it (each tree scanned).
+    pub fn cpg_growth_pages_used(&self, cpg: CpgId) -> u64 {
+        self.cpg_pages_used(cpg, |base| self.snapshot_space_pages(base.id))
+    }
+
     /// The valid (not stale) virtual copies in the tree of `base`, in tree order.
     fn valid_tree_copies(&self, base: VolumeId) -> Vec<VolumeId> {
         let mut copies = self.tree_copies(base);

@@ -212,6 +212,46 @@ fn the_snapshot_cpg_growth_limit_bounds_every_tree_in_it() {
     assert!(simulator::invariants::check_all(&sim).is_empty());
 }
 
+// Goal: a growth limit set on an existing CPG (`setcpg -sdgl`) applies from the next write, is
+// measured against what `cpg_growth_pages_used` counts (user space plus every tree's snapshot
+// space), and once removed stops refusing; a missing CPG and an offline array are refused.
+#[test]
+fn a_growth_limit_set_later_applies_from_the_next_write() {
+    let (mut sim, a) = world();
+    sim.array_mut(a).create_cpg(CpgSpec { name: "SNAP".into(), ..CpgSpec::default() }).unwrap();
+    let mut spec = VolumeSpec::thin("v", CPG, 256);
+    spec.snap_cpg = Some("SNAP".into());
+    spec.policies = VolumePolicies { stale_ss: false, ..VolumePolicies::default() };
+    sim.array_mut(a).create_volume(spec).unwrap();
+    write_pages(&mut sim, a, "v", 0, 100, 1);
+    sim.array_mut(a).create_snapshot("v", SnapshotSpec::read_only("v.ro")).unwrap();
+    write_pages(&mut sim, a, "v", 0, 10, 2);
+    let snap = sim.array(a).cpg("SNAP").unwrap().id;
+    assert_eq!(sim.array(a).cpg_growth_pages_used(snap), 10, "ten pages only the copy holds");
+    // 1 MiB = 64 pages: 54 more pages of snapshot space fit, the 55th does not.
+    sim.array_mut(a).set_cpg_growth_limit("SNAP", Some(1)).unwrap();
+    assert_eq!(sim.array(a).cpg("SNAP").unwrap().growth_limit_mib, Some(1));
+    write_pages(&mut sim, a, "v", 10, 54, 3);
+    assert_eq!(sim.array(a).cpg_growth_pages_used(snap), 64);
+    let data = pattern(4, PAGE);
+    assert_refused(&mut sim, "past the new limit", ErrorCode::NO_SPACE, |s| s.write(a, "v", 64 * PAGE as u64, &data));
+    sim.array_mut(a).set_cpg_growth_limit("SNAP", None).unwrap();
+    write_pages(&mut sim, a, "v", 64, 36, 4);
+    assert_eq!(sim.array(a).cpg_growth_pages_used(snap), 100);
+    assert_eq!(read(&sim, a, "v.ro", 0, 100).unwrap(), pattern(1, 100 * PAGE));
+    // The user CPG counts its thin volume's written pages.
+    let user = sim.array(a).cpg(CPG).unwrap().id;
+    assert_eq!(sim.array(a).cpg_growth_pages_used(user), 100);
+    assert_refused(&mut sim, "missing CPG", ErrorCode::NON_EXISTENT_CPG, |s| {
+        s.array_mut(a).set_cpg_growth_limit("NOPE", Some(1))
+    });
+    sim.crash_array(a);
+    assert_refused(&mut sim, "offline", ErrorCode::ARRAY_OFFLINE, |s| {
+        s.array_mut(a).set_cpg_growth_limit("SNAP", Some(1))
+    });
+    assert!(simulator::invariants::check_all(&sim).is_empty());
+}
+
 // Goal: with no limit (the default) copy-on-write is never refused and nothing goes stale, however much
 // snapshot space the copies hold.
 #[test]
