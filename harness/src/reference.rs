@@ -31,6 +31,19 @@ use crate::world::DatabaseInfo;
 /// Most indeterminate transactions per database whose combinations are tried (2^n images).
 const UNCERTAIN_MAX: usize = 4;
 
+/// Where a restore left the live database, and whether it mounted afterwards.
+#[derive(Debug, Clone)]
+pub struct LiveDatabase {
+    /// The array serving it.
+    pub array: ArrayId,
+    /// Its database volume.
+    pub db_volume: String,
+    /// Its log volume.
+    pub log_volume: String,
+    /// Whether the mount after the restore succeeded.
+    pub mounted: bool,
+}
+
 /// What the harness knows about one database's content.
 #[derive(Debug, Clone, Default)]
 struct DatabaseReference {
@@ -294,17 +307,24 @@ impl Reference {
         &mut self,
         sim: &Simulation,
         database: &str,
-        (array, db_volume): (ArrayId, String),
+        live: &LiveDatabase,
         expected: Option<Result<BTreeMap<u32, Vec<u8>>, String>>,
         rebase: bool,
     ) {
         let Some(Ok(expected)) = expected else { return };
         // Restored, then the array went down before the database could mount: nothing to read
         // now; the next mount is judged against the backup image (the re-based reference).
-        let actual = sim.array(array).is_online().then(|| {
-            ArrayVolume::new(sim, array, &db_volume)
-                .and_then(|volume| verify::read_database_contents(&volume))
-                .map_err(|e| e.to_string())
+        let actual = sim.array(live.array).is_online().then(|| {
+            if live.mounted {
+                ArrayVolume::new(sim, live.array, &live.db_volume)
+                    .and_then(|volume| verify::read_database_contents(&volume))
+                    .map_err(|e| e.to_string())
+            } else {
+                // The mount after the restore failed with the array up (e.g. its soft recovery
+                // ran out of snapshot space): the volumes hold the backup's database and logs,
+                // maybe partly replayed. What a later mount would make of them is the image.
+                recovered_image(sim, live.array, &live.db_volume, &live.log_volume)
+            }
         });
         match actual {
             None => {}
@@ -390,6 +410,9 @@ impl Reference {
                 item.entry.copies.iter().all(|c| sim.array_by_name(&c.array).is_some_and(|a| sim.array(a).is_online()));
             if !online {
                 self.deferred.push(item);
+                continue;
+            }
+            if any_stale(sim, &item.entry.copies) {
                 continue;
             }
             let what = format!("backup {} ({}) after soft recovery", item.entry.key.backup_id, site_label(item.site));
@@ -512,6 +535,11 @@ impl Reference {
             self.deferred.push(DeferredImage { database: database.to_owned(), site, entry: entry.clone(), reference });
             return;
         }
+        if any_stale(sim, &entry.copies) {
+            // A write after the copies were taken ran out of snapshot space (§7.1/8) before this
+            // check: no image is left to judge.
+            return;
+        }
         match image(sim, entry) {
             Ok(contents) => self.judge_content(
                 "backup_image_matches_reference",
@@ -543,6 +571,9 @@ impl Reference {
             for copy in &entry.copies {
                 match sim.array(copy.array).volume(&copy.name) {
                     Ok(volume) if volume.pages().same_content(&copy.content) => {}
+                    // The one way a copy may lose its bytes: a snapshot-space failure (§7.1/8)
+                    // discards them and refuses every read of it from then on.
+                    Ok(volume) if volume.is_stale() => {}
                     Ok(_) => found.push(violation(
                         "copies_unchanged",
                         "7.1/1",
@@ -582,6 +613,15 @@ impl Reference {
     }
 }
 
+/// Whether a snapshot-space failure made one of `copies` stale (§7.1/8): its data is gone.
+fn any_stale(sim: &Simulation, copies: &[recovery::repository::CopyRecord]) -> bool {
+    copies.iter().any(|c| {
+        sim.array_by_name(&c.array)
+            .and_then(|a| sim.array(a).volume(&c.copy_volume).ok())
+            .is_some_and(simulator::Volume::is_stale)
+    })
+}
+
 /// The image an entry's copies hold: verified recoverable, soft-recovered in memory, read page by
 /// page.
 ///
@@ -602,8 +642,14 @@ pub fn image_of(
         return Err("the entry lacks a database or a log copy".to_owned());
     };
     let array = sim.array_by_name(&db.array).ok_or_else(|| format!("no array {}", db.array))?;
-    let db_volume = ArrayVolume::new(sim, array, &db.copy_volume).map_err(|e| e.to_string())?;
-    let log_volume = ArrayVolume::new(sim, array, &log.copy_volume).map_err(|e| e.to_string())?;
+    recovered_image(sim, array, &db.copy_volume, &log.copy_volume)
+}
+
+/// The database image volumes `db` and `log` of `array` hold: verified recoverable,
+/// soft-recovered in memory, read page by page.
+fn recovered_image(sim: &Simulation, array: ArrayId, db: &str, log: &str) -> Result<BTreeMap<u32, Vec<u8>>, String> {
+    let db_volume = ArrayVolume::new(sim, array, db).map_err(|e| e.to_string())?;
+    let log_volume = ArrayVolume::new(sim, array, log).map_err(|e| e.to_string())?;
     let report = verify::verify_image(&db_volume, &log_volume).map_err(|e| e.to_string())?;
     if !report.is_recoverable() {
         return Err(format!("not recoverable: {:?}", report.problems));

@@ -431,6 +431,17 @@ pub fn describe(action: &Action) -> String {
         Action::CrashBackupServer(site) => format!("crash {} backup server", site_name(*site)),
         Action::RestartBackupServer(site) => format!("restart {} backup server", site_name(*site)),
         Action::MountDatabase(db) => format!("mount database {db}"),
+        Action::CpgGrowthLimit { array, cpg, limit } => {
+            let limit = match limit {
+                crate::scenario::GrowthLimit::None => "none".to_owned(),
+                crate::scenario::GrowthLimit::Mib(mib) => format!("{mib} MiB"),
+                crate::scenario::GrowthLimit::Headroom(mib) => format!("{mib} MiB above its use"),
+            };
+            format!("growth limit of CPG {cpg} on {array}: {limit}")
+        }
+        Action::SnapshotPolicy { database, stale_ss } => {
+            format!("snapshot policy of {database}: {}", if *stale_ss { "stale_ss" } else { "no_stale_ss" })
+        }
         Action::Expect(_) => "expect".to_owned(),
     }
 }

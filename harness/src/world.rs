@@ -91,8 +91,8 @@ pub struct WorldStats {
     pub backups_failed: u64,
     /// Other engine workflows run (mount, unmount, restore, verify, remove).
     pub workflows: u64,
-    /// Faults that took effect: scheduled ones (plan and steps) whose time has come, and
-    /// workflow and server faults.
+    /// Faults that took effect: scheduled ones (plan and steps) whose time has come, workflow
+    /// and server faults, and CPG growth limits set.
     pub faults: u64,
 }
 
@@ -598,18 +598,21 @@ impl World {
                     }
                 };
                 // A database restored from the remote copy is served from the backup array now.
+                let live = |db: &recovery::exchange::Database| crate::reference::LiveDatabase {
+                    array: db.array(),
+                    db_volume: db.db_volume().to_owned(),
+                    log_volume: db.log_volume().to_owned(),
+                    mounted: report.mount.is_ok(),
+                };
                 let location = match &report.database {
-                    Some(db) => (db.array(), db.db_volume().to_owned()),
-                    None => {
-                        let db = world.engine.mailbox_server(&key.server)?.database(&key.database)?;
-                        (db.array(), db.db_volume().to_owned())
-                    }
+                    Some(db) => live(db),
+                    None => live(world.engine.mailbox_server(&key.server)?.database(&key.database)?),
                 };
                 // The relocated database is returned, not installed: the database the workload
                 // and `mount_database` drive stays the original, so the reference re-bases only
                 // for restores onto it.
                 let rebase = report.database.is_none();
-                world.reference.on_restored(&world.sim, &key.database, location, expected, rebase);
+                world.reference.on_restored(&world.sim, &key.database, &location, expected, rebase);
                 let mut moved = report.failed_over.map(|g| format!(", group {g} failed over")).unwrap_or_default();
                 if let Some((group, error)) = &report.group_restart_failed {
                     moved.push_str(&format!(", group {group} left stopped ({error})"));
@@ -676,6 +679,8 @@ impl World {
                     Err(error) => StepResult::failed(format!("mount {name}"), error.to_string()),
                 }
             }
+            Action::CpgGrowthLimit { array, cpg, limit } => self.cpg_growth_limit(array, cpg, *limit),
+            Action::SnapshotPolicy { database, stale_ss } => self.snapshot_policy(database, *stale_ss),
             Action::Expect(args) => {
                 let failures = self.expect(args);
                 StepResult {
@@ -720,6 +725,65 @@ impl World {
         for record in records {
             self.timeline.push(crate::timeline::from_step_record(record));
         }
+    }
+
+    /// Sets or removes the growth limit of CPG `cpg` on `array`.
+    fn cpg_growth_limit(&mut self, array: &str, cpg: &str, limit: crate::scenario::GrowthLimit) -> StepResult {
+        use crate::scenario::GrowthLimit;
+        let what = format!("growth limit of CPG {cpg} on {array}");
+        let Some(array) = self.sim.array_by_name(array) else {
+            return StepResult::failed(what, "no such array".to_owned());
+        };
+        let mib = match limit {
+            GrowthLimit::None => None,
+            GrowthLimit::Mib(mib) => Some(mib),
+            GrowthLimit::Headroom(room) => {
+                let id = match self.sim.array(array).cpg(cpg) {
+                    Ok(found) => found.id,
+                    Err(error) => return StepResult::failed(what, error.to_string()),
+                };
+                let used_pages = self.sim.array(array).cpg_growth_pages_used(id);
+                let used_mib = (used_pages * simulator::PAGE_SIZE as u64).div_ceil(1 << 20);
+                Some(used_mib.saturating_add(room))
+            }
+        };
+        match self.sim.array_mut(array).set_cpg_growth_limit(cpg, mib) {
+            Ok(()) => StepResult::ok(match mib {
+                Some(mib) => {
+                    self.stats.faults += 1;
+                    format!("{what}: {mib} MiB")
+                }
+                None => format!("{what}: none"),
+            }),
+            Err(error) => StepResult::failed(what, error.to_string()),
+        }
+    }
+
+    /// Sets the snapshot-space failure policy of both volumes of `database`, on the array that
+    /// serves it now.
+    fn snapshot_policy(&mut self, database: &str, stale_ss: bool) -> StepResult {
+        let what = format!("snapshot policy of {database}");
+        let located = self.server_name().and_then(|server| {
+            let db = self.engine.mailbox_server(&server).and_then(|s| s.database(database).map_err(Into::into));
+            db.map(|db| (db.array(), [db.db_volume().to_owned(), db.log_volume().to_owned()]))
+                .map_err(|error| error.to_string())
+        });
+        let (array, volumes) = match located {
+            Ok(found) => found,
+            Err(error) => return StepResult::failed(what, error),
+        };
+        for volume in &volumes {
+            let policies = match self.sim.array(array).volume(volume) {
+                Ok(v) => simulator::VolumePolicies { stale_ss, ..v.policies },
+                Err(error) => return StepResult::failed(what, error.to_string()),
+            };
+            let changes = simulator::VolumeChanges { policies: Some(policies), ..Default::default() };
+            if let Err(error) = self.sim.array_mut(array).modify_volume(volume, changes) {
+                return StepResult::failed(what, error.to_string());
+            }
+        }
+        let policy = if stale_ss { "stale_ss" } else { "no_stale_ss" };
+        StepResult::ok(format!("{what}: {policy} on {}", volumes.join(" and ")))
     }
 
     fn server_name(&self) -> Result<String, String> {

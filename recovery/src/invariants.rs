@@ -283,7 +283,8 @@ fn exported_to(sim: &Simulation, array: ArrayId, volume: &str, host: &str) -> bo
 
 /// §7.8/39: a complete periodic remote entry records the primary copies it retains, its remote
 /// copies were taken no earlier than them, and each remote copy's content equals the retained
-/// primary copy's (the sync carried the backup's data before the remote copy was taken).
+/// primary copy's (the sync carried the backup's data before the remote copy was taken) while
+/// neither is stale (§7.1/8).
 pub fn periodic_remote_after_sync(sim: &Simulation, engine: &Engine) -> Vec<Violation> {
     let mut found = Vec::new();
     for (site, entry) in complete(engine) {
@@ -312,7 +313,9 @@ pub fn periodic_remote_after_sync(sim: &Simulation, engine: &Engine) -> Vec<Viol
                     ),
                 ));
             }
-            if !r.pages().same_content(p.pages()) {
+            // A stale copy's data was discarded by a snapshot-space failure (§7.1/8): nothing
+            // left to compare.
+            if !r.is_stale() && !p.is_stale() && !r.pages().same_content(p.pages()) {
                 found.push(violation(
                     "periodic_remote_after_sync",
                     "7.8/39",
@@ -328,7 +331,7 @@ pub fn periodic_remote_after_sync(sim: &Simulation, engine: &Engine) -> Vec<Viol
 }
 
 /// §7.8/40: the local and remote copies of one synchronous-mode backup were taken at the same
-/// instant and have identical contents.
+/// instant and have identical contents (while both still have contents: not stale, §7.1/8).
 pub fn sync_copies_identical(sim: &Simulation, engine: &Engine) -> Vec<Violation> {
     sync_copies_identical_with(sim, engine, &mut |_, _, local, remote| local.same_content(remote))
 }
@@ -363,7 +366,8 @@ pub fn sync_copies_identical_with(
                     ),
                 ));
             }
-            if !same(&local.key, role, lv.pages(), rv.pages()) {
+            // A stale copy's data was discarded by a snapshot-space failure (§7.1/8).
+            if !lv.is_stale() && !rv.is_stale() && !same(&local.key, role, lv.pages(), rv.pages()) {
                 found.push(violation(
                     "sync_copies_identical",
                     "7.8/40",
@@ -492,7 +496,8 @@ pub fn intents_resolved(_sim: &Simulation, engine: &Engine) -> Vec<Violation> {
 }
 
 /// §7.7/34: a backup that passed the integrity check is still a recoverable image (the copies
-/// are read-only; nothing may have changed them).
+/// are read-only; nothing may have changed them), unless a snapshot-space failure made a copy
+/// stale (§7.1/8): its data is then gone, and every read of it is refused.
 pub fn checked_copies_recoverable(sim: &Simulation, engine: &Engine) -> Vec<Violation> {
     checked_copies_recoverable_with(sim, engine, &mut |_, _, _, judge| judge())
 }
@@ -527,6 +532,11 @@ pub fn checked_copies_recoverable_with(sim: &Simulation, engine: &Engine, judged
         else {
             continue;
         };
+        // A copy made stale by a snapshot-space failure (§7.1/8) holds no image any more; the
+        // engine refuses to verify, mount or restore it (942).
+        if db_volume.is_stale() || log_volume.is_stale() {
+            continue;
+        }
         let pages = [db_volume.pages(), log_volume.pages()];
         let mut judge = || {
             let images = (ArrayVolume::of(sim, array, db_volume), ArrayVolume::of(sim, array, log_volume));

@@ -264,8 +264,35 @@ pub enum Action {
     RestartBackupServer(Site),
     /// Mount the live database.
     MountDatabase(String),
+    /// Set or remove a CPG's growth limit.
+    CpgGrowthLimit {
+        /// Array.
+        array: String,
+        /// CPG.
+        cpg: String,
+        /// The new limit.
+        limit: GrowthLimit,
+    },
+    /// Set a database's snapshot-space failure policy.
+    SnapshotPolicy {
+        /// Database.
+        database: String,
+        /// `stale_ss` (else `no_stale_ss`).
+        stale_ss: bool,
+    },
     /// Check the state.
     Expect(ExpectArgs),
+}
+
+/// A CPG growth limit a step sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrowthLimit {
+    /// No limit.
+    None,
+    /// This many MiB.
+    Mib(u64),
+    /// What the CPG uses when the step runs, rounded up to whole MiB, plus this many MiB.
+    Headroom(u64),
 }
 
 /// Names declared in the setup, for checking references.
@@ -1438,13 +1465,42 @@ fn step_of(
         require(source, span, &k("mount_database"), &names.databases, db, "database")?;
         actions.push(("mount_database", Action::MountDatabase(db.clone())));
     }
+    if let Some(c) = &s.cpg_growth_limit {
+        require(source, span, &k("cpg_growth_limit.array"), &names.arrays, &c.array, "array")?;
+        if !names.cpgs.contains(&(c.array.clone(), c.cpg.clone())) {
+            return Err(source.in_table(
+                span,
+                &k("cpg_growth_limit.cpg"),
+                format!("no CPG `{}` on array `{}`", c.cpg, c.array),
+            ));
+        }
+        let limit = match (c.mib, c.headroom_mib) {
+            (None, None) => GrowthLimit::None,
+            (Some(mib), None) => GrowthLimit::Mib(mib),
+            (None, Some(mib)) => GrowthLimit::Headroom(mib),
+            (Some(_), Some(_)) => {
+                return Err(source.in_table(
+                    span,
+                    &k("cpg_growth_limit.headroom_mib"),
+                    "give `mib` or `headroom_mib`, not both (neither removes the limit)",
+                ));
+            }
+        };
+        actions
+            .push(("cpg_growth_limit", Action::CpgGrowthLimit { array: c.array.clone(), cpg: c.cpg.clone(), limit }));
+    }
+    if let Some(p) = &s.snapshot_policy {
+        require(source, span, &k("snapshot_policy.database"), &names.databases, &p.database, "database")?;
+        actions
+            .push(("snapshot_policy", Action::SnapshotPolicy { database: p.database.clone(), stale_ss: p.stale_ss }));
+    }
     if let Some(e) = &s.expect {
         check_expect(source, span, &k("expect"), e, names)?;
         actions.push(("expect", Action::Expect(e.clone())));
     }
     let action = match actions.len() {
         1 => actions.pop().map(|(_, a)| a).expect("one action"),
-        0 => return Err(source.in_table(span, key, "a step needs one action (write, backup, sync, advance, fault, failover, recover, rc_restore, rc_start, rc_stop, mount, unmount, restore, verify, remove, set_policy, crash_backup_server, restart_backup_server, mount_database, expect)")),
+        0 => return Err(source.in_table(span, key, "a step needs one action (write, backup, sync, advance, fault, failover, recover, rc_restore, rc_start, rc_stop, mount, unmount, restore, verify, remove, set_policy, crash_backup_server, restart_backup_server, mount_database, cpg_growth_limit, snapshot_policy, expect)")),
         _ => {
             let keys: Vec<&str> = actions.iter().map(|(name, _)| *name).collect();
             return Err(source.in_table(span, &k(keys[1]), format!("one action per step; this one has {}", keys.join(" and "))));

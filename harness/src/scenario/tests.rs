@@ -389,3 +389,50 @@ fn a_label_has_no_control_characters() {
     check_load_error(&format!("{B_SERVERS}[[step]]\nlabel = \"a\\nb\"\nadvance = \"1s\"\n"), "label", "step[0].label");
     b_loads(&format!("{B_SERVERS}[[step]]\nlabel = \"a b — ü\"\nadvance = \"1s\"\n"));
 }
+
+// Goal: the snapshot-space steps load to their actions (absolute limit, headroom, removal,
+// policy) and refuse what cannot mean anything: both limits at once, a CPG not declared on that
+// array, an undeclared array or database, a missing `stale_ss`. Each error names its key's line.
+#[test]
+fn snapshot_space_steps_load_and_refuse_bad_keys() {
+    let extra = "[[step]]\ncpg_growth_limit = { array = \"SIM-A\", cpg = \"FC\", mib = 64 }\n\
+                 [[step]]\ncpg_growth_limit = { array = \"SIM-B\", cpg = \"FC\", headroom_mib = 0 }\n\
+                 [[step]]\ncpg_growth_limit = { array = \"SIM-A\", cpg = \"FC\" }\n\
+                 [[step]]\nsnapshot_policy = { database = \"DB1\", stale_ss = false }\n";
+    let scenario = parse("f.toml", &format!("{SETUP}{extra}")).unwrap();
+    let limit = |array: &str, limit| Action::CpgGrowthLimit { array: array.into(), cpg: "FC".into(), limit };
+    assert_eq!(scenario.steps[0].action, limit("SIM-A", GrowthLimit::Mib(64)));
+    assert_eq!(scenario.steps[1].action, limit("SIM-B", GrowthLimit::Headroom(0)));
+    assert_eq!(scenario.steps[2].action, limit("SIM-A", GrowthLimit::None));
+    assert_eq!(scenario.steps[3].action, Action::SnapshotPolicy { database: "DB1".into(), stale_ss: false });
+    let cases = [
+        (
+            "[[step]]\ncpg_growth_limit = { array = \"SIM-A\", cpg = \"FC\", mib = 1, headroom_mib = 1 }\n",
+            "step[0].cpg_growth_limit.headroom_mib",
+            "not both",
+        ),
+        (
+            "[[step]]\ncpg_growth_limit = { array = \"SIM-A\", cpg = \"NOPE\" }\n",
+            "step[0].cpg_growth_limit.cpg",
+            "no CPG",
+        ),
+        (
+            "[[step]]\ncpg_growth_limit = { array = \"SIM-C\", cpg = \"FC\" }\n",
+            "step[0].cpg_growth_limit.array",
+            "no array",
+        ),
+        (
+            "[[step]]\nsnapshot_policy = { database = \"DB9\", stale_ss = true }\n",
+            "step[0].snapshot_policy.database",
+            "no database",
+        ),
+    ];
+    for (extra, key, message) in cases {
+        let error = error_of(extra);
+        assert_eq!(error.key, key, "{extra}: {error}");
+        assert!(error.message.contains(message), "{extra}: {error}");
+        assert_eq!(error.line, SETUP.matches('\n').count() + 2, "{extra}: {error}");
+    }
+    let error = error_of("[[step]]\nsnapshot_policy = { database = \"DB1\" }\n");
+    assert!(error.message.contains("stale_ss"), "{error}");
+}

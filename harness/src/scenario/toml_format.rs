@@ -364,6 +364,13 @@ pub struct StepToml {
     /// Mount the live database (soft recovery if dirty), e.g. after an array restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount_database: Option<String>,
+    /// Set or remove a CPG's growth limit, which bounds the snapshot space of the volumes
+    /// drawing snapshot space from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpg_growth_limit: Option<CpgGrowthLimitArgs>,
+    /// Set a database's snapshot-space failure policy (both its volumes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_policy: Option<SnapshotPolicyArgs>,
     /// Check the state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<ExpectArgs>,
@@ -373,6 +380,36 @@ pub struct StepToml {
     /// The action must fail with an error whose text contains this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_contains: Option<String>,
+}
+
+/// `cpg_growth_limit = { ... }`: at most one of `mib` and `headroom_mib`; neither removes the
+/// limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpgGrowthLimitArgs {
+    /// Array of the CPG.
+    pub array: String,
+    /// CPG.
+    pub cpg: String,
+    /// The limit, MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mib: Option<u64>,
+    /// Or: the limit as room left, MiB: what the CPG uses when the step runs (its volumes' user
+    /// space plus the snapshot space of the volumes drawing from it, rounded up to whole MiB)
+    /// plus this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headroom_mib: Option<u64>,
+}
+
+/// `snapshot_policy = { ... }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotPolicyArgs {
+    /// Database whose two volumes (where the database is served now) get the policy.
+    pub database: String,
+    /// `true`: `stale_ss` (a write past the snapshot space makes the copies stale); `false`:
+    /// `no_stale_ss` (the write fails with `NO_SPACE`).
+    pub stale_ss: bool,
 }
 
 /// `write = { ... }`.
