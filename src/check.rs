@@ -32,7 +32,8 @@ pub struct CheckArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Fault kinds: `all`, `none`, or a comma-separated list of link, array, workflow, vss, server,
-    /// dr (an empty list or name is refused: `none` asks for no faults).
+    /// dr, space (snapshot space running out) (an empty list or name is refused: `none` asks for
+    /// no faults).
     #[arg(long, default_value = "all")]
     pub faults: String,
     /// Worker threads, 1 to 1024; no more start than the shard has cases.

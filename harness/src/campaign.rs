@@ -27,7 +27,8 @@ use recovery::repository::RemoteCopyMode;
 
 use crate::engine::{Defect, WorkflowStep};
 use crate::scenario::toml_format::{
-    BackupArgs, CopyArgs, GroupArgs, MountArgs, RestoreArgs, SyncArgs, VssFaultArgs, WorkflowFaultArgs, WriteArgs,
+    BackupArgs, CopyArgs, CpgGrowthLimitArgs, GroupArgs, MountArgs, RestoreArgs, SnapshotPolicyArgs, SyncArgs,
+    VssFaultArgs, WorkflowFaultArgs, WriteArgs,
 };
 use crate::scenario::{DurationText, FaultToml, PolicyToml, Scenario, ScenarioError, StepToml};
 use crate::world::{BuildOptions, World, WorldStats};
@@ -59,12 +60,22 @@ pub enum FaultKind {
     Server,
     /// Remote Copy failover, recover and restore.
     Dr,
+    /// Snapshot space running out: CPG growth limits set a little above what the CPG uses (or
+    /// removed), and databases switched between `stale_ss` and `no_stale_ss`.
+    Space,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 6] =
-        [FaultKind::Link, FaultKind::Array, FaultKind::Workflow, FaultKind::Vss, FaultKind::Server, FaultKind::Dr];
+    pub const ALL: [FaultKind; 7] = [
+        FaultKind::Link,
+        FaultKind::Array,
+        FaultKind::Workflow,
+        FaultKind::Vss,
+        FaultKind::Server,
+        FaultKind::Dr,
+        FaultKind::Space,
+    ];
 
     /// The name used by `--faults`.
     pub fn name(self) -> &'static str {
@@ -75,6 +86,7 @@ impl FaultKind {
             FaultKind::Vss => "vss",
             FaultKind::Server => "server",
             FaultKind::Dr => "dr",
+            FaultKind::Space => "space",
         }
     }
 
@@ -345,6 +357,27 @@ fn fault_step(prng: &mut Prng, faults: &BTreeSet<FaultKind>, step: &mut StepToml
                 2 => step.rc_restore = Some(group),
                 3 => step.rc_stop = Some(group),
                 _ => step.rc_start = Some(group),
+            }
+        }
+        FaultKind::Space => {
+            if prng.chance(2, 3) {
+                // Mostly on the primary, whose host writes check the space; the backup array's
+                // writes are Remote Copy applies (never checked) until a failover or a restore.
+                let array = if prng.chance(4, 5) { "SIM-A" } else { "SIM-B" };
+                // A limit relative to the CPG's use when the step runs: the generator does not see
+                // the state. None removes it.
+                let headroom_mib = match prng.int_inclusive(9) {
+                    0..=1 => None,
+                    2..=7 => Some(prng.int_inclusive(2)),
+                    _ => Some(prng.range_inclusive(3, 16)),
+                };
+                step.cpg_growth_limit =
+                    Some(CpgGrowthLimitArgs { array: array.into(), cpg: "FC_r6".into(), mib: None, headroom_mib });
+            } else {
+                step.snapshot_policy = Some(SnapshotPolicyArgs {
+                    database: pick(prng, &DATABASES).to_owned(),
+                    stale_ss: prng.chance(1, 2),
+                });
             }
         }
         FaultKind::Workflow | FaultKind::Vss => {}

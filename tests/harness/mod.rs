@@ -7,3 +7,4 @@ mod cli;
 mod defects;
 mod fixtures;
 mod properties;
+mod space;
