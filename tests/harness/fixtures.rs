@@ -65,6 +65,11 @@ fn restore_from_remote_after_losing_primary() {
 }
 
 #[test]
+fn snapshot_space_stale_backup() {
+    check("snapshot-space-stale-backup.toml");
+}
+
+#[test]
 fn seed_workflow() {
     check("seed-workflow.toml");
 }
