@@ -23,6 +23,12 @@
 //! - a write into a read-write virtual copy fails with `NO_SPACE` whatever the policy: the
 //!   policy is about base writes, and making the written copy stale would lose the write.
 //!
+//! User space is checked beside it: a thin base volume's write that allocates pages not yet
+//! written is refused with `NO_SPACE` (changing nothing) past the volume's
+//! `usrSpcAllocLimitPct` or its user CPG's growth limit, the new pages and the snapshot space
+//! the same write needs counted together against a growth limit they share
+//! ([`ArrayMut::check_user_space`]).
+//!
 //! Remote Copy's applies on a secondary (synchronous mirroring, periodic transfers, restores of
 //! a failed write) are not checked: replication is never refused for the secondary's snapshot
 //! space; the secondary's count is forgotten and made again at its next checked write.
@@ -264,7 +270,15 @@ impl ArrayMut<'_> {
     ///
     /// Errors: `NO_SPACE` (a base with `no_stale_ss`, or a read-write copy, past a limit); the
     /// model is then unchanged.
-    pub(crate) fn charge_snapshot_space(&mut self, id: VolumeId, offset: u64, len: u64) -> Result<()> {
+    /// `allocating` is the user space the same write allocates, and its CPG (see
+    /// [`ArrayMut::check_user_space`]): counted against a growth limit they share.
+    pub(crate) fn charge_snapshot_space(
+        &mut self,
+        id: VolumeId,
+        offset: u64,
+        len: u64,
+        allocating: Option<(CpgId, u64)>,
+    ) -> Result<()> {
         let base = self.vol(id).base_id();
         let Some(limits) = self.snapshot_space_limits(self.vol(base)) else {
             // Unchecked writes do not keep the count: forget it, so a limit set later recounts.
@@ -281,7 +295,8 @@ impl ArrayMut<'_> {
         let over_volume = limits.volume_pages.filter(|limit| used + needed > *limit);
         let over_cpg = match limits.cpg {
             Some((cpg, limit)) => {
-                let in_use = self.cpg_pages_counted(cpg);
+                let also = allocating.filter(|(c, _)| *c == cpg).map_or(0, |(_, pages)| pages);
+                let in_use = self.cpg_pages_counted(cpg) + also;
                 (in_use + needed > limit).then_some((cpg, limit))
             }
             None => None,
@@ -311,6 +326,64 @@ impl ArrayMut<'_> {
         let detail = format!("write to '{name}' needs {needed} new snapshot pages beyond {why}");
         self.make_tree_stale(base, &detail);
         Ok(())
+    }
+
+    /// Checks that a write of `len` bytes at `offset` into thin base volume `id` can allocate
+    /// the user space it needs: its pages not written yet, bounded by the volume's
+    /// `usrSpcAllocLimitPct` (`alerts.user_limit_pct`, percent of its size, 0 = none) and by the
+    /// growth limit of its user CPG (the CPG's user space plus the snapshot space drawn from
+    /// it). Changes nothing. Returns the pages allocated and their CPG when a growth limit
+    /// applies (for the snapshot-space check of the same write), else `None`.
+    ///
+    /// Cost when no limit applies: a load of the alert and a CPG look-up. Otherwise a look-up
+    /// per page written, and for a growth limit the pass over the array's volumes of
+    /// [`Array::cpg_pages_used`].
+    ///
+    /// Errors: `NO_SPACE`.
+    pub(crate) fn check_user_space(&mut self, id: VolumeId, offset: u64, len: u64) -> Result<Option<(CpgId, u64)>> {
+        let volume = self.vol(id);
+        if len == 0 || volume.provisioning == crate::volume::Provisioning::Full || volume.is_virtual_copy() {
+            return Ok(None);
+        }
+        let pct = u64::from(volume.alerts.user_limit_pct);
+        let cpg_limit = volume
+            .user_cpg
+            .and_then(|cpg| self.cpgs.get(cpg))
+            .and_then(|cpg| cpg.growth_limit_mib.map(|limit| (cpg.id, limit.saturating_mul(PAGES_PER_MIB))));
+        if pct == 0 && cpg_limit.is_none() {
+            return Ok(None);
+        }
+        let (first, last) = (offset / PAGE_SIZE_U64, (offset + len - 1) / PAGE_SIZE_U64);
+        let new = (first..=last).filter(|index| volume.pages.page(PageIndex(*index)).is_none()).count() as u64;
+        if new == 0 {
+            return Ok(None);
+        }
+        let name = &volume.name;
+        if pct != 0 {
+            let limit = volume.size_bytes() * pct / 100 / PAGE_SIZE_U64;
+            let used = volume.pages.page_count();
+            if used + new > limit {
+                return Err(Error::new(
+                    ErrorCode::NO_SPACE,
+                    format!(
+                        "write to '{name}' needs {new} new pages beyond its user space limit ({pct}% = {limit} pages, {used} used)"
+                    ),
+                ));
+            }
+        }
+        let Some((cpg, limit)) = cpg_limit else { return Ok(None) };
+        let name = name.clone();
+        let in_use = self.cpg_pages_counted(cpg);
+        if in_use + new > limit {
+            return Err(Error::new(
+                ErrorCode::NO_SPACE,
+                format!(
+                    "write to '{name}' needs {new} new pages beyond the growth limit of user CPG '{}' ({limit} pages, {in_use} used)",
+                    self.cpg_name(cpg)
+                ),
+            ));
+        }
+        Ok(Some((cpg, new)))
     }
 
     /// The kept count of the tree of `base`, counted now (and kept) if it was forgotten.

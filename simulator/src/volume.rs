@@ -641,7 +641,8 @@ impl ArrayMut<'_> {
     ///
     /// Errors: `ARRAY_OFFLINE`; `INV_OPERATION_VV_READ_ONLY`; `INV_INPUT_EXCEEDS_RANGE`;
     /// `INV_OPERATION_VV_SNAPSHOT_STALE` (a stale read-write copy); Remote Copy's refusals;
-    /// `NO_SPACE` (snapshot space, a base with `no_stale_ss` or a read-write copy).
+    /// `NO_SPACE` (a thin volume's new pages past its user space limit or its user CPG's growth
+    /// limit; snapshot space, a base with `no_stale_ss` or a read-write copy).
     pub(crate) fn write_volume(&mut self, id: VolumeId, offset: u64, data: &[u8]) -> Result<()> {
         self.require_online()?;
         let volume = self.vol(id);
@@ -654,9 +655,11 @@ impl ArrayMut<'_> {
         check_range(volume, offset, data.len() as u64)?;
         self.remote_copy.check_host_writable(id, &volume.name)?;
         volume.check_not_stale("write")?;
+        let allocating = self.check_user_space(id, offset, data.len() as u64)?;
         // Copy-on-write needs a copy in the tree: a base without any costs one load here.
+        let volume = self.vol(id);
         if volume.is_virtual_copy() || volume.family_copies != 0 {
-            self.charge_snapshot_space(id, offset, data.len() as u64)?;
+            self.charge_snapshot_space(id, offset, data.len() as u64, allocating)?;
         }
         self.array.vol_mut(id).pages.write(offset, data);
         Ok(())

@@ -252,6 +252,73 @@ fn a_growth_limit_set_later_applies_from_the_next_write() {
     assert!(simulator::invariants::check_all(&sim).is_empty());
 }
 
+// Goal: a thin volume's `usrSpcAllocLimitPct` bounds the pages it may allocate: up to the
+// limit writes succeed, a write needing a page past it fails with `NO_SPACE` and changes
+// nothing, and rewriting allocated pages never needs new space.
+#[test]
+fn a_thin_volume_allocates_no_more_than_its_user_space_limit() {
+    let (mut sim, a) = world();
+    let mut spec = VolumeSpec::thin("v", CPG, 256);
+    spec.alerts = AllocationAlerts { user_limit_pct: 1, ..AllocationAlerts::default() };
+    sim.array_mut(a).create_volume(spec).unwrap();
+    let data = write_pages(&mut sim, a, "v", 0, PAGES_PER_PCT as usize, 1);
+    let one = pattern(2, PAGE);
+    let past = PAGES_PER_PCT * PAGE as u64;
+    assert_refused(&mut sim, "past the user limit", ErrorCode::NO_SPACE, |s| s.write(a, "v", past, &one));
+    let again = write_pages(&mut sim, a, "v", 0, PAGES_PER_PCT as usize, 3);
+    assert_ne!(again, data);
+    assert_eq!(read(&sim, a, "v", 0, PAGES_PER_PCT as usize).unwrap(), again);
+    // A write straddling the limit is refused whole.
+    let straddling = pattern(4, 2 * PAGE);
+    let at = (PAGES_PER_PCT - 1) * PAGE as u64;
+    assert_refused(&mut sim, "straddling", ErrorCode::NO_SPACE, |s| s.write(a, "v", at, &straddling));
+    // Raising the limit lets the volume grow.
+    let alerts = AllocationAlerts { user_limit_pct: 2, ..AllocationAlerts::default() };
+    sim.array_mut(a).modify_volume("v", VolumeChanges { alerts: Some(alerts), ..VolumeChanges::default() }).unwrap();
+    sim.write(a, "v", past, &one).unwrap();
+    assert_eq!(read(&sim, a, "v", PAGES_PER_PCT as usize, 1).unwrap(), one);
+}
+
+// Goal: a CPG's growth limit bounds the pages its thin volumes allocate, counted with the
+// snapshot space drawn from it; one write that both allocates pages and needs snapshot space is
+// charged for both at once (each alone would fit).
+#[test]
+fn the_user_cpg_growth_limit_bounds_thin_allocation_with_the_snapshot_space() {
+    let (mut sim, a) = world();
+    let limited = CpgSpec { name: "LIM".into(), growth_limit_mib: Some(1), ..CpgSpec::default() };
+    sim.array_mut(a).create_cpg(limited).unwrap();
+    for name in ["v1", "v2"] {
+        let mut spec = VolumeSpec::thin(name, "LIM", 256);
+        spec.snap_cpg = Some("LIM".into());
+        spec.policies = VolumePolicies { stale_ss: false, ..VolumePolicies::default() };
+        sim.array_mut(a).create_volume(spec).unwrap();
+    }
+    // 1 MiB = 64 pages: 40 + 24 fit, a 65th page does not.
+    write_pages(&mut sim, a, "v1", 0, 40, 1);
+    write_pages(&mut sim, a, "v2", 0, 24, 2);
+    let one = pattern(3, PAGE);
+    assert_refused(&mut sim, "65th page", ErrorCode::NO_SPACE, |s| s.write(a, "v2", 24 * PAGE as u64, &one));
+    write_pages(&mut sim, a, "v2", 0, 24, 4);
+    // Make room: the limit at 2 MiB (128 pages), then a copy of v1.
+    sim.array_mut(a).set_cpg_growth_limit("LIM", Some(2)).unwrap();
+    sim.array_mut(a).create_snapshot("v1", SnapshotSpec::read_only("v1.ro")).unwrap();
+    // One write over pages 0..70 of v1 rewrites the 40 the copy shares (40 snapshot pages) and
+    // allocates 30 (30 user pages). In use: 64. Each alone fits (104, 94 ≤ 128); both do not.
+    let lim = sim.array(a).cpg("LIM").unwrap().id;
+    assert_eq!(sim.array(a).cpg_growth_pages_used(lim), 64);
+    let both = pattern(5, 70 * PAGE);
+    assert_refused(&mut sim, "both at once", ErrorCode::NO_SPACE, |s| s.write(a, "v1", 0, &both));
+    assert!(!stale(&sim, a, "v1.ro"));
+    write_pages(&mut sim, a, "v1", 0, 40, 6);
+    write_pages(&mut sim, a, "v1", 40, 24, 7);
+    assert_eq!(sim.array(a).cpg_growth_pages_used(lim), 128);
+    assert_eq!(read(&sim, a, "v1.ro", 0, 40).unwrap(), pattern(1, 40 * PAGE));
+    sim.array_mut(a).set_cpg_growth_limit("LIM", None).unwrap();
+    sim.write(a, "v1", 0, &both).unwrap();
+    assert_eq!(read(&sim, a, "v1", 0, 70).unwrap(), both);
+    assert!(simulator::invariants::check_all(&sim).is_empty());
+}
+
 // Goal: with no limit (the default) copy-on-write is never refused and nothing goes stale, however much
 // snapshot space the copies hold.
 #[test]
