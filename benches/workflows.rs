@@ -89,6 +89,7 @@ fn bench_world_with(mode: Option<Mode>, on_disk: bool, other_databases: usize) -
         db_volume: "db1".into(),
         log_volume: "db1.log".into(),
         cpg: "FC".into(),
+        snap_cpg: None,
         config: DatabaseConfig::default(),
     };
     server.create_database(&mut sim, spec).unwrap();
@@ -98,6 +99,7 @@ fn bench_world_with(mode: Option<Mode>, on_disk: bool, other_databases: usize) -
             db_volume: format!("odb{i}"),
             log_volume: format!("odb{i}.log"),
             cpg: "FC".into(),
+            snap_cpg: None,
             config: DatabaseConfig::default(),
         };
         server.create_database(&mut sim, spec).unwrap();

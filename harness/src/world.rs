@@ -279,6 +279,7 @@ impl World {
                     db_volume,
                     log_volume,
                     cpg: d.cpg.clone(),
+                    snap_cpg: d.snap_cpg.clone(),
                     config: database_config(d),
                 };
                 let declared = format!("{} `{}`", scenario.declaration("database", i, &db.span()), d.name);

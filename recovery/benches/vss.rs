@@ -23,6 +23,7 @@ fn bench(c: &mut Criterion) {
         db_volume: "db1".into(),
         log_volume: "db1.log".into(),
         cpg: "FC_r6".into(),
+        snap_cpg: None,
         config: DatabaseConfig::default(),
     };
     server.create_database(&mut sim, spec).unwrap().mount(&mut sim).unwrap();

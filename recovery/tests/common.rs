@@ -38,6 +38,7 @@ pub fn setup_with(seed: u64, config: DatabaseConfig) -> (Simulation, MailboxServ
                 db_volume: "db1".into(),
                 log_volume: "db1.log".into(),
                 cpg: "FC_r6".into(),
+                snap_cpg: None,
                 config,
             },
         )

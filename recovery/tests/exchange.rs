@@ -402,6 +402,7 @@ fn foreign_logs_and_damaged_pages_are_named() {
         db_volume: "db2".into(),
         log_volume: "db2.log".into(),
         cpg: "FC_r6".into(),
+        snap_cpg: None,
         config: DatabaseConfig::small(),
     };
     server.create_database(&mut sim, spec).unwrap();

@@ -103,6 +103,7 @@ proptest! {
             db_volume: "db2".into(),
             log_volume: "db2.log".into(),
             cpg: "FC_r6".into(),
+            snap_cpg: None,
             config: layout(!wide),
         };
         server.create_database(&mut sim, other).unwrap();

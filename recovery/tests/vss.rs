@@ -521,6 +521,7 @@ fn two_databases_in_one_set() {
             db_volume: lower.clone(),
             log_volume: format!("{lower}.log"),
             cpg: "FC_r6".into(),
+            snap_cpg: None,
             config: DatabaseConfig::small(),
         };
         server.create_database(&mut sim, spec).unwrap().mount(&mut sim).unwrap();

@@ -86,6 +86,7 @@ impl World {
             db_volume: DB_VOLUME.into(),
             log_volume: LOG_VOLUME.into(),
             cpg: "FC_r6".into(),
+            snap_cpg: None,
             config: DatabaseConfig::small(),
         };
         server.create_database(&mut sim, spec).unwrap().mount(&mut sim).unwrap();

@@ -713,6 +713,15 @@ fn check_databases(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) 
                 format!("no CPG `{}` on the primary array `{primary}`", d.cpg),
             ));
         }
+        if let Some(snap_cpg) = &d.snap_cpg
+            && !names.cpgs.contains(&(primary.clone(), snap_cpg.clone()))
+        {
+            return Err(source.in_table(
+                &db.span(),
+                &format!("{key}.snap_cpg"),
+                format!("no CPG `{snap_cpg}` on the primary array `{primary}`"),
+            ));
+        }
         if let Some(layout) = &d.layout
             && layout != "small"
             && layout != "standard"

@@ -436,3 +436,24 @@ fn snapshot_space_steps_load_and_refuse_bad_keys() {
     let error = error_of("[[step]]\nsnapshot_policy = { database = \"DB1\" }\n");
     assert!(error.message.contains("stale_ss"), "{error}");
 }
+
+// Goal: a database's `snap_cpg` must be a CPG of the primary array (a CPG of that name on the
+// backup array only is not enough), and names the key's line.
+#[test]
+fn a_database_snapshot_cpg_must_be_on_the_primary() {
+    let text = SETUP.replace("name = \"DB1\"\ncpg = \"FC\"\n", "name = \"DB1\"\ncpg = \"FC\"\nsnap_cpg = \"SNAP\"\n");
+    let error = parse("f.toml", &text).unwrap_err();
+    assert_eq!(error.key, "database[0].snap_cpg", "{error}");
+    assert!(error.message.contains("no CPG `SNAP` on the primary array"), "{error}");
+    assert_eq!(error.line, text[..text.find("snap_cpg").unwrap()].matches('\n').count() + 1);
+    let with_b = text.replace(
+        "[[cpg]]\narray = \"SIM-B\"\nname = \"FC\"\n",
+        "[[cpg]]\narray = \"SIM-B\"\nname = \"FC\"\n[[cpg]]\narray = \"SIM-B\"\nname = \"SNAP\"\n",
+    );
+    assert!(parse("f.toml", &with_b).is_err());
+    let with_a = text.replace(
+        "[[cpg]]\narray = \"SIM-A\"\nname = \"FC\"\n",
+        "[[cpg]]\narray = \"SIM-A\"\nname = \"FC\"\n[[cpg]]\narray = \"SIM-A\"\nname = \"SNAP\"\n",
+    );
+    parse("f.toml", &with_a).unwrap();
+}

@@ -190,6 +190,9 @@ pub struct DatabaseToml {
     pub name: String,
     /// CPG on the primary array for its two volumes.
     pub cpg: String,
+    /// Snapshot CPG of its two volumes (default: `cpg`), on the primary array.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snap_cpg: Option<String>,
     /// Database volume name (default `<name>.edb`, lower case).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db_volume: Option<String>,

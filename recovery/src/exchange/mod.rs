@@ -230,8 +230,10 @@ pub struct DatabaseSpec {
     pub db_volume: String,
     /// Name of the log volume to create on the array.
     pub log_volume: String,
-    /// CPG for both volumes (also their snapshot CPG).
+    /// CPG for both volumes (also their snapshot CPG unless `snap_cpg` names another).
     pub cpg: String,
+    /// Snapshot CPG of both volumes (`None`: `cpg`), which must exist on the array.
+    pub snap_cpg: Option<String>,
     /// Layout sizes.
     pub config: DatabaseConfig,
 }
@@ -464,7 +466,11 @@ impl MailboxServer {
         }
         let array = self.array;
         for (volume, size_mib) in [(&spec.db_volume, config.db_volume_mib), (&spec.log_volume, config.log_volume_mib)] {
-            sim.array_mut(array).create_volume(VolumeSpec::thin(volume, &spec.cpg, size_mib))?;
+            let mut volume_spec = VolumeSpec::thin(volume, &spec.cpg, size_mib);
+            if let Some(snap_cpg) = &spec.snap_cpg {
+                volume_spec.snap_cpg = Some(snap_cpg.clone());
+            }
+            sim.array_mut(array).create_volume(volume_spec)?;
             sim.array_mut(array).create_vlun(VlunSpec {
                 volume: volume.clone(),
                 lun: 0,
@@ -1104,6 +1110,7 @@ mod tests {
                     db_volume: "db1".into(),
                     log_volume: "db1.log".into(),
                     cpg: "FC_r6".into(),
+                    snap_cpg: None,
                     config: DatabaseConfig::small(),
                 },
             )

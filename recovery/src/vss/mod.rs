@@ -48,6 +48,7 @@
 //!     db_volume: "db1".into(),
 //!     log_volume: "db1.log".into(),
 //!     cpg: "FC_r6".into(),
+//!     snap_cpg: None,
 //!     config: DatabaseConfig::small(),
 //! };
 //! server.create_database(&mut sim, spec).unwrap().mount(&mut sim).unwrap();
