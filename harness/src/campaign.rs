@@ -363,16 +363,26 @@ fn fault_step(prng: &mut Prng, faults: &BTreeSet<FaultKind>, step: &mut StepToml
             if prng.chance(2, 3) {
                 // Mostly on the primary, whose host writes check the space; the backup array's
                 // writes are Remote Copy applies (never checked) until a failover or a restore.
-                let array = if prng.chance(4, 5) { "SIM-A" } else { "SIM-B" };
-                // A limit relative to the CPG's use when the step runs: the generator does not see
-                // the state. None removes it.
-                let headroom_mib = match prng.int_inclusive(9) {
-                    0..=1 => None,
-                    2..=7 => Some(prng.int_inclusive(2)),
-                    _ => Some(prng.range_inclusive(3, 16)),
+                // SNAP holds DB-NONE's snapshot space alone (its copies go stale, its writes are
+                // never short of user space); FC_r6 every database's user space and the other
+                // two's snapshot space.
+                let (array, cpg) = match prng.int_inclusive(9) {
+                    0..=3 => ("SIM-A", "FC_r6"),
+                    4..=7 => ("SIM-A", "SNAP"),
+                    _ => ("SIM-B", "FC_r6"),
+                };
+                // FC_r6: a limit relative to its use when the step runs (the generator does not
+                // see the state). SNAP holds a few dozen pages at most, less than a MiB of
+                // headroom's rounding, so mostly an absolute 0 or 1 MiB: the next copy-on-write
+                // (or the 65th page) passes it. Neither key removes the limit.
+                let (mib, headroom_mib) = match (cpg, prng.int_inclusive(9)) {
+                    (_, 0..=1) => (None, None),
+                    ("SNAP", 2..=7) => (Some(prng.int_inclusive(1)), None),
+                    (_, 2..=7) => (None, Some(prng.int_inclusive(2))),
+                    _ => (None, Some(prng.range_inclusive(3, 16))),
                 };
                 step.cpg_growth_limit =
-                    Some(CpgGrowthLimitArgs { array: array.into(), cpg: "FC_r6".into(), mib: None, headroom_mib });
+                    Some(CpgGrowthLimitArgs { array: array.into(), cpg: cpg.into(), mib, headroom_mib });
             } else {
                 step.snapshot_policy = Some(SnapshotPolicyArgs {
                     database: pick(prng, &DATABASES).to_owned(),
