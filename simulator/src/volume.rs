@@ -967,10 +967,13 @@ impl ArrayMut<'_> {
     /// `content`, all sharing one allocation (the way a deduplicating array stores them).
     /// Meant for building large images cheaply (benchmarks, soak tests): a 64 GiB volume filled
     /// this way costs the map's nodes, not 64 GiB. Not replicated: fill before admitting the
-    /// volume to a Remote Copy group (or fill both sides and admit as already synced).
+    /// volume to a Remote Copy group (or fill both sides and admit as already synced). Not a host
+    /// write: no space limit is checked (user space, snapshot space); the tree's kept
+    /// snapshot-space count is forgotten and counted again at its next checked write.
     ///
     /// Errors: `NON_EXISTENT_VOL`; `INV_INPUT_BAD_LENGTH` (content is not one page);
-    /// `INV_OPERATION_VV_READ_ONLY`; `INV_INPUT_EXCEEDS_RANGE`; `INV_OPERATION_VV_IN_REMOTE_COPY`.
+    /// `INV_OPERATION_VV_READ_ONLY`; `INV_INPUT_EXCEEDS_RANGE`; `INV_OPERATION_VV_SNAPSHOT_STALE`
+    /// (a stale read-write copy); `INV_OPERATION_VV_IN_REMOTE_COPY`.
     pub fn fill_volume(&mut self, name: &str, first: crate::page::PageIndex, count: u64, content: &[u8]) -> Result<()> {
         self.require_online()?;
         let volume = self.volume(name)?;
@@ -984,6 +987,7 @@ impl ArrayMut<'_> {
             return Err(Error::new(ErrorCode::INV_OPERATION_VV_READ_ONLY, format!("volume '{name}' is read-only")));
         }
         check_range(volume, first.byte_offset(), count.saturating_mul(PAGE_SIZE_U64))?;
+        volume.check_not_stale("fill")?;
         if self.remote_copy.group_of_volume(volume.id).is_some() {
             return Err(Error::new(
                 ErrorCode::INV_OPERATION_VV_IN_REMOTE_COPY,

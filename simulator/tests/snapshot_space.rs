@@ -91,7 +91,7 @@ fn stale_ss_base_write_succeeds_and_the_copies_go_stale() {
     assert!(sim.trace().lines().any(|l| l.text.contains("virtual copies of db are stale")));
 }
 
-// Goal: a stale copy refuses what needs its data (read, host read, write, export, copy,
+// Goal: a stale copy refuses what needs its data (read, host read, write, fill, export, copy,
 // promote, physical copy) with 942 and changes nothing; it can be deleted, and a refresh takes
 // its parent's content anew and makes it valid; a new copy of the base is valid.
 #[test]
@@ -102,6 +102,9 @@ fn a_stale_copy_refuses_what_needs_its_data() {
     host(&mut sim, a, "h");
     let stale_code = ErrorCode::INV_OPERATION_VV_SNAPSHOT_STALE;
     assert_refused(&mut sim, "write", stale_code, |s| s.write(a, "db.rw", 0, b"x"));
+    assert_refused(&mut sim, "fill", stale_code, |s| {
+        s.array_mut(a).fill_volume("db.rw", simulator::PageIndex(0), 4, &pattern(9, PAGE))
+    });
     assert_refused(&mut sim, "export", stale_code, |s| {
         let spec = VlunSpec { volume: "db.ro".into(), lun: 1, host: Some("h".into()), ..VlunSpec::default() };
         s.array_mut(a).create_vlun(spec)
