@@ -890,6 +890,10 @@ impl World {
                         report.removed_by_policy.iter().map(|(_, k)| k.backup_id.as_str()).collect();
                     detail.push_str(&format!(", policy removed {}", removed.join(", ")));
                 }
+                if let Some(error) = &report.backup_complete_error {
+                    // The backup stands; the writer's BackupComplete work (log truncation) did not.
+                    detail.push_str(&format!(", BackupComplete failed: {error}"));
+                }
                 StepResult::ok(detail)
             }
             Err(error) => {

@@ -4,7 +4,8 @@
 //!
 //! Method: 20 generated cases of 200 steps with only the `space` fault kind, every invariant
 //! after every step (as `check` runs them), tallying what the steps met. Each outcome below must
-//! occur at least once; the tallies are printed for the record.
+//! occur at least once; the tallies are printed for the record. A second test runs one case by
+//! hand: a FULL backup whose log truncation runs out of space.
 
 use std::collections::BTreeSet;
 
@@ -107,4 +108,65 @@ fn space_campaigns_make_copies_stale_and_refuse_writes() {
     assert!(tallies.no_space > 0, "no write was refused: {tallies:?}");
     assert!(tallies.stale_refused > 0, "no verify, mount or restore met a stale copy: {tallies:?}");
     assert!(tallies.backups_beside_stale > 0, "no backup ran beside a stale one: {tallies:?}");
+}
+
+// Goal: a FULL backup whose log truncation runs out of space (`no_stale_ss`, a 0 MiB snapshot
+// CPG) stands — its entry and valid copies stay — while the step says BackupComplete failed and
+// why, and the database, taken offline by the I/O error as Exchange does, mounts again once the
+// limit is gone.
+#[test]
+fn a_backup_whose_log_truncation_runs_out_of_space_stands_and_says_so() {
+    let text = r#"
+[scenario]
+name = "truncation out of space"
+seed = 1
+[[cpg]]
+array = "SIM-A"
+name = "FC_r6"
+[[cpg]]
+array = "SIM-A"
+name = "SNAP"
+[exchange]
+server = "MBX01"
+[[database]]
+name = "DB1"
+cpg = "FC_r6"
+snap_cpg = "SNAP"
+[backup_servers]
+local = "BKP-LOCAL"
+[[step]]
+write = { database = "DB1", transactions = 400 }
+[[step]]
+backup = { database = "DB1" }
+[[step]]
+write = { database = "DB1", transactions = 400 }
+[[step]]
+snapshot_policy = { database = "DB1", stale_ss = false }
+[[step]]
+cpg_growth_limit = { array = "SIM-A", cpg = "SNAP", mib = 0 }
+[[step]]
+backup = { database = "DB1" }
+outcome = "ok"
+[[step]]
+verify = { database = "DB1" }
+outcome = "ok"
+[[step]]
+write = { database = "DB1", transactions = 1 }
+error_contains = "not mounted"
+[[step]]
+cpg_growth_limit = { array = "SIM-A", cpg = "SNAP" }
+[[step]]
+mount_database = "DB1"
+outcome = "ok"
+[[step]]
+write = { database = "DB1", transactions = 1 }
+outcome = "ok"
+[[step]]
+expect = { database = "DB1", local_entries = 2, recoverable = true }
+"#;
+    let scenario = harness::scenario::parse("truncation.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    let report = harness::runner::run(&scenario, harness::runner::RunOptions::default()).unwrap();
+    let detail = &report.steps[5].detail;
+    assert!(detail.contains("BackupComplete failed") && detail.contains("NO_SPACE"), "{detail}");
+    assert!(report.passed(), "{}", harness::report::text(&report));
 }
