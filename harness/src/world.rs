@@ -743,8 +743,7 @@ impl World {
                     Ok(found) => found.id,
                     Err(error) => return StepResult::failed(what, error.to_string()),
                 };
-                let used_pages = self.sim.array(array).cpg_growth_pages_used(id);
-                let used_mib = (used_pages * simulator::PAGE_SIZE as u64).div_ceil(1 << 20);
+                let used_mib = simulator::pages_to_mib(self.sim.array(array).cpg_growth_pages_used(id));
                 Some(used_mib.saturating_add(room))
             }
         };

@@ -116,7 +116,7 @@ impl Array {
                 }
             }
         }
-        usage.snapshot_used_mib = (snapshot_pages.len() as u64 * crate::page::PAGE_SIZE_U64).div_ceil(1 << 20);
+        usage.snapshot_used_mib = crate::page::pages_to_mib(snapshot_pages.len() as u64);
         usage
     }
 

@@ -66,7 +66,7 @@ pub use fault::{Direction, Fault};
 pub use flash_cache::FlashCache;
 pub use host::{Chap, Host, HostChanges, HostSet, HostSpec, PathChange};
 pub use ids::{ArrayId, CpgId, GroupId, HostId, SetId, TaskId, VolumeId};
-pub use page::{PAGE_SIZE, PageIndex, PageMap};
+pub use page::{PAGE_SIZE, PageIndex, PageMap, pages_to_mib};
 pub use port::{Port, PortPos, PortProtocol};
 pub use prng::Prng;
 pub use qos::{QosLimits, QosRule, QosTarget, QosTargetName};

@@ -35,6 +35,14 @@ pub const PAGE_SIZE: usize = 16 * 1024;
 /// Page size as a `u64`, for offset arithmetic.
 pub const PAGE_SIZE_U64: u64 = PAGE_SIZE as u64;
 
+/// Pages in one MiB.
+pub const PAGES_PER_MIB: u64 = (1 << 20) / PAGE_SIZE_U64;
+
+/// `pages` in MiB, rounded up (how space is reported and limits are set).
+pub fn pages_to_mib(pages: u64) -> u64 {
+    pages.div_ceil(PAGES_PER_MIB)
+}
+
 /// Index of a page within a volume (`byte offset / PAGE_SIZE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PageIndex(pub u64);

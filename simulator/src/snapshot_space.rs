@@ -53,11 +53,8 @@ use std::fmt;
 use crate::array::{Array, ArrayMut};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{CpgId, VolumeId};
-use crate::page::{PAGE_SIZE_U64, PageIndex, PageMap, PageRef};
+use crate::page::{PAGE_SIZE_U64, PAGES_PER_MIB, PageIndex, PageMap, PageRef};
 use crate::volume::{Volume, VolumeKind};
-
-/// Pages in one MiB.
-const PAGES_PER_MIB: u64 = (1 << 20) / PAGE_SIZE_U64;
 
 /// A tree's snapshot space in pages, as last counted, kept on its base volume; `None` when not
 /// counted since the tree last changed other than by a checked write.
@@ -80,6 +77,18 @@ struct Limits {
     volume_pages: Option<u64>,
     /// The base's snapshot CPG and its growth limit.
     cpg: Option<(CpgId, u64)>,
+}
+
+/// User space a write allocates in a CPG with a growth limit, from
+/// [`ArrayMut::check_user_space`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Allocation {
+    /// The volume's user CPG.
+    cpg: CpgId,
+    /// Pages the write allocates.
+    pages: u64,
+    /// What the CPG's growth limit is checked against before the write, in pages.
+    cpg_in_use: u64,
 }
 
 /// The error a read, export, copy or promote of a stale copy gets.
@@ -169,11 +178,14 @@ impl Array {
     fn snapshot_space_limits(&self, base: &Volume) -> Option<Limits> {
         let pct = u64::from(base.alerts.snapshot_limit_pct);
         let volume_pages = (pct != 0).then(|| base.size_bytes() * pct / 100 / PAGE_SIZE_U64);
-        let cpg = base
-            .snap_cpg
-            .and_then(|id| self.cpgs.get(id))
-            .and_then(|cpg| cpg.growth_limit_mib.map(|limit| (cpg.id, limit.saturating_mul(PAGES_PER_MIB))));
+        let cpg = self.growth_limit_pages(base.snap_cpg);
         (volume_pages.is_some() || cpg.is_some()).then_some(Limits { volume_pages, cpg })
+    }
+
+    /// CPG `cpg` and its growth limit in pages, if it has one.
+    fn growth_limit_pages(&self, cpg: Option<CpgId>) -> Option<(CpgId, u64)> {
+        let cpg = self.cpgs.get(cpg?)?;
+        cpg.growth_limit_mib.map(|limit| (cpg.id, limit.saturating_mul(PAGES_PER_MIB)))
     }
 
     /// New snapshot pages a write of `len` bytes at `offset` into volume `id` needs (see the
@@ -268,16 +280,18 @@ impl ArrayMut<'_> {
     /// needs, and keeps the tree's count (see the module doc). On a snapshot-space failure of a
     /// base with `stale_ss`, makes the tree's copies stale and lets the write go on.
     ///
+    /// `allocating` is the user space the same write allocates in a CPG with a growth limit
+    /// ([`ArrayMut::check_user_space`]): counted with the snapshot space against a limit they
+    /// share, from the CPG's use that check already counted.
+    ///
     /// Errors: `NO_SPACE` (a base with `no_stale_ss`, or a read-write copy, past a limit); the
     /// model is then unchanged.
-    /// `allocating` is the user space the same write allocates, and its CPG (see
-    /// [`ArrayMut::check_user_space`]): counted against a growth limit they share.
     pub(crate) fn charge_snapshot_space(
         &mut self,
         id: VolumeId,
         offset: u64,
         len: u64,
-        allocating: Option<(CpgId, u64)>,
+        allocating: Option<Allocation>,
     ) -> Result<()> {
         let base = self.vol(id).base_id();
         let Some(limits) = self.snapshot_space_limits(self.vol(base)) else {
@@ -295,8 +309,10 @@ impl ArrayMut<'_> {
         let over_volume = limits.volume_pages.filter(|limit| used + needed > *limit);
         let over_cpg = match limits.cpg {
             Some((cpg, limit)) => {
-                let also = allocating.filter(|(c, _)| *c == cpg).map_or(0, |(_, pages)| pages);
-                let in_use = self.cpg_pages_counted(cpg) + also;
+                let in_use = match allocating {
+                    Some(a) if a.cpg == cpg => a.cpg_in_use + a.pages,
+                    _ => self.cpg_pages_counted(cpg),
+                };
                 (in_use + needed > limit).then_some((cpg, limit))
             }
             None => None,
@@ -332,24 +348,21 @@ impl ArrayMut<'_> {
     /// the user space it needs: its pages not written yet, bounded by the volume's
     /// `usrSpcAllocLimitPct` (`alerts.user_limit_pct`, percent of its size, 0 = none) and by the
     /// growth limit of its user CPG (the CPG's user space plus the snapshot space drawn from
-    /// it). Changes nothing. Returns the pages allocated and their CPG when a growth limit
-    /// applies (for the snapshot-space check of the same write), else `None`.
+    /// it). Changes nothing but cached counts. Returns what the write allocates when a growth
+    /// limit applies (for the snapshot-space check of the same write), else `None`.
     ///
     /// Cost when no limit applies: a load of the alert and a CPG look-up. Otherwise a look-up
     /// per page written, and for a growth limit the pass over the array's volumes of
     /// [`Array::cpg_pages_used`].
     ///
     /// Errors: `NO_SPACE`.
-    pub(crate) fn check_user_space(&mut self, id: VolumeId, offset: u64, len: u64) -> Result<Option<(CpgId, u64)>> {
+    pub(crate) fn check_user_space(&mut self, id: VolumeId, offset: u64, len: u64) -> Result<Option<Allocation>> {
         let volume = self.vol(id);
         if len == 0 || volume.provisioning == crate::volume::Provisioning::Full || volume.is_virtual_copy() {
             return Ok(None);
         }
         let pct = u64::from(volume.alerts.user_limit_pct);
-        let cpg_limit = volume
-            .user_cpg
-            .and_then(|cpg| self.cpgs.get(cpg))
-            .and_then(|cpg| cpg.growth_limit_mib.map(|limit| (cpg.id, limit.saturating_mul(PAGES_PER_MIB))));
+        let cpg_limit = self.growth_limit_pages(volume.user_cpg);
         if pct == 0 && cpg_limit.is_none() {
             return Ok(None);
         }
@@ -383,7 +396,7 @@ impl ArrayMut<'_> {
                 ),
             ));
         }
-        Ok(Some((cpg, new)))
+        Ok(Some(Allocation { cpg, pages: new, cpg_in_use: in_use }))
     }
 
     /// The kept count of the tree of `base`, counted now (and kept) if it was forgotten.

@@ -232,13 +232,13 @@ impl Volume {
 
     /// User space used, MiB: the whole size when fully provisioned, written pages otherwise.
     pub fn user_space_used_mib(&self) -> u64 {
-        (self.user_space_pages() * PAGE_SIZE_U64).div_ceil(1 << 20)
+        crate::page::pages_to_mib(self.user_space_pages())
     }
 
     /// User space in pages: the whole size when fully provisioned, the written pages when thin.
     pub(crate) fn user_space_pages(&self) -> u64 {
         match self.provisioning {
-            Provisioning::Full => self.size_mib * ((1 << 20) / PAGE_SIZE_U64),
+            Provisioning::Full => self.size_mib * crate::page::PAGES_PER_MIB,
             Provisioning::Thin | Provisioning::Dedup => self.pages.page_count(),
         }
     }
