@@ -347,7 +347,10 @@ impl StateMachineTest for Sut {
                             error.code,
                             if refused { "refused" } else { "indeterminate" }
                         ));
-                        if matches!(error.code, ErrorCode::RCOPY_VOLUME_IS_SECONDARY) && !refused {
+                        // Both are refused before anything changes: a secondary's host write,
+                        // and a write past the snapshot space under `no_stale_ss` (7.1/8).
+                        if matches!(error.code, ErrorCode::RCOPY_VOLUME_IS_SECONDARY | ErrorCode::NO_SPACE) && !refused
+                        {
                             sut.fail("a refused write changed the state".into());
                         }
                         if !refused {
