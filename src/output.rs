@@ -87,9 +87,13 @@ pub fn check_writable_file(flag: &str, path: &Path) -> anyhow::Result<()> {
 ///
 /// Errors: one line naming the flag, the path and the cause.
 pub fn check_writable_dir(flag: &str, dir: &Path) -> anyhow::Result<()> {
-    // `ancestors` ends with "" for a relative path: the current directory.
-    let existing = dir.ancestors().find(|d| d.as_os_str().is_empty() || d.exists()).unwrap_or(dir);
-    let existing = if existing.as_os_str().is_empty() { Path::new(".") } else { existing };
+    // `ancestors` ends with "" for a relative path (the current directory) and "/" for an
+    // absolute one; only a deleted current directory leaves none existing (refused below).
+    let existing = dir
+        .ancestors()
+        .map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d })
+        .find(|d| d.exists())
+        .unwrap_or(Path::new("."));
     if !existing.is_dir() {
         bail!("{flag} {}: {} is not a directory", dir.display(), existing.display());
     }

@@ -324,8 +324,7 @@ impl ArrayMut<'_> {
         // from a stale parent, which has no content to give.
         if !also_parent {
             parent_volume.check_not_stale("refresh a virtual copy from")?;
-        }
-        if also_parent {
+        } else {
             if !parent_volume.is_virtual_copy() {
                 return Err(Error::new(
                     ErrorCode::INV_OPERATION_VV_BASE_VOLUME,
