@@ -614,13 +614,7 @@ fn check_storage(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) ->
         require(source, &volume.span(), &format!("{key}.array"), &names.arrays, &v.array, "array")?;
         not_empty(source, &volume.span(), &format!("{key}.name"), &v.name)?;
         declared_once(source, &volume.span(), &format!("{key}.name"), &mut volumes, "volume", &v.array, &v.name)?;
-        if !names.cpgs.contains(&(v.array.clone(), v.cpg.clone())) {
-            return Err(source.in_table(
-                &volume.span(),
-                &format!("{key}.cpg"),
-                format!("no CPG `{}` on array `{}`", v.cpg, v.array),
-            ));
-        }
+        require_cpg(source, &volume.span(), &format!("{key}.cpg"), names, &v.array, "", &v.cpg)?;
         if v.size_mib == 0 || v.size_mib > VOLUME_SIZE_MIB_MAX {
             return Err(source.in_table(
                 &volume.span(),
@@ -706,21 +700,9 @@ fn check_databases(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) 
         let d = db.get_ref();
         let key = format!("database[{i}]");
         not_empty(source, &db.span(), &format!("{key}.name"), &d.name)?;
-        if !names.cpgs.contains(&(primary.clone(), d.cpg.clone())) {
-            return Err(source.in_table(
-                &db.span(),
-                &format!("{key}.cpg"),
-                format!("no CPG `{}` on the primary array `{primary}`", d.cpg),
-            ));
-        }
-        if let Some(snap_cpg) = &d.snap_cpg
-            && !names.cpgs.contains(&(primary.clone(), snap_cpg.clone()))
-        {
-            return Err(source.in_table(
-                &db.span(),
-                &format!("{key}.snap_cpg"),
-                format!("no CPG `{snap_cpg}` on the primary array `{primary}`"),
-            ));
+        require_cpg(source, &db.span(), &format!("{key}.cpg"), names, &primary, "the primary ", &d.cpg)?;
+        if let Some(snap_cpg) = &d.snap_cpg {
+            require_cpg(source, &db.span(), &format!("{key}.snap_cpg"), names, &primary, "the primary ", snap_cpg)?;
         }
         if let Some(layout) = &d.layout
             && layout != "small"
@@ -858,13 +840,8 @@ fn check_groups(source: &Source<'_>, file: &ScenarioToml, names: &mut Names) -> 
                 grouped.push((member, &g.name));
             }
         }
-        if !names.cpgs.contains(&(names.arrays[1].clone(), g.target_cpg.clone())) {
-            return Err(source.in_table(
-                &group.span(),
-                &format!("{key}.target_cpg"),
-                format!("no CPG `{}` on the backup array `{}`", g.target_cpg, names.arrays[1]),
-            ));
-        }
+        let target_key = format!("{key}.target_cpg");
+        require_cpg(source, &group.span(), &target_key, names, &names.arrays[1], "the backup ", &g.target_cpg)?;
         if names.groups.contains(&g.name) {
             return Err(source.in_table(
                 &group.span(),
@@ -914,6 +891,24 @@ fn check_backup_servers(source: &Source<'_>, file: &ScenarioToml, names: &mut Na
         return Err(source.in_table(&span, "backup_servers.remote", "a remote backup server needs a second array"));
     }
     Ok(())
+}
+
+/// Requires CPG `cpg` to be declared on `array` (described as `which` array: `""`,
+/// `"the primary "`, `"the backup "`).
+fn require_cpg(
+    source: &Source<'_>,
+    span: &Range<usize>,
+    key: &str,
+    names: &Names,
+    array: &str,
+    which: &str,
+    cpg: &str,
+) -> Result<(), ScenarioError> {
+    if names.cpgs.iter().any(|(a, c)| a == array && c == cpg) {
+        Ok(())
+    } else {
+        Err(source.in_table(span, key, format!("no CPG `{cpg}` on {which}array `{array}`")))
+    }
 }
 
 fn require(
@@ -1476,13 +1471,7 @@ fn step_of(
     }
     if let Some(c) = &s.cpg_growth_limit {
         require(source, span, &k("cpg_growth_limit.array"), &names.arrays, &c.array, "array")?;
-        if !names.cpgs.contains(&(c.array.clone(), c.cpg.clone())) {
-            return Err(source.in_table(
-                span,
-                &k("cpg_growth_limit.cpg"),
-                format!("no CPG `{}` on array `{}`", c.cpg, c.array),
-            ));
-        }
+        require_cpg(source, span, &k("cpg_growth_limit.cpg"), names, &c.array, "", &c.cpg)?;
         let limit = match (c.mib, c.headroom_mib) {
             (None, None) => GrowthLimit::None,
             (Some(mib), None) => GrowthLimit::Mib(mib),
