@@ -29,9 +29,10 @@ struct Tallies {
     backups_beside_stale: usize,
 }
 
-/// The copies named by the running repositories' entries that are stale now, with their database.
-fn stale_named(world: &World) -> BTreeSet<(String, String)> {
-    let mut found = BTreeSet::new();
+/// Every copy the running repositories' entries name: its database, `array:copy`, and whether
+/// it is stale now.
+fn named_copies(world: &World) -> Vec<(String, String, bool)> {
+    let mut found = Vec::new();
     for site in [Site::Local, Site::Remote] {
         let Some(repository) = world.engine.repository(site) else { continue };
         for entry in repository.entries().values() {
@@ -41,24 +42,16 @@ fn stale_named(world: &World) -> BTreeSet<(String, String)> {
                     .array_by_name(&copy.array)
                     .and_then(|a| world.sim.array(a).volume(&copy.copy_volume).ok())
                     .is_some_and(simulator::Volume::is_stale);
-                if stale {
-                    found.insert((entry.key.database.to_string(), format!("{}:{}", copy.array, copy.copy_volume)));
-                }
+                found.push((entry.key.database.to_string(), format!("{}:{}", copy.array, copy.copy_volume), stale));
             }
         }
     }
     found
 }
 
-fn named_copies(world: &World) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for site in [Site::Local, Site::Remote] {
-        let Some(repository) = world.engine.repository(site) else { continue };
-        for entry in repository.entries().values() {
-            names.extend(entry.copies.iter().map(|c| format!("{}:{}", c.array, c.copy_volume)));
-        }
-    }
-    names
+/// The stale ones of [`named_copies`], with their database.
+fn stale_named(world: &World) -> BTreeSet<(String, String)> {
+    named_copies(world).into_iter().filter(|(_, _, stale)| *stale).map(|(db, copy, _)| (db, copy)).collect()
 }
 
 // Goal: campaigns of the `space` kind reach every snapshot-space outcome the recovery engine
@@ -98,7 +91,7 @@ fn space_campaigns_make_copies_stale_and_refuse_writes() {
             }
             seen_stale.extend(stale_named(&world));
         }
-        let named = named_copies(&world);
+        let named: BTreeSet<String> = named_copies(&world).into_iter().map(|(_, copy, _)| copy).collect();
         tallies.stale_copies_removed += seen_stale.iter().filter(|(_, copy)| !named.contains(copy)).count();
         tallies.stale_copies.extend(seen_stale.into_iter().map(|(_, copy)| (case, copy)));
     }
