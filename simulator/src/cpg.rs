@@ -5,13 +5,11 @@
 //! fully provisioned one its whole size, snapshots the pages they hold that their parents no
 //! longer share), so it can never drift from the data.
 
-use std::collections::BTreeSet;
-
 use crate::array::{Array, ArrayMut};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::CpgId;
 use crate::names::{NAME31, validate_name};
-use crate::volume::{Provisioning, VolumeKind};
+use crate::volume::Provisioning;
 
 /// Logical-disk layout of a CPG, as WSAPI enum numbers (1 R0, 2 R1, 3 R5, 4 R6 for RAID;
 /// 1 port, 2 cage, 3 magazine for HA; 1 first, 2 last for chunklet position).
@@ -78,7 +76,8 @@ pub struct Cpg {
 pub struct CpgUsage {
     /// User space: fully provisioned sizes plus written thin pages, MiB (rounded up).
     pub user_used_mib: u64,
-    /// Snapshot data space: pages held only by virtual copies, MiB (rounded up).
+    /// Snapshot data space, MiB (rounded up): the snapshot space of every tree whose base volume
+    /// draws snapshot space from this CPG (see `snapshot_space`), as its growth limit counts it.
     pub snapshot_used_mib: u64,
     /// Base volumes using this CPG as user CPG, by provisioning.
     pub fully_provisioned: u32,
@@ -91,13 +90,13 @@ pub struct CpgUsage {
 impl Array {
     /// Space used in `cpg`, computed from the data now held.
     ///
-    /// Cost: one pass over the volumes plus, per virtual copy, a diff against its parent that
-    /// skips shared subtrees.
+    /// Cost: one pass over the volumes plus, per tree whose base draws snapshot space from
+    /// `cpg` and whose count is not kept, a scan of the tree (each copy diffed against the
+    /// base, skipping shared subtrees).
     pub fn cpg_usage(&self, cpg: CpgId) -> CpgUsage {
         let mut usage = CpgUsage::default();
-        let mut snapshot_pages = BTreeSet::new();
         for volume in self.volumes() {
-            if volume.user_cpg == Some(cpg) && !matches!(volume.kind, VolumeKind::VirtualCopy { .. }) {
+            if volume.user_cpg == Some(cpg) && !volume.is_virtual_copy() {
                 usage.user_used_mib += volume.user_space_used_mib();
                 match volume.provisioning {
                     Provisioning::Full => usage.fully_provisioned += 1,
@@ -105,18 +104,8 @@ impl Array {
                     Provisioning::Dedup => usage.dedup += 1,
                 }
             }
-            if let VolumeKind::VirtualCopy { parent, .. } = volume.kind
-                && volume.snap_cpg == Some(cpg)
-            {
-                let parent_pages = &self.vol(parent).pages;
-                for change in volume.pages.changed_pages(parent_pages) {
-                    if let crate::page::PageChange::Written(_, page) = change {
-                        snapshot_pages.insert(page.addr());
-                    }
-                }
-            }
         }
-        usage.snapshot_used_mib = crate::page::pages_to_mib(snapshot_pages.len() as u64);
+        usage.snapshot_used_mib = crate::page::pages_to_mib(self.cpg_snapshot_pages(cpg));
         usage
     }
 

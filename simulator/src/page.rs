@@ -442,8 +442,9 @@ impl Page {
         self.as_ref().same_as(other.as_ref())
     }
 
-    /// See [`PageRef::addr`].
-    pub(crate) fn addr(&self) -> usize {
+    /// See [`PageRef::addr`] (tests: which allocation a page reuses).
+    #[cfg(test)]
+    fn addr(&self) -> usize {
         self.as_ref().addr()
     }
 

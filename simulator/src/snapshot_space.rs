@@ -129,7 +129,30 @@ impl Array {
     /// counted now: the user space of the base volumes in it plus the snapshot space of every
     /// tree whose base draws snapshot space from it (each tree scanned).
     pub fn cpg_growth_pages_used(&self, cpg: CpgId) -> u64 {
-        self.cpg_pages_used(cpg, |base| self.snapshot_space_pages(base.id))
+        self.cpg_pages_used(cpg, |base| self.snapshot_space_used_pages(base.id))
+    }
+
+    /// The snapshot space of the tree of base volume `base`, in pages, as the WSAPI and
+    /// [`Array::cpg_usage`] report it: the kept count when there is one (it equals
+    /// [`Array::snapshot_space_pages`]'s scan, `invariants::snapshot_space_accounting`), else
+    /// that scan; 0 for a volume without copies.
+    ///
+    /// Panics if `base` is not a volume of this array.
+    pub fn snapshot_space_used_pages(&self, base: VolumeId) -> u64 {
+        let volume = self.vol(base);
+        if volume.family_copies == 0 {
+            return 0;
+        }
+        volume.snapshot_pages.0.unwrap_or_else(|| self.snapshot_space_pages(base))
+    }
+
+    /// The snapshot space drawn from `cpg`, in pages: that of every tree whose base volume has
+    /// `cpg` as its snapshot CPG (what the CPG's growth limit counts beside its user space).
+    pub fn cpg_snapshot_pages(&self, cpg: CpgId) -> u64 {
+        self.volumes()
+            .filter(|v| !v.is_virtual_copy() && v.snap_cpg == Some(cpg))
+            .map(|v| self.snapshot_space_used_pages(v.id))
+            .sum()
     }
 
     /// The valid (not stale) virtual copies in the tree of `base`, in tree order.

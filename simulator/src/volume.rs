@@ -522,11 +522,12 @@ impl Array {
         Ok(())
     }
 
-    /// Refuses with `code` if `extra_mib` more MiB in `cpg` would pass its growth limit.
+    /// Refuses with `code` if `extra_mib` more MiB in `cpg` would pass its growth limit, which
+    /// bounds the CPG's user space and the snapshot space drawn from it together.
     fn check_cpg_growth_limit(&self, cpg: CpgId, extra_mib: u64, code: ErrorCode) -> Result<()> {
         let cpg = self.cpgs.get(cpg).expect("validated CPG");
         if let Some(limit) = cpg.growth_limit_mib {
-            let used = self.cpg_usage(cpg.id).user_used_mib;
+            let used = crate::page::pages_to_mib(self.cpg_growth_pages_used(cpg.id));
             if used + extra_mib > limit {
                 return Err(Error::new(code, format!("CPG '{}' growth limit {limit} MiB would be exceeded", cpg.name)));
             }

@@ -152,6 +152,8 @@ pub(crate) fn render<'a>(sim: &Simulation, array: &'a Array, volume: &'a Volume)
     };
     let used = volume.user_space_used_mib().min(volume.size_mib);
     let reserved = if volume.is_virtual_copy() { 0 } else { volume.size_mib.max(used) };
+    let snapshot =
+        if volume.is_virtual_copy() { 0 } else { crate::pages_to_mib(array.snapshot_space_used_pages(volume.id)) };
     let dedup = volume.provisioning == Provisioning::Dedup;
     // Remote Copy role of the volume: 1 none, 2 primary (source side), 3 secondary.
     let membership = array.remote_copy().membership(volume.id);
@@ -183,7 +185,8 @@ pub(crate) fn render<'a>(sim: &Simulation, array: &'a Array, volume: &'a Volume)
         additional_states: Vec::new(),
         size_mib: volume.size_mib,
         user_space: if volume.is_virtual_copy() { Space::of(0, 0) } else { Space::of(reserved, used) },
-        snapshot_space: Space::of(0, 0),
+        // A tree's snapshot space shows on its base volume (thin: reserved as it is used).
+        snapshot_space: if volume.is_virtual_copy() { Space::of(0, 0) } else { Space::of(snapshot, snapshot) },
         admin_space: Space::of(0, 0),
         user_cpg: volume.user_cpg.and_then(cpg_name),
         snap_cpg: volume.snap_cpg.and_then(cpg_name),
