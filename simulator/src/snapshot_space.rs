@@ -36,10 +36,11 @@
 //! limit, does not scan the secondary trees again at each checked host write: per page applied,
 //! the count gains one if a copy held the base's old page and loses one if a copy holds the new
 //! one (a page shared from the other array may already be held by a copy); two look-ups in the
-//! copies per page applied, the order of a checked write's cost. Remote Copy's other changes of
-//! a tree (the undo of a failed synchronous write on the source, a failed periodic sync's or a
-//! failover's return of the base to its pre-sync snapshot) forget the count, made again at the
-//! next checked write.
+//! copies per page applied, the order of a checked write's cost. The undo of a failed
+//! synchronous write on the source (`fail_wrt_on_err`) keeps it the same way. Remote Copy's other
+//! changes of a tree (a failed periodic sync's or a failover's return of the base to its
+//! pre-sync snapshot: the whole map replaced) forget the count, made again at the next checked
+//! write.
 //!
 //! Main design choice: the count is kept per tree, on the base volume, and only for trees a
 //! limit applies to. It is made by a scan of the tree (each valid copy diffed against the base:
@@ -463,8 +464,9 @@ impl Array {
 
     /// Changes the pages of volume `id` by `write`, which changes none outside `pages` (page
     /// indexes): a write not checked against any limit (Remote Copy's applies on a secondary:
-    /// replication is never refused for snapshot space), keeping the tree's count when one is
-    /// kept. Nothing to do for a volume not in the array any more.
+    /// replication is never refused for snapshot space; its undo of a failed synchronous write
+    /// on the source), keeping the tree's count when one is kept. Nothing to do for a volume not
+    /// in the array any more.
     ///
     /// At each index, the tree's snapshot space holds the distinct pages valid copies keep there
     /// other than the base's page; so whatever the write does there (a new page, a page shared
@@ -517,28 +519,30 @@ mod tests {
     use std::time::Duration;
 
     use crate::page::{PAGE_SIZE, PAGE_SIZE_U64};
-    use crate::remote_copy::{AdmitSpec, GroupSpec, Mode, StartOptions, SyncOptions};
-    use crate::{ArrayId, CpgSpec, Simulation, SnapshotSpec, VolumeId, VolumeSpec, invariants};
+    use crate::remote_copy::{AdmitSpec, GroupPolicies, GroupSpec, Mode, StartOptions, SyncOptions};
+    use crate::{
+        ArrayId, CpgSpec, Direction, ErrorCode, Fault, Simulation, SnapshotSpec, VolumeId, VolumeSpec, invariants,
+    };
 
-    /// Array A replicates `db` to B in `mode`; on B the secondary `db` and a local volume
-    /// `local` draw snapshot space from CPG `SNAP` (a growth limit far away), each with a copy,
-    /// and a checked write to `local` has counted both trees. Returns the simulation, A, B and
-    /// the id of `db` on B, whose count is kept.
-    fn secondary_with_a_kept_count(mode: Mode) -> (Simulation, ArrayId, ArrayId, VolumeId) {
+    /// Array A replicates `db` (64 written pages) to B in `mode` with `policies`, started and
+    /// synced; on both arrays CPG `SNAP` (a growth limit far away) is the snapshot CPG of `db`.
+    fn replicated_db(mode: Mode, policies: GroupPolicies) -> (Simulation, ArrayId, ArrayId) {
         let mut sim = Simulation::new(11);
         let (a, b) = (sim.primary(), sim.backup());
         for array in [a, b] {
             sim.array_mut(array).create_cpg(CpgSpec { name: "FC".into(), ..CpgSpec::default() }).unwrap();
+            let snap = CpgSpec { name: "SNAP".into(), growth_limit_mib: Some(1024), ..CpgSpec::default() };
+            sim.array_mut(array).create_cpg(snap).unwrap();
         }
-        let snap = CpgSpec { name: "SNAP".into(), growth_limit_mib: Some(1024), ..CpgSpec::default() };
-        sim.array_mut(b).create_cpg(snap).unwrap();
-        sim.array_mut(a).create_volume(VolumeSpec::thin("db", "FC", 256)).unwrap();
+        let mut db = VolumeSpec::thin("db", "FC", 256);
+        db.snap_cpg = Some("SNAP".into());
+        sim.array_mut(a).create_volume(db).unwrap();
         sim.write(a, "db", 0, &vec![0xd0; 64 * PAGE_SIZE]).unwrap();
         let target = sim.array(a).remote_copy().target_for(b).unwrap().name.clone();
         let spec = GroupSpec {
             remote_user_cpg: Some("FC".into()),
             remote_snap_cpg: Some("SNAP".into()),
-            sync_period: None,
+            policies: Some(policies),
             ..GroupSpec::new("rcg", &target, mode)
         };
         sim.remote_copy().create_group(a, spec).unwrap();
@@ -547,6 +551,15 @@ mod tests {
         sim.remote_copy().admit_volume(a, "rcg", admit).unwrap();
         sim.remote_copy().start_group(a, "rcg", &StartOptions::default()).unwrap();
         settle(&mut sim);
+        (sim, a, b)
+    }
+
+    /// [`replicated_db`], and on B a copy of the secondary `db` and a local volume `local`
+    /// drawing snapshot space from `SNAP` too, with a copy: a checked write to `local` has
+    /// counted both trees. Returns the simulation, A, B and the id of `db` on B, whose count is
+    /// kept.
+    fn secondary_with_a_kept_count(mode: Mode) -> (Simulation, ArrayId, ArrayId, VolumeId) {
+        let (mut sim, a, b) = replicated_db(mode, GroupPolicies::default());
         sim.array_mut(b).create_snapshot("db", SnapshotSpec::read_only("db.ro")).unwrap();
         let mut local = VolumeSpec::thin("local", "FC", 256);
         local.snap_cpg = Some("SNAP".into());
@@ -565,9 +578,9 @@ mod tests {
         assert!(sim.advance_until(deadline, |s| s.rc_running_transfers().next().is_none()));
     }
 
-    /// The secondary `db`'s count is kept, equals a scan, and is `pages`.
-    fn assert_kept(sim: &Simulation, b: ArrayId, db: VolumeId, pages: u64) {
-        let array = sim.array(b);
+    /// The count of the tree of `db` on `array` is kept, equals a scan, and is `pages`.
+    fn assert_kept(sim: &Simulation, array: ArrayId, db: VolumeId, pages: u64) {
+        let array = sim.array(array);
         assert_eq!(array.kept_snapshot_pages(db), Some(array.snapshot_space_pages(db)), "kept, and as a scan counts");
         assert_eq!(array.snapshot_space_pages(db), pages);
         let violations = invariants::check_all(sim);
@@ -611,5 +624,24 @@ mod tests {
         settle(&mut sim);
         // db.ro keeps the 64 pages it shared with the old base; the 6 pages past them were empty.
         assert_kept(&sim, b, db, 64);
+    }
+
+    // Goal: under fail_wrt_on_err, the undo of a write the links cut puts back pages a copy
+    // holds: the source's kept count returns to what it was before the write (a checked write
+    // had added them), as a scan counts.
+    #[test]
+    fn the_undo_of_a_failed_synchronous_write_keeps_the_sources_count() {
+        let policies = GroupPolicies { fail_write_on_error: true, ..GroupPolicies::default() };
+        let (mut sim, a, b) = replicated_db(Mode::Synchronous, policies);
+        sim.array_mut(a).create_snapshot("db", SnapshotSpec::read_only("db.ro")).unwrap();
+        sim.write(a, "db", 0, &[0xd1; PAGE_SIZE]).unwrap();
+        let db = sim.array(a).volume("db").unwrap().id;
+        assert_kept(&sim, a, db, 1);
+        let cut = sim.now() + Duration::from_micros(100);
+        sim.schedule_fault(cut, Fault::LinkDown { from: a, to: b, direction: Direction::Forward });
+        let error = sim.write(a, "db", PAGE_SIZE_U64, &vec![0xd2; 3 * PAGE_SIZE]).unwrap_err();
+        assert_eq!(error.code, ErrorCode::RCOPY_GROUP_WRITE_FAILED);
+        assert_eq!(sim.read(a, "db", PAGE_SIZE_U64, PAGE_SIZE).unwrap(), vec![0xd0; PAGE_SIZE], "undone");
+        assert_kept(&sim, a, db, 1);
     }
 }

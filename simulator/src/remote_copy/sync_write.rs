@@ -282,11 +282,11 @@ pub(crate) fn resolve_pair_down(sim: &mut Simulation, pair: usize) {
         let write = sim.rc.writes.get(&id).expect("listed").clone();
         record_pending(sim, write.source, write.volume, write.offset, write.len);
         let outcome = if write.fail_write_on_error {
-            if let (Some(volume), Some(before)) =
-                (sim.arrays[write.source.array.0 as usize].volumes.get_mut(write.volume), &write.before)
-            {
-                volume.pages.restore_range(before, write.offset, write.len);
-                sim.arrays[write.source.array.0 as usize].forget_snapshot_space(write.volume);
+            if let Some(before) = &write.before {
+                let pages = page_range(write.offset, write.len);
+                sim.arrays[write.source.array.0 as usize].write_unchecked(write.volume, pages, |pages| {
+                    pages.restore_range(before, write.offset, write.len);
+                });
             }
             Err(Error::new(
                 ErrorCode::RCOPY_GROUP_WRITE_FAILED,
