@@ -29,26 +29,37 @@
 //! the same write needs counted together against a growth limit they share
 //! ([`ArrayMut::check_user_space`]).
 //!
-//! Remote Copy's applies on a secondary (synchronous mirroring, periodic transfers, restores of
-//! a failed write) are not checked: replication is never refused for the secondary's snapshot
-//! space; the secondary's count is forgotten and made again at its next checked write.
+//! Remote Copy's applies on a secondary (synchronous mirroring, the steps of a transfer) are not
+//! checked: replication is never refused for the secondary's snapshot space. They keep the
+//! secondary's count all the same ([`Array::write_unchecked`]), so an array that is primary for
+//! some groups and secondary for others, both drawing snapshot space from one CPG with a growth
+//! limit, does not scan the secondary trees again at each checked host write: per page applied,
+//! the count gains one if a copy held the base's old page and loses one if a copy holds the new
+//! one (a page shared from the other array may already be held by a copy); two look-ups in the
+//! copies per page applied, the order of a checked write's cost. The undo of a failed
+//! synchronous write on the source (`fail_wrt_on_err`) keeps it the same way. Remote Copy's other
+//! changes of a tree (a failed periodic sync's or a failover's return of the base to its
+//! pre-sync snapshot: the whole map replaced) forget the count, made again at the next checked
+//! write.
 //!
 //! Main design choice: the count is kept per tree, on the base volume, and only for trees a
 //! limit applies to. It is made by a scan of the tree (each valid copy diffed against the base:
 //! O(snapshot pages × depth)) the first time a checked write needs it, then kept by each
 //! checked write: per page written, a look-up of that page in the valid copies of the tree,
 //! newest first, until one holds it (O(pages × copies × depth) at worst, usually one copy per
-//! page). Anything else that changes a tree's pages (promote, refresh,
-//! Remote Copy, physical copies, fills) forgets the count; deleting a copy keeps it (per page
-//! where the copy differs from the base, a look-up in the other copies). A write into a tree
-//! no limit applies to (the default) costs what it did before: a check of the base's copy count,
-//! its alert and its snapshot CPG's growth limit. A write checked against a CPG growth limit also
-//! passes over the array's volumes (no page visited, except to count a tree whose count was
-//! forgotten). The count is a cache: it is not shown in `Debug` (so not in the digest), and
-//! `invariants::snapshot_space_accounting` holds every kept count to a scan.
+//! page). Remote Copy's applies keep it too (see above); anything else that changes a tree's
+//! pages (promote, refresh, Remote Copy's other changes, physical copies, fills) forgets the
+//! count; deleting a copy keeps it (per page where the copy differs from the base, a look-up in
+//! the other copies). A write into a tree no limit applies to (the default) costs what it did
+//! before: a check of the base's copy count, its alert and its snapshot CPG's growth limit. A
+//! write checked against a CPG growth limit also passes over the array's volumes (no page
+//! visited, except to count a tree whose count was forgotten). The count is a cache: it is not
+//! shown in `Debug` (so not in the digest), and `invariants::snapshot_space_accounting` holds
+//! every kept count to a scan.
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::ops::Range;
 
 use crate::array::{Array, ArrayMut};
 use crate::error::{Error, ErrorCode, Result};
@@ -474,8 +485,186 @@ impl Array {
         }
     }
 
+    /// Changes the pages of volume `id` by `write`, which changes none outside `pages` (page
+    /// indexes): a write not checked against any limit (Remote Copy's applies on a secondary:
+    /// replication is never refused for snapshot space; its undo of a failed synchronous write
+    /// on the source), keeping the tree's count when one is kept. Nothing to do for a volume not
+    /// in the array any more.
+    ///
+    /// At each index, the tree's snapshot space holds the distinct pages valid copies keep there
+    /// other than the base's page; so whatever the write does there (a new page, a page shared
+    /// from the other array that a copy may already hold, the same page again, a page removed),
+    /// the count changes by whether a copy held the base's page before, less whether one holds
+    /// it after. Cost: per page in `pages`, two look-ups in the valid copies of the tree
+    /// ([`Array::held_by_copy`], stopping at the first holder: usually one copy for an old page
+    /// a copy shares, every copy for a new page none holds), O(pages × copies × depth) at worst:
+    /// the order of a checked write of those pages, for applies that handle every page anyway
+    /// (a synchronous write carried its bytes from the host; a transfer step applies at most 64
+    /// pages one by one). So bulk applies keep the count too: a scan instead would cost the
+    /// tree's whole snapshot space at the next checked write after each apply. Without a kept
+    /// count, or on a tree without copies, just the write.
+    pub(crate) fn write_unchecked(&mut self, id: VolumeId, pages: Range<u64>, write: impl FnOnce(&mut PageMap)) {
+        let Some(volume) = self.volumes.get(id) else { return };
+        let base = volume.base_id();
+        let kept = self.vol(base).snapshot_pages.0.filter(|_| self.vol(base).family_copies != 0);
+        if kept.is_some() && id != base {
+            // A copy's write (Remote Copy writes only base volumes): count the tree again.
+            self.forget_snapshot_space(id);
+        }
+        let kept = kept.filter(|_| id == base);
+        let shared_before = kept.map(|_| self.base_pages_held_by_copies(base, pages.clone()));
+        write(&mut self.vol_mut(id).pages);
+        if let (Some(count), Some(before)) = (kept, shared_before) {
+            let after = self.base_pages_held_by_copies(base, pages);
+            let count = (count + before).checked_sub(after).expect("a count covers the base pages copies hold");
+            self.vol_mut(base).snapshot_pages = SnapshotPagesCount(Some(count));
+        }
+    }
+
+    /// How many indexes of `pages` hold a page of base volume `base` that a valid copy of its
+    /// tree holds too.
+    fn base_pages_held_by_copies(&self, base: VolumeId, pages: Range<u64>) -> u64 {
+        let base_pages = &self.vol(base).pages;
+        let held = pages
+            .map(PageIndex)
+            .filter(|index| base_pages.page(*index).is_some_and(|page| self.held_by_copy(base, *index, base, page)));
+        held.count() as u64
+    }
+
     /// The kept count of the tree of `base`, if any (for the accounting invariant).
     pub(crate) fn kept_snapshot_pages(&self, base: VolumeId) -> Option<u64> {
         self.vol(base).snapshot_pages.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::page::{PAGE_SIZE, PAGE_SIZE_U64};
+    use crate::remote_copy::{AdmitSpec, GroupPolicies, GroupSpec, Mode, StartOptions, SyncOptions};
+    use crate::{
+        ArrayId, CpgSpec, Direction, ErrorCode, Fault, Simulation, SnapshotSpec, VolumeId, VolumeSpec, invariants,
+    };
+
+    /// Array A replicates `db` (64 written pages) to B in `mode` with `policies`, started and
+    /// synced; on both arrays CPG `SNAP` (a growth limit far away) is the snapshot CPG of `db`.
+    fn replicated_db(mode: Mode, policies: GroupPolicies) -> (Simulation, ArrayId, ArrayId) {
+        let mut sim = Simulation::new(11);
+        let (a, b) = (sim.primary(), sim.backup());
+        for array in [a, b] {
+            sim.array_mut(array).create_cpg(CpgSpec { name: "FC".into(), ..CpgSpec::default() }).unwrap();
+            let snap = CpgSpec { name: "SNAP".into(), growth_limit_mib: Some(1024), ..CpgSpec::default() };
+            sim.array_mut(array).create_cpg(snap).unwrap();
+        }
+        let mut db = VolumeSpec::thin("db", "FC", 256);
+        db.snap_cpg = Some("SNAP".into());
+        sim.array_mut(a).create_volume(db).unwrap();
+        sim.write(a, "db", 0, &vec![0xd0; 64 * PAGE_SIZE]).unwrap();
+        let target = sim.array(a).remote_copy().target_for(b).unwrap().name.clone();
+        let spec = GroupSpec {
+            remote_user_cpg: Some("FC".into()),
+            remote_snap_cpg: Some("SNAP".into()),
+            policies: Some(policies),
+            ..GroupSpec::new("rcg", &target, mode)
+        };
+        sim.remote_copy().create_group(a, spec).unwrap();
+        let admit =
+            AdmitSpec { volume: "db".into(), secondary: "db".into(), auto_create: true, ..AdmitSpec::default() };
+        sim.remote_copy().admit_volume(a, "rcg", admit).unwrap();
+        sim.remote_copy().start_group(a, "rcg", &StartOptions::default()).unwrap();
+        settle(&mut sim);
+        (sim, a, b)
+    }
+
+    /// [`replicated_db`], and on B a copy of the secondary `db` and a local volume `local`
+    /// drawing snapshot space from `SNAP` too, with a copy: a checked write to `local` has
+    /// counted both trees. Returns the simulation, A, B and the id of `db` on B, whose count is
+    /// kept.
+    fn secondary_with_a_kept_count(mode: Mode) -> (Simulation, ArrayId, ArrayId, VolumeId) {
+        let (mut sim, a, b) = replicated_db(mode, GroupPolicies::default());
+        sim.array_mut(b).create_snapshot("db", SnapshotSpec::read_only("db.ro")).unwrap();
+        let mut local = VolumeSpec::thin("local", "FC", 256);
+        local.snap_cpg = Some("SNAP".into());
+        sim.array_mut(b).create_volume(local).unwrap();
+        sim.write(b, "local", 0, &[0x10; PAGE_SIZE]).unwrap();
+        sim.array_mut(b).create_snapshot("local", SnapshotSpec::read_only("local.ro")).unwrap();
+        // Needs a snapshot page under the CPG's growth limit: counts every tree drawing from it.
+        sim.write(b, "local", 0, &[0x11; PAGE_SIZE]).unwrap();
+        let db = sim.array(b).volume("db").unwrap().id;
+        assert_eq!(sim.array(b).kept_snapshot_pages(db), Some(0), "the checked write counted the secondary");
+        (sim, a, b, db)
+    }
+
+    fn settle(sim: &mut Simulation) {
+        let deadline = sim.now() + Duration::from_secs(600);
+        assert!(sim.advance_until(deadline, |s| s.rc_running_transfers().next().is_none()));
+    }
+
+    /// The count of the tree of `db` on `array` is kept, equals a scan, and is `pages`.
+    fn assert_kept(sim: &Simulation, array: ArrayId, db: VolumeId, pages: u64) {
+        let array = sim.array(array);
+        assert_eq!(array.kept_snapshot_pages(db), Some(array.snapshot_space_pages(db)), "kept, and as a scan counts");
+        assert_eq!(array.snapshot_space_pages(db), pages);
+        let violations = invariants::check_all(sim);
+        assert!(violations.is_empty(), "{violations:?}");
+    }
+
+    // Goal: a synchronous write applied on a secondary keeps the count of its tree (not
+    // forgotten, so a checked write on another volume of the same CPG does not scan it again),
+    // for both payloads: whole pages shared from the primary and a partial page's bytes; and
+    // sending a page the secondary already holds changes nothing.
+    #[test]
+    fn a_synchronous_apply_keeps_the_secondarys_count() {
+        let (mut sim, a, b, db) = secondary_with_a_kept_count(Mode::Synchronous);
+        // Three whole pages replace pages the copy shares: three snapshot pages.
+        sim.write(a, "db", 0, &vec![0xd1; 3 * PAGE_SIZE]).unwrap();
+        assert_kept(&sim, b, db, 3);
+        // Rewriting one of them needs nothing; a partial write into page 5 copies it.
+        sim.write(a, "db", 0, &vec![0xd2; PAGE_SIZE]).unwrap();
+        sim.write(a, "db", 5 * PAGE_SIZE_U64 + 100, &[0xd3; 200]).unwrap();
+        assert_kept(&sim, b, db, 4);
+        // A partial write into a page the copy no longer shares changes it in place.
+        sim.write(a, "db", 5 * PAGE_SIZE_U64 + 400, &[0xd4; 10]).unwrap();
+        assert_kept(&sim, b, db, 4);
+    }
+
+    // Goal: a periodic sync's transfer steps keep the destination's count while its pre-sync
+    // snapshot shares the pages they replace, and the snapshot's removal at the end releases them.
+    #[test]
+    fn periodic_transfer_steps_keep_the_destinations_count() {
+        let (mut sim, a, b, db) = secondary_with_a_kept_count(Mode::Periodic);
+        sim.write(a, "db", 0, &vec![0xd1; 70 * PAGE_SIZE]).unwrap();
+        sim.remote_copy().sync_group(a, "rcg", &SyncOptions::default()).unwrap();
+        // Mid-transfer: pages arrived so far are held by the pre-sync snapshot and db.ro.
+        sim.advance_until(sim.now() + Duration::from_secs(600), |s| {
+            s.array(b).volume("db").unwrap().pages().page(crate::PageIndex(1)).is_some_and(|p| p.bytes()[0] == 0xd1)
+        });
+        assert!(sim.rc_running_transfers().next().is_some(), "the sync is still transferring");
+        let mid = sim.array(b).snapshot_space_pages(db);
+        assert!(mid > 0);
+        assert_kept(&sim, b, db, mid);
+        settle(&mut sim);
+        // db.ro keeps the 64 pages it shared with the old base; the 6 pages past them were empty.
+        assert_kept(&sim, b, db, 64);
+    }
+
+    // Goal: under fail_wrt_on_err, the undo of a write the links cut puts back pages a copy
+    // holds: the source's kept count returns to what it was before the write (a checked write
+    // had added them), as a scan counts.
+    #[test]
+    fn the_undo_of_a_failed_synchronous_write_keeps_the_sources_count() {
+        let policies = GroupPolicies { fail_write_on_error: true, ..GroupPolicies::default() };
+        let (mut sim, a, b) = replicated_db(Mode::Synchronous, policies);
+        sim.array_mut(a).create_snapshot("db", SnapshotSpec::read_only("db.ro")).unwrap();
+        sim.write(a, "db", 0, &[0xd1; PAGE_SIZE]).unwrap();
+        let db = sim.array(a).volume("db").unwrap().id;
+        assert_kept(&sim, a, db, 1);
+        let cut = sim.now() + Duration::from_micros(100);
+        sim.schedule_fault(cut, Fault::LinkDown { from: a, to: b, direction: Direction::Forward });
+        let error = sim.write(a, "db", PAGE_SIZE_U64, &vec![0xd2; 3 * PAGE_SIZE]).unwrap_err();
+        assert_eq!(error.code, ErrorCode::RCOPY_GROUP_WRITE_FAILED);
+        assert_eq!(sim.read(a, "db", PAGE_SIZE_U64, PAGE_SIZE).unwrap(), vec![0xd0; PAGE_SIZE], "undone");
+        assert_kept(&sim, a, db, 1);
     }
 }

@@ -194,13 +194,19 @@ pub(crate) fn deliver(sim: &mut Simulation, id: u64) {
     }
     let (dest_volume, offset) = (write.dest_volume, write.offset);
     let write = sim.rc.writes.get_mut(&id).expect("checked");
-    if let Some(volume) = sim.arrays[dest_array.0 as usize].volumes.get_mut(dest_volume) {
-        match &write.payload {
-            Payload::Pages { source, first, count } => volume.pages.copy_range(source, *first, *count),
-            Payload::Bytes(bytes) => volume.pages.write(offset, bytes),
+    // Not a checked write (replication is never refused for the secondary's snapshot space),
+    // but the secondary's kept count follows it.
+    let dest = &mut sim.arrays[dest_array.0 as usize];
+    match &write.payload {
+        Payload::Pages { source, first, count } => {
+            dest.write_unchecked(dest_volume, first.0..first.0 + count, |pages| {
+                pages.copy_range(source, *first, *count);
+            });
         }
-        // Not a checked write: the secondary's snapshot space is counted again when needed.
-        sim.arrays[dest_array.0 as usize].forget_snapshot_space(dest_volume);
+        Payload::Bytes(bytes) => {
+            let pages = page_range(offset, bytes.len() as u64);
+            dest.write_unchecked(dest_volume, pages, |pages| pages.write(offset, bytes));
+        }
     }
     write.delivered = true;
     let (source, volume, len) = (write.source, write.volume, write.len);
@@ -276,11 +282,11 @@ pub(crate) fn resolve_pair_down(sim: &mut Simulation, pair: usize) {
         let write = sim.rc.writes.get(&id).expect("listed").clone();
         record_pending(sim, write.source, write.volume, write.offset, write.len);
         let outcome = if write.fail_write_on_error {
-            if let (Some(volume), Some(before)) =
-                (sim.arrays[write.source.array.0 as usize].volumes.get_mut(write.volume), &write.before)
-            {
-                volume.pages.restore_range(before, write.offset, write.len);
-                sim.arrays[write.source.array.0 as usize].forget_snapshot_space(write.volume);
+            if let Some(before) = &write.before {
+                let pages = page_range(write.offset, write.len);
+                sim.arrays[write.source.array.0 as usize].write_unchecked(write.volume, pages, |pages| {
+                    pages.restore_range(before, write.offset, write.len);
+                });
             }
             Err(Error::new(
                 ErrorCode::RCOPY_GROUP_WRITE_FAILED,
@@ -310,6 +316,14 @@ pub(crate) fn fail_writes_of_array(sim: &mut Simulation, array: ArrayId) {
         sim.rc.writes.get_mut(&id).expect("listed").outcome =
             Some(Err(Error::new(ErrorCode::ARRAY_OFFLINE, format!("array {name} is down"))));
     }
+}
+
+/// The page indexes covering `len` bytes at `offset`.
+fn page_range(offset: u64, len: u64) -> std::ops::Range<u64> {
+    if len == 0 {
+        return 0..0;
+    }
+    offset / PAGE_SIZE_U64..(offset + len - 1) / PAGE_SIZE_U64 + 1
 }
 
 fn record_pending(sim: &mut Simulation, group: GroupRef, volume: VolumeId, offset: u64, len: u64) {

@@ -286,10 +286,8 @@ pub(crate) fn step(sim: &mut Simulation, id: u64, epoch: u64) {
                 None => PageChange::Zeroed(page),
             };
             let dest_volume = vt.dest_volume;
-            if let Some(volume) = sim.arrays[dst.0 as usize].volumes.get_mut(dest_volume) {
-                volume.pages.apply(&change);
-                sim.arrays[dst.0 as usize].forget_snapshot_space(dest_volume);
-            }
+            // Not a checked write, but the destination's kept count follows it (one page).
+            sim.arrays[dst.0 as usize].write_unchecked(dest_volume, page.0..page.0 + 1, |pages| pages.apply(&change));
             let vt = &mut sim.rc.transfers.get_mut(&id).expect("exists").volumes[index];
             vt.next += 1;
             vt.pages_sent += 1;
