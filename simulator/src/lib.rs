@@ -60,7 +60,7 @@ pub mod volume_set;
 pub mod wsapi;
 
 pub use array::{Array, ArrayConfig, ArrayMut, Limits};
-pub use cpg::{Cpg, CpgSpec, CpgUsage, LdLayout};
+pub use cpg::{Cpg, CpgChanges, CpgSpec, CpgUsage, LdLayout};
 pub use error::{Error, ErrorCode, Result};
 pub use fault::{Direction, Fault};
 pub use flash_cache::FlashCache;

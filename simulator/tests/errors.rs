@@ -6,9 +6,9 @@
 //! an operation enum and a `check` function, the only code that calls the API; tests are tables.
 
 use simulator::{
-    AllocationAlerts, ArrayConfig, ArrayId, Chap, CpgSpec, ErrorCode as E, HostChanges, HostSpec, PathChange,
-    PhysicalCopySpec, PortPos, PromoteOptions, Provisioning, SetChanges, SetSnapshotSpec, SetSpec, Simulation,
-    SnapshotSpec, TaskId, TuneSpec, VlunSpec, VolumeChanges, VolumePolicies, VolumeSpec,
+    AllocationAlerts, ArrayConfig, ArrayId, Chap, CpgChanges, CpgSpec, ErrorCode as E, HostChanges, HostSpec,
+    PathChange, PhysicalCopySpec, PortPos, PromoteOptions, Provisioning, SetChanges, SetSnapshotSpec, SetSpec,
+    Simulation, SnapshotSpec, TaskId, TuneSpec, VlunSpec, VolumeChanges, VolumePolicies, VolumeSpec,
 };
 
 use crate::support::{self, CPG, OTHER_DOMAIN, assert_refused, export, host, ro_copy, rw_copy, thin, volume_set};
@@ -119,12 +119,14 @@ fn run<Op: std::fmt::Debug>(
 enum CpgOp {
     Create(CpgSpec),
     Delete(&'static str),
+    Modify(&'static str, CpgChanges),
 }
 
 fn check_cpg(sim: &mut Simulation, a: ArrayId, op: CpgOp) -> simulator::Result<()> {
     match op {
         CpgOp::Create(spec) => sim.array_mut(a).create_cpg(spec).map(drop),
         CpgOp::Delete(name) => sim.array_mut(a).delete_cpg(name),
+        CpgOp::Modify(name, changes) => sim.array_mut(a).modify_cpg(name, changes),
     }
 }
 
@@ -153,6 +155,45 @@ fn cpg_errors() {
             ("delete unknown", CpgOp::Delete("nope"), E::NON_EXISTENT_CPG),
             ("delete user CPG in use", CpgOp::Delete(CPG), E::IN_USE),
             ("delete snapshot CPG in use", CpgOp::Delete("snap_only"), E::IN_USE),
+        ],
+        check_cpg,
+    );
+}
+
+// Goal: a refused CPG modify returns the code of its first failing check (input conflicts and
+// the new name before the lookup, spec §1.8) and changes nothing, the valid changes of the same
+// request included. The Remote Copy refusal of a rename is in `remote_copy::refusals`.
+#[test]
+fn cpg_modify_errors() {
+    let changes = CpgChanges::default;
+    let renamed = |name: &str| CpgChanges { new_name: Some(name.into()), growth_limit_mib: Some(1), ..changes() };
+    let modify = |name, changes| CpgOp::Modify(name, changes);
+    run(
+        vec![
+            ("modify unknown", modify("nope", changes()), E::NON_EXISTENT_CPG),
+            ("rename unknown", modify("nope", renamed("fresh")), E::NON_EXISTENT_CPG),
+            ("rename empty", modify("nope", renamed("")), E::INV_INPUT_EMPTY_STR),
+            ("rename too long", modify("limited", renamed(&"c".repeat(32))), E::INV_INPUT_EXCEEDS_LENGTH),
+            ("rename illegal", modify("limited", renamed("c d")), E::INV_INPUT_ILLEGAL_CHAR),
+            ("rename to existing", modify("limited", renamed(CPG)), E::EXISTENT_CPG),
+            (
+                "limit and rmGrowthLimit",
+                modify("nope", CpgChanges { growth_limit_mib: Some(1), remove_growth_limit: true, ..renamed("c d") }),
+                E::INV_INPUT_PARAM_CONFLICT,
+            ),
+            (
+                "increment and disableAutoGrow",
+                modify("limited", CpgChanges { growth_increment_mib: Some(8), disable_auto_grow: true, ..changes() }),
+                E::INV_INPUT_PARAM_CONFLICT,
+            ),
+            (
+                "warning and rmWarningAlert",
+                modify(
+                    "limited",
+                    CpgChanges { used_ld_warning_alert_mib: Some(8), remove_warning_alert: true, ..changes() },
+                ),
+                E::INV_INPUT_PARAM_CONFLICT,
+            ),
         ],
         check_cpg,
     );
@@ -1133,6 +1174,7 @@ fn a_crashed_array_refuses_everything() {
     type Op = fn(&mut Simulation, ArrayId) -> simulator::Result<()>;
     let table: Vec<(&str, Op)> = vec![
         ("create cpg", |s, a| s.array_mut(a).create_cpg(cpg("c")).map(drop)),
+        ("modify cpg", |s, a| s.array_mut(a).modify_cpg("limited", CpgChanges::default())),
         ("create volume", |s, a| s.array_mut(a).create_volume(vv("v")).map(drop)),
         ("delete volume", |s, a| s.array_mut(a).delete_volume("small")),
         ("snapshot", |s, a| s.array_mut(a).create_snapshot("small", SnapshotSpec::read_only("s")).map(drop)),

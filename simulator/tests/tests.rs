@@ -1,5 +1,6 @@
 //! Integration tests of the simulator crate (one test binary; modules by feature).
 
+mod cpg;
 mod determinism;
 mod errors;
 mod expiration;

@@ -89,6 +89,7 @@ async fn object_names_are_checked_before_lookup() {
         (Method::PUT, "/api/v1/volumes/a&b", Some(json!({"comment": "x"}))),
         (Method::GET, "/api/v1/cpgs/a&b", None),
         (Method::DELETE, "/api/v1/cpgs/a&b", None),
+        (Method::PUT, "/api/v1/cpgs/a&b", Some(json!({"growthLimitMiB": 1}))),
         (Method::GET, "/api/v1/volumesets/a&b", None),
         (Method::DELETE, "/api/v1/hosts/a&b", None),
         (Method::DELETE, "/api/v1/vluns/a&b,1,h", None),

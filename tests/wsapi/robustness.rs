@@ -10,6 +10,7 @@ use super::support::{Sim, rc_group, volume};
 const ENDPOINTS: &[(&str, &str)] = &[
     ("POST", "/api/v1/credentials"),
     ("POST", "/api/v1/cpgs"),
+    ("PUT", "/api/v1/cpgs/C"),
     ("POST", "/api/v1/spacereporter"),
     ("POST", "/api/v1/volumes"),
     ("PUT", "/api/v1/volumes/V"),
@@ -74,6 +75,9 @@ const KEYS: &[&str] = &[
     "flashCache",
     "sizeGiB",
     "LDLayout",
+    "growthLimitMiB",
+    "rmGrowthLimit",
+    "disableAutoGrow",
     "policies",
     "expirationHours",
     "retentionHours",

@@ -427,7 +427,12 @@ impl ArrayRemoteCopy {
     }
 
     pub(crate) fn uses_cpg(&self, cpg: CpgId) -> bool {
-        self.groups().any(|g| g.local_user_cpg == Some(cpg) || g.local_snap_cpg == Some(cpg))
+        self.group_using_cpg(cpg).is_some()
+    }
+
+    /// The first group (in id order) with `cpg` as its local user or snapshot CPG.
+    pub(crate) fn group_using_cpg(&self, cpg: CpgId) -> Option<&RcGroup> {
+        self.groups().find(|g| g.local_user_cpg == Some(cpg) || g.local_snap_cpg == Some(cpg))
     }
 
     pub(crate) fn group_mut(&mut self, id: GroupId) -> &mut RcGroup {

@@ -1,7 +1,9 @@
-//! CPGs (spec §4): list, get, create, delete, and the space reporter.
+//! CPGs (spec §4): list, get, create, modify, delete, and the space reporter. Modify
+//! (`PUT /cpgs/<name>`) is beyond the spec's subset: it follows the WSAPI 1.x "modify a CPG".
 //!
 //! It does not model logical disks or chunklets: the LD layout is stored and echoed, usage is
-//! derived from the volumes' data. Raw figures count RAID-1 mirroring (×2) as a stand-in; the cost
+//! derived from the volumes' data, and auto-grow (disabled by a growth increment of 0) changes
+//! nothing but what is reported. Raw figures count RAID-1 mirroring (×2) as a stand-in; the cost
 //! is raw numbers that do not follow the requested RAID type.
 
 use serde::Serialize;
@@ -12,7 +14,7 @@ use super::http::{Ctx, Reply, Req};
 use super::json::{self, Field, Shape};
 use super::render::Collection;
 use crate::names::NAME31;
-use crate::{Array, Cpg, CpgSpec, ErrorCode, LdLayout};
+use crate::{Array, Cpg, CpgChanges, CpgSpec, ErrorCode, LdLayout};
 
 #[derive(Serialize)]
 struct Usage {
@@ -212,6 +214,84 @@ pub(crate) async fn create(ctx: &Ctx, req: &Req) -> ApiResult<Reply> {
     };
     ctx.run(move |sim, id| sim.array_mut(id).create_cpg(spec)).await?;
     Ok(Reply::created(format!("/api/v1/cpgs/{name}")))
+}
+
+const MODIFY: &[Field] = &[
+    ("newName", Shape::Any),
+    ("disableAutoGrow", Shape::Any),
+    ("rmGrowthLimit", Shape::Any),
+    ("rmWarningAlert", Shape::Any),
+    ("growthIncrementMiB", Shape::Any),
+    ("growthLimitMiB", Shape::Any),
+    ("usedLDWarningAlertMiB", Shape::Any),
+    ("LDLayout", Shape::Object(LD_LAYOUT)),
+];
+
+/// `layout`'s members over `current`'s: those `layout` has replace them, and its disk patterns
+/// replace the current ones when the request had `diskPatterns`.
+fn merge_layout(current: &LdLayout, layout: LdLayout, patterns_given: bool) -> LdLayout {
+    LdLayout {
+        raid_type: layout.raid_type.or(current.raid_type),
+        set_size: layout.set_size.or(current.set_size),
+        ha: layout.ha.or(current.ha),
+        chunklet_pos_pref: layout.chunklet_pos_pref.or(current.chunklet_pos_pref),
+        disk_types: if patterns_given { layout.disk_types } else { current.disk_types.clone() },
+    }
+}
+
+/// `PUT /cpgs/<name>`: modify (WSAPI 1.x, beyond the spec's subset). 200, empty body,
+/// `Location` of the (possibly renamed) CPG. Members, all optional: `newName`,
+/// `growthIncrementMiB`, `disableAutoGrow`, `growthLimitMiB`, `rmGrowthLimit`,
+/// `usedLDWarningAlertMiB`, `rmWarningAlert`, `LDLayout` (members as on create, merged over the
+/// current layout). A member given with its `rm…`/`disable…` counterpart is 400 code 44 (`ref`
+/// the flag), before any lookup (spec §1.8); then the model's errors
+/// ([`crate::ArrayMut::modify_cpg`]). `{}` changes nothing and succeeds, as `PUT /volumes` does.
+pub(crate) async fn modify(ctx: &Ctx, name: String, req: &Req) -> ApiResult<Reply> {
+    let body = json::parse(&req.body)?;
+    let body = json::object(&body, MODIFY)?;
+    let new_name = body.name("newName", "CPG", NAME31)?;
+    let growth_increment_mib = body.uint("growthIncrementMiB", MAX_MIB)?;
+    let disable_auto_grow = body.flag("disableAutoGrow")?;
+    let growth_limit_mib = body.uint("growthLimitMiB", MAX_MIB)?;
+    let remove_growth_limit = body.flag("rmGrowthLimit")?;
+    let used_ld_warning_alert_mib = body.uint("usedLDWarningAlertMiB", MAX_MIB)?;
+    let remove_warning_alert = body.flag("rmWarningAlert")?;
+    let patterns_given = body.obj("LDLayout")?.map(|layout| layout.has("diskPatterns"));
+    let layout = ld_layout(&body)?;
+    let conflicts = [
+        (growth_increment_mib.is_some() && disable_auto_grow, "growthIncrementMiB", "disableAutoGrow"),
+        (growth_limit_mib.is_some() && remove_growth_limit, "growthLimitMiB", "rmGrowthLimit"),
+        (used_ld_warning_alert_mib.is_some() && remove_warning_alert, "usedLDWarningAlertMiB", "rmWarningAlert"),
+    ];
+    if let Some((_, member, flag)) = conflicts.iter().find(|(conflict, _, _)| *conflict) {
+        return Err(ApiError::member(
+            ErrorCode::INV_INPUT_PARAM_CONFLICT,
+            flag,
+            &format!("'{member}' and '{flag}' exclude each other"),
+        ));
+    }
+    let location = format!("/api/v1/cpgs/{}", new_name.as_deref().unwrap_or(&name));
+    ctx.run(move |sim, id| {
+        // Merged over the current layout when there is one; a missing CPG (or an offline array)
+        // is the model's to report, in its order.
+        let ld_layout = patterns_given.map(|patterns_given| match sim.array(id).cpg(&name) {
+            Ok(cpg) => merge_layout(&cpg.ld_layout, layout, patterns_given),
+            Err(_) => layout,
+        });
+        let changes = CpgChanges {
+            new_name,
+            growth_increment_mib,
+            disable_auto_grow,
+            growth_limit_mib,
+            remove_growth_limit,
+            used_ld_warning_alert_mib,
+            remove_warning_alert,
+            ld_layout,
+        };
+        sim.array_mut(id).modify_cpg(&name, changes)
+    })
+    .await?;
+    Ok(Reply::ok().at(location))
 }
 
 /// `DELETE /cpgs/<name>`.

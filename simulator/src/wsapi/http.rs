@@ -445,7 +445,7 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
             matches!(method, M::GET | M::PUT | M::DELETE)
         }
         ["tasks", _] => matches!(method, M::GET | M::PUT),
-        ["cpgs", _] => matches!(method, M::GET | M::DELETE),
+        ["cpgs", _] => matches!(method, M::GET | M::PUT | M::DELETE),
         ["flashcache"] => matches!(method, M::GET | M::DELETE),
         ["vluns", _] => method == M::DELETE,
         ["spacereporter"] => method == M::POST,
@@ -497,6 +497,7 @@ async fn api(ctx: &Ctx, req: Req, session: Option<&str>) -> ApiResult<Reply> {
         (M::GET, ["cpgs"]) => cpgs::list(ctx).await,
         (_, ["cpgs"]) => cpgs::create(ctx, &req).await,
         (M::GET, ["cpgs", _]) => cpgs::get(ctx, name(1)).await,
+        (M::PUT, ["cpgs", _]) => cpgs::modify(ctx, name(1), &req).await,
         (_, ["cpgs", _]) => cpgs::delete(ctx, name(1)).await,
         (_, ["spacereporter"]) => cpgs::space_reporter(ctx, &req).await,
         (M::GET, ["volumes"]) => volumes::list(ctx, &req).await,

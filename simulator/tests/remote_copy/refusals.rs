@@ -255,3 +255,39 @@ fn a_cpg_a_group_uses_cannot_be_deleted() {
     assert_eq!(w.sim.digest(), before, "a refused delete changed the state");
     w.sim.array_mut(w.b).delete_cpg("SPARE_CPG").unwrap();
 }
+
+// Goal: a CPG rename keeps every reference. References by id (volumes, a group's local CPGs)
+// follow it; the one by name (a group's remote CPG, held on the peer array) cannot be updated
+// from the renamed CPG's array, so renaming a CPG a group on its array uses is refused (IN_USE,
+// nothing changed) until the group stops using it. Method: the world's group names `FC` on B as
+// its remote CPGs (the partner holds it as local CPGs); rename `FC` on B, then on A (used by
+// volumes only), admit a volume auto-created on B by that name, unset the group's CPGs, rename
+// on B again.
+#[test]
+fn a_cpg_a_group_uses_cannot_be_renamed() {
+    let mut w = World::new(43, Mode::Periodic, GroupPolicies::default(), None);
+    let rename = |name: &str| simulator::CpgChanges { new_name: Some(name.into()), ..Default::default() };
+    let before = w.sim.digest();
+    let error = w.sim.array_mut(w.b).modify_cpg("FC", rename("FC_B")).unwrap_err();
+    assert_eq!(error.code, ErrorCode::IN_USE, "{error}");
+    assert_eq!(w.sim.digest(), before, "a refused rename changed the state");
+
+    let id = w.sim.array(w.a).cpg("FC").unwrap().id;
+    w.sim.array_mut(w.a).modify_cpg("FC", rename("FC_A")).unwrap();
+    assert!(w.sim.array(w.a).cpg("FC").is_err());
+    assert_eq!(w.sim.array(w.a).cpg("FC_A").unwrap().id, id);
+    assert_eq!(w.sim.array(w.a).volume("db").unwrap().user_cpg, Some(id));
+    w.sim.array_mut(w.a).create_volume(VolumeSpec::thin("extra", "FC_A", 256)).unwrap();
+    let admit =
+        AdmitSpec { volume: "extra".into(), secondary: "extra".into(), auto_create: true, ..AdmitSpec::default() };
+    w.sim.remote_copy().admit_volume(w.a, GROUP, admit).unwrap();
+    let fc_b = w.sim.array(w.b).cpg("FC").unwrap().id;
+    assert_eq!(w.sim.array(w.b).volume("extra").unwrap().user_cpg, Some(fc_b));
+
+    let unset = GroupChanges { unset_user_cpg: true, unset_snap_cpg: true, ..GroupChanges::default() };
+    w.sim.remote_copy().modify_group(w.a, GROUP, unset).unwrap();
+    w.sim.array_mut(w.b).modify_cpg("FC", rename("FC_B")).unwrap();
+    assert_eq!(w.sim.array(w.b).cpg("FC_B").unwrap().id, fc_b);
+    assert_eq!(w.sim.array(w.b).volume("extra").unwrap().user_cpg, Some(fc_b));
+    assert!(simulator::invariants::check_all(&w.sim).is_empty());
+}
