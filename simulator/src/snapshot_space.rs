@@ -49,7 +49,10 @@
 //! newest first, until one holds it (O(pages × copies × depth) at worst, usually one copy per
 //! page). Remote Copy's applies keep it too (see above); anything else that changes a tree's
 //! pages (promote, refresh, Remote Copy's other changes, physical copies, fills) forgets the
-//! count; deleting a copy keeps it (per page where the copy differs from the base, a look-up in
+//! count. The type system holds this: a volume's page map is private to `volume`, and outside
+//! it a change goes through `Array::replace_pages` or `Array::change_pages` (which forget
+//! the count) or, for the changes this module accounts itself, `Volume::pages_mut_accounted`.
+//! Deleting a copy keeps it (per page where the copy differs from the base, a look-up in
 //! the other copies). A write into a tree no limit applies to (the default) costs what it did
 //! before: a check of the base's copy count, its alert and its snapshot CPG's growth limit. A
 //! write checked against a CPG growth limit also passes over the array's volumes (no page
@@ -190,12 +193,12 @@ impl Array {
     /// The scan behind [`Array::snapshot_space_pages`]: distinct (index, page) pairs the copies
     /// hold where the base does not hold that page.
     fn count_snapshot_pages(&self, base: VolumeId, copies: &[VolumeId]) -> u64 {
-        let base_pages = &self.vol(base).pages;
+        let base_pages = self.vol(base).pages();
         // Page addresses only tell pages apart (all are alive during the scan); the set's order
         // reaches nothing but its size.
         let mut held = BTreeSet::new();
         for copy in copies {
-            self.vol(*copy).pages.for_each_change_in(
+            self.vol(*copy).pages().for_each_change_in(
                 base_pages,
                 PageIndex(0)..PageIndex(u64::MAX),
                 |index, _, page| {
@@ -230,7 +233,7 @@ impl Array {
             return 0;
         }
         let (first, last) = (offset / PAGE_SIZE_U64, (offset + len - 1) / PAGE_SIZE_U64);
-        let base_pages = &self.vol(base).pages;
+        let base_pages = self.vol(base).pages();
         let held_by_copy = |index: PageIndex, except: VolumeId, page| self.held_by_copy(base, index, except, page);
         let mut needed = 0;
         for index in (first..=last).map(PageIndex) {
@@ -241,7 +244,7 @@ impl Array {
             } else {
                 // The copy's new page is snapshot space; its old one stops being so when nothing
                 // else of the tree holds it (net 0 for a page the copy alone held).
-                let old = self.vol(id).pages.page(index);
+                let old = self.vol(id).pages().page(index);
                 let freed = old.is_some_and(|old| {
                     !base_pages.page(index).is_some_and(|b| b.same_as(old)) && !held_by_copy(index, id, old)
                 });
@@ -260,7 +263,7 @@ impl Array {
     fn held_by_copy(&self, parent: VolumeId, index: PageIndex, except: VolumeId, page: PageRef<'_>) -> bool {
         self.vol(parent).children.iter().rev().any(|child| {
             let copy = self.vol(*child);
-            let holds = *child != except && !copy.stale && copy.pages.page(index).is_some_and(|p| p.same_as(page));
+            let holds = *child != except && !copy.stale && copy.pages().page(index).is_some_and(|p| p.same_as(page));
             holds || self.held_by_copy(*child, index, except, page)
         })
     }
@@ -278,7 +281,7 @@ impl Array {
         }
         let mut freed = 0;
         let everything = PageIndex(0)..PageIndex(u64::MAX);
-        volume.pages.for_each_change_in(&self.vol(base).pages, everything, |index, _, page| {
+        volume.pages().for_each_change_in(self.vol(base).pages(), everything, |index, _, page| {
             if let Some(page) = page
                 && !self.held_by_copy(base, index, copy, page)
             {
@@ -401,14 +404,14 @@ impl ArrayMut<'_> {
             return Ok(None);
         }
         let (first, last) = (offset / PAGE_SIZE_U64, (offset + len - 1) / PAGE_SIZE_U64);
-        let new = (first..=last).filter(|index| volume.pages.page(PageIndex(*index)).is_none()).count() as u64;
+        let new = (first..=last).filter(|index| volume.pages().page(PageIndex(*index)).is_none()).count() as u64;
         if new == 0 {
             return Ok(None);
         }
         let name = &volume.name;
         if pct != 0 {
             let limit = volume.size_bytes() * pct / 100 / PAGE_SIZE_U64;
-            let used = volume.pages.page_count();
+            let used = volume.pages().page_count();
             if used + new > limit {
                 return Err(Error::new(
                     ErrorCode::NO_SPACE,
@@ -467,7 +470,7 @@ impl ArrayMut<'_> {
         for copy in self.tree_copies(base) {
             let volume = self.array.vol_mut(copy);
             volume.stale = true;
-            volume.pages = PageMap::new();
+            *volume.pages_mut_accounted() = PageMap::new();
         }
         self.array.vol_mut(base).snapshot_pages = SnapshotPagesCount(Some(0));
         let base_name = self.vol(base).name.clone();
@@ -513,7 +516,7 @@ impl Array {
         }
         let kept = kept.filter(|_| id == base);
         let shared_before = kept.map(|_| self.base_pages_held_by_copies(base, pages.clone()));
-        write(&mut self.vol_mut(id).pages);
+        write(self.vol_mut(id).pages_mut_accounted());
         if let (Some(count), Some(before)) = (kept, shared_before) {
             let after = self.base_pages_held_by_copies(base, pages);
             let count = (count + before).checked_sub(after).expect("a count covers the base pages copies hold");
@@ -524,7 +527,7 @@ impl Array {
     /// How many indexes of `pages` hold a page of base volume `base` that a valid copy of its
     /// tree holds too.
     fn base_pages_held_by_copies(&self, base: VolumeId, pages: Range<u64>) -> u64 {
-        let base_pages = &self.vol(base).pages;
+        let base_pages = self.vol(base).pages();
         let held = pages
             .map(PageIndex)
             .filter(|index| base_pages.page(*index).is_some_and(|page| self.held_by_copy(base, *index, base, page)));

@@ -14,7 +14,7 @@ use crate::event::Event;
 use crate::ids::{TaskId, VolumeId};
 use crate::names::{NAME31, validate_name};
 use crate::time::Instant;
-use crate::volume::{AllocationAlerts, CpgRole, Provisioning, Volume, VolumeKind, VolumePolicies, check_cpg_domain};
+use crate::volume::{CpgRole, Provisioning, Volume, VolumeKind, check_cpg_domain};
 
 /// Tasks kept in the list (oldest finished ones are dropped first).
 pub const TASKS_KEPT: usize = 2000;
@@ -441,11 +441,10 @@ impl ArrayMut<'_> {
                 format!("'{}' is in an online copy", spec.destination),
             ));
         }
-        let pages = self.vol(source).pages.clone();
+        let pages = self.vol(source).pages().clone();
+        self.array.replace_pages(dest_id, pages);
         let dest = self.array.vol_mut(dest_id);
-        dest.pages = pages;
         let previous = std::mem::replace(&mut dest.kind, VolumeKind::PhysicalCopy { parent: source });
-        self.array.forget_snapshot_space(dest_id);
         if let VolumeKind::PhysicalCopy { parent } = previous {
             self.array.vol_mut(parent).physical_copies.remove(&dest_id);
         }
@@ -472,40 +471,19 @@ impl ArrayMut<'_> {
         let dest_id = self.allocate_volume_id(None)?;
         let now = self.now();
         let source_volume = self.vol(source);
-        let (size_mib, pages) = (source_volume.size_mib, source_volume.pages.clone());
+        let (size_mib, pages) = (source_volume.size_mib, source_volume.pages().clone());
         if spec.provisioning == Provisioning::Full {
             self.check_full_allocation(cpg_id, size_mib)?;
         }
         let uuid = self.array.next_uuid();
         let wwn = self.array.wwn_for(dest_id);
-        let destination = Volume {
-            id: dest_id,
-            name: spec.destination.clone(),
-            uuid,
-            wwn,
-            provisioning: spec.provisioning,
-            compression: spec.compression,
-            kind: VolumeKind::Base,
-            read_only: false,
-            size_mib,
-            user_cpg: Some(cpg_id),
-            snap_cpg,
-            domain,
-            comment: None,
-            created_at: now,
-            expires_at: None,
-            retained_until: None,
-            policies: VolumePolicies::default(),
-            alerts: AllocationAlerts::default(),
-            metadata: BTreeMap::new(),
-            online_copy: None,
-            pages,
-            children: BTreeSet::new(),
-            family_copies: 0,
-            physical_copies: BTreeSet::new(),
-            stale: false,
-            snapshot_pages: crate::snapshot_space::SnapshotPagesCount::default(),
-        };
+        let mut destination = Volume::new_base(dest_id, spec.destination.clone(), uuid, wwn, now, pages);
+        destination.provisioning = spec.provisioning;
+        destination.compression = spec.compression;
+        destination.size_mib = size_mib;
+        destination.user_cpg = Some(cpg_id);
+        destination.snap_cpg = snap_cpg;
+        destination.domain = domain;
         self.insert_volume(destination);
         let task_id = self.array.allocate_task_id();
         let finishes_at = now + self.config.online_copy_duration;
@@ -589,9 +567,8 @@ impl ArrayMut<'_> {
         if self.is_exported(id) {
             return Err(Error::new(ErrorCode::INV_OPERATION_VV_EXPORTED, format!("'{name}' is exported")));
         }
-        let pages = self.vol(parent).pages.clone();
-        self.array.vol_mut(id).pages = pages;
-        self.array.forget_snapshot_space(id);
+        let pages = self.vol(parent).pages().clone();
+        self.array.replace_pages(id, pages);
         self.trace("copy", format_args!("resync physical copy {name}"));
         Ok(self.finished_task(TaskKind::PhysicalCopyResync, id, None))
     }

@@ -14,15 +14,14 @@
 //! Promote and refresh are instantaneous in virtual time (the model has no background copy
 //! engine); promote still reports a finished task, as the WSAPI returns a task id.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::array::{Array, ArrayMut};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{TaskId, VolumeId};
 use crate::names::{COMMENT_MAX, NAME31, validate_comment, validate_name};
-use crate::snapshot_space::SnapshotPagesCount;
 use crate::task::TaskKind;
-use crate::volume::{AllocationAlerts, Volume, VolumeKind};
+use crate::volume::{Volume, VolumeKind};
 
 /// What to create: [`ArrayMut::create_snapshot`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,35 +128,7 @@ impl Array {
     ) -> Volume {
         let uuid = self.next_uuid();
         let wwn = self.wwn_for(id);
-        let parent = self.vol(source);
-        Volume {
-            id,
-            name: spec.name,
-            uuid,
-            wwn,
-            provisioning: parent.provisioning,
-            compression: parent.compression,
-            kind: VolumeKind::VirtualCopy { parent: source, base: parent.base_id() },
-            read_only: spec.read_only,
-            size_mib: parent.size_mib,
-            user_cpg: parent.user_cpg,
-            snap_cpg: parent.snap_cpg,
-            domain: parent.domain.clone(),
-            comment: spec.comment.filter(|c| !c.is_empty()),
-            created_at: now,
-            expires_at: times.expires_at,
-            retained_until: times.retained_until,
-            policies: parent.policies,
-            alerts: AllocationAlerts::default(),
-            metadata: BTreeMap::new(),
-            online_copy: None,
-            pages: parent.pages.clone(),
-            children: BTreeSet::new(),
-            family_copies: 0,
-            physical_copies: BTreeSet::new(),
-            stale: false,
-            snapshot_pages: SnapshotPagesCount::default(),
-        }
+        Volume::virtual_copy_of(self.vol(source), id, uuid, wwn, spec, times, now)
     }
 }
 
@@ -285,9 +256,8 @@ impl ArrayMut<'_> {
                 format!("'{target_name}' grew after '{snapshot}' was taken"),
             ));
         }
-        let pages = self.vol(copy_id).pages.clone();
-        self.array.vol_mut(target).pages = pages;
-        self.array.forget_snapshot_space(target);
+        let pages = self.vol(copy_id).pages().clone();
+        self.array.replace_pages(target, pages);
         self.trace("copy", format_args!("promote {snapshot} onto {target_name}"));
         let task = self.finished_task(TaskKind::PromoteVirtualCopy, copy_id, options.priority);
         Ok(task)
@@ -343,21 +313,20 @@ impl ArrayMut<'_> {
             let grandparent = parent_volume.copy_of().expect("virtual copies have a parent");
             self.vol(grandparent).check_not_stale("refresh a virtual copy from")?;
             // The read-only parent is recreated from its own parent: content and size of now.
-            let (pages, size) = (self.vol(grandparent).pages.clone(), self.vol(grandparent).size_mib);
+            let (pages, size) = (self.vol(grandparent).pages().clone(), self.vol(grandparent).size_mib);
+            self.array.replace_pages(parent, pages);
             let parent_mut = self.array.vol_mut(parent);
-            parent_mut.pages = pages;
             parent_mut.stale = false;
             parent_mut.size_mib = size;
             parent_mut.created_at = now;
         }
-        let pages = self.vol(parent).pages.clone();
+        let pages = self.vol(parent).pages().clone();
         let size = self.vol(parent).size_mib;
+        self.array.replace_pages(copy_id, pages);
         let copy_mut = self.array.vol_mut(copy_id);
-        copy_mut.pages = pages;
         copy_mut.size_mib = size;
         copy_mut.created_at = now;
         copy_mut.stale = false;
-        self.array.forget_snapshot_space(copy_id);
         self.trace(
             "copy",
             format_args!(

@@ -21,6 +21,7 @@ use crate::names::{COMMENT_MAX, NAME31, validate_comment, validate_key, validate
 use crate::page::{PAGE_SIZE_U64, PageMap};
 use crate::snapshot_space::SnapshotPagesCount;
 use crate::time::{Instant, hours, human_duration};
+use crate::virtual_copy::SnapshotSpec;
 
 /// Volume sizes are allocated in multiples of this many MiB.
 pub const SIZE_GRANULE_MIB: u64 = 256;
@@ -166,7 +167,9 @@ pub struct Volume {
     pub metadata: BTreeMap<String, KeyValue>,
     /// The active online physical copy this volume is the source or destination of.
     pub online_copy: Option<TaskId>,
-    pub(crate) pages: PageMap,
+    /// Private: a change must keep or forget its tree's snapshot-space count (see
+    /// [`Volume::pages_mut_accounted`]).
+    pages: PageMap,
     /// Direct virtual-copy children (volumes whose `parent` is this one).
     pub(crate) children: BTreeSet<VolumeId>,
     /// On a base volume: virtual copies in its whole tree (for the per-base limit).
@@ -187,6 +190,97 @@ impl Volume {
     /// The volume's data.
     pub fn pages(&self) -> &PageMap {
         &self.pages
+    }
+
+    /// The volume's data, for a change whose snapshot-space accounting the caller does itself
+    /// (`snapshot_space`: a checked write keeps its tree's count, an unchecked apply keeps or
+    /// forgets it, a stale tree's count is 0). Any other change goes through
+    /// [`Array::replace_pages`] or [`Array::change_pages`], which forget the count.
+    pub(crate) fn pages_mut_accounted(&mut self) -> &mut PageMap {
+        &mut self.pages
+    }
+
+    /// A new base volume `id` holding `pages`, with no CPG, size, domain, comment, times,
+    /// policies or alerts yet (thin, not compressed, writable): the caller sets them. A new
+    /// volume has no copies, so no snapshot space to count.
+    pub(crate) fn new_base(
+        id: VolumeId,
+        name: String,
+        uuid: String,
+        wwn: String,
+        created_at: Instant,
+        pages: PageMap,
+    ) -> Volume {
+        Volume {
+            id,
+            name,
+            uuid,
+            wwn,
+            provisioning: Provisioning::Thin,
+            compression: false,
+            kind: VolumeKind::Base,
+            read_only: false,
+            size_mib: 0,
+            user_cpg: None,
+            snap_cpg: None,
+            domain: None,
+            comment: None,
+            created_at,
+            expires_at: None,
+            retained_until: None,
+            policies: VolumePolicies::default(),
+            alerts: AllocationAlerts::default(),
+            metadata: BTreeMap::new(),
+            online_copy: None,
+            pages,
+            children: BTreeSet::new(),
+            family_copies: 0,
+            physical_copies: BTreeSet::new(),
+            stale: false,
+            snapshot_pages: SnapshotPagesCount::default(),
+        }
+    }
+
+    /// A new virtual copy `id` of `parent`, sharing every page of it: the copy holds nothing
+    /// its parent does not, so its tree's snapshot space is unchanged. No checks (see
+    /// `check_snapshot`).
+    pub(crate) fn virtual_copy_of(
+        parent: &Volume,
+        id: VolumeId,
+        uuid: String,
+        wwn: String,
+        spec: SnapshotSpec,
+        times: TimeLimits,
+        now: Instant,
+    ) -> Volume {
+        Volume {
+            id,
+            name: spec.name,
+            uuid,
+            wwn,
+            provisioning: parent.provisioning,
+            compression: parent.compression,
+            kind: VolumeKind::VirtualCopy { parent: parent.id, base: parent.base_id() },
+            read_only: spec.read_only,
+            size_mib: parent.size_mib,
+            user_cpg: parent.user_cpg,
+            snap_cpg: parent.snap_cpg,
+            domain: parent.domain.clone(),
+            comment: spec.comment.filter(|c| !c.is_empty()),
+            created_at: now,
+            expires_at: times.expires_at,
+            retained_until: times.retained_until,
+            policies: parent.policies,
+            alerts: AllocationAlerts::default(),
+            metadata: BTreeMap::new(),
+            online_copy: None,
+            pages: parent.pages.clone(),
+            children: BTreeSet::new(),
+            family_copies: 0,
+            physical_copies: BTreeSet::new(),
+            stale: false,
+            snapshot_pages: SnapshotPagesCount::default(),
+        }
     }
 
     /// Size in bytes.
@@ -392,6 +486,21 @@ pub(crate) struct TimeLimits {
 }
 
 impl Array {
+    /// Replaces the pages of volume `id` with `pages` (promote, refresh, physical copies,
+    /// Remote Copy's restores and failover images): not a checked write, so the tree's kept
+    /// snapshot-space count is forgotten and made again at its next checked write.
+    pub(crate) fn replace_pages(&mut self, id: VolumeId, pages: PageMap) {
+        self.vol_mut(id).pages = pages;
+        self.forget_snapshot_space(id);
+    }
+
+    /// Changes the pages of volume `id` by `change`, not a checked write: as
+    /// [`Array::replace_pages`], the tree's kept count is forgotten.
+    pub(crate) fn change_pages(&mut self, id: VolumeId, change: impl FnOnce(&mut PageMap)) {
+        change(&mut self.vol_mut(id).pages);
+        self.forget_snapshot_space(id);
+    }
+
     /// Checks expiration/retention hours against the ranges, the licence and each other.
     pub(crate) fn validate_time_limits(
         &self,
@@ -997,8 +1106,7 @@ impl ArrayMut<'_> {
         }
         let id = volume.id;
         let page = crate::page::Page::from_bytes(content);
-        self.array.vol_mut(id).pages.fill_shared(first, count, &page);
-        self.array.forget_snapshot_space(id);
+        self.array.change_pages(id, |pages| pages.fill_shared(first, count, &page));
         self.trace("volume", format_args!("fill volume {name}: {count} pages from page {}", first.0));
         Ok(())
     }

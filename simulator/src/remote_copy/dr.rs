@@ -135,8 +135,7 @@ impl RemoteCopyMut<'_> {
             if let Some(snapshot) = entry.pre_sync_snapshot {
                 if !options.skip_promote {
                     let image = sim.array(array).vol(snapshot).pages().clone();
-                    sim.arrays[array.0 as usize].vol_mut(entry.local).pages = image;
-                    sim.arrays[array.0 as usize].forget_snapshot_space(entry.local);
+                    sim.arrays[array.0 as usize].replace_pages(entry.local, image);
                     if let Some(e) = sim.group_mut(at).volume_mut(entry.local) {
                         e.status = SyncStatus::Stale;
                     }

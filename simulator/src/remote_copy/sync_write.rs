@@ -124,7 +124,7 @@ pub(crate) fn host_write(
             format!("write to '{name}' failed: the secondary is unreachable"),
         ));
     }
-    let before = fail_write_on_error.then(|| sim.array(array).vol(volume).pages.clone());
+    let before = fail_write_on_error.then(|| sim.array(array).vol(volume).pages().clone());
     sim.local_write(array, volume, offset, data)?;
     let aligned = offset.is_multiple_of(PAGE_SIZE_U64) && (data.len() as u64).is_multiple_of(PAGE_SIZE_U64);
     let payload = if aligned {

@@ -411,11 +411,11 @@ pub(crate) fn fail(sim: &mut Simulation, id: u64) {
             (Some(snapshot), true) => {
                 // Periodic: the array promotes the pre-sync snapshot at once (spec §1.4).
                 let image = sim.array(dest.array).volume_by_id(snapshot).map(|s| s.pages().clone());
-                if let (Some(image), Some(base)) =
-                    (image, sim.arrays[dest.array.0 as usize].volumes.get_mut(vt.dest_volume))
+                let dest_array = &mut sim.arrays[dest.array.0 as usize];
+                if let Some(image) = image
+                    && dest_array.volume_by_id(vt.dest_volume).is_some()
                 {
-                    base.pages = image;
-                    sim.arrays[dest.array.0 as usize].forget_snapshot_space(vt.dest_volume);
+                    dest_array.replace_pages(vt.dest_volume, image);
                 }
                 sync_cycle::drop_internal_snapshot(sim, dest.array, snapshot);
                 SyncStatus::Stale
