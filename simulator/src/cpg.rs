@@ -46,9 +46,9 @@ pub struct CpgSpec {
     /// does snapshot space beyond it for the trees whose base draws snapshot space from this CPG
     /// (see `snapshot_space`).
     pub growth_limit_mib: Option<u64>,
-    /// Growth warning, MiB.
-    pub growth_warning_mib: Option<u64>,
-    /// Used-LD warning alert, MiB.
+    /// Used-LD warning alert, MiB: the threshold of used space past which the array warns
+    /// (`createcpg -sdgw`; WSAPI `usedLDWarningAlertMiB`, shown as `SDGrowth.warningMiB`).
+    /// Stored and reported; the model raises no alert.
     pub used_ld_warning_alert_mib: Option<u64>,
     /// Layout.
     pub ld_layout: LdLayout,
@@ -94,9 +94,9 @@ pub struct Cpg {
     pub growth_increment_mib: u64,
     /// Growth limit, MiB.
     pub growth_limit_mib: Option<u64>,
-    /// Growth warning, MiB.
-    pub growth_warning_mib: Option<u64>,
-    /// Used-LD warning alert, MiB.
+    /// Used-LD warning alert, MiB: the threshold of used space past which the array warns
+    /// (`createcpg -sdgw`; WSAPI `usedLDWarningAlertMiB`, shown as `SDGrowth.warningMiB`).
+    /// Stored and reported; the model raises no alert.
     pub used_ld_warning_alert_mib: Option<u64>,
     /// Layout.
     pub ld_layout: LdLayout,
@@ -169,7 +169,6 @@ impl ArrayMut<'_> {
             domain: spec.domain,
             growth_increment_mib: spec.growth_increment_mib.unwrap_or(32 * 1024),
             growth_limit_mib: spec.growth_limit_mib,
-            growth_warning_mib: spec.growth_warning_mib,
             used_ld_warning_alert_mib: spec.used_ld_warning_alert_mib,
             ld_layout: spec.ld_layout,
         };

@@ -184,6 +184,7 @@ async fn modify_renames_and_changes_growth_settings_and_layout() {
     assert_eq!(cpg.json["SDGrowth"]["LDLayout"], expected);
     let warning = sim.model(|s| s.array(s.primary()).cpg("C1new").unwrap().used_ld_warning_alert_mib).await;
     assert_eq!(warning, Some(512));
+    assert_eq!(cpg.json["SDGrowth"]["warningMiB"], 512, "the used-LD warning is the SD growth warning (-sdgw)");
     let patterns =
         json!({"LDLayout": {"diskPatterns": [{"diskType": 1}]}, "disableAutoGrow": true, "rmWarningAlert": true});
     sim.put("/api/v1/cpgs/C1new", patterns).await.ok(200);
@@ -193,6 +194,7 @@ async fn modify_renames_and_changes_growth_settings_and_layout() {
     assert_eq!(cpg.json["SDGrowth"]["LDLayout"], expected);
     let warning = sim.model(|s| s.array(s.primary()).cpg("C1new").unwrap().used_ld_warning_alert_mib).await;
     assert_eq!(warning, None);
+    assert!(cpg.json["SDGrowth"].get("warningMiB").is_none());
 
     let before = sim.get("/api/v1/cpgs/C1new").await.json;
     sim.put("/api/v1/cpgs/C1new", json!({})).await.ok(200);
@@ -261,5 +263,27 @@ async fn modify_errors_change_nothing() {
     sim.get("/api/v1/cpgs/RC").await.ok(200);
     let group = sim.get("/api/v1/remotecopygroups/G").await;
     assert_eq!(group.json["localUserCPG"], "RC");
+    sim.stop().await;
+}
+
+// Goal: `usedLDWarningAlertMiB` on create (spec §4.2) is the threshold GET shows as
+// `SDGrowth.warningMiB` (spec §4.1; `createcpg -sdgw`), and `growthWarnMiB`, an older name for
+// it, sets the same; both with different values → 400 INV_INPUT_PARAM_CONFLICT (44).
+// Regression: the two were stored apart and GET showed only `growthWarnMiB`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_used_ld_warning_is_the_sd_growth_warning() {
+    let sim = Sim::start().await;
+    sim.post("/api/v1/cpgs", json!({"name": "W1", "usedLDWarningAlertMiB": 300})).await.ok(201);
+    assert_eq!(sim.get("/api/v1/cpgs/W1").await.json["SDGrowth"]["warningMiB"], 300);
+    sim.post("/api/v1/cpgs", json!({"name": "W2", "growthWarnMiB": 400})).await.ok(201);
+    assert_eq!(sim.get("/api/v1/cpgs/W2").await.json["SDGrowth"]["warningMiB"], 400);
+    let both = json!({"name": "W3", "growthWarnMiB": 500, "usedLDWarningAlertMiB": 500});
+    sim.post("/api/v1/cpgs", both).await.ok(201);
+    assert_eq!(sim.get("/api/v1/cpgs/W3").await.json["SDGrowth"]["warningMiB"], 500);
+    let before = sim.digest().await;
+    let conflict = json!({"name": "W4", "growthWarnMiB": 500, "usedLDWarningAlertMiB": 600});
+    sim.post("/api/v1/cpgs", conflict).await.error(400, 44);
+    assert_eq!(sim.digest().await, before);
+    assert!(sim.get("/api/v1/cpgs/W1").await.json["SDGrowth"].get("limitMiB").is_none());
     sim.stop().await;
 }

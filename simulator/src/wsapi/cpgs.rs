@@ -89,7 +89,7 @@ fn render(array: &Array, cpg: &Cpg) -> CpgJson {
     if let Some(limit) = cpg.growth_limit_mib {
         sd_growth["limitMiB"] = json!(limit);
     }
-    if let Some(warning) = cpg.growth_warning_mib {
+    if let Some(warning) = cpg.used_ld_warning_alert_mib {
         sd_growth["warningMiB"] = json!(warning);
     }
     CpgJson {
@@ -197,6 +197,21 @@ fn ld_layout(body: &json::Obj<'_>) -> ApiResult<LdLayout> {
     Ok(LdLayout { raid_type, set_size, ha, chunklet_pos_pref, disk_types })
 }
 
+/// `usedLDWarningAlertMiB`, or `growthWarnMiB`, an older name some clients send for the same
+/// threshold (`-sdgw`); both with different values conflict.
+fn warning_alert(body: &json::Obj<'_>) -> ApiResult<Option<u64>> {
+    let alert = body.uint("usedLDWarningAlertMiB", MAX_MIB)?;
+    let older = body.uint("growthWarnMiB", MAX_MIB)?;
+    match (alert, older) {
+        (Some(a), Some(b)) if a != b => Err(ApiError::member(
+            ErrorCode::INV_INPUT_PARAM_CONFLICT,
+            "growthWarnMiB",
+            "usedLDWarningAlertMiB and growthWarnMiB name one threshold: give one value",
+        )),
+        _ => Ok(alert.or(older)),
+    }
+}
+
 /// `POST /cpgs`.
 pub(crate) async fn create(ctx: &Ctx, req: &Req) -> ApiResult<Reply> {
     let body = json::parse(&req.body)?;
@@ -208,8 +223,7 @@ pub(crate) async fn create(ctx: &Ctx, req: &Req) -> ApiResult<Reply> {
         domain,
         growth_increment_mib: body.uint("growthIncrementMiB", MAX_MIB)?,
         growth_limit_mib: body.uint("growthLimitMiB", MAX_MIB)?,
-        growth_warning_mib: body.uint("growthWarnMiB", MAX_MIB)?,
-        used_ld_warning_alert_mib: body.uint("usedLDWarningAlertMiB", MAX_MIB)?,
+        used_ld_warning_alert_mib: warning_alert(&body)?,
         ld_layout: ld_layout(&body)?,
     };
     ctx.run(move |sim, id| sim.array_mut(id).create_cpg(spec)).await?;
