@@ -138,6 +138,20 @@ impl ArrayConfig {
     }
 }
 
+/// The ids of an array's volumes that are not virtual copies, kept by `insert_volume` and
+/// `remove_volume` (a volume's kind never changes between a virtual copy and the others).
+/// CPG usage and growth-limit checks go over these instead of the whole volume table, whose
+/// walk grows with the highest id in use and with every virtual copy. An index of the volumes:
+/// `Debug` prints nothing, so it is not in the digest.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct BaseVolumeIds(pub(crate) std::collections::BTreeSet<VolumeId>);
+
+impl std::fmt::Debug for BaseVolumeIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BaseVolumeIds")
+    }
+}
+
 /// One simulated array: the read side.
 #[derive(Debug, Clone)]
 pub struct Array {
@@ -146,6 +160,9 @@ pub struct Array {
     pub(crate) online: bool,
     pub(crate) cpgs: Registry<CpgId, Cpg>,
     pub(crate) volumes: Registry<VolumeId, Volume, crate::registry::DenseVolumes<Volume>>,
+    /// The ids of the volumes that are not virtual copies (base volumes and physical copies),
+    /// indexed: what CPG usage and growth limits go over (see [`BaseVolumeIds`]).
+    pub(crate) base_ids: BaseVolumeIds,
     pub(crate) volume_sets: Registry<SetId, VolumeSet>,
     pub(crate) hosts: Registry<HostId, Host>,
     pub(crate) host_sets: Registry<SetId, HostSet>,
@@ -183,6 +200,7 @@ impl Array {
             online: true,
             cpgs: Registry::default(),
             volumes: Registry::default(),
+            base_ids: BaseVolumeIds::default(),
             volume_sets: Registry::default(),
             hosts: Registry::default(),
             host_sets: Registry::default(),
@@ -246,6 +264,12 @@ impl Array {
     /// Volumes (bases and copies) in id order.
     pub fn volumes(&self) -> impl DoubleEndedIterator<Item = &Volume> {
         self.volumes.iter().map(|(_, volume)| volume)
+    }
+
+    /// The volumes that are not virtual copies (base volumes and physical copies), in id
+    /// order: O(such volumes), however many copies the array holds and however high its ids.
+    pub fn base_volumes(&self) -> impl Iterator<Item = &Volume> {
+        self.base_ids.0.iter().map(|id| self.vol(*id))
     }
 
     /// Number of volumes (bases and copies).

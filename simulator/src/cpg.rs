@@ -121,13 +121,13 @@ pub struct CpgUsage {
 impl Array {
     /// Space used in `cpg`, computed from the data now held.
     ///
-    /// Cost: one pass over the volumes plus, per tree whose base draws snapshot space from
+    /// Cost: one pass over the base volumes ([`Array::base_volumes`]) plus, per tree whose base draws snapshot space from
     /// `cpg` and whose count is not kept, a scan of the tree (each copy diffed against the
     /// base, skipping shared subtrees).
     pub fn cpg_usage(&self, cpg: CpgId) -> CpgUsage {
         let mut usage = CpgUsage::default();
-        for volume in self.volumes() {
-            if volume.user_cpg == Some(cpg) && !volume.is_virtual_copy() {
+        for volume in self.base_volumes() {
+            if volume.user_cpg == Some(cpg) {
                 usage.user_used_mib += volume.user_space_used_mib();
                 match volume.provisioning {
                     Provisioning::Full => usage.fully_provisioned += 1,

@@ -168,7 +168,8 @@ pub fn retention_within_expiration(sim: &Simulation) -> Vec<Violation> {
 
 /// §7.1/8, the part the state shows: a stale volume is a virtual copy whose data was discarded
 /// (it holds no page, so nothing can read its old bytes), and every tree's kept snapshot-space
-/// count (kept while a limit applies, see `snapshot_space`) equals a count made now by a scan;
+/// count (kept while a limit applies, see `snapshot_space`) equals a count made now by a scan,
+/// and the index of base volumes (`Array::base_volumes`) lists exactly the non-copies;
 /// a kept count that drifted would let a write past a limit or refuse one within it. That a
 /// failure made the copies stale (`stale_ss`) or failed the write and changed nothing
 /// (`no_stale_ss`) needs history: `snapshot_space::snapshot_space_failures_follow_the_policy`
@@ -176,6 +177,17 @@ pub fn retention_within_expiration(sim: &Simulation) -> Vec<Violation> {
 pub fn snapshot_space_accounting(sim: &Simulation) -> Vec<Violation> {
     let mut found = Vec::new();
     for array in sim.arrays() {
+        // The counts of CPG growth limits go over the index of base volumes: it must list
+        // exactly the volumes that are not virtual copies.
+        let listed: Vec<VolumeId> = array.base_volumes().map(|v| v.id).collect();
+        let scanned: Vec<VolumeId> = array.volumes().filter(|v| !v.is_virtual_copy()).map(|v| v.id).collect();
+        if listed != scanned {
+            found.push(violation(
+                "snapshot_space_accounting",
+                "7.1/8",
+                format!("{}: the base volume index lists {listed:?}, the volumes are {scanned:?}", array.name()),
+            ));
+        }
         for volume in array.volumes() {
             if volume.is_stale() && (!volume.is_virtual_copy() || volume.pages().page_count() != 0) {
                 found.push(violation(

@@ -55,7 +55,8 @@
 //! Deleting a copy keeps it (per page where the copy differs from the base, a look-up in
 //! the other copies). A write into a tree no limit applies to (the default) costs what it did
 //! before: a check of the base's copy count, its alert and its snapshot CPG's growth limit. A
-//! write checked against a CPG growth limit also passes over the array's volumes (no page
+//! write checked against a CPG growth limit also passes over the array's base volumes (an
+//! index, `Array::base_volumes`: not the copies, nor the volume table's empty slots; no page
 //! visited, except to count a tree whose count was forgotten). The count is a cache: it is not
 //! shown in `Debug` (so not in the digest), and `invariants::snapshot_space_accounting` holds
 //! every kept count to a scan.
@@ -163,10 +164,7 @@ impl Array {
     /// The snapshot space drawn from `cpg`, in pages: that of every tree whose base volume has
     /// `cpg` as its snapshot CPG (what the CPG's growth limit counts beside its user space).
     pub fn cpg_snapshot_pages(&self, cpg: CpgId) -> u64 {
-        self.volumes()
-            .filter(|v| !v.is_virtual_copy() && v.snap_cpg == Some(cpg))
-            .map(|v| self.snapshot_space_used_pages(v.id))
-            .sum()
+        self.base_volumes().filter(|v| v.snap_cpg == Some(cpg)).map(|v| self.snapshot_space_used_pages(v.id)).sum()
     }
 
     /// The valid (not stale) virtual copies in the tree of `base`, in tree order.
@@ -297,10 +295,7 @@ impl Array {
     /// `counts` gives each such tree's count.
     fn cpg_pages_used(&self, cpg: CpgId, mut count: impl FnMut(&Volume) -> u64) -> u64 {
         let mut used = 0;
-        for volume in self.volumes() {
-            if matches!(volume.kind, VolumeKind::VirtualCopy { .. }) {
-                continue;
-            }
+        for volume in self.base_volumes() {
             if volume.user_cpg == Some(cpg) {
                 used += volume.user_space_pages();
             }
@@ -389,7 +384,7 @@ impl ArrayMut<'_> {
     /// limit applies (for the snapshot-space check of the same write), else `None`.
     ///
     /// Cost when no limit applies: a load of the alert and a CPG look-up. Otherwise a look-up
-    /// per page written, and for a growth limit the pass over the array's volumes of
+    /// per page written, and for a growth limit the pass over the array's base volumes of
     /// [`Array::cpg_pages_used`].
     ///
     /// Errors: `NO_SPACE`.
@@ -450,9 +445,8 @@ impl ArrayMut<'_> {
     /// ones.
     fn cpg_pages_counted(&mut self, cpg: CpgId) -> u64 {
         let forgotten: Vec<VolumeId> = self
-            .volumes()
+            .base_volumes()
             .filter(|v| v.snap_cpg == Some(cpg) && v.family_copies != 0 && v.snapshot_pages.0.is_none())
-            .filter(|v| !v.is_virtual_copy())
             .map(|v| v.id)
             .collect();
         for base in forgotten {

@@ -606,10 +606,7 @@ impl Array {
 
     /// Fully provisioned MiB allocated on the array.
     pub fn allocated_full_mib(&self) -> u64 {
-        self.volumes()
-            .filter(|v| v.provisioning == Provisioning::Full && !v.is_virtual_copy())
-            .map(|v| v.size_mib)
-            .sum()
+        self.base_volumes().filter(|v| v.provisioning == Provisioning::Full).map(|v| v.size_mib).sum()
     }
 
     /// Checks that `extra_mib` more fully provisioned MiB fit on the array and in `cpg`'s growth
@@ -726,6 +723,9 @@ impl Array {
         self.release_snapshot_space(id);
         let name = self.vol(id).name.clone();
         let volume = self.volumes.remove(id, &name);
+        if !volume.is_virtual_copy() {
+            self.base_ids.0.remove(&id);
+        }
         if let VolumeKind::VirtualCopy { parent, base } = volume.kind {
             self.vol_mut(parent).children.remove(&id);
             let base = self.vol_mut(base);
@@ -867,6 +867,9 @@ impl ArrayMut<'_> {
         let next = &mut self.array.counters.next_volume;
         if id.0 >= *next || *next > MAX_VOLUME_ID {
             *next = id.0 + 1;
+        }
+        if !volume.is_virtual_copy() {
+            self.array.base_ids.0.insert(id);
         }
         self.array.volumes.insert_named(id, volume, |volume| &volume.name);
         if let Some(at) = expires_at {
