@@ -13,6 +13,11 @@
 //!   against its tree's snapshot space: per page, a look-up in the copies, newest first; the
 //!   untimed delete of the newest copy between rounds keeps the count (see
 //!   `simulator::snapshot_space`). Compare with `write_16k/<copies>`, which no limit applies to.
+//! - `write_16k_cpg_limited/<copies>`: the writes of `write_16k/<copies>` (1, 100 or 1000
+//!   copies) into a base whose snapshot CPG has a growth limit (1 TiB, never reached), so every
+//!   write is checked against the CPG's use: its base volumes' user space and their trees'
+//!   snapshot space. That pass goes over the array's base volumes (`Array::base_volumes`):
+//!   expected flat in the copies present (a pass over the whole volume table made it O(copies)).
 //! - `write_16k/floor`: allocating and filling a fresh 16 KiB buffer, the least a write can cost.
 //!   The buffer replaces the oldest of 4,096 live ones (the writes' 64 MiB working set), so it is
 //!   filled in memory as cold as a real write's; a hot loop that frees and reallocates one
@@ -227,6 +232,18 @@ fn write_16k_limited(c: &mut Criterion) {
     group.finish();
 }
 
+/// `write_16k_cpg_limited/<copies>`: the writes of `write_16k` under a growth limit of the base's
+/// snapshot CPG (1 TiB, never reached), so each copy-on-write counts the CPG's use.
+fn write_16k_cpg_limited(c: &mut Criterion) {
+    let mut group = c.benchmark_group("write_16k_cpg_limited");
+    for copies in [1u32, 100, 1000] {
+        let (mut sim, a) = volume_with_copies(1024, copies);
+        sim.array_mut(a).set_cpg_growth_limit("cpg", Some(1 << 20)).unwrap();
+        bench_writes(&mut group, sim, a, copies);
+    }
+    group.finish();
+}
+
 /// Times page writes of `base` with `copies` copies present, the newest retaken every [`ROUND`]
 /// writes (see the module doc, `write_16k`).
 fn bench_writes(
@@ -267,6 +284,6 @@ fn bench_writes(
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(2));
-    targets = vc_create, vc_delete, host_delete, vlun_create, lun_read, write_16k, write_16k_limited
+    targets = vc_create, vc_delete, host_delete, vlun_create, lun_read, write_16k, write_16k_limited, write_16k_cpg_limited
 }
 criterion_main!(benches);
