@@ -743,7 +743,7 @@ impl World {
                     Ok(found) => found.id,
                     Err(error) => return StepResult::failed(what, error.to_string()),
                 };
-                let used_mib = simulator::pages_to_mib(self.sim.array(array).cpg_growth_pages_used(id));
+                let used_mib = self.sim.array(array).cpg_growth_mib_used(id);
                 Some(used_mib.saturating_add(room))
             }
         };

@@ -38,6 +38,14 @@ pub const PAGE_SIZE_U64: u64 = PAGE_SIZE as u64;
 /// Pages in one MiB.
 pub const PAGES_PER_MIB: u64 = (1 << 20) / PAGE_SIZE_U64;
 
+/// The indexes of the pages covering `len` bytes at `offset` (empty when `len` is 0).
+pub(crate) fn pages_spanned(offset: u64, len: u64) -> std::ops::Range<u64> {
+    if len == 0 {
+        return 0..0;
+    }
+    offset / PAGE_SIZE_U64..(offset + len - 1) / PAGE_SIZE_U64 + 1
+}
+
 /// `pages` in MiB, rounded up (how space is reported and limits are set).
 pub fn pages_to_mib(pages: u64) -> u64 {
     pages.div_ceil(PAGES_PER_MIB)
@@ -953,12 +961,8 @@ impl PageMap {
     /// Makes the pages covering `offset..offset + len` what they are in `from` (used to undo a
     /// failed write).
     pub fn restore_range(&mut self, from: &PageMap, offset: u64, len: u64) {
-        if len == 0 {
-            return;
-        }
-        let first = offset / PAGE_SIZE_U64;
-        let last = (offset + len - 1) / PAGE_SIZE_U64;
-        self.copy_range(from, PageIndex(first), last - first + 1);
+        let pages = pages_spanned(offset, len);
+        self.copy_range(from, PageIndex(pages.start), pages.end - pages.start);
     }
 
     /// Makes pages `first..first + count` what they are in `from`, sharing them: afterwards the

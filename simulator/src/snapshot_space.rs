@@ -68,7 +68,7 @@ use std::ops::Range;
 use crate::array::{Array, ArrayMut};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{CpgId, VolumeId};
-use crate::page::{PAGE_SIZE_U64, PAGES_PER_MIB, PageIndex, PageMap, PageRef};
+use crate::page::{PAGE_SIZE_U64, PAGES_PER_MIB, PageIndex, PageMap, PageRef, pages_spanned};
 use crate::volume::{Volume, VolumeKind};
 
 /// A tree's snapshot space in pages, as last counted, kept on its base volume; `None` when not
@@ -145,6 +145,12 @@ impl Array {
     /// tree whose base draws snapshot space from it (each tree scanned).
     pub fn cpg_growth_pages_used(&self, cpg: CpgId) -> u64 {
         self.cpg_pages_used(cpg, |base| self.snapshot_space_used_pages(base.id))
+    }
+
+    /// [`Array::cpg_growth_pages_used`] in MiB, rounded up: what the growth limit of `cpg`
+    /// (in MiB) is compared with.
+    pub fn cpg_growth_mib_used(&self, cpg: CpgId) -> u64 {
+        crate::page::pages_to_mib(self.cpg_growth_pages_used(cpg))
     }
 
     /// The snapshot space of the tree of base volume `base`, in pages, as the WSAPI and
@@ -227,14 +233,10 @@ impl Array {
     /// module doc): per page written, whether the old page becomes held by copies only (a base
     /// write) or whether the written copy's page is a new one (a copy write).
     fn snapshot_pages_needed(&self, id: VolumeId, base: VolumeId, offset: u64, len: u64) -> u64 {
-        if len == 0 {
-            return 0;
-        }
-        let (first, last) = (offset / PAGE_SIZE_U64, (offset + len - 1) / PAGE_SIZE_U64);
         let base_pages = self.vol(base).pages();
         let held_by_copy = |index: PageIndex, except: VolumeId, page| self.held_by_copy(base, index, except, page);
         let mut needed = 0;
-        for index in (first..=last).map(PageIndex) {
+        for index in pages_spanned(offset, len).map(PageIndex) {
             if id == base {
                 if base_pages.page(index).is_some_and(|old| held_by_copy(index, base, old)) {
                     needed += 1;
@@ -398,8 +400,8 @@ impl ArrayMut<'_> {
         if pct == 0 && cpg_limit.is_none() {
             return Ok(None);
         }
-        let (first, last) = (offset / PAGE_SIZE_U64, (offset + len - 1) / PAGE_SIZE_U64);
-        let new = (first..=last).filter(|index| volume.pages().page(PageIndex(*index)).is_none()).count() as u64;
+        let new =
+            pages_spanned(offset, len).filter(|index| volume.pages().page(PageIndex(*index)).is_none()).count() as u64;
         if new == 0 {
             return Ok(None);
         }

@@ -633,7 +633,7 @@ impl Array {
     fn check_cpg_growth_limit(&self, cpg: CpgId, extra_mib: u64, code: ErrorCode) -> Result<()> {
         let cpg = self.cpgs.get(cpg).expect("validated CPG");
         if let Some(limit) = cpg.growth_limit_mib {
-            let used = crate::page::pages_to_mib(self.cpg_growth_pages_used(cpg.id));
+            let used = self.cpg_growth_mib_used(cpg.id);
             if used + extra_mib > limit {
                 return Err(Error::new(code, format!("CPG '{}' growth limit {limit} MiB would be exceeded", cpg.name)));
             }

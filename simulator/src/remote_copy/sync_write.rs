@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::error::{Error, ErrorCode, Result};
 use crate::event::Event;
 use crate::ids::{ArrayId, VolumeId};
-use crate::page::{PAGE_SIZE_U64, PageIndex, PageMap};
+use crate::page::{PAGE_SIZE_U64, PageIndex, PageMap, pages_spanned};
 use crate::remote_copy::link::HEARTBEAT_TIMEOUT_SYNC;
 use crate::remote_copy::{GroupRef, GroupState, Mode, RcEvent, SyncStatus};
 use crate::simulation::Simulation;
@@ -204,7 +204,7 @@ pub(crate) fn deliver(sim: &mut Simulation, id: u64) {
             });
         }
         Payload::Bytes(bytes) => {
-            let pages = page_range(offset, bytes.len() as u64);
+            let pages = pages_spanned(offset, bytes.len() as u64);
             dest.write_unchecked(dest_volume, pages, |pages| pages.write(offset, bytes));
         }
     }
@@ -283,7 +283,7 @@ pub(crate) fn resolve_pair_down(sim: &mut Simulation, pair: usize) {
         record_pending(sim, write.source, write.volume, write.offset, write.len);
         let outcome = if write.fail_write_on_error {
             if let Some(before) = &write.before {
-                let pages = page_range(write.offset, write.len);
+                let pages = pages_spanned(write.offset, write.len);
                 sim.arrays[write.source.array.0 as usize].write_unchecked(write.volume, pages, |pages| {
                     pages.restore_range(before, write.offset, write.len);
                 });
@@ -316,14 +316,6 @@ pub(crate) fn fail_writes_of_array(sim: &mut Simulation, array: ArrayId) {
         sim.rc.writes.get_mut(&id).expect("listed").outcome =
             Some(Err(Error::new(ErrorCode::ARRAY_OFFLINE, format!("array {name} is down"))));
     }
-}
-
-/// The page indexes covering `len` bytes at `offset`.
-fn page_range(offset: u64, len: u64) -> std::ops::Range<u64> {
-    if len == 0 {
-        return 0..0;
-    }
-    offset / PAGE_SIZE_U64..(offset + len - 1) / PAGE_SIZE_U64 + 1
 }
 
 fn record_pending(sim: &mut Simulation, group: GroupRef, volume: VolumeId, offset: u64, len: u64) {

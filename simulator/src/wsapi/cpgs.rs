@@ -328,7 +328,7 @@ pub(crate) async fn space_reporter(ctx: &Ctx, req: &Req) -> ApiResult<Reply> {
             let cpg = array.cpg(&cpg)?;
             let system_free = array.config().total_capacity_mib.saturating_sub(array.allocated_full_mib());
             let cpg_free = match cpg.growth_limit_mib {
-                Some(limit) => limit.saturating_sub(crate::pages_to_mib(array.cpg_growth_pages_used(cpg.id))),
+                Some(limit) => limit.saturating_sub(array.cpg_growth_mib_used(cpg.id)),
                 None => u64::MAX,
             };
             Ok(system_free.min(cpg_free))
