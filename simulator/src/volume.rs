@@ -201,8 +201,9 @@ impl Volume {
     }
 
     /// A new base volume `id` holding `pages`, with no CPG, size, domain, comment, times,
-    /// policies or alerts yet (thin, not compressed, writable): the caller sets them. A new
-    /// volume has no copies, so no snapshot space to count.
+    /// policies or alerts yet (thin, not compressed, writable): the caller sets them (the
+    /// volume constructors start from it). A new volume has no copies, so no snapshot space to
+    /// count.
     pub(crate) fn new_base(
         id: VolumeId,
         name: String,
@@ -254,10 +255,6 @@ impl Volume {
         now: Instant,
     ) -> Volume {
         Volume {
-            id,
-            name: spec.name,
-            uuid,
-            wwn,
             provisioning: parent.provisioning,
             compression: parent.compression,
             kind: VolumeKind::VirtualCopy { parent: parent.id, base: parent.base_id() },
@@ -267,19 +264,10 @@ impl Volume {
             snap_cpg: parent.snap_cpg,
             domain: parent.domain.clone(),
             comment: spec.comment.filter(|c| !c.is_empty()),
-            created_at: now,
             expires_at: times.expires_at,
             retained_until: times.retained_until,
             policies: parent.policies,
-            alerts: AllocationAlerts::default(),
-            metadata: BTreeMap::new(),
-            online_copy: None,
-            pages: parent.pages.clone(),
-            children: BTreeSet::new(),
-            family_copies: 0,
-            physical_copies: BTreeSet::new(),
-            stale: false,
-            snapshot_pages: SnapshotPagesCount::default(),
+            ..Volume::new_base(id, spec.name, uuid, wwn, now, parent.pages.clone())
         }
     }
 
@@ -823,32 +811,18 @@ impl ArrayMut<'_> {
         let uuid = self.array.next_uuid();
         let wwn = self.array.wwn_for(id);
         let volume = Volume {
-            id,
-            name: spec.name.clone(),
-            uuid,
-            wwn,
             provisioning: spec.provisioning,
             compression: spec.compression,
-            kind: VolumeKind::Base,
-            read_only: false,
             size_mib,
             user_cpg: Some(user_cpg_id),
             snap_cpg: snap_cpg_id,
             domain,
             comment: spec.comment.filter(|c| !c.is_empty()),
-            created_at: now,
             expires_at: times.expires_at,
             retained_until: times.retained_until,
             policies: spec.policies,
             alerts: spec.alerts,
-            metadata: BTreeMap::new(),
-            online_copy: None,
-            pages: PageMap::new(),
-            children: BTreeSet::new(),
-            family_copies: 0,
-            physical_copies: BTreeSet::new(),
-            stale: false,
-            snapshot_pages: SnapshotPagesCount::default(),
+            ..Volume::new_base(id, spec.name.clone(), uuid, wwn, now, PageMap::new())
         };
         self.insert_volume(volume);
         self.trace(

@@ -186,7 +186,7 @@ pub(crate) fn render<'a>(sim: &Simulation, array: &'a Array, volume: &'a Volume)
         size_mib: volume.size_mib,
         user_space: if volume.is_virtual_copy() { Space::of(0, 0) } else { Space::of(reserved, used) },
         // A tree's snapshot space shows on its base volume (thin: reserved as it is used).
-        snapshot_space: if volume.is_virtual_copy() { Space::of(0, 0) } else { Space::of(snapshot, snapshot) },
+        snapshot_space: Space::of(snapshot, snapshot),
         admin_space: Space::of(0, 0),
         user_cpg: volume.user_cpg.and_then(cpg_name),
         snap_cpg: volume.snap_cpg.and_then(cpg_name),
