@@ -237,6 +237,14 @@ pub struct RcVolume {
     pub stats: VolumeSyncStats,
 }
 
+impl RcVolume {
+    /// Source side: the snapshot a sync diffs against. The resync snapshot counts only while
+    /// the destination holds a completed sync point; without one there is no reference.
+    pub(crate) fn resync_reference(&self) -> Option<VolumeId> {
+        self.resync_snapshot.filter(|_| self.sync_point.is_some())
+    }
+}
+
 /// Statistics of one group's syncs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GroupSyncStats {

@@ -219,7 +219,7 @@ pub(crate) fn launch_periodic(
     for (entry, snapshot) in entries.iter().zip(&new_snapshots) {
         let source = sim.array(at.array);
         let frozen = source.vol(*snapshot).pages().clone();
-        let previous = reference_snapshot(source, entry.resync_snapshot.filter(|_| entry.sync_point.is_some()));
+        let previous = reference_snapshot(source, entry.resync_reference());
         let dest_array = sim.array(partner.array);
         let dest_base = dest_array.volume_by_id(entry.remote).map(|v| v.pages().clone()).unwrap_or_default();
         let dest_reference =
@@ -273,7 +273,7 @@ pub(crate) fn launch_live(
         let live = source.vol(entry.local).pages().clone();
         let dest_array = sim.array(partner.array);
         let dest_base = dest_array.vol(entry.remote).pages().clone();
-        let reference = reference_snapshot(source, entry.resync_snapshot.filter(|_| entry.sync_point.is_some()));
+        let reference = reference_snapshot(source, entry.resync_reference());
         let dest_reference = reference_snapshot(dest_array, dest.resync_snapshot);
         // After a failover the destination may hold writes of its own that were in doubt when
         // the links failed (applied there, never acknowledged by this side): its reference
