@@ -381,6 +381,7 @@ impl ArrayMut<'_> {
         {
             return Err(Error::new(ErrorCode::INV_INPUT_BAD_ENUM_VALUE, "priority must be 1..=3"));
         }
+        crate::volume::check_compression(spec.provisioning, spec.compression)?;
         let source_id = self.volume_id(source)?;
         if source == spec.destination {
             return Err(Error::new(
@@ -584,6 +585,9 @@ impl ArrayMut<'_> {
         self.require_online()?;
         if let Some(keep) = &spec.keep_volume {
             validate_name("volume", keep, NAME31)?;
+        }
+        if let Some((provisioning, compression)) = spec.conversion {
+            crate::volume::check_compression(provisioning, compression)?;
         }
         let volume = self.volume(name)?;
         let id = volume.id;

@@ -372,6 +372,20 @@ pub(crate) fn check_cpg_domain(role: CpgRole, cpg: &Cpg, domain: Option<&str>) -
     ))
 }
 
+/// Compression needs a thin or dedup volume: a fully provisioned one is never compressed. The
+/// one check behind creating a volume, an online copy's destination and a tune's conversion.
+///
+/// Errors: `INV_INPUT_PARAM_CONFLICT`.
+pub(crate) fn check_compression(provisioning: Provisioning, compression: bool) -> Result<()> {
+    if compression && provisioning == Provisioning::Full {
+        return Err(Error::new(
+            ErrorCode::INV_INPUT_PARAM_CONFLICT,
+            "compression needs a thin or dedup volume (tpvv or tdvv), not a fully provisioned one",
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_range(volume: &Volume, offset: u64, len: u64) -> Result<()> {
     let end = offset.checked_add(len);
     if end.is_none_or(|end| end > volume.size_bytes()) {
@@ -790,6 +804,7 @@ impl ArrayMut<'_> {
         if spec.policies.zero_detect && spec.provisioning == Provisioning::Full {
             return Err(Error::new(ErrorCode::INV_OPERATION_VV_ZERO_DETECT_TPVV, "zero detect needs a thin volume"));
         }
+        check_compression(spec.provisioning, spec.compression)?;
         let user_cpg = self.cpg(&spec.cpg)?;
         let (user_cpg_id, domain) = (user_cpg.id, user_cpg.domain.clone());
         let snap_cpg = match &spec.snap_cpg {

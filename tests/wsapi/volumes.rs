@@ -1,7 +1,7 @@
 //! Volumes, snapshots, copies, tasks and metadata (spec §3.4, §5).
 
 use base64::Engine as _;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::support::{Sim, volume};
 
@@ -225,6 +225,57 @@ async fn tune_volume() {
     let with_child = sim.put("/api/v1/volumes/T", base).await;
     with_child.error(400, 40);
     assert!(with_child.json["desc"].as_str().unwrap().contains("keepVV"));
+    sim.stop().await;
+}
+
+// Goal: compression is refused on a fully provisioned volume wherever a provisioning is chosen
+// (create, online copy, tune), as a real array refuses `-compr` without `-tpvv`/`-tdvv`, and the
+// refusal changes nothing. Method: each call with and without a thin or dedup flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compression_needs_a_thin_or_dedup_volume() {
+    let sim = Sim::start().await;
+    let full = json!({"name": "F", "cpg": "UserCPG", "sizeMiB": 16384, "compression": true});
+    let refused = sim.post("/api/v1/volumes", full).await;
+    refused.error(400, 44);
+    assert!(refused.json["debug1"].as_str().unwrap().contains("compression"), "{}", refused.json);
+    sim.get("/api/v1/volumes/F").await.error(404, 23);
+    let thin = json!({"name": "T", "cpg": "UserCPG", "sizeMiB": 16384, "tpvv": true, "compression": true});
+    sim.post("/api/v1/volumes", thin).await.ok(201);
+    let t = sim.get("/api/v1/volumes/T").await;
+    assert_eq!((t.json["provisioningType"].as_i64(), t.json["compression"].as_bool()), (Some(2), Some(true)));
+
+    let copy = |provisioning: Value| {
+        let mut parameters = json!({"destVolume": "O", "destCPG": "UserCPG", "online": true, "compression": true});
+        if let Value::Object(flags) = provisioning {
+            parameters.as_object_mut().unwrap().extend(flags);
+        }
+        json!({"action": "createPhysicalCopy", "parameters": parameters})
+    };
+    sim.post("/api/v1/volumes/T", copy(json!({}))).await.error(400, 44);
+    sim.get("/api/v1/volumes/O").await.error(404, 23);
+    sim.post("/api/v1/volumes/T", copy(json!({"tdvv": true}))).await.ok(200);
+    let o = sim.get("/api/v1/volumes/O").await;
+    assert_eq!((o.json["provisioningType"].as_i64(), o.json["compression"].as_bool()), (Some(6), Some(true)));
+
+    sim.post("/api/v1/volumes", json!({"name": "F", "cpg": "UserCPG", "sizeMiB": 1024})).await.ok(201);
+    let tune = json!({"action": 6, "tuneOperation": 1, "userCPG": "UserCPG", "compression": true});
+    sim.put("/api/v1/volumes/F", tune).await.error(400, 44);
+    let to_full =
+        json!({"action": 6, "tuneOperation": 1, "userCPG": "UserCPG", "conversionOperation": 2, "compression": true});
+    sim.put("/api/v1/volumes/T", to_full).await.error(400, 44);
+    for (name, provisioning, compression) in [("F", 1, false), ("T", 2, true)] {
+        let v = sim.get(&format!("/api/v1/volumes/{name}")).await;
+        assert_eq!(
+            (v.json["provisioningType"].as_i64(), v.json["compression"].as_bool()),
+            (Some(provisioning), Some(compression)),
+            "{name} unchanged"
+        );
+    }
+    let to_thin =
+        json!({"action": 6, "tuneOperation": 1, "userCPG": "UserCPG", "conversionOperation": 1, "compression": true});
+    sim.put("/api/v1/volumes/F", to_thin).await.ok(200);
+    let f = sim.get("/api/v1/volumes/F").await;
+    assert_eq!((f.json["provisioningType"].as_i64(), f.json["compression"].as_bool()), (Some(2), Some(true)));
     sim.stop().await;
 }
 

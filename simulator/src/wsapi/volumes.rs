@@ -568,7 +568,7 @@ async fn tune(ctx: &Ctx, name: String, body: Obj<'_>) -> ApiResult<Reply> {
             let volume = sim.array(id).volume(&name)?;
             let conversion = match (conversion, compression) {
                 (Some(1), c) => Some((Provisioning::Thin, c.unwrap_or(false))),
-                (Some(2), _) => Some((Provisioning::Full, false)),
+                (Some(2), c) => Some((Provisioning::Full, c.unwrap_or(false))),
                 (Some(3), c) => Some((Provisioning::Dedup, c.unwrap_or(false))),
                 (Some(_), _) => Some((Provisioning::Dedup, true)),
                 (None, Some(c)) => Some((volume.provisioning, c)),
