@@ -32,7 +32,7 @@ pub struct ServeArgs {
     password: String,
     /// Seed of the simulation (one seed replays one run of the model) [default: 0, or the
     /// scenario's seed with --scenario].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Write a JSON file with both base URLs and the Remote Copy target names once both
     /// listeners accept connections.
@@ -45,16 +45,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
     /// Idle time after which a WSAPI session expires, seconds.
-    #[arg(long, default_value_t = 900)]
+    #[arg(long, default_value_t = 900, allow_negative_numbers = true)]
     session_idle_secs: u64,
     /// How virtual time moves: with wall time (realtime) or only through the control API.
     #[arg(long, value_enum, default_value_t = Clock::Realtime)]
     clock: Clock,
     /// Virtual seconds per wall second in realtime mode.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     clock_scale: f64,
     /// How long an online physical copy stays ACTIVE, milliseconds of virtual time.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, allow_negative_numbers = true)]
     online_copy_ms: u64,
     /// Deleting a volume of an ACTIVE online copy: reject (409, code 151) or cancel the copy first.
     #[arg(long, value_enum, default_value_t = CopyDelete::Reject)]

@@ -306,6 +306,23 @@ fn negative_numbers_are_invalid_values() {
     assert!(stderr.contains("invalid value '-1' for '--seed"), "{stderr}");
 }
 
+// Goal: `serve`'s numeric flags treat a negative number as they do in `run` and `check`: an
+// invalid value of that flag (or, for `--clock-scale`, a value out of its range), not an
+// "unexpected argument '-1'" that hides which flag was wrong. Regression: only `run` and `check`
+// allowed negative numbers as values. Method: each flag with a negative value; `serve` must
+// stop before listening (so the default ports are never bound).
+#[test]
+fn serve_negative_numbers_are_invalid_values() {
+    for flag in ["--seed", "--session-idle-secs", "--online-copy-ms"] {
+        let (ok, stdout, stderr) = storeserv_sim(&["serve", flag, "-1"]);
+        assert!(!ok, "{flag}: {stdout}");
+        assert!(stderr.contains(&format!("invalid value '-1' for '{flag}")), "{flag}: {stderr}");
+    }
+    let (ok, stdout, stderr) = storeserv_sim(&["serve", "--clock-scale", "-1"]);
+    assert!(!ok, "{stdout}");
+    assert!(one_error_line(&stderr).contains("--clock-scale must be in (0, 1e6], got -1"), "{stderr}");
+}
+
 /// The replay command of a banner in `stdout`: the words after `cargo run ... --`.
 #[cfg(feature = "defects")]
 fn replay_command(stdout: &str) -> Vec<String> {
