@@ -323,6 +323,26 @@ fn serve_negative_numbers_are_invalid_values() {
     assert!(one_error_line(&stderr).contains("--clock-scale must be in (0, 1e6], got -1"), "{stderr}");
 }
 
+// Goal: `serve` on an address already in use is one error line naming the address, with the
+// operating system's reason once. Regression: the bind error's text repeated its own cause
+// ("Address already in use (os error 98): Address already in use (os error 98)"). Method: hold
+// a listener on a free port and give its address to each of the two listeners in turn.
+#[test]
+fn serve_on_an_address_in_use_says_so_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    for args in [
+        ["serve", "--primary-listen", addr.as_str(), "--backup-listen", "127.0.0.1:0"],
+        ["serve", "--primary-listen", "127.0.0.1:0", "--backup-listen", addr.as_str()],
+    ] {
+        let (ok, stdout, stderr) = storeserv_sim(&args);
+        assert!(!ok, "{args:?}: {stdout}");
+        let line = one_error_line(&stderr);
+        assert!(line.contains(&format!("cannot listen on {addr}")), "{line}");
+        assert_eq!(line.matches("os error").count(), 1, "the cause once: {line}");
+    }
+}
+
 /// The replay command of a banner in `stdout`: the words after `cargo run ... --`.
 #[cfg(feature = "defects")]
 fn replay_command(stdout: &str) -> Vec<String> {
