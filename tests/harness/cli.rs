@@ -343,6 +343,40 @@ fn serve_on_an_address_in_use_says_so_once() {
     }
 }
 
+// Goal: `serve` checks its ready file before it runs the scenario or listens, as `run` checks its
+// output files: an unwritable one, or the scenario file itself, is one error line and nothing on
+// standard output (no listener URLs for a server that is about to stop), and the scenario is
+// left unchanged. Regression: the URLs were printed, then the write failed; a ready file naming
+// the scenario replaced it. Method: a ready file below a missing directory, below a regular
+// file, and equal to a copy of a fixture given as `--scenario` (spelled two ways).
+#[test]
+fn serve_checks_its_ready_file_before_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let listen = ["--primary-listen", "127.0.0.1:0", "--backup-listen", "127.0.0.1:0"];
+    for ready in [dir.path().join("missing").join("r.json"), file.join("r.json")] {
+        let ready = ready.to_str().unwrap();
+        let (ok, stdout, stderr) = storeserv_sim(&[&["serve", "--ready-file", ready][..], &listen].concat());
+        assert!(!ok, "{ready}: {stdout}");
+        assert!(stdout.is_empty(), "{ready}: {stdout}");
+        let line = one_error_line(&stderr);
+        assert!(line.contains("--ready-file") && line.contains(ready), "{line}");
+    }
+    let scenario = dir.path().join("s.toml");
+    let text = std::fs::read_to_string("fixtures/backup-no-remote-copy.toml").unwrap();
+    std::fs::write(&scenario, &text).unwrap();
+    let other_spelling = dir.path().join(".").join("s.toml");
+    for ready in [&scenario, &other_spelling] {
+        let args = ["serve", "--scenario", scenario.to_str().unwrap(), "--ready-file", ready.to_str().unwrap()];
+        let (ok, stdout, stderr) = storeserv_sim(&[&args[..], &listen].concat());
+        assert!(!ok, "{stdout}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(one_error_line(&stderr).contains("that is the scenario file"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&scenario).unwrap(), text, "the scenario was replaced");
+    }
+}
+
 /// The replay command of a banner in `stdout`: the words after `cargo run ... --`.
 #[cfg(feature = "defects")]
 fn replay_command(stdout: &str) -> Vec<String> {
