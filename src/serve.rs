@@ -41,7 +41,8 @@ pub struct ServeArgs {
     /// Preload state from a scenario file (docs/scenarios.md): its setup and steps run first,
     /// every invariant checked as `run` does, and both listeners then serve the arrays as the
     /// last step left them (a control-API reset returns there). The scenario's arrays and seed
-    /// replace the defaults (`--seed` still overrides the seed); it must declare two arrays.
+    /// replace the defaults (`--seed` still overrides the seed); it must have exactly two arrays
+    /// (two `[[array]]` tables, or none for the default two).
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
     /// Idle time after which a WSAPI session expires, seconds.
