@@ -13,7 +13,7 @@ use clap::{Args, ValueEnum};
 use simulator::ArrayConfig;
 use simulator::wsapi::{ArrayListener, ClockMode, OnlineCopyDelete, Server, ServerConfig};
 
-use crate::output::Stdout;
+use crate::output::{self, Stdout};
 
 /// Options of `serve`.
 #[derive(Debug, Args)]
@@ -32,7 +32,7 @@ pub struct ServeArgs {
     password: String,
     /// Seed of the simulation (one seed replays one run of the model) [default: 0, or the
     /// scenario's seed with --scenario].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Write a JSON file with both base URLs and the Remote Copy target names once both
     /// listeners accept connections.
@@ -41,20 +41,21 @@ pub struct ServeArgs {
     /// Preload state from a scenario file (docs/scenarios.md): its setup and steps run first,
     /// every invariant checked as `run` does, and both listeners then serve the arrays as the
     /// last step left them (a control-API reset returns there). The scenario's arrays and seed
-    /// replace the defaults (`--seed` still overrides the seed); it must declare two arrays.
+    /// replace the defaults (`--seed` still overrides the seed); it must have exactly two arrays
+    /// (two `[[array]]` tables, or none for the default two).
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
     /// Idle time after which a WSAPI session expires, seconds.
-    #[arg(long, default_value_t = 900)]
+    #[arg(long, default_value_t = 900, allow_negative_numbers = true)]
     session_idle_secs: u64,
     /// How virtual time moves: with wall time (realtime) or only through the control API.
     #[arg(long, value_enum, default_value_t = Clock::Realtime)]
     clock: Clock,
     /// Virtual seconds per wall second in realtime mode.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     clock_scale: f64,
     /// How long an online physical copy stays ACTIVE, milliseconds of virtual time.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, allow_negative_numbers = true)]
     online_copy_ms: u64,
     /// Deleting a volume of an ACTIVE online copy: reject (409, code 151) or cancel the copy first.
     #[arg(long, value_enum, default_value_t = CopyDelete::Reject)]
@@ -116,6 +117,7 @@ impl ServeArgs {
 
 /// Runs `serve` until Ctrl-C or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    check_ready_file(&args)?;
     let preload = args.scenario.as_ref().map(|path| preload(path, &args)).transpose()?;
     let config = args.config(preload)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -124,6 +126,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(config, args.ready_file))
+}
+
+/// Refuses, before the scenario runs and the listeners start, a ready file that would replace
+/// the scenario file or cannot be written (as `run` checks its output files), so that `serve`
+/// never prints its listeners' URLs and then stops for want of the file.
+fn check_ready_file(args: &ServeArgs) -> anyhow::Result<()> {
+    let Some(path) = &args.ready_file else { return Ok(()) };
+    if args.scenario.as_deref().is_some_and(|scenario| output::resolved(scenario) == output::resolved(path)) {
+        bail!("--ready-file {}: that is the scenario file, which the ready file would replace", path.display());
+    }
+    output::check_writable_file("--ready-file", path)
 }
 
 /// Runs the scenario at `path` (invariants after every step, as `run` does) and returns the

@@ -306,6 +306,77 @@ fn negative_numbers_are_invalid_values() {
     assert!(stderr.contains("invalid value '-1' for '--seed"), "{stderr}");
 }
 
+// Goal: `serve`'s numeric flags treat a negative number as they do in `run` and `check`: an
+// invalid value of that flag (or, for `--clock-scale`, a value out of its range), not an
+// "unexpected argument '-1'" that hides which flag was wrong. Regression: only `run` and `check`
+// allowed negative numbers as values. Method: each flag with a negative value; `serve` must
+// stop before listening (so the default ports are never bound).
+#[test]
+fn serve_negative_numbers_are_invalid_values() {
+    for flag in ["--seed", "--session-idle-secs", "--online-copy-ms"] {
+        let (ok, stdout, stderr) = storeserv_sim(&["serve", flag, "-1"]);
+        assert!(!ok, "{flag}: {stdout}");
+        assert!(stderr.contains(&format!("invalid value '-1' for '{flag}")), "{flag}: {stderr}");
+    }
+    let (ok, stdout, stderr) = storeserv_sim(&["serve", "--clock-scale", "-1"]);
+    assert!(!ok, "{stdout}");
+    assert!(one_error_line(&stderr).contains("--clock-scale must be in (0, 1e6], got -1"), "{stderr}");
+}
+
+// Goal: `serve` on an address already in use is one error line naming the address, with the
+// operating system's reason once. Regression: the bind error's text repeated its own cause
+// ("Address already in use (os error 98): Address already in use (os error 98)"). Method: hold
+// a listener on a free port and give its address to each of the two listeners in turn.
+#[test]
+fn serve_on_an_address_in_use_says_so_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    for args in [
+        ["serve", "--primary-listen", addr.as_str(), "--backup-listen", "127.0.0.1:0"],
+        ["serve", "--primary-listen", "127.0.0.1:0", "--backup-listen", addr.as_str()],
+    ] {
+        let (ok, stdout, stderr) = storeserv_sim(&args);
+        assert!(!ok, "{args:?}: {stdout}");
+        let line = one_error_line(&stderr);
+        assert!(line.contains(&format!("cannot listen on {addr}")), "{line}");
+        assert_eq!(line.matches("os error").count(), 1, "the cause once: {line}");
+    }
+}
+
+// Goal: `serve` checks its ready file before it runs the scenario or listens, as `run` checks its
+// output files: an unwritable one, or the scenario file itself, is one error line and nothing on
+// standard output (no listener URLs for a server that is about to stop), and the scenario is
+// left unchanged. Regression: the URLs were printed, then the write failed; a ready file naming
+// the scenario replaced it. Method: a ready file below a missing directory, below a regular
+// file, and equal to a copy of a fixture given as `--scenario` (spelled two ways).
+#[test]
+fn serve_checks_its_ready_file_before_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let listen = ["--primary-listen", "127.0.0.1:0", "--backup-listen", "127.0.0.1:0"];
+    for ready in [dir.path().join("missing").join("r.json"), file.join("r.json")] {
+        let ready = ready.to_str().unwrap();
+        let (ok, stdout, stderr) = storeserv_sim(&[&["serve", "--ready-file", ready][..], &listen].concat());
+        assert!(!ok, "{ready}: {stdout}");
+        assert!(stdout.is_empty(), "{ready}: {stdout}");
+        let line = one_error_line(&stderr);
+        assert!(line.contains("--ready-file") && line.contains(ready), "{line}");
+    }
+    let scenario = dir.path().join("s.toml");
+    let text = std::fs::read_to_string("fixtures/backup-no-remote-copy.toml").unwrap();
+    std::fs::write(&scenario, &text).unwrap();
+    let other_spelling = dir.path().join(".").join("s.toml");
+    for ready in [&scenario, &other_spelling] {
+        let args = ["serve", "--scenario", scenario.to_str().unwrap(), "--ready-file", ready.to_str().unwrap()];
+        let (ok, stdout, stderr) = storeserv_sim(&[&args[..], &listen].concat());
+        assert!(!ok, "{stdout}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(one_error_line(&stderr).contains("that is the scenario file"), "{stderr}");
+        assert_eq!(std::fs::read_to_string(&scenario).unwrap(), text, "the scenario was replaced");
+    }
+}
+
 /// The replay command of a banner in `stdout`: the words after `cargo run ... --`.
 #[cfg(feature = "defects")]
 fn replay_command(stdout: &str) -> Vec<String> {

@@ -154,7 +154,8 @@ pub enum BackupSelector {
 pub struct CopySelector {
     /// Database.
     pub database: String,
-    /// Site; `None` = wherever the selected backup is (remote first when both hold it).
+    /// Site; `None` = wherever the selected backup is (local first when both hold it, as
+    /// `World::resolve` orders them).
     pub site: Option<Site>,
     /// Which backup.
     pub backup: BackupSelector,

@@ -197,11 +197,12 @@ impl ServerConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
-    /// The configuration does not describe a valid simulation.
-    #[error("invalid simulation configuration: {0}")]
+    /// The configuration does not describe a valid simulation (the model's error is the
+    /// source, not repeated in this message, so that an error chain names it once).
+    #[error("invalid simulation configuration")]
     Model(#[from] crate::Error),
-    /// A listener could not bind.
-    #[error("cannot listen on {addr}: {source}")]
+    /// A listener could not bind (the I/O error is the source, not repeated in this message).
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
