@@ -35,11 +35,51 @@ enum Command {
     Serve(serve::ServeArgs),
 }
 
+/// The exit status of a command line that does not parse (clap's, the usual one for usage errors).
+const EXIT_USAGE: u8 = 2;
+
+/// A command-line error as one line, like every other error of the program: clap's message
+/// (continuation lines joined, its leading `error: ` dropped) and its tips, then the usage line
+/// clap shows with it, if any, and where to read more.
+fn usage_error_line(error: &clap::Error) -> String {
+    let text = error.render().to_string();
+    let mut line = String::new();
+    let mut usage = None;
+    for paragraph in text.split("\n\n") {
+        let paragraph = paragraph.split_whitespace().collect::<Vec<_>>().join(" ");
+        if let Some(message) = paragraph.strip_prefix("error: ") {
+            line.push_str(message);
+        } else if paragraph.starts_with("tip: ") {
+            line.push_str("; ");
+            line.push_str(&paragraph);
+        } else if let Some(shown) = paragraph.strip_prefix("Usage: ") {
+            usage = Some(shown.to_owned());
+        }
+    }
+    match usage {
+        Some(usage) => format!("{line} (usage: {usage}; see --help)"),
+        None => format!("{line} (see --help)"),
+    }
+}
+
 /// The exit status after standard output was closed by its reader: 128 + SIGPIPE.
 const EXIT_STDOUT_CLOSED: u8 = 141;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version, asked for or shown for a bare `storeserv-sim`, are clap's own.
+        Err(error)
+            if !error.use_stderr()
+                || error.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            error.exit()
+        }
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "storeserv-sim: error: {}", usage_error_line(&error));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),

@@ -294,6 +294,36 @@ fn run_refuses_unwritable_outputs_before_running() {
     }
 }
 
+// Goal: a command line that does not parse is one error line like every other error (clap's
+// message and tip, the usage, where to read more) with clap's status 2, while help and version
+// stay clap's own. Regression: clap printed three to six lines. Method: a bad value, an unknown
+// verb, a missing argument, a misspelt flag; then a bare `storeserv-sim` and `--version`.
+#[test]
+fn usage_errors_are_one_line() {
+    for (args, expected) in [
+        (&["run", "--seed", "abc", "x.toml"][..], "invalid value 'abc' for '--seed <SEED>'"),
+        (&["frob"][..], "unrecognized subcommand 'frob' (usage: storeserv-sim <COMMAND>; see --help)"),
+        (&["run"][..], "required arguments were not provided: <SCENARIO> (usage: storeserv-sim run <SCENARIO>"),
+        (
+            &["run", "--sed", "3", "x.toml"][..],
+            "unexpected argument '--sed' found; tip: a similar argument exists: '--seed'",
+        ),
+    ] {
+        let output = storeserv_sim_to(args, Stdio::piped());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+        let line = one_error_line(&stderr);
+        assert!(line.contains(expected), "{args:?}: {line}");
+    }
+    let bare = storeserv_sim_to(&[], Stdio::piped());
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bare.stderr).contains("Commands:"), "the help, as clap shows it");
+    let version = storeserv_sim_to(&["--version"], Stdio::piped());
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("storeserv-sim "));
+}
+
 // Goal (review finding 9): a negative number for a numeric flag is reported as an invalid value
 // of that flag, not as an unexpected argument. Method: `--steps -5` and `run --seed -1`.
 #[test]
