@@ -18,6 +18,12 @@
 //!   write is checked against the CPG's use: its base volumes' user space and their trees'
 //!   snapshot space. That pass goes over the array's base volumes (`Array::base_volumes`):
 //!   expected flat in the copies present (a pass over the whole volume table made it O(copies)).
+//! - `write_16k_cpg_limited_other_bases/<bases>`: the writes of `write_16k_cpg_limited/1` on an
+//!   array that also holds `<bases>` other thin base volumes (0, 1000 or 10,000, created untimed,
+//!   nothing written) whose user and snapshot CPG is another CPG. The growth-limit count goes over
+//!   the base volumes whose user or snapshot CPG is the limited one (`Array::cpg_base_volumes`):
+//!   expected flat in the other bases (a pass over every base volume of the array made it
+//!   O(bases)).
 //! - `write_16k/floor`: allocating and filling a fresh 16 KiB buffer, the least a write can cost.
 //!   The buffer replaces the oldest of 4,096 live ones (the writes' 64 MiB working set), so it is
 //!   filled in memory as cold as a real write's; a hot loop that frees and reallocates one
@@ -200,7 +206,7 @@ fn write_16k(c: &mut Criterion) {
     let mut group = c.benchmark_group("write_16k");
     for copies in [0u32, 100, 1000] {
         let (sim, a) = volume_with_copies(1024, copies);
-        bench_writes(&mut group, sim, a, copies);
+        bench_writes(&mut group, sim, a, copies, copies);
     }
     // The floor works in the same 64 MiB of live pages as the writes above: each fresh page
     // replaces the oldest of 4,096, so it lands in memory as cold as a real write's.
@@ -227,7 +233,7 @@ fn write_16k_limited(c: &mut Criterion) {
         let alerts = AllocationAlerts { snapshot_limit_pct: 100, ..AllocationAlerts::default() };
         let changes = VolumeChanges { alerts: Some(alerts), ..VolumeChanges::default() };
         sim.array_mut(a).modify_volume("base", changes).unwrap();
-        bench_writes(&mut group, sim, a, copies);
+        bench_writes(&mut group, sim, a, copies, copies);
     }
     group.finish();
 }
@@ -239,22 +245,40 @@ fn write_16k_cpg_limited(c: &mut Criterion) {
     for copies in [1u32, 100, 1000] {
         let (mut sim, a) = volume_with_copies(1024, copies);
         sim.array_mut(a).set_cpg_growth_limit("cpg", Some(1 << 20)).unwrap();
-        bench_writes(&mut group, sim, a, copies);
+        bench_writes(&mut group, sim, a, copies, copies);
+    }
+    group.finish();
+}
+
+/// `write_16k_cpg_limited_other_bases/<bases>`: the writes of `write_16k_cpg_limited/1` beside
+/// `<bases>` thin base volumes in another CPG, which the growth limit's count must not visit.
+fn write_16k_cpg_limited_other_bases(c: &mut Criterion) {
+    let mut group = c.benchmark_group("write_16k_cpg_limited_other_bases");
+    for bases in [0u32, 1000, 10_000] {
+        let (mut sim, a) = volume_with_copies(1024, 1);
+        let mut array = sim.array_mut(a);
+        array.set_cpg_growth_limit("cpg", Some(1 << 20)).unwrap();
+        array.create_cpg(CpgSpec { name: "other".into(), ..CpgSpec::default() }).unwrap();
+        for base in 0..bases {
+            array.create_volume(VolumeSpec::thin(&format!("other{base}"), "other", 1024)).unwrap();
+        }
+        bench_writes(&mut group, sim, a, 1, bases);
     }
     group.finish();
 }
 
 /// Times page writes of `base` with `copies` copies present, the newest retaken every [`ROUND`]
-/// writes (see the module doc, `write_16k`).
+/// writes (see the module doc, `write_16k`), under the id `parameter`.
 fn bench_writes(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     mut sim: Simulation,
     a: ArrayId,
     copies: u32,
+    parameter: u32,
 ) {
     let page = vec![0x5Au8; PAGE_SIZE];
     let mut cursor = 0u64;
-    group.bench_function(BenchmarkId::from_parameter(copies), |b| {
+    group.bench_function(BenchmarkId::from_parameter(parameter), |b| {
         b.iter_custom(|iters| {
             let mut timed = Duration::ZERO;
             let mut done = 0;
@@ -284,6 +308,7 @@ fn bench_writes(
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(2));
-    targets = vc_create, vc_delete, host_delete, vlun_create, lun_read, write_16k, write_16k_limited, write_16k_cpg_limited
+    targets = vc_create, vc_delete, host_delete, vlun_create, lun_read, write_16k, write_16k_limited, write_16k_cpg_limited,
+        write_16k_cpg_limited_other_bases
 }
 criterion_main!(benches);

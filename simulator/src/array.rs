@@ -9,6 +9,7 @@
 //!
 //! Every operation validates completely before it mutates, so an `Err` leaves the array untouched.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::cpg::Cpg;
@@ -140,15 +141,60 @@ impl ArrayConfig {
 
 /// The ids of an array's volumes that are not virtual copies, kept by `insert_volume` and
 /// `remove_volume` (a volume's kind never changes between a virtual copy and the others).
-/// CPG usage and growth-limit checks go over these instead of the whole volume table, whose
-/// walk grows with the highest id in use and with every virtual copy. An index of the volumes:
-/// `Debug` prints nothing, so it is not in the digest.
+/// The array's fully provisioned total (`allocated_full_mib`) goes over these instead of the
+/// whole volume table, whose walk grows with the highest id in use and with every virtual copy;
+/// one CPG's usage and growth-limit count go over [`CpgVolumeIds`] instead. An index of the
+/// volumes: `Debug` prints nothing, so it is not in the digest.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct BaseVolumeIds(pub(crate) std::collections::BTreeSet<VolumeId>);
 
 impl std::fmt::Debug for BaseVolumeIds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("BaseVolumeIds")
+    }
+}
+
+/// The volumes that are not virtual copies, by CPG: for each CPG that such a volume has as its
+/// user or snapshot CPG, the ids of those volumes (a volume with one CPG in both roles is listed
+/// once). Kept by `insert_volume`, `remove_volume` and `Array::set_volume_cpgs`, the only ways
+/// a volume's CPGs change (its `user_cpg` and `snap_cpg` are private to `volume`); a CPG no
+/// such volume uses has no entry. A CPG's growth-limit count and its usage go over its own entry
+/// instead of every base volume of the array: O(volumes in that CPG). Virtual copies are not
+/// listed: they draw their space through their base. An index of the volumes: `Debug` prints
+/// nothing, so it is not in the digest.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct CpgVolumeIds(pub(crate) BTreeMap<CpgId, BTreeSet<VolumeId>>);
+
+impl CpgVolumeIds {
+    /// Lists volume `id` under each of `cpgs` (its user and snapshot CPG).
+    pub(crate) fn insert(&mut self, id: VolumeId, cpgs: [Option<CpgId>; 2]) {
+        for cpg in cpgs.into_iter().flatten() {
+            self.0.entry(cpg).or_default().insert(id);
+        }
+    }
+
+    /// Removes volume `id` from each of `cpgs` (its user and snapshot CPG), dropping an entry
+    /// left empty.
+    pub(crate) fn remove(&mut self, id: VolumeId, cpgs: [Option<CpgId>; 2]) {
+        for cpg in cpgs.into_iter().flatten() {
+            if let Some(ids) = self.0.get_mut(&cpg) {
+                ids.remove(&id);
+                if ids.is_empty() {
+                    self.0.remove(&cpg);
+                }
+            }
+        }
+    }
+
+    /// The ids listed under `cpg`, in id order.
+    pub(crate) fn of(&self, cpg: CpgId) -> impl Iterator<Item = VolumeId> {
+        self.0.get(&cpg).into_iter().flatten().copied()
+    }
+}
+
+impl std::fmt::Debug for CpgVolumeIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CpgVolumeIds")
     }
 }
 
@@ -161,8 +207,11 @@ pub struct Array {
     pub(crate) cpgs: Registry<CpgId, Cpg>,
     pub(crate) volumes: Registry<VolumeId, Volume, crate::registry::DenseVolumes<Volume>>,
     /// The ids of the volumes that are not virtual copies (base volumes and physical copies),
-    /// indexed: what CPG usage and growth limits go over (see [`BaseVolumeIds`]).
+    /// indexed (see [`BaseVolumeIds`]).
     pub(crate) base_ids: BaseVolumeIds,
+    /// The same volumes by user and snapshot CPG: what one CPG's usage and growth limit go
+    /// over (see [`CpgVolumeIds`]).
+    pub(crate) cpg_volume_ids: CpgVolumeIds,
     pub(crate) volume_sets: Registry<SetId, VolumeSet>,
     pub(crate) hosts: Registry<HostId, Host>,
     pub(crate) host_sets: Registry<SetId, HostSet>,
@@ -201,6 +250,7 @@ impl Array {
             cpgs: Registry::default(),
             volumes: Registry::default(),
             base_ids: BaseVolumeIds::default(),
+            cpg_volume_ids: CpgVolumeIds::default(),
             volume_sets: Registry::default(),
             hosts: Registry::default(),
             host_sets: Registry::default(),
@@ -270,6 +320,12 @@ impl Array {
     /// order: O(such volumes), however many copies the array holds and however high its ids.
     pub fn base_volumes(&self) -> impl Iterator<Item = &Volume> {
         self.base_ids.0.iter().map(|id| self.vol(*id))
+    }
+
+    /// The volumes that are not virtual copies (base volumes and physical copies) whose user or
+    /// snapshot CPG is `cpg`, in id order: O(such volumes), however many volumes other CPGs hold.
+    pub fn cpg_base_volumes(&self, cpg: CpgId) -> impl Iterator<Item = &Volume> {
+        self.cpg_volume_ids.of(cpg).map(|id| self.vol(id))
     }
 
     /// Number of volumes (bases and copies).

@@ -121,13 +121,14 @@ pub struct CpgUsage {
 impl Array {
     /// Space used in `cpg`, computed from the data now held.
     ///
-    /// Cost: one pass over the base volumes ([`Array::base_volumes`]) plus, per tree whose base draws snapshot space from
-    /// `cpg` and whose count is not kept, a scan of the tree (each copy diffed against the
-    /// base, skipping shared subtrees).
+    /// Cost: one pass over the base volumes whose user or snapshot CPG is `cpg`
+    /// ([`Array::cpg_base_volumes`]) plus, per tree whose base draws snapshot space from `cpg`
+    /// and whose count is not kept, a scan of the tree (each copy diffed against the base,
+    /// skipping shared subtrees).
     pub fn cpg_usage(&self, cpg: CpgId) -> CpgUsage {
         let mut usage = CpgUsage::default();
-        for volume in self.base_volumes() {
-            if volume.user_cpg == Some(cpg) {
+        for volume in self.cpg_base_volumes(cpg) {
+            if volume.user_cpg() == Some(cpg) {
                 usage.user_used_mib += volume.user_space_used_mib();
                 match volume.provisioning {
                     Provisioning::Full => usage.fully_provisioned += 1,
@@ -141,7 +142,7 @@ impl Array {
     }
 
     pub(crate) fn cpg_in_use(&self, cpg: CpgId) -> bool {
-        self.volumes().any(|v| v.user_cpg == Some(cpg) || v.snap_cpg == Some(cpg)) || self.remote_copy.uses_cpg(cpg)
+        self.volumes().any(|v| v.user_cpg() == Some(cpg) || v.snap_cpg() == Some(cpg)) || self.remote_copy.uses_cpg(cpg)
     }
 }
 

@@ -12,10 +12,11 @@
 //! The cost: content comparisons walk the page maps (diffs skip shared subtrees, so the cost
 //! follows how much the compared images differ).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::ids::{ArrayId, VolumeId};
+use crate::array::Array;
+use crate::ids::{ArrayId, CpgId, VolumeId};
 use crate::remote_copy::link::{HEARTBEAT_TIMEOUT_PERIODIC, HEARTBEAT_TIMEOUT_SYNC};
 use crate::remote_copy::{GroupRef, GroupState, Mode, RcGroup, SyncStatus};
 use crate::simulation::Simulation;
@@ -169,7 +170,9 @@ pub fn retention_within_expiration(sim: &Simulation) -> Vec<Violation> {
 /// §7.1/8, the part the state shows: a stale volume is a virtual copy whose data was discarded
 /// (it holds no page, so nothing can read its old bytes), and every tree's kept snapshot-space
 /// count (kept while a limit applies, see `snapshot_space`) equals a count made now by a scan,
-/// and the index of base volumes (`Array::base_volumes`) lists exactly the non-copies;
+/// the index of base volumes (`Array::base_volumes`) lists exactly the non-copies, and the
+/// index of them by CPG (`Array::cpg_base_volumes`) lists under each CPG exactly the non-copies
+/// whose user or snapshot CPG it is;
 /// a kept count that drifted would let a write past a limit or refuse one within it. That a
 /// failure made the copies stale (`stale_ss`) or failed the write and changed nothing
 /// (`no_stale_ss`) needs history: `snapshot_space::snapshot_space_failures_follow_the_policy`
@@ -177,8 +180,8 @@ pub fn retention_within_expiration(sim: &Simulation) -> Vec<Violation> {
 pub fn snapshot_space_accounting(sim: &Simulation) -> Vec<Violation> {
     let mut found = Vec::new();
     for array in sim.arrays() {
-        // The counts of CPG growth limits go over the index of base volumes: it must list
-        // exactly the volumes that are not virtual copies.
+        // The array's fully provisioned total goes over the index of base volumes: it must
+        // list exactly the volumes that are not virtual copies.
         let listed: Vec<VolumeId> = array.base_volumes().map(|v| v.id).collect();
         let scanned: Vec<VolumeId> = array.volumes().filter(|v| !v.is_virtual_copy()).map(|v| v.id).collect();
         if listed != scanned {
@@ -187,6 +190,26 @@ pub fn snapshot_space_accounting(sim: &Simulation) -> Vec<Violation> {
                 "7.1/8",
                 format!("{}: the base volume index lists {listed:?}, the volumes are {scanned:?}", array.name()),
             ));
+        }
+        // And one CPG's count goes over its entry in the index by CPG: a volume missing there
+        // would not be counted, one listed under a CPG it left would be counted twice.
+        let scanned = base_volumes_by_cpg_scanned(array);
+        let listed = &array.cpg_volume_ids.0;
+        let cpgs: BTreeSet<CpgId> = scanned.keys().chain(listed.keys()).copied().collect();
+        for cpg in cpgs {
+            let scanned: Vec<VolumeId> = scanned.get(&cpg).into_iter().flatten().copied().collect();
+            let listed: Vec<VolumeId> = listed.get(&cpg).into_iter().flatten().copied().collect();
+            if listed != scanned {
+                found.push(violation(
+                    "snapshot_space_accounting",
+                    "7.1/8",
+                    format!(
+                        "{}: the index of volumes by CPG lists {listed:?} under CPG #{}, a scan finds {scanned:?}",
+                        array.name(),
+                        cpg.0
+                    ),
+                ));
+            }
         }
         for volume in array.volumes() {
             if volume.is_stale() && (!volume.is_virtual_copy() || volume.pages().page_count() != 0) {
@@ -221,6 +244,18 @@ pub fn snapshot_space_accounting(sim: &Simulation) -> Vec<Violation> {
         }
     }
     found
+}
+
+/// For each CPG, the volumes that are not virtual copies and have it as their user or snapshot
+/// CPG, in id order, found by a scan of every volume (what `Array::cpg_base_volumes` indexes).
+fn base_volumes_by_cpg_scanned(array: &Array) -> BTreeMap<CpgId, BTreeSet<VolumeId>> {
+    let mut by_cpg: BTreeMap<CpgId, BTreeSet<VolumeId>> = BTreeMap::new();
+    for volume in array.volumes().filter(|v| !v.is_virtual_copy()) {
+        for cpg in [volume.user_cpg(), volume.snap_cpg()].into_iter().flatten() {
+            by_cpg.entry(cpg).or_default().insert(volume.id);
+        }
+    }
+    by_cpg
 }
 
 /// WSAPI §8.4 (not a §7 item): a host sees at most one volume at each LUN, whether through its
@@ -260,7 +295,7 @@ pub fn volume_domain_is_user_cpg_domain(sim: &Simulation) -> Vec<Violation> {
     let mut found = Vec::new();
     for array in sim.arrays() {
         for volume in array.volumes() {
-            let cpg = volume.user_cpg.and_then(|id| array.cpg_by_id(id));
+            let cpg = volume.user_cpg().and_then(|id| array.cpg_by_id(id));
             let detail = match cpg.map(|cpg| check_cpg_domain(CpgRole::User, cpg, volume.domain.as_deref())) {
                 None => format!("{}: volume {} has no user CPG", array.name(), volume.name),
                 Some(Err(error)) => format!("{}: volume {}: {}", array.name(), volume.name, error.message),
@@ -527,10 +562,10 @@ pub fn rc_resync_guard(sim: &Simulation) -> Vec<Violation> {
 
 #[cfg(test)]
 mod tests {
-    use super::{one_volume_per_host_lun, volume_domain_is_user_cpg_domain};
-    use crate::ids::CpgId;
+    use super::{one_volume_per_host_lun, snapshot_space_accounting, volume_domain_is_user_cpg_domain};
+    use crate::ids::{CpgId, VolumeId};
     use crate::vlun::{Vlun, VlunTarget, VlunVolume};
-    use crate::{CpgSpec, HostSpec, SetSpec, Simulation, SnapshotSpec, VlunSpec, VolumeSpec};
+    use crate::{CpgSpec, HostSpec, SetSpec, Simulation, SnapshotSpec, VlunSpec, VolumeChanges, VolumeSpec};
 
     /// The public API keeps every volume in its user CPG's domain (it refuses a CPG change
     /// across domains), so the broken states are made behind the checks: a volume moved to
@@ -552,13 +587,53 @@ mod tests {
         let array = sim.array_mut(a);
         let (v, gone) = (array.volume("v").unwrap().id, array.volume("gone").unwrap().id);
         array.array.vol_mut(v).domain = Some("UNIT_TEST_DOMAIN".into());
-        array.array.vol_mut(gone).user_cpg = Some(CpgId(u32::MAX));
+        let snap_cpg = array.array.vol(gone).snap_cpg();
+        array.array.set_volume_cpgs(gone, Some(CpgId(u32::MAX)), snap_cpg);
         let found: Vec<String> = volume_domain_is_user_cpg_domain(&sim).into_iter().map(|v| v.detail).collect();
         assert_eq!(
             found,
             [
                 "SIM-A: volume v: user CPG 'plain' is in no domain, the volume in domain 'UNIT_TEST_DOMAIN'",
                 "SIM-A: volume gone has no user CPG",
+            ],
+        );
+    }
+
+    /// The public API keeps the index of volumes by CPG, so the broken states are made behind
+    /// it: a volume listed under a CPG it does not use and missing from the one it uses (a
+    /// change of its snapshot CPG the index missed), and a deleted volume left listed. The
+    /// invariant must name each CPG with both lists; before that, volumes, a copy, a modify and
+    /// a delete must pass.
+    #[test]
+    fn an_index_of_volumes_by_cpg_that_disagrees_with_the_volumes_is_reported() {
+        let mut sim = Simulation::builder().build().unwrap();
+        let a = sim.primary();
+        let mut array = sim.array_mut(a);
+        for cpg in ["one", "two"] {
+            array.create_cpg(CpgSpec { name: cpg.into(), ..CpgSpec::default() }).unwrap();
+        }
+        for name in ["v", "w", "gone"] {
+            array.create_volume(VolumeSpec::thin(name, "one", 16)).unwrap();
+        }
+        array.create_snapshot("v", SnapshotSpec::read_only("v.ro")).unwrap();
+        array.modify_volume("w", VolumeChanges { snap_cpg: Some("two".into()), ..VolumeChanges::default() }).unwrap();
+        array.delete_volume("gone").unwrap();
+        assert_eq!(snapshot_space_accounting(&sim), []);
+        let array = sim.array_mut(a);
+        let (one, two) = (array.cpg("one").unwrap().id, array.cpg("two").unwrap().id);
+        let (v, w) = (array.volume("v").unwrap().id, array.volume("w").unwrap().id);
+        array.array.cpg_volume_ids.remove(w, [Some(two), None]);
+        array.array.cpg_volume_ids.insert(v, [Some(two), None]);
+        array.array.cpg_volume_ids.insert(VolumeId(99), [Some(one), None]);
+        let found: Vec<String> = snapshot_space_accounting(&sim).into_iter().map(|v| v.detail).collect();
+        assert_eq!(
+            found,
+            [
+                format!(
+                    "SIM-A: the index of volumes by CPG lists [{v:?}, {w:?}, VolumeId(99)] under CPG #{}, a scan finds [{v:?}, {w:?}]",
+                    one.0
+                ),
+                format!("SIM-A: the index of volumes by CPG lists [{v:?}] under CPG #{}, a scan finds [{w:?}]", two.0),
             ],
         );
     }

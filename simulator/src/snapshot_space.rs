@@ -55,9 +55,10 @@
 //! Deleting a copy keeps it (per page where the copy differs from the base, a look-up in
 //! the other copies). A write into a tree no limit applies to (the default) costs what it did
 //! before: a check of the base's copy count, its alert and its snapshot CPG's growth limit. A
-//! write checked against a CPG growth limit also passes over the array's base volumes (an
-//! index, `Array::base_volumes`: not the copies, nor the volume table's empty slots; no page
-//! visited, except to count a tree whose count was forgotten). The count is a cache: it is not
+//! write checked against a CPG growth limit also passes over the base volumes whose user or
+//! snapshot CPG is that CPG (an index by CPG, `Array::cpg_base_volumes`: not the copies, nor
+//! the volume table's empty slots, nor the base volumes of other CPGs; no page visited, except
+//! to count a tree whose count was forgotten). The count is a cache: it is not
 //! shown in `Debug` (so not in the digest), and `invariants::snapshot_space_accounting` holds
 //! every kept count to a scan.
 
@@ -170,7 +171,10 @@ impl Array {
     /// The snapshot space drawn from `cpg`, in pages: that of every tree whose base volume has
     /// `cpg` as its snapshot CPG (what the CPG's growth limit counts beside its user space).
     pub fn cpg_snapshot_pages(&self, cpg: CpgId) -> u64 {
-        self.base_volumes().filter(|v| v.snap_cpg == Some(cpg)).map(|v| self.snapshot_space_used_pages(v.id)).sum()
+        self.cpg_base_volumes(cpg)
+            .filter(|v| v.snap_cpg() == Some(cpg))
+            .map(|v| self.snapshot_space_used_pages(v.id))
+            .sum()
     }
 
     /// The valid (not stale) virtual copies in the tree of `base`, in tree order.
@@ -219,7 +223,7 @@ impl Array {
     fn snapshot_space_limits(&self, base: &Volume) -> Option<Limits> {
         let pct = u64::from(base.alerts.snapshot_limit_pct);
         let volume_pages = (pct != 0).then(|| base.size_bytes() * pct / 100 / PAGE_SIZE_U64);
-        let cpg = self.growth_limit_pages(base.snap_cpg);
+        let cpg = self.growth_limit_pages(base.snap_cpg());
         (volume_pages.is_some() || cpg.is_some()).then_some(Limits { volume_pages, cpg })
     }
 
@@ -297,11 +301,11 @@ impl Array {
     /// `counts` gives each such tree's count.
     fn cpg_pages_used(&self, cpg: CpgId, mut count: impl FnMut(&Volume) -> u64) -> u64 {
         let mut used = 0;
-        for volume in self.base_volumes() {
-            if volume.user_cpg == Some(cpg) {
+        for volume in self.cpg_base_volumes(cpg) {
+            if volume.user_cpg() == Some(cpg) {
                 used += volume.user_space_pages();
             }
-            if volume.snap_cpg == Some(cpg) && volume.family_copies != 0 {
+            if volume.snap_cpg() == Some(cpg) && volume.family_copies != 0 {
                 used += count(volume);
             }
         }
@@ -386,7 +390,7 @@ impl ArrayMut<'_> {
     /// limit applies (for the snapshot-space check of the same write), else `None`.
     ///
     /// Cost when no limit applies: a load of the alert and a CPG look-up. Otherwise a look-up
-    /// per page written, and for a growth limit the pass over the array's base volumes of
+    /// per page written, and for a growth limit the pass over the CPG's base volumes of
     /// [`Array::cpg_pages_used`].
     ///
     /// Errors: `NO_SPACE`.
@@ -396,7 +400,7 @@ impl ArrayMut<'_> {
             return Ok(None);
         }
         let pct = u64::from(volume.alerts.user_limit_pct);
-        let cpg_limit = self.growth_limit_pages(volume.user_cpg);
+        let cpg_limit = self.growth_limit_pages(volume.user_cpg());
         if pct == 0 && cpg_limit.is_none() {
             return Ok(None);
         }
@@ -447,8 +451,8 @@ impl ArrayMut<'_> {
     /// ones.
     fn cpg_pages_counted(&mut self, cpg: CpgId) -> u64 {
         let forgotten: Vec<VolumeId> = self
-            .base_volumes()
-            .filter(|v| v.snap_cpg == Some(cpg) && v.family_copies != 0 && v.snapshot_pages.0.is_none())
+            .cpg_base_volumes(cpg)
+            .filter(|v| v.snap_cpg() == Some(cpg) && v.family_copies != 0 && v.snapshot_pages.0.is_none())
             .map(|v| v.id)
             .collect();
         for base in forgotten {
@@ -607,6 +611,107 @@ mod tests {
         assert_eq!(array.snapshot_space_pages(db), pages);
         let violations = invariants::check_all(sim);
         assert!(violations.is_empty(), "{violations:?}");
+    }
+
+    /// An array with CPG `FC` (no growth limit) and CPG `LIM` (a growth limit of 1 MiB, 64
+    /// pages), and thin volume `v` in `FC` whose copy `v.ro` holds 8 snapshot pages.
+    fn world_with_a_limited_cpg() -> (Simulation, ArrayId) {
+        let mut sim = Simulation::new(5);
+        let a = sim.primary();
+        let mut array = sim.array_mut(a);
+        array.create_cpg(CpgSpec { name: "FC".into(), ..CpgSpec::default() }).unwrap();
+        array.create_cpg(CpgSpec { name: "LIM".into(), growth_limit_mib: Some(1), ..CpgSpec::default() }).unwrap();
+        array.create_volume(VolumeSpec::thin("v", "FC", 256)).unwrap();
+        sim.write(a, "v", 0, &vec![0x01; 8 * PAGE_SIZE]).unwrap();
+        sim.array_mut(a).create_snapshot("v", SnapshotSpec::read_only("v.ro")).unwrap();
+        sim.write(a, "v", 0, &vec![0x02; 8 * PAGE_SIZE]).unwrap();
+        (sim, a)
+    }
+
+    /// The names of the volumes `cpg_base_volumes` lists under CPG `cpg`.
+    fn listed_under(sim: &Simulation, a: ArrayId, cpg: &str) -> Vec<String> {
+        let array = sim.array(a);
+        let cpg = array.cpg(cpg).unwrap().id;
+        array.cpg_base_volumes(cpg).map(|v| v.name.clone()).collect()
+    }
+
+    // Goal: a base whose snapshot CPG a modify changes draws its tree's snapshot space from the
+    // new CPG at once: the new CPG's growth limit counts it (a write past the limit with it is
+    // refused, one within it passes) and the old CPG no longer does. Method: 8 snapshot pages
+    // moved from FC to LIM (64 pages), then writes of 57 and 56 new pages to a volume in LIM.
+    #[test]
+    fn a_modified_snapshot_cpg_counts_under_the_new_cpgs_growth_limit() {
+        let (mut sim, a) = world_with_a_limited_cpg();
+        sim.array_mut(a).create_volume(VolumeSpec::thin("w", "LIM", 256)).unwrap();
+        let (fc, lim) = (sim.array(a).cpg("FC").unwrap().id, sim.array(a).cpg("LIM").unwrap().id);
+        assert_eq!((sim.array(a).cpg_snapshot_pages(fc), sim.array(a).cpg_growth_pages_used(lim)), (8, 0));
+        let changes = crate::VolumeChanges { snap_cpg: Some("LIM".into()), ..crate::VolumeChanges::default() };
+        sim.array_mut(a).modify_volume("v", changes).unwrap();
+        assert_eq!(sim.array(a).cpg_snapshot_pages(fc), 0);
+        assert_eq!(sim.array(a).cpg_snapshot_pages(lim), 8);
+        assert_eq!(sim.array(a).cpg_usage(lim).snapshot_used_mib, 1);
+        let error = sim.write(a, "w", 0, &vec![0x03; 57 * PAGE_SIZE]).unwrap_err();
+        assert_eq!(error.code, ErrorCode::NO_SPACE);
+        assert!(error.message.contains("(64 pages, 8 used)"), "{}", error.message);
+        sim.write(a, "w", 0, &vec![0x03; 56 * PAGE_SIZE]).unwrap();
+        assert_eq!(sim.array(a).cpg_growth_pages_used(lim), 64);
+        assert_eq!(listed_under(&sim, a, "LIM"), ["v", "w"]);
+        assert_eq!(listed_under(&sim, a, "FC"), ["v"], "still its user CPG");
+        assert!(invariants::check_all(&sim).is_empty(), "{:?}", invariants::check_all(&sim));
+    }
+
+    // Goal: tuning a volume's user CPG (keeping the original under another name) counts its
+    // written pages in the new CPG and the kept volume's in the old one. Method: `t` (20 pages)
+    // tuned from FC to LIM; then a write of 45 new pages in LIM is refused, 44 pass.
+    #[test]
+    fn a_tuned_user_cpg_counts_under_the_new_cpgs_growth_limit() {
+        let (mut sim, a) = world_with_a_limited_cpg();
+        sim.array_mut(a).create_volume(VolumeSpec::thin("t", "FC", 256)).unwrap();
+        sim.write(a, "t", 0, &vec![0x04; 20 * PAGE_SIZE]).unwrap();
+        sim.array_mut(a).create_volume(VolumeSpec::thin("w", "LIM", 256)).unwrap();
+        let tune = crate::TuneSpec {
+            user_cpg: Some("LIM".into()),
+            keep_volume: Some("t.old".into()),
+            ..crate::TuneSpec::default()
+        };
+        sim.array_mut(a).tune_volume("t", tune).unwrap();
+        let (fc, lim) = (sim.array(a).cpg("FC").unwrap().id, sim.array(a).cpg("LIM").unwrap().id);
+        assert_eq!(sim.array(a).cpg_growth_pages_used(lim), 20);
+        assert_eq!(sim.array(a).cpg_growth_pages_used(fc), 8 + 8 + 20, "v, its copy's pages and t.old");
+        let error = sim.write(a, "w", 0, &vec![0x05; 45 * PAGE_SIZE]).unwrap_err();
+        assert_eq!(error.code, ErrorCode::NO_SPACE);
+        sim.write(a, "w", 0, &vec![0x05; 44 * PAGE_SIZE]).unwrap();
+        assert_eq!(listed_under(&sim, a, "LIM"), ["t", "w"]);
+        assert_eq!(listed_under(&sim, a, "FC"), ["v", "t", "t.old"], "t keeps FC as its snapshot CPG");
+        assert!(invariants::check_all(&sim).is_empty(), "{:?}", invariants::check_all(&sim));
+    }
+
+    // Goal: a deleted volume leaves the index of its CPGs, also when a volume of another CPG
+    // takes its id: its pages stop counting against its user CPG's growth limit, and the new
+    // volume is not listed there. Method: `u` (40 pages in LIM) deleted, `x` created in FC at
+    // its id and written; then 64 new pages fit in LIM, and not one more.
+    #[test]
+    fn a_deleted_volume_no_longer_counts_in_its_cpg() {
+        let (mut sim, a) = world_with_a_limited_cpg();
+        sim.array_mut(a).create_volume(VolumeSpec::thin("u", "LIM", 256)).unwrap();
+        sim.write(a, "u", 0, &vec![0x06; 40 * PAGE_SIZE]).unwrap();
+        sim.array_mut(a).create_volume(VolumeSpec::thin("w", "LIM", 256)).unwrap();
+        let lim = sim.array(a).cpg("LIM").unwrap().id;
+        assert_eq!(sim.array(a).cpg_growth_pages_used(lim), 40);
+        let u = sim.array(a).volume("u").unwrap().id;
+        sim.array_mut(a).delete_volume("u").unwrap();
+        assert_eq!(listed_under(&sim, a, "LIM"), ["w"]);
+        assert_eq!(sim.array(a).cpg_growth_pages_used(lim), 0);
+        let x = VolumeSpec { id: Some(u.0), ..VolumeSpec::thin("x", "FC", 256) };
+        sim.array_mut(a).create_volume(x).unwrap();
+        sim.write(a, "x", 0, &vec![0x07; 40 * PAGE_SIZE]).unwrap();
+        assert_eq!(listed_under(&sim, a, "LIM"), ["w"]);
+        assert_eq!(listed_under(&sim, a, "FC"), ["v", "x"]);
+        assert_eq!(sim.array(a).cpg_growth_pages_used(lim), 0);
+        assert_eq!(sim.array(a).cpg_usage(lim).thin, 1, "w");
+        sim.write(a, "w", 0, &vec![0x08; 64 * PAGE_SIZE]).unwrap();
+        assert_eq!(sim.write(a, "w", 64 * PAGE_SIZE_U64, &[0x09; 1]).unwrap_err().code, ErrorCode::NO_SPACE);
+        assert!(invariants::check_all(&sim).is_empty(), "{:?}", invariants::check_all(&sim));
     }
 
     // Goal: a synchronous write applied on a secondary keeps the count of its tree (not

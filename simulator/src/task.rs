@@ -478,12 +478,11 @@ impl ArrayMut<'_> {
         }
         let uuid = self.array.next_uuid();
         let wwn = self.array.wwn_for(dest_id);
-        let mut destination = Volume::new_base(dest_id, spec.destination.clone(), uuid, wwn, now, pages);
+        let mut destination = Volume::new_base(dest_id, spec.destination.clone(), uuid, wwn, now, pages)
+            .with_cpgs(Some(cpg_id), snap_cpg);
         destination.provisioning = spec.provisioning;
         destination.compression = spec.compression;
         destination.size_mib = size_mib;
-        destination.user_cpg = Some(cpg_id);
-        destination.snap_cpg = snap_cpg;
         destination.domain = domain;
         self.insert_volume(destination);
         let task_id = self.array.allocate_task_id();
@@ -630,13 +629,10 @@ impl ArrayMut<'_> {
             }
             self.insert_volume(kept);
         }
+        let volume = self.vol(id);
+        let (user_cpg, snap_cpg) = (user_cpg.or(volume.user_cpg()), snap_cpg.or(volume.snap_cpg()));
+        self.array.set_volume_cpgs(id, user_cpg, snap_cpg);
         let volume = self.array.vol_mut(id);
-        if let Some(cpg) = user_cpg {
-            volume.user_cpg = Some(cpg);
-        }
-        if let Some(cpg) = snap_cpg {
-            volume.snap_cpg = Some(cpg);
-        }
         if let Some((provisioning, compression)) = spec.conversion {
             volume.provisioning = provisioning;
             volume.compression = compression;

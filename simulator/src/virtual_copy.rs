@@ -76,7 +76,7 @@ impl Array {
     ) -> Result<()> {
         let volume = self.vol(source);
         volume.check_not_stale("take a virtual copy of")?;
-        if volume.snap_cpg.is_none() {
+        if volume.snap_cpg().is_none() {
             return Err(Error::new(ErrorCode::NO_SNAP_CPG, format!("volume '{}' has no snapshot CPG", volume.name)));
         }
         if volume.read_only && spec.read_only {

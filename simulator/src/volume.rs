@@ -145,10 +145,11 @@ pub struct Volume {
     pub read_only: bool,
     /// Size, MiB.
     pub size_mib: u64,
-    /// User CPG.
-    pub user_cpg: Option<CpgId>,
-    /// Snapshot CPG (needed to take virtual copies).
-    pub snap_cpg: Option<CpgId>,
+    /// Private: the array's index of volumes by CPG lists a volume under these (see
+    /// [`Volume::user_cpg`]).
+    user_cpg: Option<CpgId>,
+    /// Private, like `user_cpg` (see [`Volume::snap_cpg`]).
+    snap_cpg: Option<CpgId>,
     /// Domain (from the user CPG).
     pub domain: Option<String>,
     /// Comment.
@@ -190,6 +191,25 @@ impl Volume {
     /// The volume's data.
     pub fn pages(&self) -> &PageMap {
         &self.pages
+    }
+
+    /// User CPG. Changed only through `Array::set_volume_cpgs`, which keeps the array's index
+    /// of volumes by CPG ([`Array::cpg_base_volumes`]).
+    pub fn user_cpg(&self) -> Option<CpgId> {
+        self.user_cpg
+    }
+
+    /// Snapshot CPG (needed to take virtual copies). Changed only through
+    /// `Array::set_volume_cpgs`, like [`Volume::user_cpg`].
+    pub fn snap_cpg(&self) -> Option<CpgId> {
+        self.snap_cpg
+    }
+
+    /// This volume, not yet in an array, with `user_cpg` and `snap_cpg`: `insert_volume` indexes
+    /// it by them. A volume already in an array changes them through
+    /// [`Array::set_volume_cpgs`].
+    pub(crate) fn with_cpgs(self, user_cpg: Option<CpgId>, snap_cpg: Option<CpgId>) -> Volume {
+        Volume { user_cpg, snap_cpg, ..self }
     }
 
     /// The volume's data, for a change whose snapshot-space accounting the caller does itself
@@ -727,6 +747,7 @@ impl Array {
         let volume = self.volumes.remove(id, &name);
         if !volume.is_virtual_copy() {
             self.base_ids.0.remove(&id);
+            self.cpg_volume_ids.remove(id, [volume.user_cpg, volume.snap_cpg]);
         }
         if let VolumeKind::VirtualCopy { parent, base } = volume.kind {
             self.vol_mut(parent).children.remove(&id);
@@ -743,6 +764,20 @@ impl Array {
             copy.kind = VolumeKind::Base;
         }
         volume
+    }
+
+    /// Sets the user and snapshot CPG of volume `id` (no checks: the caller validated them),
+    /// keeping the index of volumes by CPG that growth limits and CPG usage go over.
+    pub(crate) fn set_volume_cpgs(&mut self, id: VolumeId, user_cpg: Option<CpgId>, snap_cpg: Option<CpgId>) {
+        let volume = self.vol(id);
+        if !volume.is_virtual_copy() {
+            let old = [volume.user_cpg, volume.snap_cpg];
+            self.cpg_volume_ids.remove(id, old);
+            self.cpg_volume_ids.insert(id, [user_cpg, snap_cpg]);
+        }
+        let volume = self.vol_mut(id);
+        volume.user_cpg = user_cpg;
+        volume.snap_cpg = snap_cpg;
     }
 }
 
@@ -859,6 +894,7 @@ impl ArrayMut<'_> {
         }
         if !volume.is_virtual_copy() {
             self.array.base_ids.0.insert(id);
+            self.array.cpg_volume_ids.insert(id, [volume.user_cpg, volume.snap_cpg]);
         }
         self.array.volumes.insert_named(id, volume, |volume| &volume.name);
         if let Some(at) = expires_at {
@@ -1022,9 +1058,8 @@ impl ArrayMut<'_> {
         volume.retained_until = retained_until;
         volume.alerts = alerts;
         volume.policies = policies;
-        volume.snap_cpg = snap_cpg;
-        volume.user_cpg = user_cpg;
         let new_name = volume.name.clone();
+        self.array.set_volume_cpgs(id, user_cpg, snap_cpg);
         if expiry_changed && let Some(at) = expires_at {
             self.schedule_expiry(id, at);
         }

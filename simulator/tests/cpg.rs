@@ -37,7 +37,7 @@ fn a_modify_applies_every_change_and_a_rename_keeps_the_volumes() {
     );
     assert_eq!(sim.array(a).cpg(CPG).unwrap_err().code, ErrorCode::NON_EXISTENT_CPG);
     let volume = sim.array(a).volume("v").unwrap();
-    assert_eq!((volume.user_cpg, volume.snap_cpg), (Some(id), Some(id)));
+    assert_eq!((volume.user_cpg(), volume.snap_cpg()), (Some(id), Some(id)));
     let line = sim.trace().lines().last().unwrap();
     assert_eq!(
         (line.kind, line.text.as_str()),

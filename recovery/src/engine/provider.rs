@@ -254,7 +254,7 @@ impl Provider for ThreeParProvider {
 
     fn is_supported(&self, sim: &Simulation, volume: &VolumeRef) -> bool {
         self.primary.iter().any(|p| p.array == volume.array && p.source == volume.volume)
-            && sim.array(volume.array).volume(&volume.volume).is_ok_and(|v| !v.read_only && v.snap_cpg.is_some())
+            && sim.array(volume.array).volume(&volume.volume).is_ok_and(|v| !v.read_only && v.snap_cpg().is_some())
     }
 
     fn begin_prepare_snapshot(

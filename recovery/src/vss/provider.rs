@@ -86,7 +86,7 @@ impl Provider for ArraySnapshotProvider {
     }
 
     fn is_supported(&self, sim: &Simulation, volume: &VolumeRef) -> bool {
-        sim.array(volume.array).volume(&volume.volume).is_ok_and(|v| !v.read_only && v.snap_cpg.is_some())
+        sim.array(volume.array).volume(&volume.volume).is_ok_and(|v| !v.read_only && v.snap_cpg().is_some())
     }
 
     fn begin_prepare_snapshot(

@@ -661,7 +661,7 @@ impl RemoteCopyMut<'_> {
                 format!("'{}' is not a base volume", spec.volume),
             ));
         }
-        if volume.snap_cpg.is_none() {
+        if volume.snap_cpg().is_none() {
             return Err(Error::new(
                 ErrorCode::RCOPY_GROUP_VOL_NO_SNAPSHOT_SPACE,
                 format!("'{}' has no snapshot CPG", spec.volume),

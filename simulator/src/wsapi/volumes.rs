@@ -188,8 +188,8 @@ pub(crate) fn render<'a>(sim: &Simulation, array: &'a Array, volume: &'a Volume)
         // A tree's snapshot space shows on its base volume (thin: reserved as it is used).
         snapshot_space: Space::of(snapshot, snapshot),
         admin_space: Space::of(0, 0),
-        user_cpg: volume.user_cpg.and_then(cpg_name),
-        snap_cpg: volume.snap_cpg.and_then(cpg_name),
+        user_cpg: volume.user_cpg().and_then(cpg_name),
+        snap_cpg: volume.snap_cpg().and_then(cpg_name),
         comment: volume.comment.as_deref(),
         wwn: &volume.wwn,
         creation_time8601: iso8601(sim, volume.created_at),

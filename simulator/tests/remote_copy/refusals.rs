@@ -276,18 +276,18 @@ fn a_cpg_a_group_uses_cannot_be_renamed() {
     w.sim.array_mut(w.a).modify_cpg("FC", rename("FC_A")).unwrap();
     assert!(w.sim.array(w.a).cpg("FC").is_err());
     assert_eq!(w.sim.array(w.a).cpg("FC_A").unwrap().id, id);
-    assert_eq!(w.sim.array(w.a).volume("db").unwrap().user_cpg, Some(id));
+    assert_eq!(w.sim.array(w.a).volume("db").unwrap().user_cpg(), Some(id));
     w.sim.array_mut(w.a).create_volume(VolumeSpec::thin("extra", "FC_A", 256)).unwrap();
     let admit =
         AdmitSpec { volume: "extra".into(), secondary: "extra".into(), auto_create: true, ..AdmitSpec::default() };
     w.sim.remote_copy().admit_volume(w.a, GROUP, admit).unwrap();
     let fc_b = w.sim.array(w.b).cpg("FC").unwrap().id;
-    assert_eq!(w.sim.array(w.b).volume("extra").unwrap().user_cpg, Some(fc_b));
+    assert_eq!(w.sim.array(w.b).volume("extra").unwrap().user_cpg(), Some(fc_b));
 
     let unset = GroupChanges { unset_user_cpg: true, unset_snap_cpg: true, ..GroupChanges::default() };
     w.sim.remote_copy().modify_group(w.a, GROUP, unset).unwrap();
     w.sim.array_mut(w.b).modify_cpg("FC", rename("FC_B")).unwrap();
     assert_eq!(w.sim.array(w.b).cpg("FC_B").unwrap().id, fc_b);
-    assert_eq!(w.sim.array(w.b).volume("extra").unwrap().user_cpg, Some(fc_b));
+    assert_eq!(w.sim.array(w.b).volume("extra").unwrap().user_cpg(), Some(fc_b));
     assert!(simulator::invariants::check_all(&w.sim).is_empty());
 }
