@@ -56,6 +56,10 @@ fn usage_error_line(error: &clap::Error) -> String {
             usage = Some(shown.to_owned());
         }
     }
+    if line.is_empty() {
+        // A layout without an `error: ` paragraph: clap's whole text, joined.
+        line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
     match usage {
         Some(usage) => format!("{line} (usage: {usage}; see --help)"),
         None => format!("{line} (see --help)"),
