@@ -43,10 +43,11 @@ const EXIT_USAGE: u8 = 2;
 /// clap shows with it, if any, and where to read more.
 fn usage_error_line(error: &clap::Error) -> String {
     let text = error.render().to_string();
+    let joined = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut line = String::new();
     let mut usage = None;
     for paragraph in text.split("\n\n") {
-        let paragraph = paragraph.split_whitespace().collect::<Vec<_>>().join(" ");
+        let paragraph = joined(paragraph);
         if let Some(message) = paragraph.strip_prefix("error: ") {
             line.push_str(message);
         } else if paragraph.starts_with("tip: ") {
@@ -58,7 +59,7 @@ fn usage_error_line(error: &clap::Error) -> String {
     }
     if line.is_empty() {
         // A layout without an `error: ` paragraph: clap's whole text, joined.
-        line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        line = joined(&text);
     }
     match usage {
         Some(usage) => format!("{line} (usage: {usage}; see --help)"),

@@ -59,6 +59,34 @@ impl std::error::Error for StdoutError {
     }
 }
 
+/// Refuses, before a verb's long work, an output file (`outputs`: each flag and its path, if
+/// given) that would overwrite the scenario file or another output (whatever the spelling of
+/// the paths), and one that cannot be written ([`check_writable_file`]). `run` checks its
+/// `--timeline` and `--trace` here, `serve` its `--ready-file`.
+///
+/// Errors: one line naming the flag, the path and the reason.
+pub fn check_outputs(scenario: Option<&Path>, outputs: &[(&str, Option<&Path>)]) -> anyhow::Result<()> {
+    let scenario = scenario.map(resolved);
+    let mut earlier: Vec<(&str, &Path, PathBuf)> = Vec::new();
+    for &(flag, path) in outputs {
+        let Some(path) = path else { continue };
+        let resolved = resolved(path);
+        if scenario.as_ref() == Some(&resolved) {
+            bail!("{flag} {}: that is the scenario file, which the output would replace", path.display());
+        }
+        if let Some((other_flag, other, _)) = earlier.iter().find(|(.., other)| *other == resolved) {
+            bail!(
+                "{flag} {}: the same file as {other_flag} {}; give each output its own file",
+                path.display(),
+                other.display()
+            );
+        }
+        check_writable_file(flag, path)?;
+        earlier.push((flag, path, resolved));
+    }
+    Ok(())
+}
+
 /// Checks, before a verb's long work, that the output file `path` (given as `flag`) can be
 /// written: an existing regular file is opened for writing (not truncated), a missing one is
 /// created and removed again. Leaves the file system as it found it.

@@ -5,7 +5,7 @@
 //! The output files are checked before the run (writable, not the scenario, not each other) and
 //! written before the report is printed, so a report is never followed by an error about them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -51,7 +51,10 @@ pub fn defect_named(name: &str) -> anyhow::Result<harness::Defect> {
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut out = Stdout::new();
     let scenario = harness::scenario::load(&args.scenario)?;
-    check_outputs(&args)?;
+    output::check_outputs(
+        Some(&args.scenario),
+        &[("--timeline", args.timeline.as_deref()), ("--trace", args.trace.as_deref())],
+    )?;
     #[cfg(feature = "defects")]
     let defect = args.defect.as_deref().map(defect_named).transpose()?;
     #[cfg(not(feature = "defects"))]
@@ -84,30 +87,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             report.violations,
             report.expectations_failed
         );
-    }
-    Ok(())
-}
-
-/// Refuses, before the run, an output that would overwrite the scenario or the other output
-/// (whatever the spelling of the paths), and an output that cannot be written.
-fn check_outputs(args: &RunArgs) -> anyhow::Result<()> {
-    let scenario = output::resolved(&args.scenario);
-    let mut earlier: Option<(&str, &Path, PathBuf)> = None;
-    for (flag, path) in [("--timeline", &args.timeline), ("--trace", &args.trace)] {
-        let Some(path) = path.as_deref() else { continue };
-        let resolved = output::resolved(path);
-        if resolved == scenario {
-            bail!("{flag} {}: that is the scenario file, which the output would replace", path.display());
-        }
-        if let Some((other_flag, other, _)) = earlier.as_ref().filter(|(.., other)| *other == resolved) {
-            bail!(
-                "{flag} {}: the same file as {other_flag} {}; give each output its own file",
-                path.display(),
-                other.display()
-            );
-        }
-        output::check_writable_file(flag, path)?;
-        earlier = Some((flag, path, resolved));
     }
     Ok(())
 }

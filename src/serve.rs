@@ -117,7 +117,9 @@ impl ServeArgs {
 
 /// Runs `serve` until Ctrl-C or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    check_ready_file(&args)?;
+    // Before the scenario runs and the listeners start, so that `serve` never prints its
+    // listeners' URLs and then stops for want of the file.
+    output::check_outputs(args.scenario.as_deref(), &[("--ready-file", args.ready_file.as_deref())])?;
     let preload = args.scenario.as_ref().map(|path| preload(path, &args)).transpose()?;
     let config = args.config(preload)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -126,17 +128,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(serve(config, args.ready_file))
-}
-
-/// Refuses, before the scenario runs and the listeners start, a ready file that would replace
-/// the scenario file or cannot be written (as `run` checks its output files), so that `serve`
-/// never prints its listeners' URLs and then stops for want of the file.
-fn check_ready_file(args: &ServeArgs) -> anyhow::Result<()> {
-    let Some(path) = &args.ready_file else { return Ok(()) };
-    if args.scenario.as_deref().is_some_and(|scenario| output::resolved(scenario) == output::resolved(path)) {
-        bail!("--ready-file {}: that is the scenario file, which the ready file would replace", path.display());
-    }
-    output::check_writable_file("--ready-file", path)
 }
 
 /// Runs the scenario at `path` (invariants after every step, as `run` does) and returns the
