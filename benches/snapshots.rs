@@ -16,8 +16,9 @@
 //! - `write_16k_cpg_limited/<copies>`: the writes of `write_16k/<copies>` (1, 100 or 1000
 //!   copies) into a base whose snapshot CPG has a growth limit (1 TiB, never reached), so every
 //!   write is checked against the CPG's use: its base volumes' user space and their trees'
-//!   snapshot space. That pass goes over the array's base volumes (`Array::base_volumes`):
-//!   expected flat in the copies present (a pass over the whole volume table made it O(copies)).
+//!   snapshot space. That pass goes over the base volumes of that CPG
+//!   (`Array::cpg_base_volumes`, not the copies): expected flat in the copies present (a pass
+//!   over the whole volume table made it O(copies)).
 //! - `write_16k_cpg_limited_other_bases/<bases>`: the writes of `write_16k_cpg_limited/1` on an
 //!   array that also holds `<bases>` other thin base volumes (0, 1000 or 10,000, created untimed,
 //!   nothing written) whose user and snapshot CPG is another CPG. The growth-limit count goes over
